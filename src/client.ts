@@ -1,0 +1,152 @@
+import createClient, { type Client } from "openapi-fetch";
+import type { paths } from "../generated/pod-api.js";
+import { type SessionTokenProvider, SessionTokens } from "./auth.js";
+import { PodHttp } from "./http.js";
+import { DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
+import { type FetchLike, fetchTransport, type Transport, undiciTransport } from "./transport.js";
+import { type CallDefaults, UserAdmin } from "./users.js";
+
+/**
+ * Options of {@link createPodClient}.
+ *
+ * @example
+ * ```ts
+ * const options: PodClientOptions = {
+ *   baseUrl: "https://acme.symphony.com/pod",
+ *   sessionToken: process.env.POD_SESSION_TOKEN ?? "",
+ *   retry: { maxAttempts: 5 },
+ *   timeoutMs: 30_000,
+ * };
+ * ```
+ */
+export interface PodClientOptions {
+  /** The pod's `/pod` base URL, e.g. `https://acme.symphony.com/pod`. Required. */
+  baseUrl: string;
+  /**
+   * The `sessionToken` header: a token, or a provider the client asks once and again after each 401.
+   * Never logged, never part of an error.
+   */
+  sessionToken: string | SessionTokenProvider;
+  /** Retry policy for 429, 5xx, network errors and timeouts. Default {@link DEFAULT_RETRY} (5 attempts in all). */
+  retry?: RetryOptions;
+  /** Time limit of one attempt, in milliseconds, headers and body included. Default 30,000. */
+  timeoutMs?: number;
+  /**
+   * A `fetch` to send requests with (a proxy, a test double). Default: undici's `request()` over a keep-alive
+   * pool owned by the client, several times faster than `fetch` at bulk concurrency.
+   */
+  fetch?: FetchLike;
+}
+
+/**
+ * The generated route table with the `sessionToken` header taken out: the client adds it to every call.
+ * @internal
+ */
+export type PodPaths = {
+  [Path in keyof paths]: { [K in keyof paths[Path]]: WithoutSessionToken<paths[Path][K]> };
+};
+type WithoutSessionToken<O> = O extends { parameters: infer Params extends { header?: unknown } }
+  ? Omit<O, "parameters"> & {
+      parameters: Omit<Params, "header"> & { header?: Omit<NonNullable<Params["header"]>, "sessionToken"> };
+    }
+  : O;
+
+/**
+ * A client for one pod. `users` holds the friendly per-user methods; `raw` is the typed openapi-fetch client over
+ * the same pipeline (token, retries, timeouts), for any operation in the spec.
+ *
+ * @example
+ * ```ts
+ * const pod: PodClient = createPodClient({ baseUrl: "https://acme.symphony.com/pod", sessionToken: token });
+ * await pod.users.addDelegate(7215545057281n, 7215545057282n);
+ * const { data } = await pod.raw.GET("/v1/admin/system/features/list");
+ * ```
+ */
+export interface PodClient {
+  /** Per-user methods: features, delegates, app entitlements. */
+  readonly users: UserAdmin;
+  /** The typed openapi-fetch client; `sessionToken` is added for you. Answers are returned, not thrown. */
+  readonly raw: Client<PodPaths>;
+}
+
+/** @internal */
+export interface PodClientInternals {
+  http: PodHttp;
+  defaults: CallDefaults;
+}
+
+/**
+ * Creates a client for one pod. Nothing is sent until a method is called.
+ *
+ * @example
+ * ```ts
+ * import { createPodClient } from "symphony-pod-admin";
+ *
+ * const pod = createPodClient({
+ *   baseUrl: "https://acme.symphony.com/pod",
+ *   sessionToken: process.env.POD_SESSION_TOKEN ?? "",
+ * });
+ * await pod.users.updateFeatures(7215545057281n, [{ entitlement: "canCreatePublicRoom", enabled: true }]);
+ * ```
+ * @throws TypeError or RangeError for invalid options, naming the option.
+ */
+export function createPodClient(options: PodClientOptions): PodClient {
+  const internals = createInternals(options);
+  const users = new UserAdmin(internals.http, internals.defaults);
+  const raw = createClient<PodPaths>({
+    baseUrl: internals.baseUrl,
+    fetch: (request: Request) => rawFetch(internals, request),
+  });
+  return { users, raw };
+}
+
+function createInternals(options: PodClientOptions) {
+  if (options === null || typeof options !== "object") throw new TypeError("createPodClient needs an options object");
+  const baseUrl = checkBaseUrl(options.baseUrl);
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  if (typeof timeoutMs !== "number" || !(timeoutMs > 0)) {
+    throw new RangeError(`timeoutMs must be a number of milliseconds > 0, got ${String(options.timeoutMs)}`);
+  }
+  if (options.fetch !== undefined && typeof options.fetch !== "function")
+    throw new TypeError("fetch must be a function");
+  const tokens = new SessionTokens(options.sessionToken);
+  const transport: Transport = options.fetch ? fetchTransport(options.fetch) : undiciTransport();
+  const defaults: CallDefaults = { retry: resolveRetry(DEFAULT_RETRY, options.retry, "retry"), timeoutMs };
+  return { baseUrl, http: new PodHttp(baseUrl, tokens, transport), defaults };
+}
+
+function checkBaseUrl(baseUrl: unknown): string {
+  if (typeof baseUrl !== "string") throw new TypeError("baseUrl is required, e.g. https://acme.symphony.com/pod");
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new TypeError(`baseUrl is not a URL: ${JSON.stringify(baseUrl)}`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new TypeError("baseUrl must be an http(s) URL");
+  return baseUrl.replace(/\/+$/, "");
+}
+
+/** openapi-fetch hands over a WHATWG Request; send it through the same pipeline and hand back a Response. */
+async function rawFetch(internals: ReturnType<typeof createInternals>, request: Request): Promise<Response> {
+  const path = request.url.slice(internals.baseUrl.length);
+  const headers: Record<string, string> = {};
+  request.headers.forEach((value, name) => {
+    if (name !== "sessiontoken") headers[name] = value;
+  });
+  const body = request.body === null ? undefined : await request.text();
+  const { response } = await internals.http.exchange({
+    ...internals.defaults,
+    method: request.method,
+    path,
+    headers,
+    body,
+    signal: request.signal,
+  });
+  const responseHeaders = new Headers();
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (value !== undefined) responseHeaders.set(name, Array.isArray(value) ? value.join(", ") : value);
+  }
+  const empty = response.status === 204 || response.status === 304 || response.body === "";
+  return new Response(empty ? null : response.body, { status: response.status, headers: responseHeaders });
+}

@@ -1,0 +1,318 @@
+import { inspect } from "node:util";
+
+/**
+ * Base class of every error this package throws, so one `instanceof` check catches them all.
+ *
+ * @example
+ * ```ts
+ * import { PodError } from "symphony-pod-admin";
+ *
+ * try {
+ *   await pod.users.updateFeatures(7215545057281n, [{ entitlement: "canCreatePublicRoom", enabled: true }]);
+ * } catch (error) {
+ *   if (error instanceof PodError) console.error(error.message);
+ *   else throw error;
+ * }
+ * ```
+ */
+export class PodError extends Error {
+  override name = "PodError";
+
+  /** Plain fields only: errors get logged, and a serialized error must never carry request headers. */
+  toJSON(): Record<string, unknown> {
+    const fields: Record<string, unknown> = { name: this.name, message: this.message };
+    for (const [key, value] of Object.entries(this)) {
+      if (key !== "cause") fields[key] = typeof value === "bigint" ? value.toString() : value;
+    }
+    return fields;
+  }
+}
+
+/** What the pod said about a failed call, as the {@link PodApiError} constructor takes it. */
+export interface PodApiErrorDetails {
+  /** HTTP status of the last attempt. */
+  status: number;
+  /** HTTP method of the call, e.g. `"POST"`. */
+  method: string;
+  /** Path of the call below the pod base URL, uid filled in, e.g. `/v1/admin/user/123/features/update`. */
+  path: string;
+  /** The user the call was about, as a decimal string; absent for pod-wide calls. */
+  uid?: string | undefined;
+  /** `code` from the pod's `Error` body, when it sent one. */
+  code?: number | undefined;
+  /** `message` from the pod's `Error` body, or the start of a non-JSON body. */
+  podMessage?: string | undefined;
+  /** The pod's trace id (`x-trace-id` header), for Symphony support. */
+  requestId?: string | undefined;
+  /** Attempts made, retries included. */
+  attempts: number;
+  /** Wait the pod asked for with `Retry-After`, in milliseconds. */
+  retryAfterMs?: number | undefined;
+}
+
+/**
+ * The pod answered with an error status. Subclasses name the status family:
+ * {@link PodBadRequestError} (400), {@link PodUnauthorizedError} (401), {@link PodForbiddenError} (403),
+ * {@link PodNotFoundError} (404), {@link PodRateLimitError} (429) and {@link PodServerError} (5xx).
+ * Other statuses are thrown as `PodApiError` itself.
+ *
+ * @example
+ * ```ts
+ * import { PodApiError, PodForbiddenError } from "symphony-pod-admin";
+ *
+ * try {
+ *   await pod.users.addDelegate(7215545057281n, 7215545057282n);
+ * } catch (error) {
+ *   if (error instanceof PodForbiddenError) console.error("the service account lacks ACCESS_USER_PROVISIONING_API");
+ *   else if (error instanceof PodApiError) console.error(error.status, error.code, error.podMessage, error.uid);
+ *   else throw error;
+ * }
+ * ```
+ */
+export class PodApiError extends PodError {
+  override name = "PodApiError";
+  /** HTTP status of the last attempt. */
+  readonly status: number;
+  /** `code` from the pod's `Error` body, when it sent one. */
+  readonly code: number | undefined;
+  /** `message` from the pod's `Error` body, or the start of a non-JSON body. */
+  readonly podMessage: string | undefined;
+  /** HTTP method of the call. */
+  readonly method: string;
+  /** Path of the call below the pod base URL, uid filled in. */
+  readonly path: string;
+  /** The user the call was about, as a decimal string; absent for pod-wide calls. */
+  readonly uid: string | undefined;
+  /** The pod's trace id (`x-trace-id` header), for Symphony support. */
+  readonly requestId: string | undefined;
+  /** Attempts made, retries included. */
+  readonly attempts: number;
+  /** Wait the pod asked for with `Retry-After`, in milliseconds. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(details: PodApiErrorDetails) {
+    const who = details.uid === undefined ? "" : ` for user ${details.uid}`;
+    const what = details.podMessage ? `: ${details.podMessage}` : "";
+    const tries = details.attempts > 1 ? ` (after ${details.attempts} attempts)` : "";
+    super(`${details.method} ${details.path}${who} failed with ${details.status}${what}${tries}`);
+    this.status = details.status;
+    this.code = details.code;
+    this.podMessage = details.podMessage;
+    this.method = details.method;
+    this.path = details.path;
+    this.uid = details.uid;
+    this.requestId = details.requestId;
+    this.attempts = details.attempts;
+    this.retryAfterMs = details.retryAfterMs;
+  }
+}
+
+/**
+ * 400: the pod refused the request body or parameters; retrying the same input will not help.
+ *
+ * @example
+ * ```ts
+ * import { PodBadRequestError } from "symphony-pod-admin";
+ *
+ * try {
+ *   await pod.users.replaceApps(7215545057281n, [{ appId: "unknown-app", listed: true, install: true }]);
+ * } catch (error) {
+ *   if (error instanceof PodBadRequestError) console.error(error.podMessage);
+ * }
+ * ```
+ */
+export class PodBadRequestError extends PodApiError {
+  override name = "PodBadRequestError";
+}
+
+/**
+ * 401: the session token was refused. When `sessionToken` is a provider, the client has already asked it for a
+ * new token once and the new one was refused too.
+ *
+ * @example
+ * ```ts
+ * import { PodUnauthorizedError } from "symphony-pod-admin";
+ *
+ * try {
+ *   await pod.users.listFeatures(7215545057281n);
+ * } catch (error) {
+ *   if (error instanceof PodUnauthorizedError) console.error("log in again: the pod refused the session token");
+ * }
+ * ```
+ */
+export class PodUnauthorizedError extends PodApiError {
+  override name = "PodUnauthorizedError";
+}
+
+/**
+ * 403: the caller lacks the entitlement, typically the `ACCESS_USER_PROVISIONING_API` privilege.
+ *
+ * @example
+ * ```ts
+ * import { PodForbiddenError } from "symphony-pod-admin";
+ *
+ * try {
+ *   await pod.users.addDelegate(7215545057281n, 7215545057282n);
+ * } catch (error) {
+ *   if (error instanceof PodForbiddenError) console.error("grant the User Provisioning role to the service account");
+ * }
+ * ```
+ */
+export class PodForbiddenError extends PodApiError {
+  override name = "PodForbiddenError";
+}
+
+/**
+ * 404: the user (or route) does not exist on this pod.
+ *
+ * @example
+ * ```ts
+ * import { PodNotFoundError } from "symphony-pod-admin";
+ *
+ * const apps = await pod.users.listApps(42).catch((error) => {
+ *   if (error instanceof PodNotFoundError) return [];
+ *   throw error;
+ * });
+ * ```
+ */
+export class PodNotFoundError extends PodApiError {
+  override name = "PodNotFoundError";
+}
+
+/**
+ * 429: the pod kept asking to slow down until the retry budget ran out. `retryAfterMs` holds its last request.
+ *
+ * @example
+ * ```ts
+ * import { PodRateLimitError } from "symphony-pod-admin";
+ *
+ * try {
+ *   await pod.users.listFeatures(7215545057281n);
+ * } catch (error) {
+ *   if (error instanceof PodRateLimitError) console.error(`pod busy, asked to wait ${error.retryAfterMs} ms`);
+ * }
+ * ```
+ */
+export class PodRateLimitError extends PodApiError {
+  override name = "PodRateLimitError";
+}
+
+/**
+ * 5xx: the pod failed, on every attempt the retry policy allowed.
+ *
+ * @example
+ * ```ts
+ * import { PodServerError } from "symphony-pod-admin";
+ *
+ * try {
+ *   await pod.users.listFeatures(7215545057281n);
+ * } catch (error) {
+ *   if (error instanceof PodServerError) console.error(error.status, error.requestId);
+ * }
+ * ```
+ */
+export class PodServerError extends PodApiError {
+  override name = "PodServerError";
+}
+
+/** Maps a status to its error class; one table so the families are declared once. */
+export function podApiErrorFor(details: PodApiErrorDetails): PodApiError {
+  const { status } = details;
+  if (status === 400) return new PodBadRequestError(details);
+  if (status === 401) return new PodUnauthorizedError(details);
+  if (status === 403) return new PodForbiddenError(details);
+  if (status === 404) return new PodNotFoundError(details);
+  if (status === 429) return new PodRateLimitError(details);
+  if (status >= 500 && status <= 599) return new PodServerError(details);
+  return new PodApiError(details);
+}
+
+/**
+ * The request never got an HTTP answer: connection refused or reset, DNS failure, or the `timeoutMs` ran out
+ * (then `timedOut` is true). Thrown after the retry policy gave up. The transport's own error is in `cause`.
+ *
+ * @example
+ * ```ts
+ * import { PodNetworkError } from "symphony-pod-admin";
+ *
+ * try {
+ *   await pod.users.listFeatures(7215545057281n);
+ * } catch (error) {
+ *   if (error instanceof PodNetworkError) console.error(error.timedOut ? "pod too slow" : "pod unreachable", error.cause);
+ * }
+ * ```
+ */
+export class PodNetworkError extends PodError {
+  override name = "PodNetworkError";
+  /** HTTP method of the call. */
+  readonly method: string;
+  /** Path of the call below the pod base URL, uid filled in. */
+  readonly path: string;
+  /** The user the call was about, as a decimal string; absent for pod-wide calls. */
+  readonly uid: string | undefined;
+  /** True when the call ran out of `timeoutMs` rather than failing on the wire. */
+  readonly timedOut: boolean;
+  /** Attempts made, retries included. */
+  readonly attempts: number;
+
+  constructor(
+    details: { method: string; path: string; uid?: string | undefined; timedOut: boolean; attempts: number },
+    options: { cause?: unknown } = {},
+  ) {
+    const who = details.uid === undefined ? "" : ` for user ${details.uid}`;
+    const why = details.timedOut ? "timed out" : `could not reach the pod (${describeCause(options.cause)})`;
+    const tries = details.attempts > 1 ? ` after ${details.attempts} attempts` : "";
+    super(`${details.method} ${details.path}${who} ${why}${tries}`, options);
+    this.method = details.method;
+    this.path = details.path;
+    this.uid = details.uid;
+    this.timedOut = details.timedOut;
+    this.attempts = details.attempts;
+  }
+}
+
+function describeCause(cause: unknown): string {
+  if (cause instanceof Error) {
+    const code = (cause as { code?: unknown }).code;
+    return typeof code === "string" ? `${code}: ${cause.message}` : cause.message;
+  }
+  return String(cause);
+}
+
+/**
+ * Input broke a rule of the Pod API schema (or of the facade) and nothing was sent.
+ * `field` is the path of the offending value in the arguments you passed, e.g. `apps[1].products[0].name`.
+ *
+ * @example
+ * ```ts
+ * import { ValidationError } from "symphony-pod-admin";
+ *
+ * try {
+ *   await pod.users.replaceApps(7215545057281n, [{ appId: "", listed: true, install: true }]);
+ * } catch (error) {
+ *   if (error instanceof ValidationError) console.error(error.field, error.rule); // "apps[0].appId" "minLength 1"
+ * }
+ * ```
+ */
+export class ValidationError extends PodError {
+  override name = "ValidationError";
+  /** Path of the offending value in the arguments, e.g. `features[0].enabled`. */
+  readonly field: string;
+  /** The rule broken, e.g. `required`, `type boolean`, `maxLength 50`, `enum TRUE|FALSE|KEEP|REMOVE`. */
+  readonly rule: string;
+
+  constructor(field: string, rule: string, detail: string) {
+    super(`${field}: ${detail}`);
+    this.field = field;
+    this.rule = rule;
+  }
+}
+
+// Errors are logged and inspected everywhere; show the fields, never an attached request.
+Object.defineProperty(PodError.prototype, inspect.custom, {
+  value(this: PodError, _depth: number, options: object, inspectFn: typeof inspect = inspect) {
+    const { name, message, ...fields } = this.toJSON();
+    if (this.cause !== undefined) fields.cause = this.cause;
+    return `${this.stack ?? `${String(name)}: ${String(message)}`} ${inspectFn(fields, options)}`;
+  },
+});

@@ -1,0 +1,152 @@
+import type { SessionTokens } from "./auth.js";
+import { type PodApiError, PodNetworkError, podApiErrorFor } from "./errors.js";
+import { backoffDelay, isRetryableStatus, parseRetryAfter, type RetryOptions, sleep } from "./retry.js";
+import type { Transport, WireResponse } from "./transport.js";
+
+/** One logical call: what to send, plus the per-call knobs. */
+export interface PodCall {
+  method: string;
+  /** Path below the base URL, uid filled in. */
+  path: string;
+  /** The user the call is about, for errors and reports. */
+  uid?: string | undefined;
+  body?: string | undefined;
+  headers?: Record<string, string> | undefined;
+  signal?: AbortSignal | undefined;
+  retry: Required<RetryOptions>;
+  timeoutMs: number;
+}
+
+const TIMED_OUT = Symbol("timed out");
+const USER_AGENT = "symphony-pod-admin";
+
+/**
+ * The request pipeline every call goes through, facade and raw alike: session token, per-attempt timeout,
+ * retries with backoff, and a client-wide pause when the pod answers 429.
+ * @internal
+ */
+export class PodHttp {
+  readonly #baseUrl: string;
+  readonly #tokens: SessionTokens;
+  readonly #transport: Transport;
+  /** While the pod is rate limiting us, no attempt of any call starts before this time (ms since epoch). */
+  #pausedUntil = 0;
+
+  constructor(baseUrl: string, tokens: SessionTokens, transport: Transport) {
+    this.#baseUrl = baseUrl;
+    this.#tokens = tokens;
+    this.#transport = transport;
+  }
+
+  /** Runs the call to a final answer, whatever its status; throws only when no answer came or the signal aborted. */
+  async exchange(call: PodCall): Promise<{ response: WireResponse; attempts: number; token: string }> {
+    const { retry, signal } = call;
+    let token = await this.#tokens.current();
+    let attempts = 0;
+    let renewed = false;
+    for (;;) {
+      const wait = this.#pausedUntil - Date.now();
+      if (wait > 0) await sleep(wait, signal);
+      signal?.throwIfAborted();
+      attempts++;
+      const retriesLeft = attempts - (renewed ? 1 : 0) < retry.maxAttempts;
+      let response: WireResponse;
+      try {
+        response = await this.#attempt(call, token);
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason;
+        const timedOut = error === TIMED_OUT;
+        if (retriesLeft) {
+          await sleep(backoffDelay(attempts, retry), signal);
+          continue;
+        }
+        throw new PodNetworkError(
+          { method: call.method, path: call.path, uid: call.uid, timedOut, attempts },
+          timedOut ? {} : { cause: error },
+        );
+      }
+      if (response.status === 401 && !renewed && this.#tokens.renewable) {
+        renewed = true;
+        token = await this.#tokens.renew(token);
+        continue;
+      }
+      if (retriesLeft && isRetryableStatus(response.status)) {
+        const asked = parseRetryAfter(headerValue(response, "retry-after"));
+        const delay = asked === undefined ? backoffDelay(attempts, retry) : Math.min(asked, retry.maxRetryAfterMs);
+        if (response.status === 429) this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + delay);
+        await sleep(delay, signal);
+        continue;
+      }
+      return { response, attempts, token };
+    }
+  }
+
+  /** Like {@link exchange}, but a non-2xx answer is thrown as the matching {@link PodApiError}. */
+  async send(call: PodCall): Promise<WireResponse> {
+    const { response, attempts, token } = await this.exchange(call);
+    if (response.status >= 200 && response.status < 300) return response;
+    throw this.#errorFor(call, response, attempts, token);
+  }
+
+  async #attempt(call: PodCall, token: string): Promise<WireResponse> {
+    const headers: Record<string, string> = {
+      ...call.headers,
+      sessionToken: token,
+      accept: "application/json",
+      "user-agent": USER_AGENT,
+    };
+    if (call.body !== undefined) headers["content-type"] = "application/json";
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(TIMED_OUT), call.timeoutMs);
+    const { signal } = call;
+    const onAbort = () => controller.abort(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await this.#transport({
+        url: this.#baseUrl + call.path,
+        method: call.method,
+        headers,
+        body: call.body,
+        signal: controller.signal,
+      });
+    } catch (error) {
+      throw controller.signal.reason === TIMED_OUT ? TIMED_OUT : error;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #errorFor(call: PodCall, response: WireResponse, attempts: number, token: string): PodApiError {
+    let code: number | undefined;
+    let podMessage: string | undefined;
+    try {
+      const parsed: unknown = JSON.parse(response.body);
+      if (parsed && typeof parsed === "object") {
+        const body = parsed as { code?: unknown; message?: unknown };
+        if (typeof body.code === "number") code = body.code;
+        if (typeof body.message === "string") podMessage = body.message;
+      }
+    } catch {
+      podMessage = response.body.trim().slice(0, 200) || undefined;
+    }
+    // A pod (or proxy) echoing the request back must not leak the token into logs.
+    if (podMessage?.includes(token)) podMessage = podMessage.replaceAll(token, "[redacted]");
+    return podApiErrorFor({
+      status: response.status,
+      method: call.method,
+      path: call.path,
+      uid: call.uid,
+      code,
+      podMessage,
+      requestId: headerValue(response, "x-trace-id"),
+      attempts,
+      retryAfterMs: response.status === 429 ? parseRetryAfter(headerValue(response, "retry-after")) : undefined,
+    });
+  }
+}
+
+function headerValue(response: WireResponse, name: string): string | undefined {
+  const value = response.headers[name];
+  return Array.isArray(value) ? value.join(", ") : value;
+}

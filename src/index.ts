@@ -1,0 +1,29 @@
+export type { SessionTokenProvider } from "./auth.js";
+export { createPodClient, type PodClient, type PodClientOptions, type PodPaths } from "./client.js";
+export {
+  PodApiError,
+  type PodApiErrorDetails,
+  PodBadRequestError,
+  PodError,
+  PodForbiddenError,
+  PodNetworkError,
+  PodNotFoundError,
+  PodRateLimitError,
+  PodServerError,
+  PodUnauthorizedError,
+  ValidationError,
+} from "./errors.js";
+export type { UserId } from "./ids.js";
+export { DEFAULT_RETRY, type RetryOptions } from "./retry.js";
+export type { FetchLike } from "./transport.js";
+export {
+  type AppEntitlement,
+  type AppEntitlementPatch,
+  type AppEntitlementSetting,
+  type AppProduct,
+  type CallOptions,
+  type DelegateAction,
+  type DelegateUpdate,
+  type FeatureEntitlement,
+  UserAdmin,
+} from "./users.js";

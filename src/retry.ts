@@ -1,0 +1,97 @@
+/**
+ * When and how long to retry. Options are merged over {@link DEFAULT_RETRY}; per-call options override the
+ * client's.
+ *
+ * @example
+ * ```ts
+ * const pod = createPodClient({ baseUrl, sessionToken, retry: { maxAttempts: 8, maxDelayMs: 20_000 } });
+ * await pod.users.listFeatures(uid, { retry: { maxAttempts: 1 } }); // this call: no retry
+ * ```
+ */
+export interface RetryOptions {
+  /** Attempts in all, the first included; `1` turns retries off. Default 5. */
+  maxAttempts?: number;
+  /** Backoff before the first retry, in milliseconds; doubles on each retry, with jitter. Default 500. */
+  initialDelayMs?: number;
+  /** Ceiling of one backoff, in milliseconds. Default 8,000. */
+  maxDelayMs?: number;
+  /** Ceiling of one wait asked by the pod with `Retry-After`, in milliseconds. Default 60,000. */
+  maxRetryAfterMs?: number;
+}
+
+/**
+ * The retry policy used where none is given: 5 attempts, 500 ms doubling to at most 8 s, `Retry-After` honoured up
+ * to 60 s.
+ *
+ * @example
+ * ```ts
+ * console.log(DEFAULT_RETRY.maxAttempts); // 5
+ * ```
+ */
+export const DEFAULT_RETRY: Readonly<Required<RetryOptions>> = Object.freeze({
+  maxAttempts: 5,
+  initialDelayMs: 500,
+  maxDelayMs: 8_000,
+  maxRetryAfterMs: 60_000,
+});
+
+/** 429 and 5xx are worth another try (501 says the route will never work); every other 4xx is final. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 429 || (status >= 500 && status <= 599 && status !== 501);
+}
+
+/** Exponential backoff with "equal jitter": half fixed so retries do spread out, half random so clients do not sync. */
+export function backoffDelay(retry: number, policy: Required<RetryOptions>, random: () => number = Math.random) {
+  const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (retry - 1));
+  return ceiling / 2 + random() * (ceiling / 2);
+}
+
+/** `Retry-After` as milliseconds from `now`: delta-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (value == null) return undefined;
+  const text = value.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0 && !signal?.aborted) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Validates retry options once, at the boundary, so a typo fails loudly instead of retrying forever. */
+export function resolveRetry(base: Required<RetryOptions>, override: RetryOptions | undefined, field: string) {
+  if (override === undefined) return base;
+  const merged = { ...base, ...definedOnly(override) };
+  for (const [key, value] of Object.entries(merged)) {
+    const min = key === "maxAttempts" ? 1 : 0;
+    if (
+      typeof value !== "number" ||
+      !Number.isFinite(value) ||
+      value < min ||
+      (key === "maxAttempts" && !Number.isInteger(value))
+    ) {
+      throw new RangeError(
+        `${field}.${key} must be ${key === "maxAttempts" ? "an integer ≥ 1" : "a number ≥ 0"}, got ${String(value)}`,
+      );
+    }
+  }
+  return merged;
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

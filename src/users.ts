@@ -1,0 +1,389 @@
+import type { components, paths } from "../generated/pod-api.js";
+import { ValidationError } from "./errors.js";
+import type { PodHttp } from "./http.js";
+import { type UserId, userIdToDecimal } from "./ids.js";
+import { DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
+import { checkBody, fromWire, parseInt64Array, requireFields, stringifyJson, toWire } from "./wire.js";
+
+type Schemas = components["schemas"];
+
+/**
+ * One feature entitlement of a user. The Pod API spells the field `entitlment`; this package spells it
+ * `entitlement` and translates on the wire.
+ *
+ * @example
+ * ```ts
+ * const feature: FeatureEntitlement = { entitlement: "canCreatePublicRoom", enabled: true };
+ * ```
+ */
+export interface FeatureEntitlement {
+  /** Feature name, e.g. `canCreatePublicRoom`, `isExternalIMEnabled`, `delegatesEnabled`. */
+  entitlement: string;
+  /** Whether the feature is enabled for the user. */
+  enabled: boolean;
+}
+
+/**
+ * What `delegates/update` does with `userId`.
+ *
+ * @example
+ * ```ts
+ * const action: DelegateAction = "ADD";
+ * ```
+ */
+export type DelegateAction = NonNullable<Schemas["DelegateAction"]["action"]>;
+
+/**
+ * The body of `delegates/update`: add or remove one delegate.
+ *
+ * @example
+ * ```ts
+ * const update: DelegateUpdate = { userId: 7215545057282n, action: "REMOVE" };
+ * ```
+ */
+export interface DelegateUpdate {
+  /** The delegate's user id. */
+  userId: UserId;
+  /** `ADD` or `REMOVE`. */
+  action: DelegateAction;
+}
+
+/**
+ * One application entitlement of a user, as `replaceApps` sends it and `listApps` returns it.
+ *
+ * @example
+ * ```ts
+ * const app: AppEntitlement = { appId: "selerity", appName: "Selerity Context", listed: true, install: true };
+ * ```
+ */
+export type AppEntitlement = Schemas["UserAppEntitlement"];
+
+/**
+ * A product of an application (a subscription tier).
+ *
+ * @example
+ * ```ts
+ * const product: AppProduct = { appId: "selerity", name: "Premium", sku: "AcDccU53SsY", subscribed: false, type: "premium" };
+ * ```
+ */
+export type AppProduct = Schemas["Product"];
+
+/**
+ * A setting in an app patch: `"TRUE"`, `"FALSE"`, `"KEEP"` (leave as is, the default) or `"REMOVE"` (fall back
+ * to the pod-level setting).
+ *
+ * @example
+ * ```ts
+ * const keep: AppEntitlementSetting = "KEEP";
+ * ```
+ */
+export type AppEntitlementSetting = NonNullable<Schemas["UserAppEntitlementPatch"]["listed"]>;
+
+/**
+ * A change to one app of a user. `listed` and `install` take the API's settings or, for convenience, a boolean
+ * (`true` is sent as `"TRUE"`, `false` as `"FALSE"`). Fields left out are kept.
+ *
+ * @example
+ * ```ts
+ * const patch: AppEntitlementPatch = { appId: "djApp", install: false, listed: "REMOVE" };
+ * ```
+ */
+export interface AppEntitlementPatch {
+  /** The application to change. */
+  appId: string;
+  /** Whether the app is listed in the user's app store. Default `"KEEP"`. */
+  listed?: AppEntitlementSetting | boolean;
+  /** Whether the app is installed for the user. Default `"KEEP"`. */
+  install?: AppEntitlementSetting | boolean;
+  /** A product subscription to set; give all of its fields. Not `null`. */
+  product?: AppProduct;
+}
+
+/**
+ * Per-call options, accepted as the last argument of every method.
+ *
+ * @example
+ * ```ts
+ * await pod.users.listFeatures(uid, { signal: AbortSignal.timeout(5_000), retry: { maxAttempts: 2 } });
+ * ```
+ */
+export interface CallOptions {
+  /** Aborts the call, its retries and backoff waits; the call rejects with the signal's reason. */
+  signal?: AbortSignal | undefined;
+  /** Overrides the client's retry policy for this call. */
+  retry?: RetryOptions | undefined;
+  /** Overrides the client's per-attempt timeout for this call, in milliseconds. */
+  timeoutMs?: number | undefined;
+}
+
+/** Settings every call inherits from the client. @internal */
+export interface CallDefaults {
+  retry: Required<RetryOptions>;
+  timeoutMs: number;
+}
+
+// --- typed routes ------------------------------------------------------------------------------------------
+// Each facade method names its generated route here, so a spec change to a wrapped operation fails the
+// typecheck on the line that must change.
+
+type Method = "get" | "post" | "patch";
+type Operation<P extends keyof paths, M extends Method> = paths[P][M];
+type RequestJson<O> = O extends { requestBody: { content: { "application/json": infer B } } } ? B : never;
+type ResponseJson<O> = O extends { responses: { 200: { content: { "application/json": infer R } } } } ? R : never;
+/** int64 fields may carry a bigint on their way out; {@link stringifyJson} writes every digit. */
+type Lossless<T> = T extends number
+  ? number | bigint
+  : T extends readonly (infer I)[]
+    ? Lossless<I>[]
+    : T extends object
+      ? { [K in keyof T]: Lossless<T[K]> }
+      : T;
+
+/** The user-admin methods of a {@link PodClient}, one call per user. Build it with {@link createPodClient}. */
+export class UserAdmin {
+  readonly #http: PodHttp;
+  readonly #defaults: CallDefaults;
+
+  /** @internal */
+  constructor(http: PodHttp, defaults: CallDefaults) {
+    this.#http = http;
+    this.#defaults = defaults;
+  }
+
+  /**
+   * Sets feature entitlements of a user (`POST /v1/admin/user/{uid}/features/update`). Features not listed are
+   * left as they are.
+   *
+   * @example
+   * ```ts
+   * await pod.users.updateFeatures(7215545057281n, [
+   *   { entitlement: "canCreatePublicRoom", enabled: true },
+   *   { entitlement: "isExternalIMEnabled", enabled: false },
+   * ]);
+   * ```
+   * @throws {@link ValidationError} before sending, for a bad uid or feature; {@link PodApiError} when the pod refuses.
+   */
+  async updateFeatures(uid: UserId, features: readonly FeatureEntitlement[], options?: CallOptions): Promise<void> {
+    const userId = userIdToDecimal(uid, "uid");
+    const body = mapList(features, "features", (feature, field) => {
+      requireFields(feature, ["entitlement", "enabled"], field);
+      return toWire(feature, "Feature", field);
+    });
+    checkBody(body, "FeatureList", "features");
+    await this.#call("post", "/v1/admin/user/{uid}/features/update", userId, body, options);
+  }
+
+  /**
+   * Lists the feature entitlements of a user (`GET /v1/admin/user/{uid}/features`).
+   *
+   * @example
+   * ```ts
+   * const features = await pod.users.listFeatures(7215545057281n);
+   * const canCreate = features.find((f) => f.entitlement === "canCreatePublicRoom")?.enabled;
+   * ```
+   */
+  async listFeatures(uid: UserId, options?: CallOptions): Promise<FeatureEntitlement[]> {
+    const userId = userIdToDecimal(uid, "uid");
+    const wire = await this.#call("get", "/v1/admin/user/{uid}/features", userId, undefined, options);
+    return wire.map((feature) => fromWire<FeatureEntitlement>(feature));
+  }
+
+  /**
+   * Makes `delegateUid` a delegate of `uid` (`delegates/update` with action `ADD`).
+   *
+   * @example
+   * ```ts
+   * await pod.users.addDelegate(7215545057281n, 7215545057282n);
+   * ```
+   */
+  addDelegate(uid: UserId, delegateUid: UserId, options?: CallOptions): Promise<void> {
+    return this.updateDelegates(uid, { userId: delegateUid, action: "ADD" }, options);
+  }
+
+  /**
+   * Removes `delegateUid` from the delegates of `uid` (`delegates/update` with action `REMOVE`).
+   *
+   * @example
+   * ```ts
+   * await pod.users.removeDelegate(7215545057281n, 7215545057282n);
+   * ```
+   */
+  removeDelegate(uid: UserId, delegateUid: UserId, options?: CallOptions): Promise<void> {
+    return this.updateDelegates(uid, { userId: delegateUid, action: "REMOVE" }, options);
+  }
+
+  /**
+   * Adds or removes one delegate of a user, as the endpoint documents it
+   * (`POST /v1/admin/user/{uid}/delegates/update`).
+   *
+   * @example
+   * ```ts
+   * await pod.users.updateDelegates(7215545057281n, { userId: 7215545057282n, action: "ADD" });
+   * ```
+   */
+  async updateDelegates(uid: UserId, update: DelegateUpdate, options?: CallOptions): Promise<void> {
+    const userId = userIdToDecimal(uid, "uid");
+    if (update === null || typeof update !== "object") {
+      throw new ValidationError("update", "type object", "must be an object { userId, action }");
+    }
+    requireFields(update, ["userId", "action"], "update");
+    const wire = toWire(update, "DelegateAction", "update") as { action: unknown };
+    const delegate = BigInt(userIdToDecimal(update.userId, "update.userId"));
+    checkBody({ action: wire.action }, "DelegateAction", "update");
+    const body = { userId: delegate, action: update.action };
+    await this.#call("post", "/v1/admin/user/{uid}/delegates/update", userId, body, options);
+  }
+
+  /**
+   * Lists the delegates of a user (`GET /v1/admin/user/{uid}/delegates`), as `bigint`s so no int64 loses a digit.
+   *
+   * @example
+   * ```ts
+   * const delegates = await pod.users.listDelegates(7215545057281n);
+   * if (delegates.includes(7215545057282n)) console.log("already a delegate");
+   * ```
+   */
+  async listDelegates(uid: UserId, options?: CallOptions): Promise<bigint[]> {
+    const userId = userIdToDecimal(uid, "uid");
+    const path = `/v1/admin/user/${userId}/delegates`;
+    const response = await this.#http.send({ ...this.#settings(options), method: "GET", path, uid: userId });
+    return parseInt64Array(response.body, `GET ${path}`);
+  }
+
+  /**
+   * Replaces all application entitlements of a user (`POST /v1/admin/user/{uid}/app/entitlement/list`).
+   * Resolves to the user's entitlements as the pod saved them.
+   *
+   * @example
+   * ```ts
+   * await pod.users.replaceApps(7215545057281n, [
+   *   { appId: "djApp", appName: "Dow Jones", listed: true, install: false },
+   *   {
+   *     appId: "selerity",
+   *     listed: true,
+   *     install: true,
+   *     products: [{ appId: "selerity", name: "Standard", subscribed: true, type: "default" }],
+   *   },
+   * ]);
+   * ```
+   */
+  async replaceApps(uid: UserId, apps: readonly AppEntitlement[], options?: CallOptions): Promise<AppEntitlement[]> {
+    const userId = userIdToDecimal(uid, "uid");
+    const body = mapList(apps, "apps", (app, field) => toWire(app, "UserAppEntitlement", field));
+    checkBody(body, "UserAppEntitlementList", "apps");
+    return this.#call("post", "/v1/admin/user/{uid}/app/entitlement/list", userId, body, options);
+  }
+
+  /**
+   * Changes some application entitlements of a user, leaving the others
+   * (`PATCH /v1/admin/user/{uid}/app/entitlement/list`). Resolves to the user's entitlements after the change.
+   *
+   * @example
+   * ```ts
+   * await pod.users.patchApps(7215545057281n, [
+   *   { appId: "djApp", install: true },               // boolean → "TRUE"
+   *   { appId: "selerity", listed: "REMOVE" },          // back to the pod-level setting
+   * ]);
+   * ```
+   */
+  async patchApps(
+    uid: UserId,
+    patches: readonly AppEntitlementPatch[],
+    options?: CallOptions,
+  ): Promise<AppEntitlement[]> {
+    const userId = userIdToDecimal(uid, "uid");
+    const body = mapList(patches, "patches", (patch, field) => {
+      const wire = toWire(patch, "UserAppEntitlementPatch", field) as Record<string, unknown>;
+      if (wire === null || typeof wire !== "object") return wire;
+      if (Object.hasOwn(wire, "product") && wire.product === null) {
+        throw new ValidationError(`${field}.product`, "not null", "must not be null; leave it out to keep the product");
+      }
+      for (const setting of ["listed", "install"]) {
+        if (typeof wire[setting] === "boolean") wire[setting] = wire[setting] ? "TRUE" : "FALSE";
+      }
+      return wire;
+    });
+    checkBody(body, "UserAppEntitlementsPatchList", "patches");
+    return this.#call("patch", "/v1/admin/user/{uid}/app/entitlement/list", userId, body, options);
+  }
+
+  /**
+   * Lists the application entitlements of a user (`GET /v1/admin/user/{uid}/app/entitlement/list`).
+   *
+   * @example
+   * ```ts
+   * const apps = await pod.users.listApps(7215545057281n);
+   * const installed = apps.filter((app) => app.install).map((app) => app.appId);
+   * ```
+   */
+  listApps(uid: UserId, options?: CallOptions): Promise<AppEntitlement[]> {
+    const userId = userIdToDecimal(uid, "uid");
+    return this.#call("get", "/v1/admin/user/{uid}/app/entitlement/list", userId, undefined, options);
+  }
+
+  /**
+   * Lists every feature entitlement name this pod knows (`GET /v1/admin/system/features/list`).
+   *
+   * @example
+   * ```ts
+   * const known = new Set(await pod.users.listAvailableFeatures());
+   * if (!known.has("canCreatePublicRoom")) throw new Error("unknown feature");
+   * ```
+   */
+  async listAvailableFeatures(options?: CallOptions): Promise<string[]> {
+    const response = await this.#http.send({
+      ...this.#settings(options),
+      method: "GET",
+      path: "/v1/admin/system/features/list",
+    });
+    return JSON.parse(response.body) as ResponseJson<Operation<"/v1/admin/system/features/list", "get">>;
+  }
+
+  async #call<P extends keyof paths & `/v1/admin/user/{uid}/${string}`, M extends Method & keyof paths[P]>(
+    method: M,
+    route: P,
+    uid: string,
+    body: Lossless<RequestJson<Operation<P, M>>> | undefined,
+    options: CallOptions | undefined,
+  ): Promise<ResponseJson<Operation<P, M>>> {
+    const response = await this.#http.send({
+      ...this.#settings(options),
+      method: method.toUpperCase(),
+      path: route.replace("{uid}", uid),
+      uid,
+      body: body === undefined ? undefined : stringifyJson(body),
+    });
+    return (response.body === "" ? undefined : JSON.parse(response.body)) as ResponseJson<Operation<P, M>>;
+  }
+
+  #settings(options: CallOptions | undefined) {
+    return settingsFor(this.#defaults, options);
+  }
+}
+
+/** Resolves per-call options over the client's defaults. @internal */
+export function settingsFor(defaults: CallDefaults, options: CallOptions | undefined) {
+  if (options === undefined) return defaults;
+  const timeoutMs = options.timeoutMs ?? defaults.timeoutMs;
+  if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be a number > 0, got ${String(options.timeoutMs)}`);
+  return {
+    retry: options.retry ? resolveRetry(defaults.retry ?? DEFAULT_RETRY, options.retry, "retry") : defaults.retry,
+    timeoutMs,
+    signal: options.signal,
+  };
+}
+
+function mapList<T>(items: readonly T[], field: string, map: (item: T, field: string) => unknown): unknown[] {
+  if (!Array.isArray(items)) throw new ValidationError(field, "type array", `must be an array, got ${typeof items}`);
+  return items.map((item, i) => {
+    const itemField = `${field}[${i}]`;
+    if (item === null || typeof item !== "object" || Array.isArray(item)) {
+      throw new ValidationError(
+        itemField,
+        "type object",
+        `must be an object, got ${item === null ? "null" : Array.isArray(item) ? "an array" : typeof item}`,
+      );
+    }
+    return map(item, itemField);
+  });
+}

@@ -1,0 +1,171 @@
+/**
+ * Between the facade's names and the wire's: the one place where the Pod API's spellings are translated,
+ * and where input is checked against the spec (unknown fields, then the spec's own compiled validators).
+ */
+
+import type { components } from "../generated/pod-api.js";
+import {
+  schemaShapes,
+  validateDelegateAction,
+  validateFeatureList,
+  validateUserAppEntitlementList,
+  validateUserAppEntitlementsPatchList,
+} from "../generated/schemas.js";
+import { ValidationError } from "./errors.js";
+
+/** Facade name → wire name, for every field the Pod API spells differently. The only such table. */
+export const RENAMED_FIELDS: Readonly<Record<string, string>> = Object.freeze({
+  entitlement: "entitlment",
+});
+
+const WIRE_TO_FACADE: Readonly<Record<string, string>> = Object.freeze(
+  Object.fromEntries(Object.entries(RENAMED_FIELDS).map(([facade, wire]) => [wire, facade])),
+);
+
+type SchemaName = keyof typeof schemaShapes;
+type Shape = Record<string, { object?: string; listOf?: string }>;
+
+/**
+ * Copies facade input into its wire form for `schema`: renames fields, rejects fields the schema does not have.
+ * Values are not checked here; the compiled validator does that next, on the wire form.
+ */
+export function toWire(value: unknown, schema: SchemaName, field: string): unknown {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  const shape: Shape = schemaShapes[schema];
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const wireKey = RENAMED_FIELDS[key] ?? key;
+    const known = Object.hasOwn(shape, wireKey) && !Object.hasOwn(WIRE_TO_FACADE, key);
+    if (!known) {
+      const expected = Object.keys(shape).map(facadeName).join(", ");
+      const hint = WIRE_TO_FACADE[key] ? ` (the facade spells it "${WIRE_TO_FACADE[key]}")` : "";
+      throw new ValidationError(`${field}.${key}`, "known field", `unknown field${hint}; expected one of: ${expected}`);
+    }
+    const fieldValue = (value as Record<string, unknown>)[key];
+    if (fieldValue === undefined) continue;
+    const nested = shape[wireKey];
+    if (nested?.object) out[wireKey] = toWire(fieldValue, nested.object as SchemaName, `${field}.${key}`);
+    else if (nested?.listOf && Array.isArray(fieldValue)) {
+      out[wireKey] = fieldValue.map((item, i) => toWire(item, nested.listOf as SchemaName, `${field}.${key}[${i}]`));
+    } else out[wireKey] = fieldValue;
+  }
+  return out;
+}
+
+/** The facade's reading of a wire object: renamed fields get their facade names back. */
+export function fromWire<T>(value: unknown): T {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value as T;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) out[WIRE_TO_FACADE[key] ?? key] = v;
+  return out as T;
+}
+
+function facadeName(wireKey: string): string {
+  return WIRE_TO_FACADE[wireKey] ?? wireKey;
+}
+
+/** Throws {@link ValidationError} naming `field` when a required facade field is missing. */
+export function requireFields(value: unknown, fields: readonly string[], field: string): void {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return;
+  for (const name of fields) {
+    if ((value as Record<string, unknown>)[name] === undefined) {
+      throw new ValidationError(`${field}.${name}`, "required", "is required");
+    }
+  }
+}
+
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  params: Record<string, unknown>;
+  message?: string;
+  data?: unknown;
+}
+type CompiledValidator = ((data: unknown) => boolean) & { errors?: AjvError[] | null };
+
+/** The request bodies the facade sends, each checked by the validator compiled from its spec schema. */
+export const bodyValidators = {
+  FeatureList: validateFeatureList as CompiledValidator,
+  DelegateAction: validateDelegateAction as CompiledValidator,
+  UserAppEntitlementList: validateUserAppEntitlementList as CompiledValidator,
+  UserAppEntitlementsPatchList: validateUserAppEntitlementsPatchList as CompiledValidator,
+};
+
+type BodyName = keyof typeof bodyValidators;
+
+/** Runs a compiled validator over a wire body; the first problem becomes a {@link ValidationError} in facade terms. */
+export function checkBody<K extends BodyName>(
+  body: unknown,
+  validator: K,
+  root: string,
+): asserts body is components["schemas"][K] {
+  const validate = bodyValidators[validator];
+  if (validate(body)) return;
+  const error = validate.errors?.[0];
+  if (!error) throw new ValidationError(root, "schema", `does not match the ${validator} schema`);
+  throw describeAjvError(error, root);
+}
+
+function describeAjvError(error: AjvError, root: string): ValidationError {
+  let field = root;
+  for (const segment of error.instancePath.split("/").slice(1)) {
+    const name = segment.replaceAll("~1", "/").replaceAll("~0", "~");
+    field += /^\d+$/.test(name) ? `[${name}]` : `.${facadeName(name)}`;
+  }
+  const { keyword, params } = error;
+  const got = `, got ${describeValue(error.data)}`;
+  switch (keyword) {
+    case "required":
+      return new ValidationError(`${field}.${facadeName(String(params.missingProperty))}`, "required", "is required");
+    case "type":
+      return new ValidationError(field, `type ${params.type}`, `must be ${withArticle(String(params.type))}${got}`);
+    case "enum": {
+      const allowed = (params.allowedValues as unknown[]).map(String).join("|");
+      return new ValidationError(field, `enum ${allowed}`, `must be one of ${allowed}${got}`);
+    }
+    case "minLength":
+    case "maxLength":
+      return new ValidationError(
+        field,
+        `${keyword} ${params.limit}`,
+        `must be ${keyword === "minLength" ? "at least" : "at most"} ${params.limit} characters long${got}`,
+      );
+    default:
+      return new ValidationError(field, keyword, `${error.message ?? `breaks ${keyword}`}${got}`);
+  }
+}
+
+function withArticle(type: string): string {
+  return `${/^[aeiou]/.test(type) ? "an" : "a"} ${type}`;
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "string")
+    return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "an object";
+  return `${typeof value} ${String(value)}`;
+}
+
+/**
+ * JSON text for a wire body. `bigint` values (int64 ids) go out as bare JSON numbers with every digit, which
+ * `JSON.stringify` alone refuses to do.
+ */
+export function stringifyJson(value: unknown): string {
+  let sawBigint = false;
+  const text = JSON.stringify(value, (_key, v) => {
+    if (typeof v !== "bigint") return v;
+    sawBigint = true;
+    return `\u0000int64:${v}\u0000`;
+  });
+  return sawBigint ? text.replace(/"\\u0000int64:(-?\d+)\\u0000"/g, "$1") : text;
+}
+
+/** Parses a JSON array of int64 values without rounding any of them through a float. */
+export function parseInt64Array(text: string, field: string): bigint[] {
+  if (!INT_ARRAY.test(text)) throw new TypeError(`${field}: expected a JSON array of integers from the pod`);
+  return (text.match(/-?\d+/g) ?? []).map(BigInt);
+}
+
+const INT_ARRAY = /^\s*\[\s*(?:-?\d+\s*(?:,\s*-?\d+\s*)*)?\]\s*$/;

@@ -1,0 +1,45 @@
+import { setupServer } from "msw/node";
+import { afterAll, afterEach, beforeAll } from "vitest";
+import { createPodClient, type PodClientOptions } from "../src/index.js";
+
+export const BASE_URL = "https://acme.pod.test/pod";
+export const TOKEN = "tok-5f1e9c-secret-session-token";
+
+/** One msw server for the file; unhandled requests fail the test. */
+export function useMsw() {
+  const server = setupServer();
+  beforeAll(() => server.listen({ onUnhandledRequest: "error" }));
+  afterEach(() => server.resetHandlers());
+  afterAll(() => server.close());
+  return server;
+}
+
+/** What a handler saw, so tests assert the exact request on the wire. */
+export interface SeenRequest {
+  method: string;
+  path: string;
+  sessionToken: string | null;
+  contentType: string | null;
+  body: string;
+}
+
+export async function see(request: Request): Promise<SeenRequest> {
+  return {
+    method: request.method,
+    path: new URL(request.url).pathname,
+    sessionToken: request.headers.get("sessionToken"),
+    contentType: request.headers.get("content-type"),
+    body: await request.text(),
+  };
+}
+
+/** A client sending through the global fetch (which msw intercepts), with fast retries. */
+export function testClient(options: Partial<PodClientOptions> = {}) {
+  return createPodClient({
+    baseUrl: BASE_URL,
+    sessionToken: TOKEN,
+    fetch: (input, init) => fetch(input, init),
+    ...options,
+    retry: { initialDelayMs: 1, maxDelayMs: 5, ...options.retry },
+  });
+}
