@@ -166,8 +166,9 @@ export class UserAdmin {
   async updateFeatures(uid: UserId, features: readonly FeatureEntitlement[], options?: CallOptions): Promise<void> {
     const userId = userIdToDecimal(uid, "uid");
     const body = mapList(features, "features", (feature, field) => {
+      const wire = toWire(feature, "Feature", field);
       requireFields(feature, ["entitlement", "enabled"], field);
-      return toWire(feature, "Feature", field);
+      return wire;
     });
     checkBody(body, "FeatureList", "features");
     await this.#call("post", "/v1/admin/user/{uid}/features/update", userId, body, options);
@@ -316,7 +317,7 @@ export class UserAdmin {
    * const installed = apps.filter((app) => app.install).map((app) => app.appId);
    * ```
    */
-  listApps(uid: UserId, options?: CallOptions): Promise<AppEntitlement[]> {
+  async listApps(uid: UserId, options?: CallOptions): Promise<AppEntitlement[]> {
     const userId = userIdToDecimal(uid, "uid");
     return this.#call("get", "/v1/admin/user/{uid}/app/entitlement/list", userId, undefined, options);
   }
