@@ -1,6 +1,7 @@
 import createClient, { type Client } from "openapi-fetch";
 import type { paths } from "../generated/pod-api.js";
 import { type SessionTokenProvider, SessionTokens } from "./auth.js";
+import { BulkAdmin } from "./bulk.js";
 import { PodHttp } from "./http.js";
 import { DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
 import { type FetchLike, fetchTransport, type Transport, undiciTransport } from "./transport.js";
@@ -59,12 +60,15 @@ type WithoutSessionToken<O> = O extends { parameters: infer Params extends { hea
  * ```ts
  * const pod: PodClient = createPodClient({ baseUrl: "https://acme.symphony.com/pod", sessionToken: token });
  * await pod.users.addDelegate(7215545057281n, 7215545057282n);
+ * await pod.bulk.updateFeatures(uids.map((uid) => ({ uid, features: [{ entitlement: "sendFilesEnabled", enabled: true }] })));
  * const { data } = await pod.raw.GET("/v1/admin/system/features/list");
  * ```
  */
 export interface PodClient {
   /** Per-user methods: features, delegates, app entitlements. */
   readonly users: UserAdmin;
+  /** The same operations over many users: bounded concurrency, streamed input, one outcome per item. */
+  readonly bulk: BulkAdmin;
   /** The typed openapi-fetch client; `sessionToken` is added for you. Answers are returned, not thrown. */
   readonly raw: Client<PodPaths>;
 }
@@ -97,7 +101,7 @@ export function createPodClient(options: PodClientOptions): PodClient {
     baseUrl: internals.baseUrl,
     fetch: (request: Request) => rawFetch(internals, request),
   });
-  return { users, raw };
+  return { users, bulk: new BulkAdmin(users, internals.http), raw };
 }
 
 function createInternals(options: PodClientOptions) {

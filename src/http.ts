@@ -31,11 +31,18 @@ export class PodHttp {
   readonly #transport: Transport;
   /** While the pod is rate limiting us, no attempt of any call starts before this time (ms since epoch). */
   #pausedUntil = 0;
+  readonly #rateLimitListeners = new Set<(delayMs: number) => void>();
 
   constructor(baseUrl: string, tokens: SessionTokens, transport: Transport) {
     this.#baseUrl = baseUrl;
     this.#tokens = tokens;
     this.#transport = transport;
+  }
+
+  /** Tells `listener` about every 429 any call of this client receives; returns the unsubscribe function. */
+  onRateLimited(listener: (delayMs: number) => void): () => void {
+    this.#rateLimitListeners.add(listener);
+    return () => this.#rateLimitListeners.delete(listener);
   }
 
   /** Runs the call to a final answer, whatever its status; throws only when no answer came or the signal aborted. */
@@ -73,7 +80,10 @@ export class PodHttp {
       if (retriesLeft && isRetryableStatus(response.status)) {
         const asked = parseRetryAfter(headerValue(response, "retry-after"));
         const delay = asked === undefined ? backoffDelay(attempts, retry) : Math.min(asked, retry.maxRetryAfterMs);
-        if (response.status === 429) this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + delay);
+        if (response.status === 429) {
+          this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + delay);
+          for (const listener of this.#rateLimitListeners) listener(delay);
+        }
         await sleep(delay, signal);
         continue;
       }

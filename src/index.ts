@@ -1,4 +1,17 @@
 export type { SessionTokenProvider } from "./auth.js";
+export {
+  type AppPatchItem,
+  type AppReplaceItem,
+  BulkAdmin,
+  type BulkFailure,
+  type BulkOptions,
+  type BulkOutcome,
+  type BulkProgress,
+  type BulkReport,
+  type BulkStreams,
+  type DelegateUpdateItem,
+  type FeatureUpdateItem,
+} from "./bulk.js";
 export { createPodClient, type PodClient, type PodClientOptions, type PodPaths } from "./client.js";
 export {
   PodApiError,

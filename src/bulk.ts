@@ -1,0 +1,511 @@
+import { ValidationError } from "./errors.js";
+import type { PodHttp } from "./http.js";
+import { type UserId, userIdToDecimal } from "./ids.js";
+import type { RetryOptions } from "./retry.js";
+import type {
+  AppEntitlement,
+  AppEntitlementPatch,
+  CallOptions,
+  DelegateAction,
+  FeatureEntitlement,
+  UserAdmin,
+} from "./users.js";
+
+/**
+ * One user's feature update in a bulk run.
+ *
+ * @example
+ * ```ts
+ * const item: FeatureUpdateItem = { uid: 7215545057281n, features: [{ entitlement: "sendFilesEnabled", enabled: true }] };
+ * ```
+ */
+export interface FeatureUpdateItem {
+  /** The user to update. */
+  uid: UserId;
+  /** The features to set; others are left as they are. */
+  features: FeatureEntitlement[];
+}
+
+/**
+ * One delegate change in a bulk run.
+ *
+ * @example
+ * ```ts
+ * const item: DelegateUpdateItem = { uid: 7215545057281n, userId: 7215545057282n, action: "ADD" };
+ * ```
+ */
+export interface DelegateUpdateItem {
+  /** The user whose delegates change. */
+  uid: UserId;
+  /** The delegate to add or remove. */
+  userId: UserId;
+  /** `ADD` or `REMOVE`. */
+  action: DelegateAction;
+}
+
+/**
+ * One user's full app entitlement list in a bulk run.
+ *
+ * @example
+ * ```ts
+ * const item: AppReplaceItem = { uid: 7215545057281n, apps: [{ appId: "djApp", listed: true, install: true }] };
+ * ```
+ */
+export interface AppReplaceItem {
+  /** The user to update. */
+  uid: UserId;
+  /** All of the user's app entitlements; apps not listed are dropped. */
+  apps: AppEntitlement[];
+}
+
+/**
+ * One user's app entitlement changes in a bulk run.
+ *
+ * @example
+ * ```ts
+ * const item: AppPatchItem = { uid: 7215545057281n, patches: [{ appId: "djApp", install: false }] };
+ * ```
+ */
+export interface AppPatchItem {
+  /** The user to update. */
+  uid: UserId;
+  /** The apps to change; others are kept. */
+  patches: AppEntitlementPatch[];
+}
+
+/**
+ * Progress of a bulk run, reported at most every `progressIntervalMs` and once at the end.
+ *
+ * @example
+ * ```ts
+ * const onProgress = (p: BulkProgress) => console.log(`${p.done} done, ${p.failed} failed, ${p.ratePerSecond.toFixed(0)}/s`);
+ * ```
+ */
+export interface BulkProgress {
+  /** Items settled so far: `succeeded + failed`. */
+  done: number;
+  /** Items the pod accepted. */
+  succeeded: number;
+  /** Items that failed (after retries) or were invalid. */
+  failed: number;
+  /** Calls running now. */
+  inFlight: number;
+  /** Concurrency the run allows now: lowered while the pod answers 429, then raised again. */
+  concurrency: number;
+  /** Average settled items per second since the start. */
+  ratePerSecond: number;
+  /** Milliseconds since the start. */
+  elapsedMs: number;
+}
+
+/**
+ * Options of every bulk method.
+ *
+ * @example
+ * ```ts
+ * const options: BulkOptions = { concurrency: 100, signal: AbortSignal.timeout(60_000), onProgress: console.log };
+ * ```
+ */
+export interface BulkOptions {
+  /** Calls running at once, an integer from 1 to 1,000. Default 300, Symphony's advice for bulk updates. */
+  concurrency?: number;
+  /** Stops taking new items; calls in flight settle; items never started are reported as not attempted. */
+  signal?: AbortSignal;
+  /** Called with progress at most every `progressIntervalMs`, and once when the run ends. */
+  onProgress?: (progress: BulkProgress) => void;
+  /** Minimum time between two `onProgress` calls, in milliseconds. Default 250. */
+  progressIntervalMs?: number;
+  /** Retry policy of each call, over the client's. */
+  retry?: RetryOptions;
+  /** Time limit of one attempt of each call, in milliseconds, over the client's. */
+  timeoutMs?: number;
+}
+
+/**
+ * What happened to one input item; the streaming form yields one per item, in the order they settle.
+ *
+ * @example
+ * ```ts
+ * for await (const outcome of pod.bulk.stream.updateFeatures(items)) {
+ *   if (outcome.status === "failed") console.error(outcome.uid, outcome.error.message);
+ * }
+ * ```
+ */
+export type BulkOutcome<Item> =
+  | { status: "succeeded"; uid: string; input: Item }
+  | { status: "failed"; uid: string; input: Item; error: Error }
+  | { status: "notAttempted"; uid: string; input: Item };
+
+/**
+ * A failed item: its uid, the input exactly as given (so it can be retried as is) and why it failed.
+ *
+ * @example
+ * ```ts
+ * const retry = report.failed.filter((f) => f.error instanceof PodServerError).map((f) => f.input);
+ * ```
+ */
+export interface BulkFailure<Item> {
+  /** The item's uid as a decimal string (or as given, when it was not a valid uid). */
+  uid: string;
+  /** The item as given. */
+  input: Item;
+  /** A {@link ValidationError}, {@link PodApiError} or {@link PodNetworkError}. */
+  error: Error;
+}
+
+/**
+ * The result of a bulk run: every input item is counted exactly once, in `succeeded`, `failed` or `notAttempted`.
+ *
+ * @example
+ * ```ts
+ * const report = await pod.bulk.updateFeatures(items);
+ * console.log(`${report.succeeded}/${report.total} applied, ${report.failed.length} failed`);
+ * ```
+ */
+export interface BulkReport<Item> {
+  /** Items taken from the input. */
+  total: number;
+  /** Items applied (a count: holding every success would defeat streaming). */
+  succeeded: number;
+  /** Items that failed, with their input and error. */
+  failed: BulkFailure<Item>[];
+  /** Items never sent because the run was aborted, in input order. */
+  notAttempted: Item[];
+}
+
+/** What every item type shares, and how one item becomes one facade call. @internal */
+interface ItemKind<Item> {
+  fields: readonly string[];
+  run(users: UserAdmin, item: Item, options: CallOptions): Promise<unknown>;
+}
+
+const KINDS = {
+  updateFeatures: {
+    fields: ["uid", "features"],
+    run: (users, item, options) => users.updateFeatures(item.uid, item.features, options),
+  } satisfies ItemKind<FeatureUpdateItem>,
+  updateDelegates: {
+    fields: ["uid", "userId", "action"],
+    run: (users, item, options) =>
+      users.updateDelegates(item.uid, { userId: item.userId, action: item.action }, options),
+  } satisfies ItemKind<DelegateUpdateItem>,
+  replaceApps: {
+    fields: ["uid", "apps"],
+    run: (users, item, options) => users.replaceApps(item.uid, item.apps, options),
+  } satisfies ItemKind<AppReplaceItem>,
+  patchApps: {
+    fields: ["uid", "patches"],
+    run: (users, item, options) => users.patchApps(item.uid, item.patches, options),
+  } satisfies ItemKind<AppPatchItem>,
+};
+
+/** Any source of items: an array, a generator, a stream of parsed CSV rows. */
+type Items<Item> = Iterable<Item> | AsyncIterable<Item>;
+
+/**
+ * The streaming form of the bulk methods: one {@link BulkOutcome} per item as it settles, for runs too large to
+ * hold even the failures. Breaking out of the loop stops taking items; calls already running finish unobserved, so
+ * abort with `signal` instead when every item must be accounted for.
+ *
+ * @example
+ * ```ts
+ * for await (const outcome of pod.bulk.stream.updateFeatures(readRows("users.csv"), { concurrency: 300 })) {
+ *   if (outcome.status !== "succeeded") failures.write(`${JSON.stringify(outcome.input)}\n`);
+ * }
+ * ```
+ */
+export interface BulkStreams {
+  /** Streaming {@link BulkAdmin.updateFeatures}. */
+  updateFeatures(
+    items: Items<FeatureUpdateItem>,
+    options?: BulkOptions,
+  ): AsyncGenerator<BulkOutcome<FeatureUpdateItem>>;
+  /** Streaming {@link BulkAdmin.updateDelegates}. */
+  updateDelegates(
+    items: Items<DelegateUpdateItem>,
+    options?: BulkOptions,
+  ): AsyncGenerator<BulkOutcome<DelegateUpdateItem>>;
+  /** Streaming {@link BulkAdmin.replaceApps}. */
+  replaceApps(items: Items<AppReplaceItem>, options?: BulkOptions): AsyncGenerator<BulkOutcome<AppReplaceItem>>;
+  /** Streaming {@link BulkAdmin.patchApps}. */
+  patchApps(items: Items<AppPatchItem>, options?: BulkOptions): AsyncGenerator<BulkOutcome<AppPatchItem>>;
+}
+
+/**
+ * Many users at once, with bounded concurrency, lazily consumed input and one outcome per item. One user's failure
+ * never rejects the run; only invalid options do. Build it with {@link createPodClient} (`pod.bulk`).
+ */
+export class BulkAdmin {
+  readonly #users: UserAdmin;
+  readonly #http: PodHttp;
+  /** The same operations, yielding outcomes as they settle. */
+  readonly stream: BulkStreams;
+
+  /** @internal */
+  constructor(users: UserAdmin, http: PodHttp) {
+    this.#users = users;
+    this.#http = http;
+    const stream = <Item>(kind: ItemKind<Item>) => {
+      return (items: Items<Item>, options?: BulkOptions) => runBulk(this.#users, this.#http, kind, items, options);
+    };
+    this.stream = {
+      updateFeatures: stream(KINDS.updateFeatures),
+      updateDelegates: stream(KINDS.updateDelegates),
+      replaceApps: stream(KINDS.replaceApps),
+      patchApps: stream(KINDS.patchApps),
+    };
+  }
+
+  /**
+   * Sets feature entitlements of many users, one `features/update` call each.
+   *
+   * @example
+   * ```ts
+   * const report = await pod.bulk.updateFeatures(
+   *   uids.map((uid) => ({ uid, features: [{ entitlement: "canCreatePublicRoom", enabled: true }] })),
+   *   { concurrency: 300, onProgress: (p) => console.log(p.done) },
+   * );
+   * for (const { uid, error } of report.failed) console.error(uid, error.message);
+   * ```
+   */
+  updateFeatures(items: Items<FeatureUpdateItem>, options?: BulkOptions): Promise<BulkReport<FeatureUpdateItem>> {
+    return collect(this.stream.updateFeatures(items, options));
+  }
+
+  /**
+   * Adds or removes one delegate per item, one `delegates/update` call each.
+   *
+   * @example
+   * ```ts
+   * const report = await pod.bulk.updateDelegates([
+   *   { uid: 7215545057281n, userId: 7215545057282n, action: "ADD" },
+   *   { uid: 7215545057283n, userId: 7215545057282n, action: "REMOVE" },
+   * ]);
+   * ```
+   */
+  updateDelegates(items: Items<DelegateUpdateItem>, options?: BulkOptions): Promise<BulkReport<DelegateUpdateItem>> {
+    return collect(this.stream.updateDelegates(items, options));
+  }
+
+  /**
+   * Replaces all app entitlements of many users, one POST `app/entitlement/list` call each.
+   *
+   * @example
+   * ```ts
+   * const apps = [{ appId: "djApp", listed: true, install: true }];
+   * const report = await pod.bulk.replaceApps(uids.map((uid) => ({ uid, apps })));
+   * ```
+   */
+  replaceApps(items: Items<AppReplaceItem>, options?: BulkOptions): Promise<BulkReport<AppReplaceItem>> {
+    return collect(this.stream.replaceApps(items, options));
+  }
+
+  /**
+   * Changes some app entitlements of many users, one PATCH `app/entitlement/list` call each.
+   *
+   * @example
+   * ```ts
+   * const report = await pod.bulk.patchApps(uids.map((uid) => ({ uid, patches: [{ appId: "djApp", install: false }] })));
+   * ```
+   */
+  patchApps(items: Items<AppPatchItem>, options?: BulkOptions): Promise<BulkReport<AppPatchItem>> {
+    return collect(this.stream.patchApps(items, options));
+  }
+}
+
+async function collect<Item>(outcomes: AsyncGenerator<BulkOutcome<Item>>): Promise<BulkReport<Item>> {
+  const report: BulkReport<Item> = { total: 0, succeeded: 0, failed: [], notAttempted: [] };
+  for await (const outcome of outcomes) {
+    report.total++;
+    if (outcome.status === "succeeded") report.succeeded++;
+    else if (outcome.status === "failed")
+      report.failed.push({ uid: outcome.uid, input: outcome.input, error: outcome.error });
+    else report.notAttempted.push(outcome.input);
+  }
+  return report;
+}
+
+const MAX_CONCURRENCY = 1000;
+
+/** Checked before anything is read or sent: invalid options are the one thing that rejects a run. */
+function checkOptions(options: BulkOptions) {
+  const concurrency = options.concurrency ?? 300;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
+    throw new RangeError(
+      `concurrency must be an integer from 1 to ${MAX_CONCURRENCY}, got ${String(options.concurrency)}`,
+    );
+  }
+  const progressIntervalMs = options.progressIntervalMs ?? 250;
+  if (!(progressIntervalMs >= 0)) throw new RangeError("progressIntervalMs must be a number ≥ 0");
+  if (options.onProgress !== undefined && typeof options.onProgress !== "function") {
+    throw new TypeError("onProgress must be a function");
+  }
+  return { concurrency, progressIntervalMs };
+}
+
+/**
+ * The scheduler. Pulls an item only when a call slot is free and the consumer has taken the earlier outcomes, so
+ * memory stays flat whatever the input's length. A 429 anywhere halves the allowed concurrency (at most once per
+ * second); each full window of successes raises it by a quarter, back up to `concurrency`.
+ */
+async function* runBulk<Item>(
+  users: UserAdmin,
+  http: PodHttp,
+  kind: ItemKind<Item>,
+  items: Items<Item>,
+  options: BulkOptions = {},
+): AsyncGenerator<BulkOutcome<Item>> {
+  const { concurrency, progressIntervalMs } = checkOptions(options);
+  const iterator = openIterator(items);
+  const { signal, onProgress } = options;
+  const callOptions: CallOptions = { retry: options.retry, timeoutMs: options.timeoutMs };
+
+  let limit = concurrency;
+  let lastDecrease = 0;
+  let successesInWindow = 0;
+  const unsubscribe = http.onRateLimited(() => {
+    const now = Date.now();
+    if (now - lastDecrease < 1000) return;
+    lastDecrease = now;
+    limit = Math.max(1, Math.floor(limit / 2));
+    successesInWindow = 0;
+  });
+
+  const started = Date.now();
+  let inFlight = 0;
+  let succeeded = 0;
+  let failed = 0;
+  let exhausted = false;
+  let stopped = false;
+  const ready: BulkOutcome<Item>[] = [];
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const onAbort = () => {
+    stopped = true;
+    notify();
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
+  if (signal?.aborted) stopped = true;
+
+  let lastProgress = 0;
+  const progress = (force: boolean) => {
+    if (!onProgress) return;
+    const now = Date.now();
+    if (!force && now - lastProgress < progressIntervalMs) return;
+    lastProgress = now;
+    const elapsedMs = now - started;
+    const done = succeeded + failed;
+    onProgress({
+      done,
+      succeeded,
+      failed,
+      inFlight,
+      concurrency: limit,
+      ratePerSecond: elapsedMs > 0 ? (done * 1000) / elapsedMs : 0,
+      elapsedMs,
+    });
+  };
+
+  const start = (item: Item) => {
+    let uid: string;
+    try {
+      uid = checkItem(item, kind.fields);
+    } catch (error) {
+      failed++;
+      ready.push({ status: "failed", uid: rawUid(item), input: item, error: error as Error });
+      return;
+    }
+    inFlight++;
+    kind.run(users, item, callOptions).then(
+      () => {
+        succeeded++;
+        if (++successesInWindow >= limit && limit < concurrency) {
+          limit = Math.min(concurrency, Math.ceil(limit * 1.25));
+          successesInWindow = 0;
+        }
+        settle({ status: "succeeded", uid, input: item });
+      },
+      (error: unknown) => {
+        failed++;
+        settle({ status: "failed", uid, input: item, error: asError(error) });
+      },
+    );
+  };
+  const settle = (outcome: BulkOutcome<Item>) => {
+    inFlight--;
+    ready.push(outcome);
+    notify();
+  };
+
+  try {
+    for (;;) {
+      // Fill free slots; `ready` counts against the limit so a slow consumer holds the input back.
+      while (!stopped && !exhausted && inFlight + ready.length < limit) {
+        const next = await iterator.next();
+        if (next.done) exhausted = true;
+        else start(next.value);
+      }
+      while (ready.length > 0) {
+        // biome-ignore lint/style/noNonNullAssertion: length checked
+        yield ready.shift()!;
+        progress(false);
+      }
+      if (inFlight === 0 && (exhausted || stopped)) break;
+      if (inFlight > 0 || stopped || exhausted) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+    }
+    // Aborted: what was never started is still accounted for, in input order.
+    if (stopped && !exhausted) {
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) break;
+        yield { status: "notAttempted", uid: rawUid(next.value), input: next.value };
+      }
+      exhausted = true;
+    }
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    unsubscribe();
+    if (!exhausted) await iterator.return?.();
+    progress(true);
+  }
+}
+
+function openIterator<Item>(items: Items<Item>): AsyncIterator<Item> | Iterator<Item> {
+  if (items !== null && typeof items === "object") {
+    const asyncIt = (items as AsyncIterable<Item>)[Symbol.asyncIterator];
+    if (typeof asyncIt === "function") return asyncIt.call(items);
+    const syncIt = (items as Iterable<Item>)[Symbol.iterator];
+    if (typeof syncIt === "function") return syncIt.call(items);
+  }
+  throw new TypeError("items must be an Iterable or an AsyncIterable (an array, a generator, a stream)");
+}
+
+/** The item's own shape: an object, with exactly the fields of its kind, and a valid uid. */
+function checkItem(item: unknown, fields: readonly string[]): string {
+  if (item === null || typeof item !== "object" || Array.isArray(item)) {
+    throw new ValidationError("item", "type object", `must be an object with ${fields.join(", ")}`);
+  }
+  for (const key of Object.keys(item)) {
+    if (!fields.includes(key)) {
+      throw new ValidationError(`item.${key}`, "known field", `unknown field; expected one of: ${fields.join(", ")}`);
+    }
+  }
+  return userIdToDecimal((item as { uid?: unknown }).uid, "uid");
+}
+
+function rawUid(item: unknown): string {
+  const uid = item !== null && typeof item === "object" ? (item as { uid?: unknown }).uid : undefined;
+  return uid === undefined ? "" : String(uid);
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -1,0 +1,233 @@
+import { HttpResponse, http } from "msw";
+import { describe, expect, it } from "vitest";
+import {
+  type BulkProgress,
+  createPodClient,
+  type FeatureUpdateItem,
+  PodBadRequestError,
+  PodForbiddenError,
+  PodNetworkError,
+  PodServerError,
+  ValidationError,
+} from "../src/index.js";
+import { BASE_URL, testClient, useMsw } from "./helpers.js";
+
+const server = useMsw();
+const FEATURES = `${BASE_URL}/v1/admin/user/:uid/features/update`;
+const ON = [{ entitlement: "canCreatePublicRoom", enabled: true }];
+const items = (n: number, from = 1): FeatureUpdateItem[] =>
+  Array.from({ length: n }, (_, i) => ({ uid: from + i, features: ON }));
+const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A fetch that answers 200 at once without msw, for runs too long to go through an interceptor. */
+const instantFetch = async () =>
+  ({ status: 200, headers: new Headers(), text: async () => '{"message":"OK"}' }) as unknown as Response;
+
+describe("pod.bulk: concurrency", () => {
+  it("never exceeds `concurrency`, and reaches it", async () => {
+    let inFlight = 0;
+    let max = 0;
+    server.use(
+      http.post(FEATURES, async () => {
+        max = Math.max(max, ++inFlight);
+        await tick(5);
+        inFlight--;
+        return HttpResponse.json({ message: "OK" });
+      }),
+    );
+    const report = await testClient().bulk.updateFeatures(items(600), { concurrency: 50 });
+    expect(report).toEqual({ total: 600, succeeded: 600, failed: [], notAttempted: [] });
+    expect(max).toBe(50);
+  });
+
+  it("rejects invalid options, and only those, before sending anything", async () => {
+    const pod = testClient();
+    for (const concurrency of [0, -1, 1.5, Number.POSITIVE_INFINITY, 1001]) {
+      await expect(pod.bulk.updateFeatures(items(1), { concurrency })).rejects.toThrow(RangeError);
+    }
+    await expect(pod.bulk.updateFeatures(42 as never)).rejects.toThrow("items must be an Iterable or an AsyncIterable");
+  });
+});
+
+describe("pod.bulk: every item has exactly one outcome", () => {
+  it("under mixed 200/400/403/500/429/network-error answers over thousands of items", async () => {
+    const seen429 = new Set<string>();
+    server.use(
+      http.post(FEATURES, ({ params }) => {
+        const uid = String(params.uid);
+        switch (Number(uid) % 10) {
+          case 0:
+            return HttpResponse.json({ code: 400, message: "bad" }, { status: 400 });
+          case 1:
+            return HttpResponse.json({ code: 403, message: "no" }, { status: 403 });
+          case 2:
+            return HttpResponse.json({ code: 500, message: "boom" }, { status: 500 });
+          case 3: // slows down once, then accepts
+            if (seen429.has(uid)) break;
+            seen429.add(uid);
+            return HttpResponse.json({}, { status: 429, headers: { "retry-after": "0" } });
+          case 4:
+            return HttpResponse.error();
+        }
+        return HttpResponse.json({ message: "OK" });
+      }),
+    );
+    const input = items(3000);
+    const report = await testClient({ retry: { maxAttempts: 2 } }).bulk.updateFeatures(input, { concurrency: 100 });
+
+    expect(report.total).toBe(3000);
+    expect(report.succeeded + report.failed.length + report.notAttempted.length).toBe(report.total);
+    const expectedFailed = input.map((i) => String(i.uid)).filter((uid) => [0, 1, 2, 4].includes(Number(uid) % 10));
+    expect(report.failed.map((f) => f.uid).sort()).toEqual(expectedFailed.sort());
+    expect(report.succeeded).toBe(1800);
+    const byUid = new Map(report.failed.map((f) => [f.uid, f]));
+    expect(byUid.get("10")?.error).toBeInstanceOf(PodBadRequestError);
+    expect(byUid.get("11")?.error).toBeInstanceOf(PodForbiddenError);
+    expect(byUid.get("12")?.error).toBeInstanceOf(PodServerError);
+    expect(byUid.get("14")?.error).toBeInstanceOf(PodNetworkError);
+    // The failure keeps the input object as given, so it can be retried as is.
+    expect(byUid.get("10")?.input).toBe(input[9]);
+  });
+
+  it("an invalid item fails with its ValidationError; the others proceed", async () => {
+    const sent: string[] = [];
+    server.use(
+      http.post(FEATURES, ({ params }) => {
+        sent.push(String(params.uid));
+        return HttpResponse.json({ message: "OK" });
+      }),
+    );
+    const report = await testClient().bulk.updateFeatures([
+      { uid: 1, features: ON },
+      { uid: -2, features: ON },
+      { uid: 3, features: [{ entitlement: "x", enabled: "yes" as never }] },
+      { uid: 4, feature: ON } as never,
+      null as never,
+      { uid: 6, features: ON },
+    ]);
+    expect(sent.sort()).toEqual(["1", "6"]);
+    expect(report.succeeded).toBe(2);
+    expect(
+      report.failed.map((f) => [f.uid, (f.error as ValidationError).field, (f.error as ValidationError).rule]),
+    ).toEqual([
+      ["-2", "uid", "positive int64"],
+      ["3", "features[0].enabled", "type boolean"],
+      ["4", "item.feature", "known field"],
+      ["", "item", "type object"],
+    ]);
+    expect(report.failed.every((f) => f.error instanceof ValidationError)).toBe(true);
+  });
+});
+
+describe("pod.bulk: streamed input", () => {
+  it("200k items from an async generator: the input is never read far ahead of the settled outcomes", async () => {
+    const pod = createPodClient({ baseUrl: BASE_URL, sessionToken: "t", fetch: instantFetch });
+    const concurrency = 64;
+    let pulled = 0;
+    let settled = 0;
+    let maxAhead = 0;
+    async function* source() {
+      for (let uid = 1; uid <= 200_000; uid++) {
+        pulled++;
+        maxAhead = Math.max(maxAhead, pulled - settled);
+        yield { uid, features: ON };
+      }
+    }
+    for await (const outcome of pod.bulk.stream.updateFeatures(source(), { concurrency })) {
+      expect(outcome.status).toBe("succeeded");
+      settled++;
+    }
+    expect(settled).toBe(200_000);
+    expect(maxAhead).toBeLessThanOrEqual(concurrency + 2);
+    expect(maxAhead).toBeGreaterThan(concurrency / 2);
+  });
+});
+
+describe("pod.bulk: abort", () => {
+  it("stops taking items, lets in-flight calls settle, lists the rest as not attempted, reports nothing twice", async () => {
+    let started = 0;
+    let completed = 0;
+    server.use(
+      http.post(FEATURES, async () => {
+        started++;
+        await tick(10);
+        completed++;
+        return HttpResponse.json({ message: "OK" });
+      }),
+    );
+    const controller = new AbortController();
+    const input = items(1000);
+    const report = await testClient().bulk.updateFeatures(input, {
+      concurrency: 20,
+      signal: controller.signal,
+      progressIntervalMs: 0,
+      onProgress: (p) => {
+        if (p.done >= 100) controller.abort();
+      },
+    });
+    expect(report.total).toBe(1000);
+    expect(completed).toBe(started); // nothing left running
+    expect(report.succeeded).toBe(started);
+    expect(report.failed).toEqual([]);
+    expect(report.notAttempted.length).toBe(1000 - started);
+    expect(report.notAttempted).toEqual(input.slice(started)); // in input order, the very objects given
+    expect(started).toBeGreaterThanOrEqual(100);
+    expect(started).toBeLessThan(1000);
+  });
+
+  it("an already aborted signal sends nothing and reports everything as not attempted", async () => {
+    const report = await testClient().bulk.updateFeatures(items(5), { signal: AbortSignal.abort() });
+    expect(report).toMatchObject({ total: 5, succeeded: 0, failed: [] });
+    expect(report.notAttempted.map((i) => i.uid)).toEqual([1, 2, 3, 4, 5]);
+  });
+});
+
+describe("pod.bulk: a 429 storm", () => {
+  it("lowers the batch's concurrency, recovers, and finishes with nothing lost", async () => {
+    let requests = 0;
+    server.use(
+      http.post(FEATURES, async () => {
+        requests++;
+        await tick(1);
+        // The pod is overloaded for its first 600 requests: every other one is refused.
+        if (requests <= 600 && requests % 2 === 0) {
+          return HttpResponse.json({ message: "slow down" }, { status: 429, headers: { "retry-after": "0" } });
+        }
+        return HttpResponse.json({ message: "OK" });
+      }),
+    );
+    const concurrencies: number[] = [];
+    const report = await testClient({ retry: { maxAttempts: 10 } }).bulk.updateFeatures(items(2000), {
+      concurrency: 100,
+      progressIntervalMs: 0,
+      onProgress: (p: BulkProgress) => concurrencies.push(p.concurrency),
+    });
+    expect(report).toEqual({ total: 2000, succeeded: 2000, failed: [], notAttempted: [] });
+    expect(Math.min(...concurrencies)).toBeLessThan(100);
+    expect(concurrencies.at(-1)).toBe(100);
+  });
+});
+
+describe("pod.bulk: the other operations", () => {
+  it("updateDelegates, replaceApps and patchApps send one call per item", async () => {
+    const seen: string[] = [];
+    server.use(
+      http.all(`${BASE_URL}/v1/admin/user/:uid/*`, async ({ request, params }) => {
+        seen.push(`${request.method} ${params.uid} ${await request.text()}`);
+        return HttpResponse.json(request.method === "POST" && request.url.endsWith("update") ? { message: "OK" } : []);
+      }),
+    );
+    const pod = testClient();
+    const reports = [
+      await pod.bulk.updateDelegates([{ uid: 1, userId: 9007199254740993n, action: "ADD" }]),
+      await pod.bulk.replaceApps([{ uid: 2, apps: [{ appId: "djApp", listed: true, install: false }] }]),
+      await pod.bulk.patchApps([{ uid: 3, patches: [{ appId: "djApp", install: true }] }]),
+    ];
+    expect(reports.map((r) => r.succeeded)).toEqual([1, 1, 1]);
+    expect(seen).toEqual([
+      'POST 1 {"userId":9007199254740993,"action":"ADD"}',
+      'POST 2 [{"appId":"djApp","listed":true,"install":false}]',
+      'PATCH 3 [{"appId":"djApp","install":"TRUE"}]',
+    ]);
+  });
+});
