@@ -119,6 +119,11 @@ export interface BulkOptions {
   retry?: RetryOptions;
   /** Time limit of one attempt of each call, in milliseconds, over the client's. */
   timeoutMs?: number;
+  /**
+   * Validates every item exactly as a real run would, and sends nothing: invalid items are reported as failed,
+   * valid ones as succeeded. Default false.
+   */
+  dryRun?: boolean;
 }
 
 /**
@@ -237,16 +242,19 @@ export interface BulkStreams {
  */
 export class BulkAdmin {
   readonly #users: UserAdmin;
+  readonly #dryRunUsers: UserAdmin;
   readonly #http: PodHttp;
   /** The same operations, yielding outcomes as they settle. */
   readonly stream: BulkStreams;
 
   /** @internal */
-  constructor(users: UserAdmin, http: PodHttp) {
+  constructor(users: UserAdmin, dryRunUsers: UserAdmin, http: PodHttp) {
     this.#users = users;
+    this.#dryRunUsers = dryRunUsers;
     this.#http = http;
     const stream = <Item>(kind: ItemKind<Item>) => {
-      return (items: Items<Item>, options?: BulkOptions) => runBulk(this.#users, this.#http, kind, items, options);
+      return (items: Items<Item>, options?: BulkOptions) =>
+        runBulk(options?.dryRun ? this.#dryRunUsers : this.#users, this.#http, kind, items, options);
     };
     this.stream = {
       updateFeatures: stream(KINDS.updateFeatures),

@@ -101,8 +101,14 @@ export function createPodClient(options: PodClientOptions): PodClient {
     baseUrl: internals.baseUrl,
     fetch: (request: Request) => rawFetch(internals, request),
   });
-  return { users, bulk: new BulkAdmin(users, internals.http), raw };
+  const dryRunUsers = new UserAdmin(dryRunHttp, internals.defaults);
+  return { users, bulk: new BulkAdmin(users, dryRunUsers, internals.http), raw };
 }
+
+/** Stands in for the pipeline in dry runs: the facade validates and builds each request, and nothing is sent. */
+const dryRunHttp = {
+  send: async () => ({ status: 200, headers: {}, body: "" }),
+} as unknown as PodHttp;
 
 function createInternals(options: PodClientOptions) {
   if (options === null || typeof options !== "object") throw new TypeError("createPodClient needs an options object");

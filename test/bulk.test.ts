@@ -231,3 +231,30 @@ describe("pod.bulk: the other operations", () => {
     ]);
   });
 });
+
+describe("pod.bulk: dry run", () => {
+  it("validates every item as a real run would and sends nothing", async () => {
+    let sent = 0;
+    server.use(
+      http.all(`${BASE_URL}/*`, () => {
+        sent++;
+        return HttpResponse.json({});
+      }),
+    );
+    const report = await testClient().bulk.updateFeatures(
+      [
+        { uid: 1, features: ON },
+        { uid: 2, features: [{ entitlement: "", enabled: 1 as never }] },
+        { uid: 0, features: ON },
+      ],
+      { dryRun: true },
+    );
+    expect(sent).toBe(0);
+    expect(report.succeeded).toBe(1);
+    const failures = report.failed.map((f) => [f.uid, (f.error as ValidationError).field]).sort();
+    expect(failures).toEqual([
+      ["0", "uid"],
+      ["2", "features[0].enabled"],
+    ]);
+  });
+});
