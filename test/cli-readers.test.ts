@@ -1,0 +1,163 @@
+import { Readable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { formatFor, type Operation, readItems } from "../src/cli/readers.js";
+
+async function read(operation: Operation, text: string, format: "csv" | "jsonl" = "csv") {
+  const out: unknown[] = [];
+  for await (const record of readItems(operation, Readable.from([text]), "in.csv", format)) {
+    out.push("error" in record ? { line: record.line, error: record.error.message, rule: record.error.rule } : record);
+  }
+  return out;
+}
+
+describe("CSV: features", () => {
+  it("groups consecutive rows of a user into one item, with the first line", async () => {
+    const csv =
+      "uid,entitlement,enabled\n1,canCreatePublicRoom,true\n1,sendFilesEnabled,FALSE\n2,delegatesEnabled,yes\n";
+    expect(await read("features", csv)).toEqual([
+      {
+        line: 2,
+        item: {
+          uid: "1",
+          features: [
+            { entitlement: "canCreatePublicRoom", enabled: true },
+            { entitlement: "sendFilesEnabled", enabled: false },
+          ],
+        },
+      },
+      { line: 4, item: { uid: "2", features: [{ entitlement: "delegatesEnabled", enabled: true }] } },
+    ]);
+  });
+
+  it("keeps int64 uids beyond 2^53 as exact decimal strings", async () => {
+    const [record] = await read("features", "uid,entitlement,enabled\n9223372036854775807,a,true\n");
+    expect(record).toMatchObject({ item: { uid: "9223372036854775807" } });
+  });
+
+  it("names file, line, column and rule for a bad cell", async () => {
+    const csv = "uid,entitlement,enabled\n1,a,true\n2,b,maybe\n3,,true\nx1,c,true\n";
+    expect(await read("features", csv)).toEqual([
+      { line: 2, item: { uid: "1", features: [{ entitlement: "a", enabled: true }] } },
+      { line: 3, rule: "boolean", error: 'in.csv:3: column "enabled": expected true or false, got "maybe"' },
+      { line: 4, rule: "required", error: 'in.csv:4: column "entitlement": is empty' },
+      { line: 5, rule: "positive int64", error: 'in.csv:5: column "uid": expected a positive int64 user id, got "x1"' },
+    ]);
+  });
+
+  it("rejects a header without the required columns, or with unknown ones", async () => {
+    expect(await read("features", "uid,feature,enabled\n1,a,true\n")).toEqual([
+      {
+        line: 1,
+        rule: "required column",
+        error: 'in.csv:1: column "entitlement": missing; the header needs uid,entitlement,enabled',
+      },
+    ]);
+    expect(await read("features", "uid,entitlement,enabled,note\n1,a,true,x\n")).toMatchObject([
+      { line: 1, rule: "known column" },
+    ]);
+  });
+
+  it("reports malformed CSV with its line", async () => {
+    const out = await read("features", 'uid,entitlement,enabled\n1,a,true\n2,"b,true\n');
+    expect(out.at(-1)).toMatchObject({ rule: "CSV" });
+  });
+
+  it("reports a row with too many cells", async () => {
+    const out = await read("features", "uid,entitlement,enabled\n1,a,true,extra\n");
+    expect(out).toMatchObject([{ rule: "CSV", line: 2 }]);
+  });
+});
+
+describe("CSV: delegates and apps", () => {
+  it("reads one delegate change per row", async () => {
+    expect(await read("delegates", "uid,userId,action\n1,9007199254740993,add\n2,3,REMOVE\n4,5,DROP\n")).toEqual([
+      { line: 2, item: { uid: "1", userId: "9007199254740993", action: "ADD" } },
+      { line: 3, item: { uid: "2", userId: "3", action: "REMOVE" } },
+      { line: 4, rule: "enum ADD|REMOVE", error: 'in.csv:4: column "action": expected one of ADD, REMOVE, got "DROP"' },
+    ]);
+  });
+
+  it("builds apps with products for replace, and refuses split users", async () => {
+    const csv = [
+      "uid,appId,appName,listed,install,productName,productType,productSubscribed,productSku",
+      "1,selerity,Selerity,true,true,Standard,default,true,",
+      "1,selerity,Selerity,true,true,Premium,premium,false,AcDccU53SsY",
+      "1,djApp,,true,false,,,,",
+      "2,djApp,,false,false,,,,",
+      "1,djApp,,true,true,,,,",
+    ].join("\n");
+    expect(await read("appsReplace", csv)).toEqual([
+      {
+        line: 2,
+        item: {
+          uid: "1",
+          apps: [
+            {
+              appId: "selerity",
+              appName: "Selerity",
+              listed: true,
+              install: true,
+              products: [
+                { name: "Standard", type: "default", subscribed: true },
+                { name: "Premium", type: "premium", subscribed: false, sku: "AcDccU53SsY" },
+              ],
+            },
+            { appId: "djApp", listed: true, install: false },
+          ],
+        },
+      },
+      { line: 5, item: { uid: "2", apps: [{ appId: "djApp", listed: false, install: false }] } },
+      {
+        line: 6,
+        rule: "consecutive rows",
+        error: 'in.csv:6: column "uid": rows of user 1 must be consecutive: a second call would replace the first',
+      },
+    ]);
+  });
+
+  it("reads patch settings, leaving empty cells out", async () => {
+    const csv = "uid,appId,listed,install\n1,djApp,true,\n1,selerity,REMOVE,keep\n2,x,maybe,\n";
+    expect(await read("appsPatch", csv)).toEqual([
+      {
+        line: 2,
+        item: {
+          uid: "1",
+          patches: [
+            { appId: "djApp", listed: "TRUE" },
+            { appId: "selerity", listed: "REMOVE", install: "KEEP" },
+          ],
+        },
+      },
+      {
+        line: 4,
+        rule: "enum TRUE|FALSE|KEEP|REMOVE",
+        error: 'in.csv:4: column "listed": expected one of TRUE, FALSE, KEEP, REMOVE, got "maybe"',
+      },
+    ]);
+  });
+});
+
+describe("JSON Lines", () => {
+  it("reads one item per line, drops report metadata, keeps big ids exact", async () => {
+    const text = [
+      '{"uid": 9007199254740993, "features": [{"entitlement": "a", "enabled": true}]}',
+      "",
+      '{"uid":"2","features":[],"_report":{"status":"failed","line":3}}',
+      "{not json",
+      "[1,2]",
+    ].join("\n");
+    expect(await read("features", text, "jsonl")).toEqual([
+      { line: 1, item: { uid: "9007199254740993", features: [{ entitlement: "a", enabled: true }] } },
+      { line: 3, item: { uid: "2", features: [] } },
+      { line: 4, rule: "JSON", error: expect.stringMatching(/^in\.csv:4: not valid JSON/) },
+      { line: 5, rule: "type object", error: "in.csv:5: each line must be a JSON object" },
+    ]);
+  });
+
+  it("picks the format from the name, or sniffs it", () => {
+    expect(formatFor("a.jsonl", "x")).toBe("jsonl");
+    expect(formatFor("a.CSV", "{")).toBe("csv");
+    expect(formatFor("-", "{")).toBe("jsonl");
+    expect(formatFor("-", "u")).toBe("csv");
+  });
+});
