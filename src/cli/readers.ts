@@ -244,7 +244,10 @@ function addRow(operation: Operation, item: Record<string, unknown>, row: Row, f
   if (operation === "appsReplace") {
     // Several rows of one app add its products.
     if (last && last.appId === appId) {
-      if (product) ((last as AppEntitlement).products ??= []).push(product);
+      if (product) {
+        const app = last as AppEntitlement;
+        app.products = [...(app.products ?? []), product];
+      }
       return;
     }
     const app: AppEntitlement = {
