@@ -1,0 +1,140 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { describe, expect, it } from "vitest";
+import { parseSimulatorArgs, runSimulatorCli } from "../src/simulator/index.js";
+
+/** Collects what is written, line by line. */
+function sink() {
+  let text = "";
+  return {
+    write: (chunk: string) => {
+      text += chunk;
+      return true;
+    },
+    lines: () => text.split("\n").filter((line) => line !== ""),
+  };
+}
+
+describe("parseSimulatorArgs", () => {
+  it("maps every flag to an option", async () => {
+    const options = await parseSimulatorArgs([
+      "--port=8443",
+      "--host",
+      "0.0.0.0",
+      "--token",
+      "t",
+      "--expire-token-after",
+      "1000",
+      "--rate-limit",
+      "0.1",
+      "--retry-after",
+      "0.5",
+      "--server-error",
+      "0.05",
+      "--drop",
+      "0.01",
+      "--latency",
+      "2-10",
+      "--seed",
+      "7",
+      "--features",
+      "a, b,c",
+      "--strict-features",
+      "--users",
+      "5-7",
+    ]);
+    expect(options).toEqual({
+      port: 8443,
+      host: "0.0.0.0",
+      sessionToken: "t",
+      expireTokenAfterRequests: 1000,
+      faults: {
+        rateLimit: 0.1,
+        retryAfterSeconds: 0.5,
+        serverError: 0.05,
+        dropConnection: 0.01,
+        latencyMs: [2, 10],
+        seed: 7,
+      },
+      availableFeatures: ["a", "b", "c"],
+      strictFeatures: true,
+      users: [5n, 6n, 7n],
+    });
+    expect(await parseSimulatorArgs([])).toEqual({});
+    expect(await parseSimulatorArgs(["--latency", "3", "--users", "1,9223372036854775807"])).toEqual({
+      faults: { latencyMs: 3 },
+      users: [1n, 9223372036854775807n],
+    });
+    expect(await parseSimulatorArgs(["-h"])).toBe("help");
+  });
+
+  it.each([
+    [["--port", "abc"]],
+    [["--port", "1.5"]],
+    [["--nope"]],
+    [["extra"]],
+    [["--latency", "fast"]],
+    [["--users", "x"]],
+    [["--login-public-key", "/no/such/file.pem"]],
+  ])("refuses %j", async (argv) => {
+    await expect(parseSimulatorArgs(argv)).rejects.toThrow();
+  });
+});
+
+describe("runSimulatorCli", () => {
+  it("prints the ready lines, serves until interrupted, then prints the counters and returns 0", async () => {
+    const stdout = sink();
+    const stderr = sink();
+    const stop = new AbortController();
+    const done = runSimulatorCli(["--token", "cli-token", "--server-error", "1"], {
+      stdout,
+      stderr,
+      interrupt: stop.signal,
+    });
+    await expect.poll(() => stdout.lines().length).toBe(2);
+    const [listening, token] = stdout.lines();
+    expect(listening).toMatch(/^listening http:\/\/127\.0\.0\.1:\d+\/pod$/);
+    expect(token).toBe("token cli-token");
+    const url = (listening as string).slice("listening ".length);
+    const res = await fetch(`${url}/v1/admin/user/1/features`, { headers: { sessionToken: "cli-token" } });
+    expect(res.status).toBe(503);
+    stop.abort();
+    expect(await done).toBe(0);
+    expect(stderr.lines().at(-1)).toContain("stopped: 1 requests");
+    await expect(fetch(`${url}/v1/admin/user/1/features`)).rejects.toThrow();
+  });
+
+  it("returns 2 for bad usage and 0 for --help", async () => {
+    const stderr = sink();
+    expect(await runSimulatorCli(["--rate-limit", "2"], { stdout: sink(), stderr })).toBe(2);
+    expect(stderr.lines()[0]).toContain("rateLimit");
+    expect(await runSimulatorCli(["--bogus"], { stdout: sink(), stderr: sink() })).toBe(2);
+    const stdout = sink();
+    expect(await runSimulatorCli(["--help"], { stdout, stderr: sink() })).toBe(0);
+    expect(stdout.lines()[0]).toMatch(/^Usage/);
+  });
+
+  it("runs standalone: `tsx src/simulator/main.ts`, stops on SIGTERM with exit code 0", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/simulator/main.ts", "--port", "0", "--seed", "3"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+      const listening = (await lines.next()).value as string;
+      expect(listening).toMatch(/^listening http:\/\/127\.0\.0\.1:\d+\/pod$/);
+      expect((await lines.next()).value).toBe("token simulated-session-token");
+      const url = listening.slice("listening ".length);
+      const res = await fetch(`${url}/v1/admin/system/features/list`, {
+        headers: { sessionToken: "simulated-session-token" },
+      });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toContain("canCreatePublicRoom");
+      child.kill("SIGTERM");
+      const [code] = await once(child, "exit");
+      expect(code).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  });
+});

@@ -1,0 +1,563 @@
+import { generateKeyPair, SignJWT } from "jose";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createPodClient, PodBadRequestError, PodNotFoundError, PodUnauthorizedError } from "../src/index.js";
+import { mulberry32, type SimulatedPod, type SimulatedPodOptions, startSimulatedPod } from "../src/simulator/index.js";
+
+const TOKEN = "test-session-token";
+const UID = "7215545057281";
+const BIG = "9223372036854775807"; // int64 max: far beyond 2^53
+const BIG2 = "9007199254740993"; // 2^53 + 1: the first integer a float cannot hold
+
+/** Started pods, closed after each test. */
+const pods: SimulatedPod[] = [];
+async function start(options: SimulatedPodOptions = {}): Promise<SimulatedPod> {
+  const pod = await startSimulatedPod({ sessionToken: TOKEN, ...options });
+  pods.push(pod);
+  return pod;
+}
+afterEach(async () => {
+  await Promise.all(pods.splice(0).map((pod) => pod.close()));
+});
+
+function clientFor(pod: SimulatedPod, sessionToken: string | (() => string) = TOKEN) {
+  return createPodClient({
+    baseUrl: pod.url,
+    sessionToken,
+    retry: { initialDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 5, maxAttempts: 8 },
+  });
+}
+
+/** A plain fetch against the pod; answers status, text and headers. */
+async function call(pod: SimulatedPod, method: string, path: string, body?: string, token: string | null = TOKEN) {
+  const headers: Record<string, string> = {};
+  if (token !== null) headers.sessionToken = token;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(`${pod.url}${path}`, { method, headers, body: body ?? null });
+  return { status: res.status, text: await res.text(), headers: res.headers };
+}
+
+describe("every operation round-trips through the project client", () => {
+  it("features/update merges, features lists them with `entitlment` on the wire", async () => {
+    const pod = await start();
+    const client = clientFor(pod);
+    await client.users.updateFeatures(UID, [
+      { entitlement: "canCreatePublicRoom", enabled: true },
+      { entitlement: "sendFilesEnabled", enabled: false },
+    ]);
+    await client.users.updateFeatures(UID, [{ entitlement: "sendFilesEnabled", enabled: true }]);
+    expect(await client.users.listFeatures(UID)).toEqual([
+      { entitlement: "canCreatePublicRoom", enabled: true },
+      { entitlement: "sendFilesEnabled", enabled: true },
+    ]);
+    expect(pod.state.features(UID)).toEqual({ canCreatePublicRoom: true, sendFilesEnabled: true });
+    const raw = await call(pod, "GET", `/v1/admin/user/${UID}/features`);
+    expect(JSON.parse(raw.text)).toEqual([
+      { entitlment: "canCreatePublicRoom", enabled: true },
+      { entitlment: "sendFilesEnabled", enabled: true },
+    ]);
+  });
+
+  it("features/update answers the SuccessResponse", async () => {
+    const pod = await start();
+    const res = await call(pod, "POST", `/v1/admin/user/${UID}/features/update`, "[]");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/json");
+    expect(JSON.parse(res.text)).toEqual({ format: "TEXT", message: "OK" });
+  });
+
+  it("delegates/update adds and removes; delegates lists them", async () => {
+    const pod = await start();
+    const client = clientFor(pod);
+    await client.users.addDelegate(UID, 7215545057282n);
+    await client.users.addDelegate(UID, 7215545057283);
+    await client.users.updateDelegates(UID, { userId: "7215545057284", action: "ADD" });
+    await client.users.removeDelegate(UID, 7215545057283n);
+    await client.users.removeDelegate(UID, 1234n); // not a delegate: nothing to do
+    expect(await client.users.listDelegates(UID)).toEqual([7215545057282n, 7215545057284n]);
+    expect(pod.state.delegates(UID)).toEqual([7215545057282n, 7215545057284n]);
+  });
+
+  it("app/entitlement/list POST replaces all and answers the new list", async () => {
+    const pod = await start();
+    const client = clientFor(pod);
+    await client.users.replaceApps(UID, [{ appId: "old", listed: true, install: true }]);
+    const apps = [
+      { appId: "selerity", appName: "Selerity Context", listed: true, install: false },
+      {
+        appId: "djApp",
+        listed: false,
+        install: true,
+        products: [{ appId: "djApp", name: "Premium", sku: "AcDccU53SsY", subscribed: true, type: "premium" }],
+      },
+    ];
+    expect(await client.users.replaceApps(UID, apps)).toEqual(apps);
+    expect(await client.users.listApps(UID)).toEqual(apps);
+    expect(pod.state.apps(UID)).toEqual(apps);
+  });
+
+  it("app/entitlement/list PATCH: TRUE/FALSE set, KEEP keeps, REMOVE falls back to the pod level, product updates", async () => {
+    const pod = await start({ appDefaults: { listed: true, install: false } });
+    const client = clientFor(pod);
+    pod.state.setApps(UID, [
+      { appId: "a", listed: false, install: true },
+      {
+        appId: "b",
+        listed: false,
+        install: false,
+        products: [{ name: "Basic", type: "default", subscribed: true }],
+      },
+    ]);
+    const after = await client.users.patchApps(UID, [
+      { appId: "a", listed: "TRUE", install: "KEEP" },
+      { appId: "b", listed: "REMOVE", install: true, product: { name: "Basic", type: "default", subscribed: false } },
+      { appId: "b", product: { name: "Premium", type: "premium", subscribed: true } },
+      { appId: "c", install: "REMOVE" },
+    ]);
+    const expected = [
+      { appId: "a", listed: true, install: true },
+      {
+        appId: "b",
+        listed: true, // pod level
+        install: true,
+        products: [
+          { name: "Basic", type: "default", subscribed: false },
+          { name: "Premium", type: "premium", subscribed: true },
+        ],
+      },
+      { appId: "c", listed: true, install: false },
+    ];
+    expect(after).toEqual(expected);
+    expect(await client.users.listApps(UID)).toEqual(expected);
+    await client.users.patchApps(UID, [{ appId: "a", listed: false }]);
+    expect(pod.state.apps(UID)[0]).toEqual({ appId: "a", listed: false, install: true });
+  });
+
+  it("system/features/list answers the default list, or the configured one", async () => {
+    const pod = await start();
+    const features = await clientFor(pod).users.listAvailableFeatures();
+    expect(features).toEqual(
+      expect.arrayContaining(["canCreatePublicRoom", "isExternalRoomEnabled", "delegatesEnabled"]),
+    );
+    const custom = await start({ availableFeatures: ["x", "y"] });
+    expect(await clientFor(custom).users.listAvailableFeatures()).toEqual(["x", "y"]);
+  });
+
+  it("a user never written to reads as empty", async () => {
+    const pod = await start();
+    const client = clientFor(pod);
+    expect(await client.users.listFeatures(42)).toEqual([]);
+    expect(await client.users.listDelegates(42)).toEqual([]);
+    expect(await client.users.listApps(42)).toEqual([]);
+  });
+
+  it("state seeded through the accessors is what the pod answers", async () => {
+    const pod = await start();
+    pod.state.setFeatures(UID, { canUpdateAvatar: false });
+    pod.state.setDelegates(UID, [BIG2, 5n]);
+    const client = clientFor(pod);
+    expect(await client.users.listFeatures(UID)).toEqual([{ entitlement: "canUpdateAvatar", enabled: false }]);
+    expect(await client.users.listDelegates(UID)).toEqual([BigInt(BIG2), 5n]);
+    expect(pod.state.users()).toEqual([UID]);
+    pod.state.clear();
+    expect(pod.state.features(UID)).toEqual({});
+  });
+});
+
+describe("int64 ids keep every digit", () => {
+  it("a delegate beyond 2^53 sent as a bigint comes back exactly", async () => {
+    const pod = await start();
+    const client = clientFor(pod);
+    await client.users.addDelegate(BIG, BigInt(BIG2));
+    await client.users.addDelegate(BIG, 9007199254740992n);
+    expect(await client.users.listDelegates(BIG)).toEqual([BigInt(BIG2), 9007199254740992n]);
+    expect(pod.state.delegates(BIG)).toEqual([BigInt(BIG2), 9007199254740992n]);
+  });
+
+  it("the GET answer is a JSON array of bare numbers with every digit", async () => {
+    const pod = await start();
+    const add = await call(pod, "POST", `/v1/admin/user/${UID}/delegates/update`, `{"action":"ADD","userId":${BIG}}`);
+    expect(add.status).toBe(200);
+    await call(pod, "POST", `/v1/admin/user/${UID}/delegates/update`, `{ "userId" : ${BIG2} , "action":"ADD" }`);
+    const res = await call(pod, "GET", `/v1/admin/user/${UID}/delegates`);
+    expect(res.text).toBe(`[${BIG},${BIG2}]`);
+  });
+
+  it("the path uid beyond 2^53 is kept exactly, leading zeros dropped", async () => {
+    const pod = await start();
+    await call(pod, "POST", `/v1/admin/user/0${BIG2}/features/update`, '[{"entitlment":"x","enabled":true}]');
+    expect(pod.state.features(BIG2)).toEqual({ x: true });
+    expect(pod.state.features(9007199254740992n)).toEqual({});
+  });
+
+  it.each([
+    ["beyond int64", "9223372036854775808"],
+    ["a fraction", "1.5"],
+    ["a float exponent", "1e30"],
+    ["a string", '"7215545057282"'],
+  ])("a delegate userId that is %s gets 400", async (_, userId) => {
+    const pod = await start();
+    const res = await call(
+      pod,
+      "POST",
+      `/v1/admin/user/${UID}/delegates/update`,
+      `{"userId":${userId},"action":"ADD"}`,
+    );
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.text)).toMatchObject({ code: 400, message: expect.stringContaining("userId") });
+    expect(pod.state.delegates(UID)).toEqual([]);
+  });
+});
+
+describe("bad requests get the spec's answers", () => {
+  let pod: SimulatedPod;
+  beforeAll(async () => {
+    pod = await startSimulatedPod({ sessionToken: TOKEN, users: [UID, 7215545057282n], strictFeatures: true });
+  });
+  afterAll(() => pod.close());
+
+  it.each([
+    ["features/update", "POST", '{"entitlment":"x"}', "body must be array"],
+    ["features/update", "POST", '[{"entitlment":5,"enabled":true}]', "body[0].entitlment must be string"],
+    [
+      "features/update",
+      "POST",
+      '[{"entitlment":"canUpdateAvatar","enabled":"yes"}]',
+      "body[0].enabled must be boolean",
+    ],
+    ["features/update", "POST", '[{"entitlment":"canUpdateAvatar"}]', "entitlment and enabled are required"],
+    ["features/update", "POST", '[{"entitlment":"noSuchFeature","enabled":true}]', "unknown feature"],
+    ["delegates/update", "POST", '{"userId":7215545057282,"action":"MOVE"}', "body.action must be equal to one of"],
+    ["delegates/update", "POST", '{"action":"ADD"}', "userId and action are required"],
+    ["delegates/update", "POST", '{"userId":99,"action":"ADD"}', "user 99 not found"],
+    ["app/entitlement/list", "POST", '[{"appId":"a","listed":true}]', "body[0].install is required"],
+    ["app/entitlement/list", "POST", `[{"appId":"${"x".repeat(257)}","listed":true,"install":true}]`, "body[0].appId"],
+    ["app/entitlement/list", "PATCH", '[{"appId":"a","install":"YES"}]', "body[0].install must be equal to one of"],
+    ["app/entitlement/list", "PATCH", '[{"appId":"a","product":null}]', "body[0].product must be object"],
+    ["app/entitlement/list", "PATCH", '[{"appId":"a","product":{"name":"P","type":"t"}}]', "subscribed is required"],
+    ["features/update", "POST", "[{", "not valid JSON"],
+    ["features/update", "POST", "", "not valid JSON"],
+  ])("%s %s %s → 400 (%s)", async (route, method, body, message) => {
+    const before = JSON.stringify([pod.state.features(UID), pod.state.delegates(UID), pod.state.apps(UID)]);
+    const res = await call(pod, method, `/v1/admin/user/${UID}/${route}`, body);
+    expect(res.status).toBe(400);
+    const error = JSON.parse(res.text);
+    expect(error).toEqual({ code: 400, message: expect.stringContaining(message) });
+    expect(JSON.stringify([pod.state.features(UID), pod.state.delegates(UID), pod.state.apps(UID)])).toBe(before);
+  });
+
+  it.each(["abc", "-", "1.5", "99999999999999999999", "9223372036854775808"])("uid %j → 400", async (uid) => {
+    const res = await call(pod, "GET", `/v1/admin/user/${uid}/features`);
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.text)).toEqual({ code: 400, message: expect.stringContaining("uid must be an int64") });
+  });
+
+  it.each([
+    ["missing", null],
+    ["wrong", "not-the-token"],
+    ["empty", ""],
+  ])("a %s sessionToken → 401 with an Error body", async (_, token) => {
+    const res = await call(pod, "GET", `/v1/admin/user/${UID}/features`, undefined, token);
+    expect(res.status).toBe(401);
+    expect(JSON.parse(res.text)).toEqual({ code: 401, message: expect.any(String) });
+  });
+
+  it("a write with a wrong token changes nothing", async () => {
+    const res = await call(
+      pod,
+      "POST",
+      `/v1/admin/user/${UID}/features/update`,
+      '[{"entitlment":"canUpdateAvatar","enabled":true}]',
+      "bad",
+    );
+    expect(res.status).toBe(401);
+    expect(pod.state.features(UID)).toEqual({});
+  });
+
+  it.each([
+    ["GET", "features", undefined],
+    ["POST", "features/update", '[{"entitlment":"canUpdateAvatar","enabled":true}]'],
+    ["GET", "delegates", undefined],
+    ["GET", "app/entitlement/list", undefined],
+  ])("an unknown user (users seeded) → 404: %s %s", async (method, route, body) => {
+    const res = await call(pod, method, `/v1/admin/user/7215545057299/${route}`, body);
+    expect(res.status).toBe(404);
+    expect(JSON.parse(res.text)).toEqual({ code: 404, message: "user 7215545057299 not found" });
+  });
+
+  it.each([
+    "/pod/v1/admin/user/1/nope",
+    "/pod/v1/admin/user/1",
+    "/pod/v1/admin/user/1/features/update/more",
+    "/pod/v2/admin/system/features/list",
+    "/",
+    "/v1/admin/user/1/features",
+  ])("an unknown route %s → 404", async (path) => {
+    const res = await fetch(`${pod.origin}${path}`, { headers: { sessionToken: TOKEN } });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ code: 404 });
+  });
+
+  it.each([
+    ["GET", "features/update", "POST"],
+    ["POST", "features", "GET"],
+    ["DELETE", "app/entitlement/list", "GET, POST, PATCH"],
+    ["PUT", "delegates/update", "POST"],
+  ])("%s on %s → 405 with Allow: %s", async (method, route, allow) => {
+    const res = await call(pod, method, `/v1/admin/user/${UID}/${route}`, method === "GET" ? undefined : "[]");
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe(allow);
+    expect(JSON.parse(res.text)).toMatchObject({ code: 405 });
+  });
+
+  it("the client maps them to its errors", async () => {
+    const client = clientFor(pod);
+    await expect(client.users.listFeatures(7215545057299n)).rejects.toBeInstanceOf(PodNotFoundError);
+    await expect(client.users.addDelegate(UID, 42)).rejects.toBeInstanceOf(PodBadRequestError);
+    await expect(clientFor(pod, "bad").users.listApps(UID)).rejects.toBeInstanceOf(PodUnauthorizedError);
+  });
+
+  it("a body over maxBodyBytes → 413", async () => {
+    const small = await start({ maxBodyBytes: 100 });
+    const body = JSON.stringify(Array.from({ length: 20 }, () => ({ entitlment: "canUpdateAvatar", enabled: true })));
+    const res = await call(small, "POST", `/v1/admin/user/${UID}/features/update`, body);
+    expect(res.status).toBe(413);
+  });
+});
+
+describe("fault injection", () => {
+  /** Statuses of `n` sequential requests; "drop" for a connection closed without an answer. */
+  async function statuses(pod: SimulatedPod, n: number): Promise<(number | "drop")[]> {
+    const out: (number | "drop")[] = [];
+    for (let i = 0; i < n; i++) {
+      try {
+        out.push((await call(pod, "GET", `/v1/admin/user/${UID}/features`)).status);
+      } catch {
+        out.push("drop");
+      }
+    }
+    return out;
+  }
+  const faults = { rateLimit: 0.2, serverError: 0.1, dropConnection: 0.05, retryAfterSeconds: 2 };
+
+  it("is repeatable: the same seed gives the same sequence of statuses", async () => {
+    const first = await statuses(await start({ faults: { ...faults, seed: 7 } }), 120);
+    const again = await statuses(await start({ faults: { ...faults, seed: 7 } }), 120);
+    const other = await statuses(await start({ faults: { ...faults, seed: 8 } }), 120);
+    expect(again).toEqual(first);
+    expect(other).not.toEqual(first);
+    expect(first).toContain(429);
+    expect(first).toContain(503);
+    expect(first).toContain("drop");
+    expect(first).toContain(200);
+  });
+
+  it("follows the configured shares (fixed seed, so an exact outcome)", async () => {
+    const pod = await start({ faults: { ...faults, seed: 1 } });
+    const seen = await statuses(pod, 400);
+    const share = (s: number | "drop") => seen.filter((x) => x === s).length / seen.length;
+    expect(share(429)).toBeGreaterThan(0.13);
+    expect(share(429)).toBeLessThan(0.27);
+    expect(share(503)).toBeGreaterThan(0.05);
+    expect(share(503)).toBeLessThan(0.15);
+    expect(share("drop")).toBeGreaterThan(0.01);
+    expect(share("drop")).toBeLessThan(0.1);
+    const stats = pod.stats();
+    expect(stats.faults.rateLimited).toBe(seen.filter((x) => x === 429).length);
+    expect(stats.faults.serverErrors).toBe(seen.filter((x) => x === 503).length);
+    expect(stats.faults.dropped).toBe(seen.filter((x) => x === "drop").length);
+    expect(stats.byStatus[200]).toBe(seen.filter((x) => x === 200).length);
+    expect(stats.requests).toBe(400);
+  });
+
+  it("a 429 carries Retry-After and an Error body; faults never change state", async () => {
+    const pod = await start({ faults: { rateLimit: 1, retryAfterSeconds: 3 } });
+    const res = await call(pod, "POST", `/v1/admin/user/${UID}/features/update`, '[{"entitlment":"x","enabled":true}]');
+    expect(res.status).toBe(429);
+    expect(res.headers.get("retry-after")).toBe("3");
+    expect(JSON.parse(res.text)).toMatchObject({ code: 429 });
+    expect(pod.state.features(UID)).toEqual({});
+    const failing = await start({ faults: { serverError: 1 } });
+    const res503 = await call(failing, "POST", `/v1/admin/user/${UID}/features/update`, "[]");
+    expect(res503.status).toBe(503);
+    expect(JSON.parse(res503.text)).toMatchObject({ code: 503 });
+  });
+
+  it("a dropped connection really drops: the request fails with no answer", async () => {
+    const pod = await start({ faults: { dropConnection: 1 } });
+    await expect(
+      fetch(`${pod.url}/v1/admin/user/${UID}/features`, { headers: { sessionToken: TOKEN } }),
+    ).rejects.toThrow();
+    const client = clientFor(pod);
+    await expect(client.users.listFeatures(UID, { retry: { maxAttempts: 2 } })).rejects.toMatchObject({
+      name: "PodNetworkError",
+    });
+    expect(pod.stats().faults.dropped).toBe(3);
+    expect(pod.stats().byStatus).toEqual({});
+  });
+
+  it("faults stay off the state accessors, login and unknown routes; setFaults switches them", async () => {
+    const pod = await start({ faults: { serverError: 1 } });
+    pod.state.setFeatures(UID, { a: true });
+    expect(pod.state.features(UID)).toEqual({ a: true });
+    expect((await fetch(`${pod.origin}/nope`)).status).toBe(404);
+    pod.setFaults(undefined);
+    expect((await call(pod, "GET", `/v1/admin/user/${UID}/features`)).status).toBe(200);
+  });
+
+  it("latency delays answers without changing them", async () => {
+    const pod = await start({ faults: { latencyMs: [1, 3], seed: 5 } });
+    expect(await statuses(pod, 5)).toEqual([200, 200, 200, 200, 200]);
+    expect(pod.stats().faults.delayed).toBe(5);
+  });
+
+  it("the client gets through 429s, 503s and drops with retries, and the state is right", async () => {
+    const pod = await start({
+      faults: { rateLimit: 0.2, serverError: 0.1, dropConnection: 0.05, retryAfterSeconds: 0, seed: 3 },
+    });
+    const client = clientFor(pod);
+    const uids = Array.from({ length: 60 }, (_, i) => 1000n + BigInt(i));
+    await Promise.all(
+      uids.map((uid) => client.users.updateFeatures(uid, [{ entitlement: "canCreatePublicRoom", enabled: true }])),
+    );
+    for (const uid of uids) expect(pod.state.features(uid)).toEqual({ canCreatePublicRoom: true });
+    const { faults: injected } = pod.stats();
+    expect(injected.rateLimited + injected.serverErrors + injected.dropped).toBeGreaterThan(0);
+  });
+
+  it("rejects fault settings that make no sense", async () => {
+    await expect(startSimulatedPod({ faults: { rateLimit: 1.5 } })).rejects.toThrow(RangeError);
+    await expect(startSimulatedPod({ faults: { rateLimit: 0.6, serverError: 0.6 } })).rejects.toThrow(RangeError);
+    await expect(startSimulatedPod({ faults: { latencyMs: [5, 1] } })).rejects.toThrow(RangeError);
+  });
+
+  it("mulberry32 is a deterministic PRNG in [0, 1)", () => {
+    const a = mulberry32(42);
+    const b = mulberry32(42);
+    const xs = Array.from({ length: 1000 }, () => a());
+    expect(Array.from({ length: 1000 }, () => b())).toEqual(xs);
+    expect(xs.every((x) => x >= 0 && x < 1)).toBe(true);
+    expect(new Set(xs).size).toBe(1000);
+  });
+});
+
+describe("session tokens", () => {
+  it("expire after N requests: 401 until the new token is used", async () => {
+    const pod = await start({ expireTokenAfterRequests: 3 });
+    const path = `/v1/admin/user/${UID}/features`;
+    for (let i = 0; i < 3; i++) expect((await call(pod, "GET", path)).status).toBe(200);
+    expect((await call(pod, "GET", path)).status).toBe(401);
+    expect((await call(pod, "GET", path)).status).toBe(401);
+    const next = pod.currentToken();
+    expect(next).not.toBe(TOKEN);
+    expect((await call(pod, "GET", path, undefined, next)).status).toBe(200);
+    expect((await call(pod, "GET", path)).status).toBe(401);
+    expect(pod.stats().tokenExpiries).toBe(1);
+  });
+
+  it("a client whose provider asks the pod gets through an expiry without an error", async () => {
+    const pod = await start({ expireTokenAfterRequests: 5 });
+    let asked = 0;
+    const client = clientFor(pod, () => {
+      asked++;
+      return pod.currentToken();
+    });
+    for (let i = 0; i < 12; i++) await client.users.addDelegate(UID, 100 + i);
+    expect(pod.state.delegates(UID)).toHaveLength(12);
+    expect(asked).toBe(3); // the first token, then one per expiry
+    expect(pod.stats().byStatus[401]).toBe(2);
+  });
+
+  it("rotateToken invalidates the old token; expireTokens expires it now", async () => {
+    const pod = await start();
+    const path = `/v1/admin/user/${UID}/delegates`;
+    expect(pod.rotateToken("fresh")).toBe("fresh");
+    expect((await call(pod, "GET", path)).status).toBe(401);
+    expect((await call(pod, "GET", path, undefined, "fresh")).status).toBe(200);
+    pod.expireTokens();
+    expect((await call(pod, "GET", path, undefined, "fresh")).status).toBe(401);
+    expect(pod.currentToken()).not.toBe("fresh");
+  });
+
+  it("login with any well-formed JWT issues a fresh token that works", async () => {
+    const pod = await start({ expireTokenAfterRequests: 100 });
+    const jwt = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("bot")
+      .setExpirationTime("4m")
+      .sign(new TextEncoder().encode("any secret"));
+    const res = await fetch(`${pod.origin}/login/pubkey/authenticate`, {
+      method: "POST",
+      body: JSON.stringify({ token: jwt }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { name: string; token: string };
+    expect(body).toEqual({ name: "sessionToken", token: expect.any(String) });
+    expect(body.token).not.toBe(TOKEN);
+    expect((await call(pod, "GET", `/v1/admin/user/${UID}/features`, undefined, body.token)).status).toBe(200);
+    expect((await call(pod, "GET", `/v1/admin/user/${UID}/features`)).status).toBe(200); // the old one still works
+    expect(pod.currentToken()).toBe(body.token);
+    expect(pod.stats().logins).toBe(1);
+  });
+
+  it.each([
+    ["not JSON", "{", 400],
+    ["no token", "{}", 400],
+    ["not a JWT", '{"token":"abc"}', 400],
+    ["a JWT without sub", `{"token":"${unsignedJwt({ exp: Date.now() / 1000 + 60 })}"}`, 401],
+    ["an expired JWT", `{"token":"${unsignedJwt({ sub: "bot", exp: Date.now() / 1000 - 60 })}"}`, 401],
+  ])("login with %s → %s", async (_, body, status) => {
+    const pod = await start();
+    const res = await fetch(`${pod.origin}/login/pubkey/authenticate`, { method: "POST", body });
+    expect(res.status).toBe(status);
+    expect(await res.json()).toMatchObject({ code: status });
+  });
+
+  it("login verifies the RS512 signature when a public key is configured", async () => {
+    const { publicKey, privateKey } = await generateKeyPair("RS512", { modulusLength: 2048 });
+    const other = await generateKeyPair("RS512", { modulusLength: 2048 });
+    const pod = await start({ login: { publicKey } });
+    const sign = (key: typeof privateKey) =>
+      new SignJWT({}).setProtectedHeader({ alg: "RS512" }).setSubject("bot").setExpirationTime("4m").sign(key);
+    const login = (jwt: string) =>
+      fetch(`${pod.origin}/login/pubkey/authenticate`, { method: "POST", body: JSON.stringify({ token: jwt }) });
+    expect((await login(await sign(privateKey))).status).toBe(200);
+    const refused = await login(await sign(other.privateKey));
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ code: 401 });
+  });
+});
+
+describe("the server", () => {
+  it("reports where it listens and closes even with idle keep-alive connections", async () => {
+    const pod = await startSimulatedPod();
+    expect(pod.url).toBe(`http://127.0.0.1:${pod.port}/pod`);
+    expect(pod.origin).toBe(`http://127.0.0.1:${pod.port}`);
+    const client = clientFor(pod, pod.currentToken());
+    await client.users.listFeatures(1); // leaves a keep-alive connection open
+    await pod.close();
+    await pod.close(); // idempotent
+    await expect(fetch(`${pod.url}/v1/admin/system/features/list`)).rejects.toThrow();
+  });
+
+  it("listens on the given port and refuses a taken one", async () => {
+    const pod = await start();
+    await expect(startSimulatedPod({ port: pod.port })).rejects.toMatchObject({ code: "EADDRINUSE" });
+    await expect(startSimulatedPod({ port: -1 })).rejects.toThrow(RangeError);
+  });
+
+  it("serves many concurrent keep-alive requests and counts them", async () => {
+    const pod = await start();
+    const client = clientFor(pod);
+    await Promise.all(Array.from({ length: 500 }, (_, i) => client.users.addDelegate(i + 1, 7215545057282n)));
+    expect(pod.stats()).toMatchObject({ requests: 500, writes: 500, byStatus: { 200: 500 } });
+    expect(pod.state.users()).toHaveLength(500);
+    pod.resetStats();
+    expect(pod.stats()).toMatchObject({ requests: 0, writes: 0, byStatus: {} });
+  });
+});
+
+/** A JWT with the given claims and no valid signature: well-formed, for the pod's default (unverified) login. */
+function unsignedJwt(claims: Record<string, unknown>): string {
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  return `${part({ alg: "RS512", typ: "JWT" })}.${part(claims)}.c2ln`;
+}
