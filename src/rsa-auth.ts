@@ -1,0 +1,394 @@
+import { createPrivateKey, type KeyObject } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { SignJWT } from "jose";
+import type { components, paths } from "../generated/login-api.js";
+import { PodError } from "./errors.js";
+import {
+  backoffDelay,
+  DEFAULT_RETRY,
+  isRetryableStatus,
+  parseRetryAfter,
+  type RetryOptions,
+  resolveRetry,
+  sleep,
+} from "./retry.js";
+import type { FetchLike } from "./transport.js";
+
+const LOGIN_PATH = "/login/pubkey/authenticate" satisfies keyof paths;
+type LoginOperation = paths[typeof LOGIN_PATH]["post"];
+type LoginRequest = LoginOperation["requestBody"]["content"]["application/json"];
+type LoginToken = LoginOperation["responses"][200]["content"]["application/json"];
+type LoginError = components["schemas"]["Error"];
+
+/**
+ * Lifetime of each signed JWT. Symphony refuses an `exp` more than 5 minutes ahead; 4 minutes (as Symphony's own
+ * BDK uses) leaves a minute for our clock running ahead of the pod's.
+ */
+const JWT_LIFETIME_SECONDS = 240;
+/** jose refuses shorter RSA keys for RS512 at signing time; we refuse them at construction instead. */
+const MIN_RSA_BITS = 2048;
+
+/**
+ * Options of {@link rsaAuthentication}. Give `podUrl`, or `authUrl` when your deployment has a separate
+ * session-auth host; when both are given `authUrl` is used for the login.
+ *
+ * @example
+ * ```ts
+ * const options: RsaAuthenticationOptions = {
+ *   podUrl: "https://acme.symphony.com",
+ *   username: "provisioning-bot",
+ *   privateKey: await readPrivateKeyFile("/run/secrets/provisioning-bot.pem"),
+ * };
+ * ```
+ */
+export interface RsaAuthenticationOptions {
+  /**
+   * The pod's URL: its origin (`https://acme.symphony.com`) or its `/pod` base URL
+   * (`https://acme.symphony.com/pod`, a trailing `/pod` is dropped), so the value given to
+   * `createPodClient({ baseUrl })` works too. The login goes to `<podUrl without /pod>/login/pubkey/authenticate`.
+   */
+  podUrl?: string;
+  /**
+   * A separate session-auth host, used as is: the login goes to `<authUrl>/login/pubkey/authenticate`,
+   * e.g. `https://acme-auth.symphony.com` or `https://gateway.example.com/symphony-auth`. Takes precedence over `podUrl`.
+   */
+  authUrl?: string;
+  /** The service account's username; the JWT's `sub`. */
+  username: string;
+  /**
+   * The RSA private key whose public half is registered on the service account: a PEM string, PKCS#8
+   * (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`), or a `KeyObject` (e.g. from
+   * {@link readPrivateKeyFile}, or from `crypto.createPrivateKey({ key, passphrase })` for an encrypted key).
+   * At least 2048 bits.
+   */
+  privateKey: string | KeyObject;
+  /** A `fetch` to log in with (a proxy, a test double). Default: the global `fetch`. */
+  fetch?: FetchLike;
+  /** Time limit of one login attempt, in milliseconds. Default 30,000. */
+  timeoutMs?: number;
+  /**
+   * Retry policy for a login that got no answer, timed out, or got 429 or 5xx. Default {@link DEFAULT_RETRY}.
+   * A refusal (400, 401, 403) is never retried.
+   */
+  retry?: RetryOptions;
+}
+
+/**
+ * A login was refused, or got no answer after every retry. Names the username, the login URL, the HTTP status and
+ * the pod's message; never the private key, the signed JWT or a session token.
+ *
+ * @example
+ * ```ts
+ * import { AuthenticationError } from "symphony-pod-admin";
+ *
+ * try {
+ *   await pod.users.listFeatures(7215545057281n);
+ * } catch (error) {
+ *   if (error instanceof AuthenticationError) {
+ *     console.error(`login of ${error.username} at ${error.url} failed (${error.status}): ${error.podMessage}`);
+ *   } else throw error;
+ * }
+ * ```
+ */
+export class AuthenticationError extends PodError {
+  override name = "AuthenticationError";
+  /** The service account that tried to log in. */
+  readonly username: string;
+  /** The login URL, e.g. `https://acme.symphony.com/login/pubkey/authenticate`. */
+  readonly url: string;
+  /** HTTP status of the last attempt; undefined when no answer came (see `timedOut` and `cause`). */
+  readonly status: number | undefined;
+  /** `code` from the pod's `Error` body, when it sent one. */
+  readonly code: number | undefined;
+  /** `message` from the pod's `Error` body, or the start of a non-JSON body. */
+  readonly podMessage: string | undefined;
+  /** True when the last attempt ran out of `timeoutMs`. */
+  readonly timedOut: boolean;
+  /** Login attempts made, retries included. */
+  readonly attempts: number;
+
+  constructor(
+    details: {
+      username: string;
+      url: string;
+      status?: number | undefined;
+      code?: number | undefined;
+      podMessage?: string | undefined;
+      timedOut?: boolean | undefined;
+      attempts: number;
+    },
+    options: { cause?: unknown } = {},
+  ) {
+    const what =
+      details.status !== undefined
+        ? `failed with ${details.status}${details.podMessage ? `: ${details.podMessage}` : ""}`
+        : details.timedOut
+          ? "timed out"
+          : `could not reach the login endpoint (${describeCause(options.cause)})`;
+    const tries = details.attempts > 1 ? ` (after ${details.attempts} attempts)` : "";
+    super(`RSA login of "${details.username}" at ${details.url} ${what}${tries}`, options);
+    this.username = details.username;
+    this.url = details.url;
+    this.status = details.status;
+    this.code = details.code;
+    this.podMessage = details.podMessage;
+    this.timedOut = details.timedOut ?? false;
+    this.attempts = details.attempts;
+  }
+}
+
+/**
+ * Creates a session-token provider that logs a service account in with its RSA key: it signs a JWT (RS512,
+ * `sub` = username, expiring in 4 minutes) with jose and POSTs it to `/login/pubkey/authenticate`.
+ *
+ * Every call performs a fresh login, except that calls made while a login is in flight share it. There is no
+ * cache here on purpose: `createPodClient` keeps the token and calls the provider only for the first token and
+ * after the pod refuses one (401), so a call means "the token I had is no good". Call it yourself and you get a
+ * new session each time.
+ *
+ * Options are checked now, synchronously, before anything is sent: a key that is not an RSA private key of at
+ * least 2048 bits throws a `TypeError` that names the problem and never contains the key.
+ * A refused or unreachable login rejects with {@link AuthenticationError}; the pod call that needed the token
+ * fails with it.
+ *
+ * @example
+ * ```ts
+ * import { createPodClient, readPrivateKeyFile, rsaAuthentication } from "symphony-pod-admin";
+ *
+ * const pod = createPodClient({
+ *   baseUrl: "https://acme.symphony.com/pod",
+ *   sessionToken: rsaAuthentication({
+ *     podUrl: "https://acme.symphony.com",
+ *     username: "provisioning-bot",
+ *     privateKey: await readPrivateKeyFile("/run/secrets/provisioning-bot.pem"),
+ *   }),
+ * });
+ * await pod.users.listFeatures(7215545057281n);
+ * ```
+ * @throws TypeError or RangeError for invalid options, naming the option.
+ */
+export function rsaAuthentication(options: RsaAuthenticationOptions): () => Promise<string> {
+  if (options === null || typeof options !== "object") throw new TypeError("rsaAuthentication needs an options object");
+  const { username } = options;
+  if (typeof username !== "string" || username.trim() === "") {
+    throw new TypeError("username is required: the service account's username");
+  }
+  const url = loginUrl(options);
+  const key = toRsaPrivateKey(options.privateKey, "privateKey");
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  if (typeof timeoutMs !== "number" || !(timeoutMs > 0)) {
+    throw new RangeError(`timeoutMs must be a number of milliseconds > 0, got ${String(options.timeoutMs)}`);
+  }
+  if (options.fetch !== undefined && typeof options.fetch !== "function")
+    throw new TypeError("fetch must be a function");
+  // Looked up per login, so a fetch patched after construction (msw, a proxy agent) is honoured.
+  const fetchFn: FetchLike = options.fetch ?? ((input, init) => fetch(input, init));
+  const retry = resolveRetry(DEFAULT_RETRY, options.retry, "retry");
+  const login = () => logIn({ url, username, key, fetchFn, timeoutMs, retry });
+
+  let inFlight: Promise<string> | undefined;
+  return function rsaSessionToken() {
+    inFlight ??= login().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  };
+}
+
+/**
+ * Reads a PEM private key file (PKCS#8 or PKCS#1, unencrypted) and checks that it holds an RSA private key, for
+ * the `privateKey` of {@link rsaAuthentication}. Meant for a `--private-key FILE` option or a
+ * `POD_PRIVATE_KEY_FILE` variable. A file that cannot be read rejects with the `fs` error; one that holds no usable
+ * RSA private key rejects with a `TypeError` naming the file, never its content.
+ *
+ * @example
+ * ```ts
+ * import { readPrivateKeyFile, rsaAuthentication } from "symphony-pod-admin";
+ *
+ * const privateKey = await readPrivateKeyFile(process.env.POD_PRIVATE_KEY_FILE ?? "bot.pem");
+ * const sessionToken = rsaAuthentication({ podUrl: "https://acme.symphony.com", username: "bot", privateKey });
+ * ```
+ */
+export async function readPrivateKeyFile(path: string): Promise<KeyObject> {
+  const pem = await readFile(path, "utf8");
+  return toRsaPrivateKey(pem, `the private key file ${path}`);
+}
+
+/** Where the login goes: `authUrl` as is, else `podUrl` with a trailing `/pod` dropped. */
+function loginUrl(options: RsaAuthenticationOptions): string {
+  const [field, value] =
+    options.authUrl !== undefined ? (["authUrl", options.authUrl] as const) : (["podUrl", options.podUrl] as const);
+  if (value === undefined) {
+    throw new TypeError(
+      "rsaAuthentication needs podUrl (e.g. https://acme.symphony.com) or authUrl (a separate session-auth host)",
+    );
+  }
+  if (typeof value !== "string") throw new TypeError(`${field} must be a URL string`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new TypeError(`${field} is not a URL: ${JSON.stringify(value)}`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new TypeError(`${field} must be an http(s) URL`);
+  if (url.search || url.hash) throw new TypeError(`${field} must not have a query or a fragment`);
+  let base = url.pathname.replace(/\/+$/, "");
+  if (field === "podUrl") base = base.replace(/\/pod$/, "");
+  // origin leaves out any user:password@, which must not end up in error messages.
+  return `${url.origin}${base}${LOGIN_PATH}`;
+}
+
+/** Checks the key now so a wrong one fails at construction, not at the first login. Messages never quote the key. */
+function toRsaPrivateKey(input: unknown, what: string): KeyObject {
+  let key: KeyObject;
+  if (typeof input === "string") {
+    try {
+      key = createPrivateKey(input);
+    } catch {
+      throw new TypeError(`${what} is not a readable private key: ${pemHint(input)}`);
+    }
+  } else if (isKeyObject(input)) {
+    key = input;
+  } else {
+    throw new TypeError(`${what} must be a PEM string or a KeyObject`);
+  }
+  if (key.type !== "private") {
+    throw new TypeError(`${what} is a ${key.type} key; an RSA private key is needed`);
+  }
+  if (key.asymmetricKeyType !== "rsa") {
+    throw new TypeError(`${what} is an ${String(key.asymmetricKeyType)} private key; an RSA private key is needed`);
+  }
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (bits < MIN_RSA_BITS) {
+    throw new TypeError(`${what} is a ${bits}-bit RSA key; RS512 needs at least ${MIN_RSA_BITS} bits`);
+  }
+  return key;
+}
+
+function isKeyObject(value: unknown): value is KeyObject {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as KeyObject).type === "string" &&
+    typeof (value as KeyObject).export === "function"
+  );
+}
+
+/** Says what the text looks like, from its PEM label only. */
+function pemHint(text: string): string {
+  if (/-----BEGIN (RSA )?PUBLIC KEY-----/.test(text)) {
+    return "it is a public key; pass the private key (the public one is what the pod holds)";
+  }
+  if (text.includes("-----BEGIN CERTIFICATE-----")) return "it is a certificate; pass the private key";
+  if (text.includes("ENCRYPTED")) {
+    return "it is encrypted; pass crypto.createPrivateKey({ key, passphrase }) instead";
+  }
+  return 'expected a PEM "BEGIN PRIVATE KEY" (PKCS#8) or "BEGIN RSA PRIVATE KEY" (PKCS#1) block';
+}
+
+interface Login {
+  url: string;
+  username: string;
+  key: KeyObject;
+  fetchFn: FetchLike;
+  timeoutMs: number;
+  retry: Required<RetryOptions>;
+}
+
+/** One login, retrying when there was no answer or a 429/5xx; a refusal is final. */
+async function logIn({ url, username, key, fetchFn, timeoutMs, retry }: Login): Promise<string> {
+  for (let attempts = 1; ; attempts++) {
+    const retriesLeft = attempts < retry.maxAttempts;
+    // A fresh JWT each attempt: a retry after a long Retry-After must not send an expired one.
+    const jwt = await signJwt(username, key);
+    const body: LoginRequest = { token: jwt };
+    const signal = AbortSignal.timeout(timeoutMs);
+    let status: number;
+    let text: string;
+    let retryAfter: string | null;
+    try {
+      const response = await fetchFn(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json" },
+        body: JSON.stringify(body),
+        signal,
+      });
+      status = response.status;
+      retryAfter = response.headers.get("retry-after");
+      text = await response.text();
+    } catch (error) {
+      if (retriesLeft) {
+        await sleep(backoffDelay(attempts, retry));
+        continue;
+      }
+      const timedOut = signal.aborted;
+      throw new AuthenticationError({ username, url, timedOut, attempts }, timedOut ? {} : { cause: error });
+    }
+    if (status >= 200 && status < 300) {
+      const token = parseToken(text);
+      if (token !== undefined) return token;
+      throw new AuthenticationError({
+        username,
+        url,
+        status,
+        podMessage: "the answer carried no session token",
+        attempts,
+      });
+    }
+    if (retriesLeft && isRetryableStatus(status)) {
+      const asked = parseRetryAfter(retryAfter);
+      await sleep(asked === undefined ? backoffDelay(attempts, retry) : Math.min(asked, retry.maxRetryAfterMs));
+      continue;
+    }
+    const { code, podMessage } = parseError(text, jwt);
+    throw new AuthenticationError({ username, url, status, code, podMessage, attempts });
+  }
+}
+
+function signJwt(username: string, key: KeyObject): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({})
+    .setProtectedHeader({ alg: "RS512" })
+    .setSubject(username)
+    .setIssuedAt(now)
+    .setExpirationTime(now + JWT_LIFETIME_SECONDS)
+    .sign(key);
+}
+
+function parseToken(text: string): string | undefined {
+  try {
+    const answer = JSON.parse(text) as Partial<LoginToken> | null;
+    const token = answer?.token;
+    return typeof token === "string" && token.length > 0 ? token : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Anything shaped like a compact JWS (our JWT or a fragment a server might echo). */
+const JWT_LIKE = /eyJ[\w-]*\.[\w-]*(\.[\w-]*)?/g;
+
+/** The pod's `Error` body; a server echoing our request back must not put the JWT into logs. */
+function parseError(text: string, jwt: string): { code?: number; podMessage?: string } {
+  let code: number | undefined;
+  let message: string | undefined;
+  try {
+    const parsed = JSON.parse(text) as LoginError | null;
+    if (typeof parsed?.code === "number") code = parsed.code;
+    if (typeof parsed?.message === "string") message = parsed.message;
+  } catch {
+    message = text;
+  }
+  // Redact before cutting, so a JWT cut in half is still found.
+  const podMessage = message?.replaceAll(jwt, "[redacted]").replace(JWT_LIKE, "[redacted]").trim().slice(0, 200);
+  return { ...(code === undefined ? {} : { code }), ...(podMessage ? { podMessage } : {}) };
+}
+
+function describeCause(cause: unknown): string {
+  if (cause instanceof Error) {
+    const inner = cause.cause instanceof Error ? cause.cause : cause;
+    const code = (inner as { code?: unknown }).code;
+    return typeof code === "string" ? `${code}: ${inner.message}` : inner.message;
+  }
+  return String(cause);
+}
