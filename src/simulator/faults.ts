@@ -28,9 +28,25 @@ export interface SimulatorFaults {
   seed?: number;
 }
 
-/** What a request gets: nothing special, a 429, a 503 or a dropped connection. @internal */
+/**
+ * What a request gets: nothing special, a 429, a 503 or a dropped connection.
+ *
+ * @example
+ * ```ts
+ * if (plan.next() === Fault.Drop) socket.destroy();
+ * ```
+ * @internal
+ */
 export const Fault = { None: 0, RateLimit: 1, ServerError: 2, Drop: 3 } as const;
-/** @internal */
+/**
+ * One of the {@link Fault} values.
+ *
+ * @example
+ * ```ts
+ * const fault: Fault = Fault.RateLimit;
+ * ```
+ * @internal
+ */
 export type Fault = (typeof Fault)[keyof typeof Fault];
 
 /**
@@ -53,7 +69,16 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-/** Fault settings, checked once, with cumulative thresholds so a request costs one draw and two compares. @internal */
+/**
+ * Fault settings, checked once, with cumulative thresholds so a request costs one draw and a few compares.
+ *
+ * @example
+ * ```ts
+ * const plan = new FaultPlan({ rateLimit: 0.1, seed: 7 });
+ * const fault = plan.next();
+ * ```
+ * @internal
+ */
 export class FaultPlan {
   readonly active: boolean;
   readonly retryAfter: string;

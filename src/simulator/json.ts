@@ -6,7 +6,15 @@
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const LONG_DIGIT_RUN = /\d{16}/;
 
-/** True when `text` may hold an integer `JSON.parse` cannot represent exactly (a run of 16+ digits). */
+/**
+ * True when `text` may hold an integer `JSON.parse` cannot represent exactly (a run of 16+ digits).
+ *
+ * @example
+ * ```ts
+ * mayHoldUnsafeInteger('{"userId":9007199254740993}'); // true
+ * ```
+ * @internal
+ */
 export function mayHoldUnsafeInteger(text: string): boolean {
   return LONG_DIGIT_RUN.test(text);
 }
@@ -14,6 +22,12 @@ export function mayHoldUnsafeInteger(text: string): boolean {
 /**
  * Parses JSON text that `JSON.parse` has already accepted, keeping every integer beyond 2^53 as a `bigint`.
  * Other values come out as `JSON.parse` gives them. Not a validator: call it only on text known to be valid JSON.
+ *
+ * @example
+ * ```ts
+ * parseJsonLossless('{"userId":9007199254740993}'); // { userId: 9007199254740993n }
+ * ```
+ * @internal
  */
 export function parseJsonLossless(text: string): unknown {
   const parser = { text, at: 0 };

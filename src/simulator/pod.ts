@@ -10,7 +10,7 @@ import {
 import type { UserId } from "../ids.js";
 import { Fault, FaultPlan, type SimulatorFaults } from "./faults.js";
 import { mayHoldUnsafeInteger, parseJsonLossless } from "./json.js";
-import { int64Key, SimulatedPodState, type SimulatorAppDefaults, type UserRecord } from "./state.js";
+import { int64Key, PodStore, SimulatedPodState, type SimulatorAppDefaults, type UserRecord } from "./state.js";
 import { type LoginCheck, loginCheck, SessionRegistry, type SimulatorLoginOptions } from "./tokens.js";
 
 type Schemas = components["schemas"];
@@ -209,6 +209,7 @@ const LIST_AVAILABLE_FEATURES: Handler = (p, res) => p.listAvailableFeatures(res
 
 /** The server's request handling; one per simulated pod. @internal */
 class PodServer {
+  readonly store: PodStore;
   readonly state: SimulatedPodState;
   readonly tokens: SessionRegistry;
   faults: FaultPlan;
@@ -235,7 +236,8 @@ class PodServer {
     if (!(Number.isInteger(maxBody) && maxBody > 0)) {
       throw new RangeError(`maxBodyBytes must be an integer > 0, got ${String(options.maxBodyBytes)}`);
     }
-    this.state = new SimulatedPodState(options.users, options.appDefaults);
+    this.store = new PodStore(options.users, options.appDefaults);
+    this.state = new SimulatedPodState(this.store);
     this.tokens = new SessionRegistry(
       options.sessionToken ?? DEFAULT_SIMULATOR_TOKEN,
       options.expireTokenAfterRequests,
@@ -307,7 +309,7 @@ class PodServer {
       if (uid !== undefined) {
         const parsed = int64Key(uid);
         if (parsed === undefined) return this.error(res, 400, `uid must be an int64, got ${JSON.stringify(uid)}`);
-        if (!this.state.isUser(parsed)) return this.error(res, 404, `user ${parsed} not found`);
+        if (!this.store.isUser(parsed)) return this.error(res, 404, `user ${parsed} not found`);
         key = parsed;
       }
       if (write) this.readBody(req, res, (body) => this.run(handler, res, key, body));
@@ -355,7 +357,7 @@ class PodServer {
         return this.error(res, 400, `body[${i}].entitlment: unknown feature ${JSON.stringify(feature.entitlment)}`);
       }
     }
-    const record = this.state.record(key);
+    const record = this.store.record(key);
     record.features ??= new Map();
     for (const feature of body) record.features.set(feature.entitlment as string, feature.enabled as boolean);
     this.wrote(res, SUCCESS);
@@ -366,7 +368,7 @@ class PodServer {
   }
 
   listFeatures(res: ServerResponse, key: string) {
-    const features = this.state.peek(key)?.features;
+    const features = this.store.users.get(key)?.features;
     const list: Schemas["FeatureList"] = [];
     if (features) for (const [entitlment, enabled] of features) list.push({ entitlment, enabled });
     this.send(res, 200, JSON.stringify(list));
@@ -382,9 +384,9 @@ class PodServer {
     if (Number.isSafeInteger(body.userId)) delegate = String(body.userId);
     else if (mayHoldUnsafeInteger(text)) delegate = int64Key((parseJsonLossless(text) as { userId?: unknown }).userId);
     if (delegate === undefined) return this.error(res, 400, "body.userId must be an int64");
-    if (!this.state.isUser(delegate)) return this.error(res, 400, `body.userId: user ${delegate} not found`);
+    if (!this.store.isUser(delegate)) return this.error(res, 400, `body.userId: user ${delegate} not found`);
     if (delegate === key) return this.error(res, 400, "body.userId: a user cannot be their own delegate");
-    const record = this.state.record(key);
+    const record = this.store.record(key);
     record.delegates ??= new Set();
     if (body.action === "ADD") record.delegates.add(delegate);
     else record.delegates.delete(delegate);
@@ -393,15 +395,15 @@ class PodServer {
 
   listDelegates(res: ServerResponse, key: string) {
     // Ids are kept as decimal strings and written as bare JSON numbers: every digit of an int64 survives.
-    const delegates = this.state.peek(key)?.delegates;
+    const delegates = this.store.users.get(key)?.delegates;
     this.send(res, 200, delegates === undefined ? "[]" : `[${[...delegates].join(",")}]`);
   }
 
   replaceApps(res: ServerResponse, key: string, text: string) {
     const body = this.parse(res, text, validateUserAppEntitlementList) as Schemas["UserAppEntitlementList"] | undefined;
     if (body === undefined) return;
-    const record = this.state.record(key);
-    this.state.replaceApps(record, body);
+    const record = this.store.record(key);
+    this.store.replaceApps(record, body);
     this.wroteApps(res, record);
   }
 
@@ -409,13 +411,13 @@ class PodServer {
     const validator = validateUserAppEntitlementsPatchList;
     const body = this.parse(res, text, validator) as Schemas["UserAppEntitlementsPatchList"] | undefined;
     if (body === undefined) return;
-    const record = this.state.record(key);
-    this.state.patchApps(record, body);
+    const record = this.store.record(key);
+    this.store.patchApps(record, body);
     this.wroteApps(res, record);
   }
 
   listApps(res: ServerResponse, key: string) {
-    this.send(res, 200, JSON.stringify(this.state.appsOf(this.state.peek(key))));
+    this.send(res, 200, JSON.stringify(this.store.appsOf(this.store.users.get(key))));
   }
 
   async login(res: ServerResponse, text: string): Promise<void> {
@@ -457,7 +459,7 @@ class PodServer {
   }
 
   wroteApps(res: ServerResponse, record: UserRecord) {
-    this.wrote(res, JSON.stringify(this.state.appsOf(record)));
+    this.wrote(res, JSON.stringify(this.store.appsOf(record)));
   }
 
   notFound(res: ServerResponse, path: string) {

@@ -13,6 +13,12 @@ const DECIMAL = /^-?[0-9]{1,19}$/;
 /**
  * An int64 in canonical decimal form (no leading zeros), the key of every user; undefined when `value` is not one.
  * Strings are kept as strings so no digit is lost to a float.
+ *
+ * @example
+ * ```ts
+ * int64Key("007"); // "7"
+ * int64Key("9223372036854775808"); // undefined: beyond int64
+ * ```
  * @internal
  */
 export function int64Key(value: unknown): string | undefined {
@@ -37,7 +43,7 @@ function keyOf(uid: UserId, field = "uid"): string {
   return key;
 }
 
-/** One app of one user. `listed`/`install` undefined: the pod-level setting applies. @internal */
+/** One app of one user. `listed`/`install` undefined: the pod-level setting applies. */
 interface AppRecord {
   appId: string;
   appName?: string | undefined;
@@ -46,7 +52,15 @@ interface AppRecord {
   products?: Product[] | undefined;
 }
 
-/** Everything the pod holds about one user; parts are created on first write. @internal */
+/**
+ * Everything the pod holds about one user; parts are created on first write.
+ *
+ * @example
+ * ```ts
+ * const record: UserRecord = { features: new Map([["canCreatePublicRoom", true]]) };
+ * ```
+ * @internal
+ */
 export interface UserRecord {
   features?: Map<string, boolean>;
   delegates?: Set<string>;
@@ -70,176 +84,39 @@ export interface SimulatorAppDefaults {
 }
 
 /**
- * The simulated pod's in-memory state, read and written directly (no HTTP, no faults, no token): for tests to seed a
- * pod and check what requests did. Uids are `number | bigint | string`, as in the client.
+ * The users' data and the operations' semantics, shared by the server and {@link SimulatedPodState}.
  *
  * @example
  * ```ts
- * const pod = await startSimulatedPod();
- * pod.state.setFeatures(7215545057281n, { canCreatePublicRoom: true });
- * await client.users.updateFeatures(7215545057281n, [{ entitlement: "sendFilesEnabled", enabled: false }]);
- * console.log(pod.state.features(7215545057281n)); // { canCreatePublicRoom: true, sendFilesEnabled: false }
+ * const store = new PodStore(undefined, undefined);
+ * store.patchApps(store.record("1"), [{ appId: "djApp", install: "TRUE" }]);
  * ```
+ * @internal
  */
-export class SimulatedPodState {
-  readonly #users = new Map<string, UserRecord>();
+export class PodStore {
+  readonly users = new Map<string, UserRecord>();
   /** The users of the pod when seeded; undefined: every int64 uid is a user. */
-  readonly #known: Set<string> | undefined;
+  readonly known: Set<string> | undefined;
   readonly #appDefaults: SimulatorAppDefaults;
 
-  /** @internal */
   constructor(users: Iterable<UserId> | undefined, appDefaults: SimulatorAppDefaults | undefined) {
-    this.#known = users === undefined ? undefined : new Set(Array.from(users, (uid) => keyOf(uid, "users[]")));
+    this.known = users === undefined ? undefined : new Set(Array.from(users, (uid) => keyOf(uid, "users[]")));
     this.#appDefaults = { listed: appDefaults?.listed ?? true, install: appDefaults?.install ?? false };
   }
 
-  /**
-   * Whether `uid` is a user of the pod: a seeded user, or any int64 when no users were seeded.
-   *
-   * @example
-   * ```ts
-   * if (!pod.state.hasUser(42)) pod.state.addUser(42);
-   * ```
-   */
-  hasUser(uid: UserId): boolean {
-    return this.isUser(keyOf(uid));
-  }
-
-  /**
-   * Adds a user to the seeded users (no effect when every uid is accepted).
-   *
-   * @example
-   * ```ts
-   * pod.state.addUser("9223372036854775807");
-   * ```
-   */
-  addUser(uid: UserId): void {
-    this.#known?.add(keyOf(uid));
-  }
-
-  /**
-   * The uids holding any state, plus the seeded users, as canonical decimal strings.
-   *
-   * @example
-   * ```ts
-   * const uids = pod.state.users(); // ["7215545057281", ...]
-   * ```
-   */
-  users(): string[] {
-    const all = new Set(this.#known);
-    for (const key of this.#users.keys()) all.add(key);
-    return [...all];
-  }
-
-  /**
-   * The feature entitlements of a user, name → enabled; `{}` when none was ever set.
-   *
-   * @example
-   * ```ts
-   * expect(pod.state.features(uid)).toEqual({ canCreatePublicRoom: true });
-   * ```
-   */
-  features(uid: UserId): Record<string, boolean> {
-    return Object.fromEntries(this.#users.get(keyOf(uid))?.features ?? []);
-  }
-
-  /**
-   * Merges feature entitlements into a user's state, as `features/update` does.
-   *
-   * @example
-   * ```ts
-   * pod.state.setFeatures(uid, { canCreatePublicRoom: true, sendFilesEnabled: false });
-   * ```
-   */
-  setFeatures(uid: UserId, features: Record<string, boolean>): void {
-    const record = this.record(keyOf(uid));
-    record.features ??= new Map();
-    for (const [name, enabled] of Object.entries(features)) record.features.set(name, enabled === true);
-  }
-
-  /**
-   * The delegates of a user, in the order they were added, as `bigint`s (as the client's `listDelegates` gives them).
-   *
-   * @example
-   * ```ts
-   * expect(pod.state.delegates(uid)).toEqual([9007199254740993n]);
-   * ```
-   */
-  delegates(uid: UserId): bigint[] {
-    return Array.from(this.#users.get(keyOf(uid))?.delegates ?? [], BigInt);
-  }
-
-  /**
-   * Replaces the delegates of a user.
-   *
-   * @example
-   * ```ts
-   * pod.state.setDelegates(uid, [7215545057282n, "9223372036854775807"]);
-   * ```
-   */
-  setDelegates(uid: UserId, delegates: Iterable<UserId>): void {
-    this.record(keyOf(uid)).delegates = new Set(Array.from(delegates, (id) => keyOf(id, "delegate")));
-  }
-
-  /**
-   * The application entitlements of a user, as `GET app/entitlement/list` answers them.
-   *
-   * @example
-   * ```ts
-   * const installed = pod.state.apps(uid).filter((app) => app.install).map((app) => app.appId);
-   * ```
-   */
-  apps(uid: UserId): AppEntitlement[] {
-    return this.appsOf(this.#users.get(keyOf(uid)));
-  }
-
-  /**
-   * Replaces the application entitlements of a user, as `POST app/entitlement/list` does.
-   *
-   * @example
-   * ```ts
-   * pod.state.setApps(uid, [{ appId: "selerity", listed: true, install: false }]);
-   * ```
-   */
-  setApps(uid: UserId, apps: readonly AppEntitlement[]): void {
-    this.replaceApps(this.record(keyOf(uid)), apps);
-  }
-
-  /**
-   * Forgets every user's state (seeded users stay users).
-   *
-   * @example
-   * ```ts
-   * afterEach(() => pod.state.clear());
-   * ```
-   */
-  clear(): void {
-    this.#users.clear();
-  }
-
-  // --- used by the server, on keys already checked -------------------------------------------------------------
-
-  /** @internal */
   isUser(key: string): boolean {
-    return this.#known === undefined || this.#known.has(key);
+    return this.known === undefined || this.known.has(key);
   }
 
-  /** @internal */
-  peek(key: string): UserRecord | undefined {
-    return this.#users.get(key);
-  }
-
-  /** @internal */
   record(key: string): UserRecord {
-    let record = this.#users.get(key);
+    let record = this.users.get(key);
     if (record === undefined) {
       record = {};
-      this.#users.set(key, record);
+      this.users.set(key, record);
     }
     return record;
   }
 
-  /** @internal */
   replaceApps(record: UserRecord, apps: readonly AppEntitlement[]): void {
     const map = new Map<string, AppRecord>();
     for (const app of apps) {
@@ -254,7 +131,7 @@ export class SimulatedPodState {
     record.apps = map;
   }
 
-  /** Applies PATCH semantics: TRUE/FALSE set, KEEP (or absent) keeps, REMOVE drops the user's own setting. @internal */
+  /** PATCH semantics: TRUE/FALSE set, KEEP (or absent) keeps, REMOVE drops the user's own setting. */
   patchApps(record: UserRecord, patches: readonly AppPatch[]): void {
     record.apps ??= new Map();
     for (const patch of patches) {
@@ -266,6 +143,7 @@ export class SimulatedPodState {
       app.listed = applySetting(app.listed, patch.listed);
       app.install = applySetting(app.install, patch.install);
       if (patch.product !== undefined) {
+        // A product is identified by its name: a patch naming an existing product replaces it.
         const product = { ...patch.product };
         app.products ??= [];
         const at = app.products.findIndex((p) => p.name === product.name);
@@ -275,7 +153,6 @@ export class SimulatedPodState {
     }
   }
 
-  /** @internal */
   appsOf(record: UserRecord | undefined): AppEntitlement[] {
     if (record?.apps === undefined) return [];
     const out: AppEntitlement[] = [];
@@ -291,6 +168,151 @@ export class SimulatedPodState {
       out.push(entry);
     }
     return out;
+  }
+}
+
+/**
+ * The simulated pod's in-memory state, read and written directly (no HTTP, no faults, no token): for tests to seed a
+ * pod and check what requests did. Uids are `number | bigint | string`, as in the client.
+ *
+ * @example
+ * ```ts
+ * const pod = await startSimulatedPod();
+ * pod.state.setFeatures(7215545057281n, { canCreatePublicRoom: true });
+ * await client.users.updateFeatures(7215545057281n, [{ entitlement: "sendFilesEnabled", enabled: false }]);
+ * console.log(pod.state.features(7215545057281n)); // { canCreatePublicRoom: true, sendFilesEnabled: false }
+ * ```
+ */
+export class SimulatedPodState {
+  readonly #store: PodStore;
+
+  /** @internal */
+  constructor(store: PodStore) {
+    this.#store = store;
+  }
+
+  /**
+   * Whether `uid` is a user of the pod: a seeded user, or any int64 when no users were seeded.
+   *
+   * @example
+   * ```ts
+   * if (!pod.state.hasUser(42)) pod.state.addUser(42);
+   * ```
+   */
+  hasUser(uid: UserId): boolean {
+    return this.#store.isUser(keyOf(uid));
+  }
+
+  /**
+   * Adds a user to the seeded users (no effect when every uid is accepted).
+   *
+   * @example
+   * ```ts
+   * pod.state.addUser("9223372036854775807");
+   * ```
+   */
+  addUser(uid: UserId): void {
+    this.#store.known?.add(keyOf(uid));
+  }
+
+  /**
+   * The uids holding any state, plus the seeded users, as canonical decimal strings.
+   *
+   * @example
+   * ```ts
+   * const uids = pod.state.users(); // ["7215545057281", ...]
+   * ```
+   */
+  users(): string[] {
+    const all = new Set(this.#store.known);
+    for (const key of this.#store.users.keys()) all.add(key);
+    return [...all];
+  }
+
+  /**
+   * The feature entitlements of a user, name → enabled; `{}` when none was ever set.
+   *
+   * @example
+   * ```ts
+   * expect(pod.state.features(uid)).toEqual({ canCreatePublicRoom: true });
+   * ```
+   */
+  features(uid: UserId): Record<string, boolean> {
+    return Object.fromEntries(this.#store.users.get(keyOf(uid))?.features ?? []);
+  }
+
+  /**
+   * Merges feature entitlements into a user's state, as `features/update` does.
+   *
+   * @example
+   * ```ts
+   * pod.state.setFeatures(uid, { canCreatePublicRoom: true, sendFilesEnabled: false });
+   * ```
+   */
+  setFeatures(uid: UserId, features: Record<string, boolean>): void {
+    const record = this.#store.record(keyOf(uid));
+    record.features ??= new Map();
+    for (const [name, enabled] of Object.entries(features)) record.features.set(name, enabled === true);
+  }
+
+  /**
+   * The delegates of a user, in the order they were added, as `bigint`s (as the client's `listDelegates` gives them).
+   *
+   * @example
+   * ```ts
+   * expect(pod.state.delegates(uid)).toEqual([9007199254740993n]);
+   * ```
+   */
+  delegates(uid: UserId): bigint[] {
+    return Array.from(this.#store.users.get(keyOf(uid))?.delegates ?? [], BigInt);
+  }
+
+  /**
+   * Replaces the delegates of a user.
+   *
+   * @example
+   * ```ts
+   * pod.state.setDelegates(uid, [7215545057282n, "9223372036854775807"]);
+   * ```
+   */
+  setDelegates(uid: UserId, delegates: Iterable<UserId>): void {
+    this.#store.record(keyOf(uid)).delegates = new Set(Array.from(delegates, (id) => keyOf(id, "delegate")));
+  }
+
+  /**
+   * The application entitlements of a user, as `GET app/entitlement/list` answers them.
+   *
+   * @example
+   * ```ts
+   * const installed = pod.state.apps(uid).filter((app) => app.install).map((app) => app.appId);
+   * ```
+   */
+  apps(uid: UserId): AppEntitlement[] {
+    return this.#store.appsOf(this.#store.users.get(keyOf(uid)));
+  }
+
+  /**
+   * Replaces the application entitlements of a user, as `POST app/entitlement/list` does.
+   *
+   * @example
+   * ```ts
+   * pod.state.setApps(uid, [{ appId: "selerity", listed: true, install: false }]);
+   * ```
+   */
+  setApps(uid: UserId, apps: readonly AppEntitlement[]): void {
+    this.#store.replaceApps(this.#store.record(keyOf(uid)), apps);
+  }
+
+  /**
+   * Forgets every user's state (seeded users stay users).
+   *
+   * @example
+   * ```ts
+   * afterEach(() => pod.state.clear());
+   * ```
+   */
+  clear(): void {
+    this.#store.users.clear();
   }
 }
 

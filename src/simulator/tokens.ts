@@ -9,12 +9,26 @@ import {
   type KeyObject,
 } from "jose";
 
-/** Why a session token was refused. @internal */
+/**
+ * Why a session token was refused.
+ *
+ * @example
+ * ```ts
+ * const why: Refusal | undefined = registry.use(token);
+ * ```
+ * @internal
+ */
 export type Refusal = "missing" | "unknown" | "expired";
 
 /**
  * The session tokens the simulated pod accepts. Each token may serve a limited number of requests; one that runs
  * out is refused from then on, and a new one is issued for whoever asks ({@link SessionRegistry.current}, login).
+ *
+ * @example
+ * ```ts
+ * const registry = new SessionRegistry("initial", 1000);
+ * if (registry.use(req.headers.sessiontoken) !== undefined) answer401();
+ * ```
  * @internal
  */
 export class SessionRegistry {
@@ -101,16 +115,40 @@ export interface SimulatorLoginOptions {
   publicKey?: string | CryptoKey | KeyObject | JWTVerifyGetKey;
 }
 
-/** Why a login was refused: 400 for a token that is not a JWT, 401 for one that is refused. @internal */
+/**
+ * Why a login was refused: 400 for a token that is not a JWT, 401 for one that is refused.
+ *
+ * @example
+ * ```ts
+ * const refusal: LoginRefusal = { status: 401, message: "the JWT has expired" };
+ * ```
+ * @internal
+ */
 export interface LoginRefusal {
   status: 400 | 401;
   message: string;
 }
 
-/** Checks a login JWT; resolves to a refusal, or undefined when accepted. @internal */
+/**
+ * Checks a login JWT; resolves to a refusal, or undefined when accepted.
+ *
+ * @example
+ * ```ts
+ * const refusal = await check(jwt);
+ * ```
+ * @internal
+ */
 export type LoginCheck = (jwt: string) => Promise<LoginRefusal | undefined>;
 
-/** @internal */
+/**
+ * The {@link LoginCheck} for the given options: signature verified when a public key is configured.
+ *
+ * @example
+ * ```ts
+ * const check = loginCheck({ publicKey: pem });
+ * ```
+ * @internal
+ */
 export function loginCheck(options: SimulatorLoginOptions | undefined): LoginCheck {
   const source = options?.publicKey;
   if (source === undefined) return async (jwt) => checkUnverified(jwt);
