@@ -28,6 +28,12 @@ export {
 } from "./errors.js";
 export type { UserId } from "./ids.js";
 export { DEFAULT_RETRY, type RetryOptions } from "./retry.js";
+export {
+  AuthenticationError,
+  readPrivateKeyFile,
+  type RsaAuthenticationOptions,
+  rsaAuthentication,
+} from "./rsa-auth.js";
 export type { FetchLike } from "./transport.js";
 export {
   type AppEntitlement,

@@ -1,0 +1,123 @@
+/**
+ * The main job, end to end, with no credentials: `npm run demo`.
+ *
+ * 1. starts the simulated pod on loopback, with faults on (429s, 503s, dropped connections, an expiring session);
+ * 2. writes a CSV of 10,000 users (three feature rows each) and an RSA key for a service account;
+ * 3. runs the real `pod-admin features apply` command against it, in its own process, with a progress bar;
+ *    anything left in its report is applied again from the report, as an administrator would;
+ * 4. reads every user back through the client and checks that each holds the intended entitlements.
+ *
+ *   npm run demo -- --users 50000        more users
+ */
+import { spawn } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { createPodClient, type FeatureEntitlement } from "../src/index.js";
+import { startSimulatedPod } from "../src/simulator/index.js";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const { values } = parseArgs({ options: { users: { type: "string", default: "10000" } } });
+const USERS = Number(values.users);
+const FIRST_UID = 7_215_545_000_000n;
+const FEATURES = ["canCreatePublicRoom", "isExternalIMEnabled", "sendFilesEnabled"] as const;
+
+/** What user number `i` should end up with: a deterministic mix, so a wrong or missing call shows. */
+function intended(i: number): FeatureEntitlement[] {
+  return FEATURES.map((entitlement, f) => ({ entitlement, enabled: ((i >> f) & 1) === 1 }));
+}
+
+async function writeCsv(path: string) {
+  const out = createWriteStream(path);
+  out.write("uid,entitlement,enabled\n");
+  for (let i = 0; i < USERS; i++) {
+    const uid = FIRST_UID + BigInt(i);
+    for (const { entitlement, enabled } of intended(i)) {
+      if (!out.write(`${uid},${entitlement},${enabled}\n`))
+        await new Promise<void>((r) => out.once("drain", () => r()));
+    }
+  }
+  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+}
+
+/** Runs the real command as a separate process, as an administrator would. */
+function podAdmin(args: string[]): Promise<number> {
+  console.log(`\n$ pod-admin ${args.join(" ")}`);
+  const cli = ["--import", "tsx", join(root, "src", "cli", "main.ts")];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...cli, ...args], { stdio: "inherit", cwd: root });
+    child.on("error", reject);
+    child.on("exit", (code) => resolve(code ?? 1));
+  });
+}
+
+async function main(): Promise<number> {
+  const work = await mkdtemp(join(tmpdir(), "pod-admin-demo-"));
+  const pod = await startSimulatedPod({
+    faults: { rateLimit: 0.02, retryAfterSeconds: 0.2, serverError: 0.02, dropConnection: 0.005, seed: 7 },
+    expireTokenAfterRequests: Math.ceil(USERS / 3),
+  });
+  try {
+    console.log(`Simulated pod at ${pod.url}`);
+    console.log("Faults: 2 % 429 (Retry-After 0.2 s), 2 % 503, 0.5 % dropped connections; the session expires every");
+    console.log(`${Math.ceil(USERS / 3)} requests, so the service account logs in again (RSA, JWT) mid-run.`);
+
+    const csv = join(work, "users.csv");
+    await writeCsv(csv);
+    const keyFile = join(work, "provisioning-bot.pem");
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    await writeFile(keyFile, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+    console.log(`Wrote ${csv}: ${USERS} users × ${FEATURES.length} features.`);
+
+    const common = ["--pod", pod.url, "--username", "provisioning-bot", "--private-key", keyFile];
+    let code = await podAdmin(["features", "apply", csv, ...common, "--dry-run"]);
+    if (code !== 0) throw new Error(`the dry run exited with ${code}`);
+    const report = (round: number) => join(work, `report-${round}.jsonl`);
+    code = await podAdmin(["features", "apply", csv, ...common, "--report", report(0)]);
+    for (let round = 1; code === 1 && round <= 3; round++) {
+      console.log("Some items did not apply; applying the report, as an administrator would.");
+      code = await podAdmin(["features", "apply", report(round - 1), ...common, "--report", report(round)]);
+    }
+    if (code !== 0) throw new Error(`pod-admin exited with ${code}`);
+
+    // Read everything back through the API, faults off, and compare.
+    pod.setFaults(undefined);
+    const client = createPodClient({ baseUrl: pod.url, sessionToken: () => pod.currentToken() });
+    let verified = 0;
+    const wrong: string[] = [];
+    const indexes = Array.from({ length: USERS }, (_, i) => i);
+    const worker = async () => {
+      for (let i = indexes.pop(); i !== undefined; i = indexes.pop()) {
+        const uid = FIRST_UID + BigInt(i);
+        const actual = new Map((await client.users.listFeatures(uid)).map((f) => [f.entitlement, f.enabled]));
+        const ok = intended(i).every((f) => actual.get(f.entitlement) === f.enabled);
+        if (ok) verified++;
+        else wrong.push(String(uid));
+      }
+    };
+    await Promise.all(Array.from({ length: 100 }, worker));
+    const stats = pod.stats();
+    console.log(
+      `\nThe pod answered ${stats.requests} requests: ${stats.faults.rateLimited} × 429, ${stats.faults.serverErrors} × 503, ` +
+        `${stats.faults.dropped} dropped, ${stats.tokenExpiries} session expiries, ${stats.logins} logins.`,
+    );
+    if (wrong.length > 0) {
+      console.log(`Verification FAILED: ${wrong.length} users differ, e.g. ${wrong.slice(0, 5).join(", ")}`);
+      return 1;
+    }
+    console.log(`Verified: ${verified}/${USERS} users hold the intended entitlements.`);
+    return 0;
+  } finally {
+    await pod.close();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+process.exitCode = await main().catch((error: unknown) => {
+  console.error(error);
+  return 1;
+});
