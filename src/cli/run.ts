@@ -59,6 +59,7 @@ product* columns: productName,productType,productSubscribed[,productSku][,produc
 Options:
   --pod URL              the pod's base URL, e.g. https://acme.symphony.com/pod (or POD_URL)
   --concurrency N        calls at once, 1-1000 (default 300)
+  --max-attempts N       attempts per call, retries included (default 5)
   --dry-run              parse and validate everything, print the plan, send nothing
   --report FILE          write every failed or not-attempted item as one JSON line (valid input to retry)
   --format csv|jsonl     input format (default: from the file name, else sniffed)
@@ -104,6 +105,10 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
     throw new UsageError(`--concurrency must be an integer from 1 to 1000, got ${values.concurrency}`);
   }
+  const maxAttempts = values["max-attempts"] === undefined ? undefined : Number(values["max-attempts"]);
+  if (maxAttempts !== undefined && (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 100)) {
+    throw new UsageError(`--max-attempts must be an integer from 1 to 100, got ${values["max-attempts"]}`);
+  }
   if (values.format !== undefined && values.format !== "csv" && values.format !== "jsonl") {
     throw new UsageError(`--format must be csv or jsonl, got ${values.format}`);
   }
@@ -116,7 +121,11 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   try {
     const format = (values.format as "csv" | "jsonl" | undefined) ?? formatFor(file, await firstChar(input.path));
     const source = () => createReadStream(input.path);
-    const pod = createPodClient({ baseUrl: podUrl ?? "http://dry-run.invalid/pod", sessionToken });
+    const pod = createPodClient({
+      baseUrl: podUrl ?? "http://dry-run.invalid/pod",
+      sessionToken,
+      ...(maxAttempts && { retry: { maxAttempts } }),
+    });
     const plan = await makePlan(pod, command.operation, source, input.label, format);
     printPlan(io, command, input.label, plan, concurrency, dryRun);
     if (plan.invalid.length > 0) return EXIT.usage;
@@ -139,6 +148,7 @@ function parseOptions(argv: string[]) {
       options: {
         pod: { type: "string" },
         concurrency: { type: "string" },
+        "max-attempts": { type: "string" },
         "dry-run": { type: "boolean" },
         report: { type: "string" },
         format: { type: "string" },

@@ -1,0 +1,103 @@
+/**
+ * The fault run: 50,000 users through the real `pod-admin` process against a simulated pod that answers 10 % 429,
+ * 5 % 503, drops 1 % of connections and expires the session once. Nothing may be lost: every user holds the intended
+ * state or is in the report, and a second run from the report completes the rest.
+ */
+import { spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { expect, it } from "vitest";
+import { startSimulatedPod } from "../src/index.js";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+const USERS = 50_000;
+const enabled = (uid: number) => uid % 3 === 0;
+
+function podAdmin(args: string[], token: string) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, ["--import", tsx, join(root, "src/cli/main.ts"), ...args], {
+      env: { ...process.env, POD_SESSION_TOKEN: token },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+it("50,000 users under 429s, 503s, dropped connections and a session expiry: nothing lost", {
+  timeout: 300_000,
+}, async () => {
+  const work = await mkdtemp(join(tmpdir(), "pod-admin-faults-"));
+  const pod = await startSimulatedPod({
+    faults: { rateLimit: 0.1, retryAfterSeconds: 0.05, serverError: 0.05, dropConnection: 0.01, seed: 2026 },
+    expireTokenAfterRequests: 30_000,
+  });
+  try {
+    const csv = join(work, "users.csv");
+    const out = createWriteStream(csv);
+    out.write("uid,entitlement,enabled\n");
+    for (let uid = 1; uid <= USERS; uid++) out.write(`${uid},canCreatePublicRoom,${enabled(uid)}\n`);
+    await new Promise<void>((resolve) => out.end(() => resolve()));
+
+    const report = join(work, "report.jsonl");
+    const first = await podAdmin(
+      ["features", "apply", csv, "--pod", pod.url, "--report", report, "--quiet"],
+      pod.currentToken(),
+    );
+    expect(first.code).toBe(1); // the session expired mid-run
+    expect(first.stderr).toContain("The pod refused the session token (401)");
+    expect(pod.stats().tokenExpiries).toBe(1);
+
+    // Nothing lost: each user holds the intended state, or is in the report (or both, if applied before a 401).
+    const reported = new Set(
+      (await readFile(report, "utf8"))
+        .trim()
+        .split("\n")
+        .map((line) => (JSON.parse(line) as { uid: string }).uid),
+    );
+    const applied = (uid: number) => pod.state.features(uid).canCreatePublicRoom === enabled(uid);
+    const missing = [];
+    for (let uid = 1; uid <= USERS; uid++) if (!applied(uid) && !reported.has(String(uid))) missing.push(uid);
+    expect(missing).toEqual([]);
+    expect(reported.size).toBeGreaterThan(0);
+    expect(first.stdout).toMatch(/(\d+) succeeded, (\d+) failed, (\d+) not attempted/);
+
+    // The second run, with a fresh token, from the report alone, completes the rest.
+    const second = await podAdmin(
+      [
+        "features",
+        "apply",
+        report,
+        "--pod",
+        pod.url,
+        "--report",
+        join(work, "report-2.jsonl"),
+        "--quiet",
+        "--max-attempts",
+        "12",
+      ],
+      pod.currentToken(),
+    );
+    expect(second.stderr).toBe("");
+    expect(second.code).toBe(0);
+    const stats = pod.stats();
+    expect(stats.faults.rateLimited).toBeGreaterThan(1000);
+    expect(stats.faults.serverErrors).toBeGreaterThan(500);
+    expect(stats.faults.dropped).toBeGreaterThan(100);
+    for (let uid = 1; uid <= USERS; uid++) expect(applied(uid)).toBe(true);
+  } finally {
+    await pod.close();
+    await rm(work, { recursive: true, force: true });
+  }
+});
