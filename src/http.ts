@@ -72,7 +72,8 @@ export class PodHttp {
           timedOut ? {} : { cause: error },
         );
       }
-      if (response.status === 401 && !renewed && this.#tokens.renewable) {
+      // The first renewal is free; a call refused again (its new token expired too) pays with an attempt.
+      if (response.status === 401 && this.#tokens.renewable && (!renewed || retriesLeft)) {
         renewed = true;
         token = await this.#tokens.renew(token);
         continue;

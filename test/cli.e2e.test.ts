@@ -2,6 +2,7 @@
  * End to end: the real `pod-admin` process against the real simulated pod on loopback.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -202,6 +203,48 @@ describe("pod-admin features apply", () => {
     expect(applied.length + lines.length).toBe(users);
     expect(new Set([...applied, ...lines.map((l) => l.uid)]).size).toBe(users);
     expect(run.stdout).toMatch(new RegExp(`${applied.length} succeeded, 0 failed, ${lines.length} not attempted`));
+  });
+});
+
+describe("pod-admin with RSA authentication", () => {
+  it("logs in with --username and --private-key, and logs in again when the session expires mid-run", async () => {
+    const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const pod = await simulate({
+      expireTokenAfterRequests: 150,
+      login: { publicKey: publicKey.export({ type: "spki", format: "pem" }).toString() },
+    });
+    const keyFile = join(work, "bot.pem");
+    await writeFile(keyFile, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+    const csv = await featuresCsv("rsa.csv", 400);
+    const run = await podAdmin(
+      ["features", "apply", csv, "--pod", pod.url, "--username", "provisioning-bot", "--private-key", keyFile],
+      {},
+    );
+    expect(run.stderr).not.toContain("PRIVATE KEY");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/400 succeeded, 0 failed, 0 not attempted/);
+    expect(pod.stats().tokenExpiries).toBeGreaterThanOrEqual(2);
+    expect(pod.stats().logins).toBe(pod.stats().tokenExpiries + 1);
+  });
+
+  it("a key that is not an RSA private key is a usage error naming the file, not its content", async () => {
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const keyFile = join(work, "ec.pem");
+    await writeFile(keyFile, privateKey.export({ type: "pkcs8", format: "pem" }));
+    const run = await podAdmin([
+      "features",
+      "apply",
+      "x.csv",
+      "--pod",
+      "http://127.0.0.1:1/pod",
+      "--username",
+      "u",
+      "--private-key",
+      keyFile,
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`cannot use --private-key ${keyFile}`);
+    expect(run.stderr).not.toContain("PRIVATE KEY-----");
   });
 });
 

@@ -98,12 +98,29 @@ describe("session token renewal after a 401", () => {
     expect(seenTokens).toEqual(["token-1", "token-2"]);
   });
 
-  it("throws PodUnauthorizedError when the renewed token is refused too (one renewal per call)", async () => {
+  it("with retries off, renews once, then throws PodUnauthorizedError when the new token is refused too", async () => {
     server.use(http.post(FEATURES, () => HttpResponse.json({ message: "expired" }, { status: 401 })));
     let asked = 0;
-    const pod = testClient({ sessionToken: () => `token-${++asked}` });
+    const pod = testClient({ sessionToken: () => `token-${++asked}`, retry: { maxAttempts: 1 } });
     await expect(pod.users.updateFeatures(UID, ONE)).rejects.toBeInstanceOf(PodUnauthorizedError);
     expect(asked).toBe(2);
+  });
+
+  it("renews again when a renewed token is refused too (it expired), paying with retry attempts", async () => {
+    let requests = 0;
+    server.use(
+      http.post(FEATURES, () => {
+        requests++;
+        return HttpResponse.json({ message: "expired" }, { status: 401 });
+      }),
+    );
+    let asked = 0;
+    const pod = testClient({ sessionToken: () => `token-${++asked}` });
+    const error = await pod.users.updateFeatures(UID, ONE).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PodUnauthorizedError);
+    expect(requests).toBe(6); // the free renewal, then maxAttempts (5)
+    expect(asked).toBe(6);
+    expect(error).toMatchObject({ attempts: 6 });
   });
 
   it("many calls refused at once share one renewal", async () => {
