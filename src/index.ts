@@ -30,8 +30,8 @@ export type { UserId } from "./ids.js";
 export { DEFAULT_RETRY, type RetryOptions } from "./retry.js";
 export {
   AuthenticationError,
-  readPrivateKeyFile,
   type RsaAuthenticationOptions,
+  readPrivateKeyFile,
   rsaAuthentication,
 } from "./rsa-auth.js";
 export {
