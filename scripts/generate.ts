@@ -3,6 +3,11 @@
  *
  *   npm run generate              rewrite generated/ from spec/
  *   npm run generate -- --check   exit 1 if generated/ differs from what spec/ produces
+ *   npm run generate -- --spec <file or URL> [--report CHANGES.md] [--dry-run]
+ *                                 take a new Pod API version (Swagger 2.0, OpenAPI 3.0 or 3.1; YAML or JSON), store it
+ *                                 as spec/pod-api.yaml (OpenAPI 3.1), regenerate, and print the API change report
+ *                                 versus the previous spec (--report also writes it as Markdown; --dry-run writes
+ *                                 nothing but the report). See docs/regenerating.md.
  *
  * Outputs (all deterministic, all marked do-not-edit):
  *   generated/pod-api.ts   path and schema types, by openapi-typescript
@@ -11,18 +16,21 @@
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { dirname, join, relative } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import openapiTS, { astToString } from "openapi-typescript";
 import { parse as parseYaml } from "yaml";
+import { type ApiReport, diffSpecs, formatReport } from "./lib/api-diff.js";
+import { forEachSubschema, loadSpec, normalizeSpec, type OpenApiDoc, parseDocument } from "./lib/spec-source.js";
 
 // Ajv is CommonJS; require() gives its constructor and function their declared types under NodeNext.
 const require = createRequire(import.meta.url);
 const Ajv2020: typeof import("ajv/dist/2020.js").default = require("ajv/dist/2020.js");
 const standaloneCode: typeof import("ajv/dist/standalone/index.js").default = require("ajv/dist/standalone/index.js");
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const specPath = join(root, "spec", "pod-api.yaml");
+const projectRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
+const SPEC_FILE = join("spec", "pod-api.yaml");
 /** Smaller documents beside the Pod API (e.g. the login API); each gets its types in generated/<name>.ts. */
 const EXTRA_SPECS = ["login-api.yaml"] as const;
 
@@ -45,7 +53,7 @@ const banner = (what: string, spec = "pod-api.yaml") =>
 
 type OpenApiDocument = {
   info: { version: string };
-  components: { schemas: Record<string, unknown> };
+  components?: { schemas?: Record<string, unknown> };
 };
 
 async function generateTypes(specText: string, spec?: string): Promise<string> {
@@ -58,16 +66,34 @@ const UCS2LENGTH_REQUIRE = 'require("ajv/dist/runtime/ucs2length").default';
 const UCS2LENGTH_INLINE = "function ucs2length(str) { let length = 0; for (const _ of str) length++; return length; }";
 
 function generateValidators(doc: OpenApiDocument): string {
+  const schemas = doc.components?.schemas ?? {};
+  const missing = Object.entries(VALIDATED_SCHEMAS).filter(([, schema]) => !Object.hasOwn(schemas, schema));
+  if (missing.length > 0) {
+    const list = missing.map(([fn, schema]) => `components.schemas.${schema} (for ${fn})`).join(", ");
+    throw new Error(
+      `the spec lacks ${list}: src/wire.ts validates the facade's request bodies with these. ` +
+        "Find what the schema was renamed to, then update VALIDATED_SCHEMAS in scripts/generate.ts and src/wire.ts.",
+    );
+  }
+  // Formats and OpenAPI/vendor keywords (x-*, discriminator, xml...) are annotations here, so strict mode must know
+  // them; int64 range is checked by src/ids.ts. For the stored spec this is int32/int64 and `example`, as always.
+  const formats: Record<string, true> = { int32: true, int64: true };
+  const keywords = new Set<string>(["example"]);
+  for (const schema of Object.values(schemas)) {
+    forEachSubschema(schema, (s) => {
+      if (typeof s.format === "string") formats[s.format] = true;
+      for (const key of Object.keys(s)) keywords.add(key);
+    });
+  }
   const ajv = new Ajv2020({
     code: { source: true, esm: true, lines: true },
     allErrors: false,
     verbose: true, // errors carry the offending value, so messages can say what was wrong
     strict: true,
-    // OpenAPI keywords and formats Ajv does not know; int64 range is checked by src/ids.ts.
-    formats: { int32: true, int64: true },
+    formats,
   });
-  ajv.addVocabulary(["example"]);
-  ajv.addSchema({ $id: "pod", $defs: rewriteRefs(doc.components.schemas) });
+  ajv.addVocabulary([...keywords].filter((k) => !Object.hasOwn(ajv.RULES.keywords, k)));
+  ajv.addSchema({ $id: "pod", $defs: rewriteRefs(schemas) });
   const refs = Object.fromEntries(
     Object.entries(VALIDATED_SCHEMAS).map(([exportName, schema]) => [exportName, `pod#/$defs/${schema}`]),
   );
@@ -81,7 +107,7 @@ function generateValidators(doc: OpenApiDocument): string {
     "/* biome-ignore-all lint: generated code */",
     `export const specVersion = ${JSON.stringify(doc.info.version)};`,
     "/** For each object schema: its properties, and the object schema a property holds (or holds a list of). */",
-    `export const schemaShapes = ${JSON.stringify(schemaShapes(doc.components.schemas), null, 2)};`,
+    `export const schemaShapes = ${JSON.stringify(schemaShapes(schemas), null, 2)};`,
     usesUcs2 ? UCS2LENGTH_INLINE : "",
     code,
     "",
@@ -149,40 +175,114 @@ export async function generate(specText: string): Promise<Record<string, string>
   };
 }
 
-async function main(argv: string[]): Promise<number> {
-  const check = argv.includes("--check");
-  const outputs = await generate(await readFile(specPath, "utf8"));
+/** Everything generated/ should hold for a spec text, keyed by path relative to the project root. */
+async function generateAll(root: string, specText: string): Promise<Record<string, string>> {
+  const outputs = await generate(specText);
   for (const spec of EXTRA_SPECS) {
     const text = await readFile(join(root, "spec", spec), "utf8").catch(() => undefined);
     if (text !== undefined) outputs[`generated/${spec.replace(/\.ya?ml$/, ".ts")}`] = await generateTypes(text, spec);
   }
-  const stale: string[] = [];
-  for (const [file, content] of Object.entries(outputs)) {
+  return outputs;
+}
+
+export interface RegenerateOptions {
+  /** The project directory holding spec/ and generated/; tests point it at a temporary copy. */
+  root?: string;
+  /** A new Pod API document (path or http(s) URL) to adopt before regenerating. */
+  spec?: string;
+  /** With `spec`: also write the change report here, as Markdown. */
+  report?: string;
+  /** With `spec`: print the report and check the new spec generates, but write nothing. */
+  dryRun?: boolean;
+  /** Write nothing; report whether generated/ is stale. */
+  check?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface RegenerateResult {
+  /** Files under root that differ (check) or were written. */
+  changed: string[];
+  report?: ApiReport;
+  reportText?: string;
+}
+
+export async function regenerate(options: RegenerateOptions = {}): Promise<RegenerateResult> {
+  const root = options.root ?? projectRoot;
+  const log = options.log ?? ((line: string) => console.log(line));
+  const specPath = join(root, SPEC_FILE);
+  const result: RegenerateResult = { changed: [] };
+  let specText: string;
+  const files: Record<string, string> = {};
+  if (options.spec !== undefined) {
+    const next = await loadSpec(options.spec);
+    const previousText = await readFile(specPath, "utf8").catch(() => undefined);
+    const previous: OpenApiDoc = previousText
+      ? (await normalizeSpec(parseDocument(previousText))).doc
+      : { openapi: "3.1.0", info: {}, paths: {} };
+    result.report = diffSpecs(previous, next.doc);
+    result.reportText = formatReport(result.report, "text");
+    specText = next.text;
+    files[SPEC_FILE] = specText;
+  } else {
+    specText = await readFile(specPath, "utf8");
+  }
+  // Everything is generated before anything is written, so a spec that cannot be used leaves the tree as it was.
+  Object.assign(files, await generateAll(root, specText));
+  const write = !options.check && !options.dryRun;
+  for (const [file, content] of Object.entries(files)) {
     const path = join(root, file);
-    const current = await readFile(path, "utf8").catch(() => undefined);
-    if (current === content) continue;
-    stale.push(file);
-    if (!check) {
+    if ((await readFile(path, "utf8").catch(() => undefined)) === content) continue;
+    result.changed.push(file);
+    if (write) {
       await mkdir(dirname(path), { recursive: true });
       await writeFile(path, content);
     }
   }
-  if (check) {
-    if (stale.length > 0) {
-      console.error(`generated/ is stale (${stale.join(", ")}); run \`npm run generate\` and commit the result.`);
+  if (result.reportText !== undefined) log(result.reportText.trimEnd());
+  if (result.report && options.report) {
+    await writeFile(options.report, formatReport(result.report, "markdown"));
+    log(`wrote the change report to ${options.report}`);
+  }
+  return result;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      check: { type: "boolean", default: false },
+      spec: { type: "string" },
+      report: { type: "string" },
+      "dry-run": { type: "boolean", default: false },
+      root: { type: "string" },
+    },
+  });
+  if (values.check && values.spec) throw new Error("--check and --spec do not go together");
+  if ((values.report || values["dry-run"]) && !values.spec) throw new Error("--report and --dry-run need --spec");
+  const result = await regenerate({
+    check: values.check,
+    dryRun: values["dry-run"],
+    ...(values.root ? { root: resolve(values.root) } : {}),
+    ...(values.spec ? { spec: values.spec } : {}),
+    ...(values.report ? { report: values.report } : {}),
+  });
+  const { changed } = result;
+  if (values.check) {
+    if (changed.length > 0) {
+      console.error(`generated/ is stale (${changed.join(", ")}); run \`npm run generate\` and commit the result.`);
       return 1;
     }
     console.log("generated/ is up to date with spec/.");
     return 0;
   }
-  console.log(
-    stale.length > 0
-      ? `wrote ${stale.map((f) => relative(root, join(root, f))).join(", ")}`
-      : "generated/ already up to date",
-  );
+  const verb = values["dry-run"] ? "would write" : "wrote";
+  console.log(changed.length > 0 ? `${verb} ${changed.join(", ")}` : "generated/ already up to date");
   return 0;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  process.exitCode = await main(process.argv.slice(2));
+  process.exitCode = await main(process.argv.slice(2)).catch((error: unknown) => {
+    console.error(`generate: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  });
 }
