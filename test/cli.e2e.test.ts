@@ -1,20 +1,15 @@
 /**
  * End to end: the real `pod-admin` process against the real simulated pod on loopback.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type SimulatedPod, type SimulatedPodOptions, startSimulatedPod } from "../src/index.js";
+import { startPodAdmin } from "./cli-process.js";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-// The child runs in a temporary directory, so tsx's loader is named by its full path.
-const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 let work: string;
 let pod: SimulatedPod | undefined;
 
@@ -32,29 +27,8 @@ async function simulate(options: SimulatedPodOptions = {}) {
   return pod;
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function start(args: string[], env: Record<string, string | undefined> = {}, stdin?: string) {
-  const child = spawn(process.execPath, ["--import", tsx, join(root, "src/cli/main.ts"), ...args], {
-    cwd: work,
-    env: { ...process.env, POD_SESSION_TOKEN: undefined, POD_URL: undefined, ...env },
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => {
-    stdout += d;
-  });
-  child.stderr.on("data", (d) => {
-    stderr += d;
-  });
-  child.stdin.end(stdin);
-  const done = new Promise<Run>((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
-  return { child, done };
+  return startPodAdmin(args, { env, stdin, cwd: work });
 }
 
 const podAdmin = (args: string[], env?: Record<string, string | undefined>, stdin?: string) =>
@@ -193,7 +167,7 @@ describe("pod-admin features apply", () => {
       },
     );
     await waitFor(() => pod.stats().writes >= 100);
-    (child as ChildProcess).kill("SIGINT");
+    child.kill("SIGINT");
     const run = await done;
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("Interrupted");

@@ -3,37 +3,18 @@
  * 5 % 503, drops 1 % of connections and expires the session once. Nothing may be lost: every user holds the intended
  * state or is in the report, and a second run from the report completes the rest.
  */
-import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join } from "node:path";
 import { expect, it } from "vitest";
 import { startSimulatedPod } from "../src/index.js";
+import { startPodAdmin } from "./cli-process.js";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 const USERS = 50_000;
 const enabled = (uid: number) => uid % 3 === 0;
 
-function podAdmin(args: string[], token: string) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ["--import", tsx, join(root, "src/cli/main.ts"), ...args], {
-      env: { ...process.env, POD_SESSION_TOKEN: token },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const podAdmin = (args: string[], token: string) => startPodAdmin(args, { env: { POD_SESSION_TOKEN: token } }).done;
 
 it("50,000 users under 429s, 503s, dropped connections and a session expiry: nothing lost", {
   timeout: 300_000,
