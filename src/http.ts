@@ -1,7 +1,7 @@
 import type { SessionTokens } from "./auth.js";
 import { type PodApiError, PodNetworkError, podApiErrorFor } from "./errors.js";
 import { backoffDelay, isRetryableStatus, parseRetryAfter, type RetryOptions, sleep } from "./retry.js";
-import type { Transport, WireResponse } from "./transport.js";
+import { AttemptSignal, type Transport, type WireResponse } from "./transport.js";
 
 /** One logical call: what to send, plus the per-call knobs. */
 export interface PodCall {
@@ -18,6 +18,7 @@ export interface PodCall {
 }
 
 const TIMED_OUT = Symbol("timed out");
+const timeOut = (attempt: AttemptSignal) => attempt.abort(TIMED_OUT);
 const USER_AGENT = "symphony-pod-admin";
 
 /**
@@ -107,24 +108,24 @@ export class PodHttp {
       "user-agent": USER_AGENT,
     };
     if (call.body !== undefined) headers["content-type"] = "application/json";
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(TIMED_OUT), call.timeoutMs);
+    const attempt = new AttemptSignal();
+    const timer = setTimeout(timeOut, call.timeoutMs, attempt);
     const { signal } = call;
-    const onAbort = () => controller.abort(signal?.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
+    const onAbort = signal ? () => attempt.abort(signal.reason) : undefined;
+    if (onAbort) signal?.addEventListener("abort", onAbort, { once: true });
     try {
       return await this.#transport({
         url: this.#baseUrl + call.path,
         method: call.method,
         headers,
         body: call.body,
-        signal: controller.signal,
+        signal: attempt,
       });
     } catch (error) {
-      throw controller.signal.reason === TIMED_OUT ? TIMED_OUT : error;
+      throw attempt.reason === TIMED_OUT ? TIMED_OUT : error;
     } finally {
       clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
     }
   }
 

@@ -6,7 +6,49 @@ export interface WireRequest {
   method: string;
   headers: Record<string, string>;
   body?: string | undefined;
-  signal?: AbortSignal | undefined;
+  signal?: AttemptSignal | undefined;
+}
+
+type AbortListener = () => void;
+
+/**
+ * Aborts one attempt (its timeout, or the caller's signal). An `AbortController` per attempt costs an `EventTarget`
+ * and its listener bookkeeping on every call; this is the small EventEmitter subset (`aborted`, `reason`,
+ * `once`/`on`, `removeListener`) that undici's `request()` accepts as `signal`.
+ */
+export class AttemptSignal {
+  aborted = false;
+  reason: unknown = undefined;
+  #listeners: AbortListener[] | undefined;
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    if (listeners) for (const listener of listeners) listener();
+  }
+
+  once(_event: "abort", listener: AbortListener): this {
+    if (this.#listeners) this.#listeners.push(listener);
+    else this.#listeners = [listener];
+    return this;
+  }
+
+  on(event: "abort", listener: AbortListener): this {
+    return this.once(event, listener);
+  }
+
+  removeListener(_event: "abort", listener: AbortListener): this {
+    const index = this.#listeners?.indexOf(listener) ?? -1;
+    if (index >= 0) this.#listeners?.splice(index, 1);
+    return this;
+  }
+
+  off(event: "abort", listener: AbortListener): this {
+    return this.removeListener(event, listener);
+  }
 }
 
 /** The answer, body read in full (Pod admin answers are small). */
@@ -34,7 +76,8 @@ export function undiciTransport(): Transport {
       method: method as "GET",
       headers,
       body,
-      signal,
+      // undici takes an EventEmitter-like signal as well as an AbortSignal.
+      signal: signal as unknown as AbortSignal | undefined,
       dispatcher,
     });
     return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
@@ -44,7 +87,15 @@ export function undiciTransport(): Transport {
 /** Adapts a user-supplied `fetch` (a proxy, a test double, msw's patched global) to the pipeline. */
 export function fetchTransport(fetchFn: FetchLike): Transport {
   return async ({ url, method, headers, body, signal }) => {
-    const res = await fetchFn(url, { method, headers, body: body ?? null, signal: signal ?? null });
+    // A user's fetch expects a real AbortSignal: link one to the attempt's.
+    let fetchSignal: AbortSignal | null = null;
+    if (signal) {
+      const controller = new AbortController();
+      if (signal.aborted) controller.abort(signal.reason);
+      else signal.once("abort", () => controller.abort(signal.reason));
+      fetchSignal = controller.signal;
+    }
+    const res = await fetchFn(url, { method, headers, body: body ?? null, signal: fetchSignal });
     return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
   };
 }
