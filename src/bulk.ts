@@ -137,9 +137,32 @@ export interface BulkOptions {
  * ```
  */
 export type BulkOutcome<Item> =
-  | { status: "succeeded"; uid: string; input: Item }
-  | { status: "failed"; uid: string; input: Item; error: Error }
-  | { status: "notAttempted"; uid: string; input: Item };
+  | {
+      /** The pod accepted the item. */
+      status: "succeeded";
+      /** The item's uid as a decimal string. */
+      uid: string;
+      /** The item as given. */
+      input: Item;
+    }
+  | {
+      /** The item was invalid, or its call failed after retries. */
+      status: "failed";
+      /** The item's uid as a decimal string (or as given, when it was not a valid uid). */
+      uid: string;
+      /** The item as given, so it can be retried as is. */
+      input: Item;
+      /** A {@link ValidationError}, {@link PodApiError} or {@link PodNetworkError}. */
+      error: Error;
+    }
+  | {
+      /** The run was aborted before the item was sent. */
+      status: "notAttempted";
+      /** The item's uid as given. */
+      uid: string;
+      /** The item as given. */
+      input: Item;
+    };
 
 /**
  * A failed item: its uid, the input exactly as given (so it can be retried as is) and why it failed.
@@ -204,7 +227,7 @@ const KINDS = {
   } satisfies ItemKind<AppPatchItem>,
 };
 
-/** Any source of items: an array, a generator, a stream of parsed CSV rows. */
+/** Any source of items: an array, a generator, a stream of parsed CSV rows. @inline */
 type Items<Item> = Iterable<Item> | AsyncIterable<Item>;
 
 /**
@@ -220,25 +243,75 @@ type Items<Item> = Iterable<Item> | AsyncIterable<Item>;
  * ```
  */
 export interface BulkStreams {
-  /** Streaming {@link BulkAdmin.updateFeatures}. */
+  /**
+   * Streaming {@link BulkAdmin.updateFeatures}.
+   *
+   * @example
+   * ```ts
+   * for await (const outcome of pod.bulk.stream.updateFeatures(items)) {
+   *   if (outcome.status === "failed") console.error(outcome.uid, outcome.error.message);
+   * }
+   * ```
+   */
   updateFeatures(
     items: Items<FeatureUpdateItem>,
     options?: BulkOptions,
   ): AsyncGenerator<BulkOutcome<FeatureUpdateItem>>;
-  /** Streaming {@link BulkAdmin.updateDelegates}. */
+  /**
+   * Streaming {@link BulkAdmin.updateDelegates}.
+   *
+   * @example
+   * ```ts
+   * for await (const outcome of pod.bulk.stream.updateDelegates([{ uid: 7215545057281n, userId: 7215545057282n, action: "ADD" }])) {
+   *   console.log(outcome.uid, outcome.status);
+   * }
+   * ```
+   */
   updateDelegates(
     items: Items<DelegateUpdateItem>,
     options?: BulkOptions,
   ): AsyncGenerator<BulkOutcome<DelegateUpdateItem>>;
-  /** Streaming {@link BulkAdmin.replaceApps}. */
+  /**
+   * Streaming {@link BulkAdmin.replaceApps}.
+   *
+   * @example
+   * ```ts
+   * const apps = [{ appId: "djApp", listed: true, install: true }];
+   * for await (const outcome of pod.bulk.stream.replaceApps(uids.map((uid) => ({ uid, apps })))) {
+   *   if (outcome.status !== "succeeded") console.error(outcome.uid, outcome.status);
+   * }
+   * ```
+   */
   replaceApps(items: Items<AppReplaceItem>, options?: BulkOptions): AsyncGenerator<BulkOutcome<AppReplaceItem>>;
-  /** Streaming {@link BulkAdmin.patchApps}. */
+  /**
+   * Streaming {@link BulkAdmin.patchApps}.
+   *
+   * @example
+   * ```ts
+   * const patches = [{ appId: "djApp", install: false }];
+   * for await (const outcome of pod.bulk.stream.patchApps(uids.map((uid) => ({ uid, patches })))) {
+   *   if (outcome.status === "failed") console.error(outcome.uid, outcome.error.message);
+   * }
+   * ```
+   */
   patchApps(items: Items<AppPatchItem>, options?: BulkOptions): AsyncGenerator<BulkOutcome<AppPatchItem>>;
 }
 
 /**
  * Many users at once, with bounded concurrency, lazily consumed input and one outcome per item. One user's failure
  * never rejects the run; only invalid options do. Build it with {@link createPodClient} (`pod.bulk`).
+ *
+ * @example
+ * ```ts
+ * import { createPodClient } from "symphony-pod-admin";
+ *
+ * const pod = createPodClient({ baseUrl: "https://acme.symphony.com/pod", sessionToken: process.env.POD_SESSION_TOKEN ?? "" });
+ * const bulk: BulkAdmin = pod.bulk;
+ * const report = await bulk.updateFeatures(
+ *   [7215545057281n, 7215545057282n].map((uid) => ({ uid, features: [{ entitlement: "sendFilesEnabled", enabled: true }] })),
+ * );
+ * console.log(`${report.succeeded}/${report.total} applied`);
+ * ```
  */
 export class BulkAdmin {
   readonly #users: UserAdmin;

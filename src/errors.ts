@@ -16,9 +16,22 @@ import { inspect } from "node:util";
  * ```
  */
 export class PodError extends Error {
+  /** The class name, `"PodError"`, shown first in messages and stacks. */
   override name = "PodError";
 
-  /** Plain fields only: errors get logged, and a serialized error must never carry request headers. */
+  /**
+   * The error as plain fields for `JSON.stringify` and loggers: `name`, `message` and the class's own fields
+   * (bigints as decimal strings), never `cause`, request headers or the session token.
+   *
+   * @example
+   * ```ts
+   * try {
+   *   await pod.users.listFeatures(7215545057281n);
+   * } catch (error) {
+   *   if (error instanceof PodError) console.error(JSON.stringify(error)); // {"name":"PodNotFoundError","message":…,"status":404,…}
+   * }
+   * ```
+   */
   toJSON(): Record<string, unknown> {
     const fields: Record<string, unknown> = { name: this.name, message: this.message };
     for (const [key, value] of Object.entries(this)) {
@@ -70,6 +83,7 @@ export interface PodApiErrorDetails {
  * ```
  */
 export class PodApiError extends PodError {
+  /** The class name, `"PodApiError"`, shown first in messages and stacks. */
   override name = "PodApiError";
   /** HTTP status of the last attempt. */
   readonly status: number;
@@ -90,6 +104,16 @@ export class PodApiError extends PodError {
   /** Wait the pod asked for with `Retry-After`, in milliseconds. */
   readonly retryAfterMs: number | undefined;
 
+  /**
+   * Builds the error from what the pod answered; the message names the method, path, uid, status and the pod's
+   * message. The client throws these itself (as the subclass matching the status); build one in tests or adapters.
+   *
+   * @example
+   * ```ts
+   * const error = new PodApiError({ status: 409, method: "POST", path: "/v1/admin/user/1/features/update", attempts: 1 });
+   * console.log(error.message); // POST /v1/admin/user/1/features/update failed with 409
+   * ```
+   */
   constructor(details: PodApiErrorDetails) {
     const who = details.uid === undefined ? "" : ` for user ${details.uid}`;
     const what = details.podMessage ? `: ${details.podMessage}` : "";
@@ -122,6 +146,7 @@ export class PodApiError extends PodError {
  * ```
  */
 export class PodBadRequestError extends PodApiError {
+  /** The class name, `"PodBadRequestError"`, shown first in messages and stacks. */
   override name = "PodBadRequestError";
 }
 
@@ -141,6 +166,7 @@ export class PodBadRequestError extends PodApiError {
  * ```
  */
 export class PodUnauthorizedError extends PodApiError {
+  /** The class name, `"PodUnauthorizedError"`, shown first in messages and stacks. */
   override name = "PodUnauthorizedError";
 }
 
@@ -159,6 +185,7 @@ export class PodUnauthorizedError extends PodApiError {
  * ```
  */
 export class PodForbiddenError extends PodApiError {
+  /** The class name, `"PodForbiddenError"`, shown first in messages and stacks. */
   override name = "PodForbiddenError";
 }
 
@@ -176,6 +203,7 @@ export class PodForbiddenError extends PodApiError {
  * ```
  */
 export class PodNotFoundError extends PodApiError {
+  /** The class name, `"PodNotFoundError"`, shown first in messages and stacks. */
   override name = "PodNotFoundError";
 }
 
@@ -194,6 +222,7 @@ export class PodNotFoundError extends PodApiError {
  * ```
  */
 export class PodRateLimitError extends PodApiError {
+  /** The class name, `"PodRateLimitError"`, shown first in messages and stacks. */
   override name = "PodRateLimitError";
 }
 
@@ -212,6 +241,7 @@ export class PodRateLimitError extends PodApiError {
  * ```
  */
 export class PodServerError extends PodApiError {
+  /** The class name, `"PodServerError"`, shown first in messages and stacks. */
   override name = "PodServerError";
 }
 
@@ -243,6 +273,7 @@ export function podApiErrorFor(details: PodApiErrorDetails): PodApiError {
  * ```
  */
 export class PodNetworkError extends PodError {
+  /** The class name, `"PodNetworkError"`, shown first in messages and stacks. */
   override name = "PodNetworkError";
   /** HTTP method of the call. */
   readonly method: string;
@@ -255,6 +286,16 @@ export class PodNetworkError extends PodError {
   /** Attempts made, retries included. */
   readonly attempts: number;
 
+  /**
+   * Builds the error for a call that got no answer; the transport's error goes in `options.cause`. The client throws
+   * these itself; build one in tests or adapters.
+   *
+   * @example
+   * ```ts
+   * const error = new PodNetworkError({ method: "GET", path: "/v1/admin/user/1/features", timedOut: true, attempts: 5 });
+   * console.log(error.message); // GET /v1/admin/user/1/features timed out after 5 attempts
+   * ```
+   */
   constructor(
     details: { method: string; path: string; uid?: string | undefined; timedOut: boolean; attempts: number },
     options: { cause?: unknown } = {},
@@ -295,12 +336,22 @@ function describeCause(cause: unknown): string {
  * ```
  */
 export class ValidationError extends PodError {
+  /** The class name, `"ValidationError"`, shown first in messages and stacks. */
   override name = "ValidationError";
   /** Path of the offending value in the arguments, e.g. `features[0].enabled`. */
   readonly field: string;
   /** The rule broken, e.g. `required`, `type boolean`, `maxLength 50`, `enum TRUE|FALSE|KEEP|REMOVE`. */
   readonly rule: string;
 
+  /**
+   * Builds the error; the message is `` `${field}: ${detail}` ``. The client throws these itself; build one in your
+   * own input checks to report problems the same way.
+   *
+   * @example
+   * ```ts
+   * throw new ValidationError("rows[3].uid", "required", "every row needs a uid");
+   * ```
+   */
   constructor(field: string, rule: string, detail: string) {
     super(`${field}: ${detail}`);
     this.field = field;

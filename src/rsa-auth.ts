@@ -91,6 +91,7 @@ export interface RsaAuthenticationOptions {
  * ```
  */
 export class AuthenticationError extends PodError {
+  /** The class name, `"AuthenticationError"`, shown first in messages and stacks. */
   override name = "AuthenticationError";
   /** The service account that tried to log in. */
   readonly username: string;
@@ -107,6 +108,21 @@ export class AuthenticationError extends PodError {
   /** Login attempts made, retries included. */
   readonly attempts: number;
 
+  /**
+   * Builds the error for a refused or unanswered login; the message names the username, the URL and what went
+   * wrong. {@link rsaAuthentication} throws these itself; build one in tests or your own providers.
+   *
+   * @example
+   * ```ts
+   * const error = new AuthenticationError({
+   *   username: "provisioning-bot",
+   *   url: "https://acme.symphony.com/login/pubkey/authenticate",
+   *   status: 401,
+   *   podMessage: "Invalid JWT",
+   *   attempts: 1,
+   * });
+   * ```
+   */
   constructor(
     details: {
       username: string;

@@ -30,6 +30,7 @@ export interface FeatureEntitlement {
  * ```ts
  * const action: DelegateAction = "ADD";
  * ```
+ * @useDeclaredType
  */
 export type DelegateAction = NonNullable<Schemas["DelegateAction"]["action"]>;
 
@@ -55,6 +56,7 @@ export interface DelegateUpdate {
  * ```ts
  * const app: AppEntitlement = { appId: "selerity", appName: "Selerity Context", listed: true, install: true };
  * ```
+ * @useDeclaredType
  */
 export type AppEntitlement = Schemas["UserAppEntitlement"];
 
@@ -65,6 +67,7 @@ export type AppEntitlement = Schemas["UserAppEntitlement"];
  * ```ts
  * const product: AppProduct = { appId: "selerity", name: "Premium", sku: "AcDccU53SsY", subscribed: false, type: "premium" };
  * ```
+ * @useDeclaredType
  */
 export type AppProduct = Schemas["Product"];
 
@@ -76,6 +79,7 @@ export type AppProduct = Schemas["Product"];
  * ```ts
  * const keep: AppEntitlementSetting = "KEEP";
  * ```
+ * @useDeclaredType
  */
 export type AppEntitlementSetting = NonNullable<Schemas["UserAppEntitlementPatch"]["listed"]>;
 
@@ -139,7 +143,21 @@ type Lossless<T> = T extends number
       ? { [K in keyof T]: Lossless<T[K]> }
       : T;
 
-/** The user-admin methods of a {@link PodClient}, one call per user. Build it with {@link createPodClient}. */
+/**
+ * The user-admin methods of a {@link PodClient}, one call per user: `pod.users`. Build it with
+ * {@link createPodClient}. Every method validates its input before sending (a {@link ValidationError} names the
+ * field), goes through the client's retries and timeouts, and takes {@link CallOptions} as its last argument.
+ *
+ * @example
+ * ```ts
+ * import { createPodClient } from "symphony-pod-admin";
+ *
+ * const pod = createPodClient({ baseUrl: "https://acme.symphony.com/pod", sessionToken: process.env.POD_SESSION_TOKEN ?? "" });
+ * const users: UserAdmin = pod.users;
+ * await users.updateFeatures(7215545057281n, [{ entitlement: "canCreatePublicRoom", enabled: true }]);
+ * console.log(await users.listFeatures(7215545057281n));
+ * ```
+ */
 export class UserAdmin {
   readonly #http: PodHttp;
   readonly #defaults: CallDefaults;

@@ -89,7 +89,10 @@ export interface SimulatedPodOptions {
   expireTokenAfterRequests?: number;
   /** The pod's users. When given, other uids get 404 (and 400 as a delegate). Default: every int64 uid is a user. */
   users?: Iterable<UserId>;
-  /** The answer of `GET /v1/admin/system/features/list`. Default {@link DEFAULT_AVAILABLE_FEATURES}. */
+  /**
+   * The answer of `GET /v1/admin/system/features/list`. Default: the usual Symphony user entitlements
+   * (`postReadEnabled`, `canCreatePublicRoom`, `isExternalIMEnabled`, `sendFilesEnabled` and 20 more).
+   */
   availableFeatures?: readonly string[];
   /** Refuse (400) a `features/update` naming a feature not in `availableFeatures`. Default `false`. */
   strictFeatures?: boolean;
@@ -118,7 +121,16 @@ export interface SimulatorStats {
   /** Answers by HTTP status; dropped connections have none. */
   byStatus: Record<number, number>;
   /** Faults injected. */
-  faults: { rateLimited: number; serverErrors: number; dropped: number; delayed: number };
+  faults: {
+    /** Requests answered 429 by fault injection. */
+    rateLimited: number;
+    /** Requests answered 503 by fault injection. */
+    serverErrors: number;
+    /** Connections dropped without an answer. */
+    dropped: number;
+    /** Requests held back by the simulated latency (`latencyMs`). */
+    delayed: number;
+  };
   /** Writes applied to the state (200 answers of the four write operations). */
   writes: number;
   /** Session tokens that ran out of requests or were expired by hand. */
