@@ -41,7 +41,15 @@ export class PodError extends Error {
   }
 }
 
-/** What the pod said about a failed call, as the {@link PodApiError} constructor takes it. */
+/**
+ * What the pod said about a failed call, as the {@link PodApiError} constructor takes it.
+ *
+ * @example
+ * ```ts
+ * const details: PodApiErrorDetails = { status: 404, method: "GET", path: "/v1/admin/user/42/features", uid: "42", attempts: 1 };
+ * const error = new PodNotFoundError(details);
+ * ```
+ */
 export interface PodApiErrorDetails {
   /** HTTP status of the last attempt. */
   status: number;

@@ -62,7 +62,20 @@ export interface WireResponse {
 /** Sends one request; rejects only when there is no HTTP answer. */
 export type Transport = (request: WireRequest) => Promise<WireResponse>;
 
-/** A `fetch`-compatible function, as `createPodClient({ fetch })` takes it. */
+/**
+ * A `fetch`-compatible function, as `createPodClient({ fetch })` and `rsaAuthentication({ fetch })` take it: the
+ * global `fetch`, undici's, or a wrapper (a proxy, logging, a test double).
+ *
+ * @example
+ * ```ts
+ * const loggingFetch: FetchLike = async (input, init) => {
+ *   const response = await fetch(input, init);
+ *   console.log(init.method, input, response.status);
+ *   return response;
+ * };
+ * const pod = createPodClient({ baseUrl, sessionToken, fetch: loggingFetch });
+ * ```
+ */
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
 /**
