@@ -6,6 +6,11 @@
  * A block may use top-level await and declared placeholders (`declare const items: AsyncIterable<…>;`). A block
  * that cannot be checked (rare: a fragment of a type, pseudo-code) opts out with `<!-- snippet: no-check -->` on the
  * line before its fence.
+ *
+ * The `@example` blocks of the TSDoc comments in src/ (the ones the typedoc reference shows) are checked by the same
+ * program. They are shorter: every export of the package is in scope, and so are the names they commonly assume
+ * (`pod`, `uid`, `uids`, `items`, `report`, …, see {@link TSDOC_PRELUDE}); examples of `@internal` declarations
+ * are left out, as the reference does.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -18,14 +23,16 @@ const PACKAGE = "symphony-pod-admin";
 const NO_CHECK = "<!-- snippet: no-check -->";
 
 interface Snippet {
-  /** The Markdown file, relative to the repository root. */
+  /** The Markdown or source file, relative to the repository root. */
   file: string;
   /** 1-based position among the file's ts blocks. */
   block: number;
-  /** 1-based line of the block's first code line in the Markdown file. */
+  /** 1-based line of the block's first code line in the file. */
   line: number;
   code: string;
   check: boolean;
+  /** TSDoc examples run inside a block, after the prelude. */
+  tsdoc?: boolean;
 }
 
 function markdownFiles(): string[] {
@@ -62,7 +69,118 @@ function extractSnippets(file: string, markdown: string): Snippet[] {
   return snippets;
 }
 
-const snippets = markdownFiles().flatMap((file) => extractSnippets(file, readFileSync(path.join(ROOT, file), "utf8")));
+function sourceFiles(dir = "src"): string[] {
+  return readdirSync(path.join(ROOT, dir), { withFileTypes: true })
+    .flatMap((entry) =>
+      entry.isDirectory()
+        ? sourceFiles(`${dir}/${entry.name}`)
+        : entry.name.endsWith(".ts")
+          ? [`${dir}/${entry.name}`]
+          : [],
+    )
+    .sort();
+}
+
+/** The ```ts blocks of a source file's `/** … *\/` comments, except in comments tagged `@internal`. */
+function extractExamples(file: string, source: string): Snippet[] {
+  const examples: Snippet[] = [];
+  for (const comment of source.matchAll(/\/\*\*[\s\S]*?\*\//g)) {
+    if (/@internal\b/.test(comment[0])) continue;
+    const firstLine = source.slice(0, comment.index).split("\n").length;
+    const lines = comment[0].split("\n").map((line) => line.replace(/^\s*\/?\*+\/?\s?/, ""));
+    const text = lines.join("\n");
+    for (const snippet of extractSnippets(file, text)) {
+      examples.push({ ...snippet, line: firstLine + snippet.line - 1, block: 0, tsdoc: true });
+    }
+  }
+  return examples.map((example, i) => ({ ...example, block: i + 1 }));
+}
+
+interface Exports {
+  values: string[];
+  /** Imported with `type`, as `verbatimModuleSyntax` wants. */
+  types: string[];
+}
+
+/** The names a module exports: `export { … }` lists and exported declarations. */
+function moduleExports(file: string): Exports {
+  const source = readFileSync(path.join(ROOT, file), "utf8");
+  const values: string[] = [];
+  const types: string[] = [];
+  for (const [, typeOnly, names = ""] of source.matchAll(/^export\s+(type\s+)?\{([^}]*)\}/gm)) {
+    for (const raw of names.split(",")) {
+      const name = raw.trim();
+      if (!name) continue;
+      if (typeOnly || name.startsWith("type ")) types.push(name.replace(/^type\s+/, ""));
+      else values.push(name);
+    }
+  }
+  for (const [, kind, name = ""] of source.matchAll(
+    /^export\s+(?:declare\s+)?(?:async\s+)?(function\*?|class|const|let|interface|type|enum)\s+(\w+)/gm,
+  )) {
+    if (kind === "interface" || kind === "type") types.push(name);
+    else values.push(name);
+  }
+  // A value import brings a type of the same name along (`const Fault` and `type Fault`).
+  return { values: [...new Set(values)], types: [...new Set(types)].filter((name) => !values.includes(name)) };
+}
+
+/** What the TSDoc examples may assume, declared before each of them (which then runs in a block of its own). */
+const TSDOC_PRELUDE = `
+declare const pod: Pkg.PodClient & Pkg.SimulatedPod;
+declare const client: Pkg.PodClient;
+declare const uid: bigint;
+declare const uids: bigint[];
+declare const items: Pkg.FeatureUpdateItem[];
+declare const report: Pkg.BulkReport<Pkg.FeatureUpdateItem>;
+declare const baseUrl: string;
+declare const sessionToken: string;
+declare const token: string;
+declare const myVault: { read(path: string): Promise<{ token: string }> };
+declare const failures: { write(line: string): void };
+declare function readRows(path: string): AsyncIterable<Pkg.FeatureUpdateItem>;
+declare const expect: typeof import("vitest").expect;
+declare const afterEach: typeof import("vitest").afterEach;
+`;
+
+/**
+ * A TSDoc example as a module: its own imports; the package's exports and those of the module it documents, unless
+ * it imports them itself; the prelude; then its code, in a block so that it may redeclare the prelude's names.
+ */
+function tsdocModule(example: Snippet, pkg: Exports): { code: string; offset: number } {
+  const lines = example.code.split("\n");
+  const imports = lines.filter((line) => /^import\s/.test(line));
+  const body = lines.map((line) => (/^import\s/.test(line) ? "" : line));
+  const own = new Set(
+    imports
+      .filter((line) => line.includes(`"${PACKAGE}"`))
+      .flatMap((line) => /\{([^}]*)\}/.exec(line)?.[1]?.split(",") ?? [])
+      .map((name) => name.trim().replace(/^type\s+/, "")),
+  );
+  const importList = (exports: Exports) =>
+    [
+      ...exports.values.filter((name) => !own.has(name)),
+      ...exports.types.filter((name) => !own.has(name)).map((name) => `type ${name}`),
+    ].join(", ");
+  const fromPackage = importList(pkg);
+  for (const name of [...pkg.values, ...pkg.types]) own.add(name);
+  const fromModule = importList(moduleExports(example.file));
+  const modulePath = path.join(ROOT, example.file).replace(/\.ts$/, ".js");
+  const header = [
+    ...imports,
+    `import { ${fromPackage} } from "${PACKAGE}";`,
+    `import { ${fromModule} } from ${JSON.stringify(modulePath)};`,
+    `import type * as Pkg from "${PACKAGE}";`,
+    TSDOC_PRELUDE,
+    "{",
+  ].join("\n");
+  return { code: `${header}\n${body.join("\n")}\n}\n`, offset: header.split("\n").length };
+}
+
+const snippets = [
+  ...markdownFiles().flatMap((file) => extractSnippets(file, readFileSync(path.join(ROOT, file), "utf8"))),
+  ...sourceFiles().flatMap((file) => extractExamples(file, readFileSync(path.join(ROOT, file), "utf8"))),
+];
 const checked = snippets.filter((snippet) => snippet.check);
 
 /** Diagnostics per snippet, as `README.md block 3 (line 57:12): TS2304 Cannot find name 'pod'.` */
@@ -92,10 +210,14 @@ function typeCheck() {
   workDir = mkdtempSync(path.join(cacheDir, "docs-snippets-"));
   writeFileSync(path.join(workDir, "package.json"), JSON.stringify({ type: "module" }));
   const byFile = new Map<string, Snippet>();
+  const offsets = new Map<Snippet, number>();
+  const pkg = moduleExports("src/index.ts");
   for (const snippet of checked) {
     const name = path.join(workDir, `${snippet.file.replace(/[^\w]+/g, "_")}_${snippet.block}.ts`);
+    const { code, offset } = snippet.tsdoc ? tsdocModule(snippet, pkg) : { code: snippet.code, offset: 0 };
+    offsets.set(snippet, offset);
     // `export {}` makes every block a module, so top-level await is allowed and names do not clash between blocks.
-    writeFileSync(name, `${snippet.code}\nexport {};\n`);
+    writeFileSync(name, `${code}\nexport {};\n`);
     byFile.set(path.normalize(name), snippet);
   }
   const program = ts.createProgram({ rootNames: [...byFile.keys()], options: compilerOptions() });
@@ -114,7 +236,8 @@ function typeCheck() {
       diagnostics.map((diagnostic) => {
         const message = ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n  ");
         const at = diagnostic.start === undefined ? undefined : source.getLineAndCharacterOfPosition(diagnostic.start);
-        const where = at ? `line ${snippet.line + at.line}:${at.character + 1}` : `line ${snippet.line}`;
+        const line = at ? snippet.line + at.line - (offsets.get(snippet) ?? 0) : snippet.line;
+        const where = at ? `line ${line}:${at.character + 1}` : `line ${line}`;
         return `${snippet.file} block ${snippet.block} (${where}): TS${diagnostic.code} ${message}`;
       }),
     );
@@ -135,7 +258,7 @@ describe("code snippets in the README and docs/*.md", () => {
     expect(readFileSync(path.join(ROOT, "README.md"), "utf8")).toContain("<!-- readme-example: usage -->");
   });
 
-  for (const file of markdownFiles()) {
+  for (const file of [...markdownFiles(), ...sourceFiles()]) {
     const blocks = snippets.filter((snippet) => snippet.file === file);
     if (blocks.length === 0) continue;
     describe(file, () => {

@@ -541,8 +541,7 @@ function describe(error: AjvError | undefined): string {
  *
  * @example
  * ```ts
- * import { createPodClient } from "symphony-pod-admin";
- * import { startSimulatedPod } from "symphony-pod-admin/simulator";
+ * import { createPodClient, startSimulatedPod } from "symphony-pod-admin";
  *
  * const pod = await startSimulatedPod({ faults: { rateLimit: 0.1, seed: 1 } });
  * const client = createPodClient({ baseUrl: pod.url, sessionToken: pod.currentToken() });

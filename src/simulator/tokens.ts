@@ -106,6 +106,8 @@ export class SessionRegistry {
  *
  * @example
  * ```ts
+ * import { readFile } from "node:fs/promises";
+ *
  * const login: SimulatorLoginOptions = { publicKey: await readFile("bot-public.pem", "utf8") };
  * const pod = await startSimulatedPod({ login });
  * ```
