@@ -1,7 +1,7 @@
-import { ValidationError } from "./errors.js";
+import { PodError, ValidationError } from "./errors.js";
 import type { PodHttp } from "./http.js";
 import { type UserId, userIdToDecimal } from "./ids.js";
-import type { RetryOptions } from "./retry.js";
+import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
 import type {
   AppEntitlement,
   AppEntitlementPatch,
@@ -23,7 +23,7 @@ export interface FeatureUpdateItem {
   /** The user to update. */
   uid: UserId;
   /** The features to set; others are left as they are. */
-  features: FeatureEntitlement[];
+  features: readonly FeatureEntitlement[];
 }
 
 /**
@@ -55,7 +55,7 @@ export interface AppReplaceItem {
   /** The user to update. */
   uid: UserId;
   /** All of the user's app entitlements; apps not listed are dropped. */
-  apps: AppEntitlement[];
+  apps: readonly AppEntitlement[];
 }
 
 /**
@@ -70,7 +70,7 @@ export interface AppPatchItem {
   /** The user to update. */
   uid: UserId;
   /** The apps to change; others are kept. */
-  patches: AppEntitlementPatch[];
+  patches: readonly AppEntitlementPatch[];
 }
 
 /**
@@ -396,20 +396,58 @@ export class BulkAdmin {
 
 async function collect<Item>(outcomes: AsyncGenerator<BulkOutcome<Item>>): Promise<BulkReport<Item>> {
   const report: BulkReport<Item> = { total: 0, succeeded: 0, failed: [], notAttempted: [] };
-  for await (const outcome of outcomes) {
-    report.total++;
-    if (outcome.status === "succeeded") report.succeeded++;
-    else if (outcome.status === "failed")
-      report.failed.push({ uid: outcome.uid, input: outcome.input, error: outcome.error });
-    else report.notAttempted.push(outcome.input);
+  try {
+    for await (const outcome of outcomes) {
+      report.total++;
+      if (outcome.status === "succeeded") report.succeeded++;
+      else if (outcome.status === "failed")
+        report.failed.push({ uid: outcome.uid, input: outcome.input, error: outcome.error });
+      else report.notAttempted.push(outcome.input);
+    }
+  } catch (error) {
+    if (error instanceof BulkRunError) throw new BulkRunError(error.message, { cause: error.cause, report });
+    throw error;
   }
   return report;
+}
+
+/**
+ * A bulk run stopped because of the caller's code, not the pod: the input threw while being read, or `onProgress`
+ * threw. The calls already started were awaited first; `report` (from the report form) accounts for every item
+ * taken so far, and `cause` is the original error.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await pod.bulk.updateFeatures(readRows("users.csv"));
+ * } catch (error) {
+ *   if (error instanceof BulkRunError) console.error(error.cause, error.report?.succeeded);
+ *   else throw error;
+ * }
+ * ```
+ */
+export class BulkRunError extends PodError {
+  override name = "BulkRunError";
+  /** What the run did before it stopped: only set by the report form (`pod.bulk.updateFeatures`, …). */
+  readonly report: BulkReport<unknown> | undefined;
+
+  /** @internal */
+  constructor(message: string, options: { cause: unknown; report?: BulkReport<unknown> | undefined }) {
+    super(message, { cause: options.cause });
+    this.report = options.report;
+  }
 }
 
 const MAX_CONCURRENCY = 1000;
 
 /** Checked before anything is read or sent: invalid options are the one thing that rejects a run. */
 function checkOptions(options: BulkOptions) {
+  if (options === null || typeof options !== "object") throw new TypeError("options must be an object");
+  resolveRetry(DEFAULT_RETRY, options.retry, "retry");
+  if (options.timeoutMs !== undefined) checkTimeoutMs(options.timeoutMs, "timeoutMs");
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new TypeError("signal must be an AbortSignal");
+  }
   const concurrency = options.concurrency ?? 300;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
     throw new RangeError(
@@ -472,6 +510,19 @@ async function* runBulk<Item>(
   signal?.addEventListener("abort", onAbort, { once: true });
   if (signal?.aborted) stopped = true;
 
+  // The caller's code failing (the input, onProgress) stops the run like an abort; it is thrown at the end.
+  let runError: BulkRunError | undefined;
+  let taken = 0;
+  const fail = (what: string, error: unknown) => {
+    runError ??= new BulkRunError(
+      `bulk run stopped after ${taken} items were read: ${what} threw (${describe(error)})`,
+      {
+        cause: error,
+      },
+    );
+    stopped = true;
+  };
+
   let lastProgress = 0;
   const progress = (force: boolean) => {
     if (!onProgress) return;
@@ -480,15 +531,33 @@ async function* runBulk<Item>(
     lastProgress = now;
     const elapsedMs = now - started;
     const done = succeeded + failed;
-    onProgress({
-      done,
-      succeeded,
-      failed,
-      inFlight,
-      concurrency: limit,
-      ratePerSecond: elapsedMs > 0 ? (done * 1000) / elapsedMs : 0,
-      elapsedMs,
-    });
+    try {
+      onProgress({
+        done,
+        succeeded,
+        failed,
+        inFlight,
+        concurrency: limit,
+        ratePerSecond: elapsedMs > 0 ? (done * 1000) / elapsedMs : 0,
+        elapsedMs,
+      });
+    } catch (error) {
+      fail("onProgress", error);
+    }
+  };
+  /** The input's next item; undefined when it is exhausted or threw (then the run stops). */
+  const pull = async (): Promise<IteratorResult<Item> | undefined> => {
+    if (exhausted) return undefined;
+    try {
+      const next = await iterator.next();
+      if (next.done) exhausted = true;
+      else taken++;
+      return next.done ? undefined : next;
+    } catch (error) {
+      exhausted = true; // a throwing iterator is finished; do not ask it again
+      fail("the input", error);
+      return undefined;
+    }
   };
 
   const start = (item: Item) => {
@@ -526,8 +595,10 @@ async function* runBulk<Item>(
     for (;;) {
       // Fill free slots; `ready` counts against the limit so a slow consumer holds the input back.
       while (!stopped && !exhausted && inFlight + ready.length < limit) {
-        const next = await iterator.next();
-        if (next.done) exhausted = true;
+        const next = await pull();
+        if (!next) break;
+        // Aborted while the input was being read: this item is not sent.
+        if (stopped) ready.push({ status: "notAttempted", uid: rawUid(next.value), input: next.value });
         else start(next.value);
       }
       while (ready.length > 0) {
@@ -542,21 +613,21 @@ async function* runBulk<Item>(
         });
       }
     }
-    // Aborted: what was never started is still accounted for, in input order.
-    if (stopped && !exhausted) {
-      for (;;) {
-        const next = await iterator.next();
-        if (next.done) break;
-        yield { status: "notAttempted", uid: rawUid(next.value), input: next.value };
-      }
-      exhausted = true;
+    // Stopped: what was never started is still accounted for, in input order.
+    for (let next = await pull(); next; next = await pull()) {
+      yield { status: "notAttempted", uid: rawUid(next.value), input: next.value };
     }
+    progress(true);
   } finally {
     signal?.removeEventListener("abort", onAbort);
     unsubscribe();
     if (!exhausted) await iterator.return?.();
-    progress(true);
   }
+  if (runError) throw runError;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function openIterator<Item>(items: Items<Item>): AsyncIterator<Item> | Iterator<Item> {

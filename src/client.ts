@@ -3,9 +3,10 @@ import type { paths } from "../generated/pod-api.js";
 import { type SessionTokenProvider, SessionTokens } from "./auth.js";
 import { BulkAdmin } from "./bulk.js";
 import { PodHttp } from "./http.js";
-import { DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
+import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
 import { type FetchLike, fetchTransport, type Transport, undiciTransport } from "./transport.js";
 import { type CallDefaults, UserAdmin } from "./users.js";
+import { stringifyJson } from "./wire.js";
 
 /**
  * Options of {@link createPodClient}.
@@ -113,6 +114,8 @@ export function createPodClient(options: PodClientOptions): PodClient {
   const raw = createClient<PodPaths>({
     baseUrl: internals.baseUrl,
     fetch: (request: Request) => rawFetch(internals, request),
+    // int64 values given as bigint keep every digit in raw bodies too.
+    bodySerializer: stringifyJson,
   });
   const dryRunUsers = new UserAdmin(dryRunHttp, internals.defaults);
   return { users, bulk: new BulkAdmin(users, dryRunUsers, internals.http), raw };
@@ -120,16 +123,13 @@ export function createPodClient(options: PodClientOptions): PodClient {
 
 /** Stands in for the pipeline in dry runs: the facade validates and builds each request, and nothing is sent. */
 const dryRunHttp = {
-  send: async () => ({ status: 200, headers: {}, body: "" }),
+  sendJson: async () => undefined,
 } as unknown as PodHttp;
 
 function createInternals(options: PodClientOptions) {
   if (options === null || typeof options !== "object") throw new TypeError("createPodClient needs an options object");
   const baseUrl = checkBaseUrl(options.baseUrl);
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  if (typeof timeoutMs !== "number" || !(timeoutMs > 0)) {
-    throw new RangeError(`timeoutMs must be a number of milliseconds > 0, got ${String(options.timeoutMs)}`);
-  }
+  const timeoutMs = checkTimeoutMs(options.timeoutMs ?? 30_000, "timeoutMs");
   if (options.fetch !== undefined && typeof options.fetch !== "function")
     throw new TypeError("fetch must be a function");
   const tokens = new SessionTokens(options.sessionToken);
@@ -147,7 +147,9 @@ function checkBaseUrl(baseUrl: unknown): string {
     throw new TypeError(`baseUrl is not a URL: ${JSON.stringify(baseUrl)}`);
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") throw new TypeError("baseUrl must be an http(s) URL");
-  return baseUrl.replace(/\/+$/, "");
+  if (url.search || url.hash) throw new TypeError("baseUrl must not have a query or a fragment");
+  // The normalised form (default port, dot segments), so facade and raw calls agree on every path.
+  return url.href.replace(/\/+$/, "");
 }
 
 /** openapi-fetch hands over a WHATWG Request; send it through the same pipeline and hand back a Response. */

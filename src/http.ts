@@ -1,5 +1,5 @@
 import type { SessionTokens } from "./auth.js";
-import { type PodApiError, PodNetworkError, podApiErrorFor } from "./errors.js";
+import { PodApiError, PodNetworkError, podApiErrorFor } from "./errors.js";
 import { backoffDelay, isRetryableStatus, parseRetryAfter, type RetryOptions, sleep } from "./retry.js";
 import { AttemptSignal, type Transport, type WireResponse } from "./transport.js";
 
@@ -93,11 +93,26 @@ export class PodHttp {
     }
   }
 
-  /** Like {@link exchange}, but a non-2xx answer is thrown as the matching {@link PodApiError}. */
-  async send(call: PodCall): Promise<WireResponse> {
+  /**
+   * Runs the call; a non-2xx answer is thrown as the matching {@link PodApiError}, a 2xx one is read with `parse`
+   * (JSON by default; an empty body is `undefined`). An answer that cannot be read is a {@link PodApiError} too, not
+   * a bare SyntaxError, since a proxy's page can stand in for the pod's answer.
+   */
+  async sendJson<T = unknown>(call: PodCall, parse: (text: string) => T = JSON.parse): Promise<T | undefined> {
     const { response, attempts, token } = await this.exchange(call);
-    if (response.status >= 200 && response.status < 300) return response;
-    throw this.#errorFor(call, response, attempts, token);
+    if (response.status < 200 || response.status >= 300) throw this.#errorFor(call, response, attempts, token);
+    if (response.body === "") return undefined;
+    try {
+      return parse(response.body);
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      const details = { status: response.status, method: call.method, path: call.path, uid: call.uid, attempts };
+      throw new PodApiError({
+        ...details,
+        podMessage: `the answer could not be read (${redact(why, token)}): ${excerpt(response.body, token)}`,
+        requestId: headerValue(response, "x-trace-id"),
+      });
+    }
   }
 
   async #attempt(call: PodCall, token: string): Promise<WireResponse> {
@@ -140,10 +155,9 @@ export class PodHttp {
         if (typeof body.message === "string") podMessage = body.message;
       }
     } catch {
-      podMessage = response.body.trim().slice(0, 200) || undefined;
+      podMessage = excerpt(response.body, token) || undefined;
     }
-    // A pod (or proxy) echoing the request back must not leak the token into logs.
-    if (podMessage?.includes(token)) podMessage = podMessage.replaceAll(token, "[redacted]");
+    if (podMessage !== undefined) podMessage = redact(podMessage, token);
     return podApiErrorFor({
       status: response.status,
       method: call.method,
@@ -156,6 +170,15 @@ export class PodHttp {
       retryAfterMs: response.status === 429 ? parseRetryAfter(headerValue(response, "retry-after")) : undefined,
     });
   }
+}
+
+/** A pod (or proxy) echoing the request back must not leak the token into logs; redact before cutting. */
+function redact(text: string, token: string): string {
+  return text.includes(token) ? text.replaceAll(token, "[redacted]") : text;
+}
+
+function excerpt(body: string, token: string): string {
+  return redact(body, token).trim().slice(0, 200);
 }
 
 function headerValue(response: WireResponse, name: string): string | undefined {

@@ -8,6 +8,7 @@ export {
   type BulkOutcome,
   type BulkProgress,
   type BulkReport,
+  BulkRunError,
   type BulkStreams,
   type DelegateUpdateItem,
   type FeatureUpdateItem,

@@ -95,3 +95,14 @@ export function resolveRetry(base: Required<RetryOptions>, override: RetryOption
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+/** The longest timer Node honours; beyond it `setTimeout` fires after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** A per-attempt timeout must be a finite, positive number of milliseconds that a Node timer can hold. */
+export function checkTimeoutMs(value: unknown, field: string): number {
+  if (typeof value !== "number" || !(value > 0) || value > MAX_TIMER_MS) {
+    throw new RangeError(`${field} must be a number of milliseconds from 1 to ${MAX_TIMER_MS}, got ${String(value)}`);
+  }
+  return value;
+}

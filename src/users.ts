@@ -2,7 +2,7 @@ import type { components, paths } from "../generated/pod-api.js";
 import { ValidationError } from "./errors.js";
 import type { PodHttp } from "./http.js";
 import { type UserId, userIdToDecimal } from "./ids.js";
-import { DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
+import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
 import { checkBody, fromWire, parseInt64Array, requireFields, stringifyJson, toWire } from "./wire.js";
 
 type Schemas = components["schemas"];
@@ -185,7 +185,7 @@ export class UserAdmin {
     const userId = userIdToDecimal(uid, "uid");
     const body = mapList(features, "features", (feature, field) => {
       const wire = toWire(feature, "Feature", field);
-      requireFields(feature, ["entitlement", "enabled"], field);
+      requireFields(fromWire(wire), ["entitlement", "enabled"], field);
       return wire;
     });
     checkBody(body, "FeatureList", "features");
@@ -245,11 +245,13 @@ export class UserAdmin {
     if (update === null || typeof update !== "object") {
       throw new ValidationError("update", "type object", "must be an object { userId, action }");
     }
-    requireFields(update, ["userId", "action"], "update");
-    const wire = toWire(update, "DelegateAction", "update") as { action: unknown };
-    const delegate = BigInt(userIdToDecimal(update.userId, "update.userId"));
-    checkBody({ action: wire.action }, "DelegateAction", "update");
-    const body = { userId: delegate, action: update.action };
+    // Checks and body read the same copy, so what was checked is what is sent.
+    const wire = toWire(update, "DelegateAction", "update") as { userId?: unknown; action?: unknown };
+    requireFields(wire, ["userId", "action"], "update");
+    const delegate = BigInt(userIdToDecimal(wire.userId, "update.userId"));
+    const checked = { action: wire.action };
+    checkBody(checked, "DelegateAction", "update");
+    const body = { userId: delegate, action: checked.action };
     await this.#call("post", "/v1/admin/user/{uid}/delegates/update", userId, body, options);
   }
 
@@ -265,8 +267,8 @@ export class UserAdmin {
   async listDelegates(uid: UserId, options?: CallOptions): Promise<bigint[]> {
     const userId = userIdToDecimal(uid, "uid");
     const path = `/v1/admin/user/${userId}/delegates`;
-    const response = await this.#http.send({ ...this.#settings(options), method: "GET", path, uid: userId });
-    return parseInt64Array(response.body, `GET ${path}`);
+    const call = { ...this.#settings(options), method: "GET", path, uid: userId };
+    return (await this.#http.sendJson(call, parseInt64Array)) ?? [];
   }
 
   /**
@@ -350,12 +352,9 @@ export class UserAdmin {
    * ```
    */
   async listAvailableFeatures(options?: CallOptions): Promise<string[]> {
-    const response = await this.#http.send({
-      ...this.#settings(options),
-      method: "GET",
-      path: "/v1/admin/system/features/list",
-    });
-    return JSON.parse(response.body) as ResponseJson<Operation<"/v1/admin/system/features/list", "get">>;
+    const call = { ...this.#settings(options), method: "GET", path: "/v1/admin/system/features/list" };
+    const features = await this.#http.sendJson(call);
+    return (features ?? []) as ResponseJson<Operation<"/v1/admin/system/features/list", "get">>;
   }
 
   async #call<P extends keyof paths & `/v1/admin/user/{uid}/${string}`, M extends Method & keyof paths[P]>(
@@ -365,14 +364,14 @@ export class UserAdmin {
     body: Lossless<RequestJson<Operation<P, M>>> | undefined,
     options: CallOptions | undefined,
   ): Promise<ResponseJson<Operation<P, M>>> {
-    const response = await this.#http.send({
+    const answer = await this.#http.sendJson({
       ...this.#settings(options),
       method: method.toUpperCase(),
       path: route.replace("{uid}", uid),
       uid,
       body: body === undefined ? undefined : stringifyJson(body),
     });
-    return (response.body === "" ? undefined : JSON.parse(response.body)) as ResponseJson<Operation<P, M>>;
+    return answer as ResponseJson<Operation<P, M>>;
   }
 
   #settings(options: CallOptions | undefined) {
@@ -383,8 +382,8 @@ export class UserAdmin {
 /** Resolves per-call options over the client's defaults. @internal */
 export function settingsFor(defaults: CallDefaults, options: CallOptions | undefined) {
   if (options === undefined) return defaults;
-  const timeoutMs = options.timeoutMs ?? defaults.timeoutMs;
-  if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be a number > 0, got ${String(options.timeoutMs)}`);
+  const timeoutMs =
+    options.timeoutMs === undefined ? defaults.timeoutMs : checkTimeoutMs(options.timeoutMs, "timeoutMs");
   return {
     retry: options.retry ? resolveRetry(defaults.retry ?? DEFAULT_RETRY, options.retry, "retry") : defaults.retry,
     timeoutMs,

@@ -163,8 +163,8 @@ export function stringifyJson(value: unknown): string {
 }
 
 /** Parses a JSON array of int64 values without rounding any of them through a float. */
-export function parseInt64Array(text: string, field: string): bigint[] {
-  if (!INT_ARRAY.test(text)) throw new TypeError(`${field}: expected a JSON array of integers from the pod`);
+export function parseInt64Array(text: string): bigint[] {
+  if (!INT_ARRAY.test(text)) throw new SyntaxError("expected a JSON array of integers");
   return (text.match(/-?\d+/g) ?? []).map(BigInt);
 }
 

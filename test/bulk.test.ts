@@ -2,6 +2,7 @@ import { HttpResponse, http } from "msw";
 import { describe, expect, it } from "vitest";
 import {
   type BulkProgress,
+  BulkRunError,
   createPodClient,
   type FeatureUpdateItem,
   PodBadRequestError,
@@ -256,5 +257,104 @@ describe("pod.bulk: dry run", () => {
       ["0", "uid"],
       ["2", "features[0].enabled"],
     ]);
+  });
+});
+
+describe("pod.bulk: the caller's code failing", () => {
+  const okHandler = (counter: { sent: number; done: number }) =>
+    http.post(FEATURES, async () => {
+      counter.sent++;
+      await tick(5);
+      counter.done++;
+      return HttpResponse.json({ message: "OK" });
+    });
+
+  it("an input that throws mid-run: calls in flight finish first, then BulkRunError with the partial report", async () => {
+    const counter = { sent: 0, done: 0 };
+    server.use(okHandler(counter));
+    async function* rows() {
+      for (let uid = 1; uid <= 30; uid++) yield { uid, features: ON };
+      throw new Error("CSV parse error on line 31");
+    }
+    const error = await testClient()
+      .bulk.updateFeatures(rows(), { concurrency: 50 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BulkRunError);
+    expect((error as BulkRunError).cause).toEqual(new Error("CSV parse error on line 31"));
+    expect((error as Error).message).toBe(
+      "bulk run stopped after 30 items were read: the input threw (CSV parse error on line 31)",
+    );
+    expect(counter).toEqual({ sent: 30, done: 30 }); // nothing left running unobserved
+    expect((error as BulkRunError).report).toMatchObject({ total: 30, succeeded: 30, failed: [], notAttempted: [] });
+  });
+
+  it("the streaming form yields every started item's outcome before throwing", async () => {
+    const counter = { sent: 0, done: 0 };
+    server.use(okHandler(counter));
+    async function* rows() {
+      yield { uid: 1, features: ON };
+      yield { uid: 2, features: ON };
+      throw new Error("disk gone");
+    }
+    const seen: string[] = [];
+    const error = await (async () => {
+      for await (const outcome of testClient().bulk.stream.updateFeatures(rows())) seen.push(outcome.uid);
+    })().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BulkRunError);
+    expect(seen.sort()).toEqual(["1", "2"]);
+  });
+
+  it("an onProgress that throws stops the run like an abort, and is thrown at the end", async () => {
+    const counter = { sent: 0, done: 0 };
+    server.use(okHandler(counter));
+    const input = items(500);
+    const error = await testClient()
+      .bulk.updateFeatures(input, {
+        concurrency: 10,
+        progressIntervalMs: 0,
+        onProgress: (p) => {
+          if (p.done >= 50) throw new Error("display broke");
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BulkRunError);
+    const report = (error as BulkRunError).report;
+    expect(counter.sent).toBe(counter.done);
+    expect(report?.succeeded).toBe(counter.done);
+    expect((report?.succeeded ?? 0) + (report?.notAttempted.length ?? 0)).toBe(500);
+    expect(report?.notAttempted).toEqual(input.slice(counter.done));
+  });
+
+  it("an item read while the run was being aborted is not sent", async () => {
+    const counter = { sent: 0, done: 0 };
+    server.use(okHandler(counter));
+    const controller = new AbortController();
+    function* rows() {
+      yield { uid: 1, features: ON };
+      controller.abort(); // the abort lands while the scheduler awaits this read
+      yield { uid: 2, features: ON };
+      yield { uid: 3, features: ON };
+    }
+    const report = await testClient().bulk.updateFeatures(rows(), { concurrency: 1, signal: controller.signal });
+    expect(counter.sent).toBe(1);
+    expect(report.notAttempted.map((i) => i.uid)).toEqual([2, 3]);
+  });
+
+  it("invalid per-call options reject the run before anything is read", async () => {
+    let pulled = 0;
+    function* rows() {
+      pulled++;
+      yield { uid: 1, features: ON };
+    }
+    const pod = testClient();
+    await expect(pod.bulk.updateFeatures(rows(), { retry: { maxAttempts: 0 } })).rejects.toThrow(
+      "retry.maxAttempts must be an integer ≥ 1, got 0",
+    );
+    await expect(pod.bulk.updateFeatures(rows(), { timeoutMs: -5 })).rejects.toThrow(RangeError);
+    await expect(pod.bulk.updateFeatures(rows(), { timeoutMs: Number.POSITIVE_INFINITY })).rejects.toThrow(RangeError);
+    await expect(pod.bulk.updateFeatures(rows(), { signal: {} as AbortSignal })).rejects.toThrow(
+      "signal must be an AbortSignal",
+    );
+    expect(pulled).toBe(0);
   });
 });

@@ -133,3 +133,44 @@ describe("each error status maps to its class, with the pod's details", () => {
     expect(calls).toBe(1);
   });
 });
+
+describe("answers that are not what the spec says", () => {
+  it("redacts the token before cutting a long non-JSON error body, so no part of it leaks", async () => {
+    server.use(
+      http.post(FEATURES, ({ request }) =>
+        HttpResponse.text(`<html>${"x".repeat(180)}token=${request.headers.get("sessionToken")}</html>`, {
+          status: 400,
+        }),
+      ),
+    );
+    const error = await testClient(noRetry)
+      .users.updateFeatures(UID, [{ entitlement: "a", enabled: true }])
+      .catch((e: unknown) => e);
+    expect((error as PodApiError).podMessage).toMatch(/token=\[redact/); // cut at 200 characters, after redaction
+    expect(everySerialization(error)).not.toContain(TOKEN.slice(0, 8));
+  });
+
+  it("a 200 that is not JSON (a proxy's page) is a PodApiError with the status, never a bare SyntaxError", async () => {
+    server.use(
+      http.get(`${BASE_URL}/v1/admin/user/${UID}/features`, ({ request }) =>
+        HttpResponse.text(`${request.headers.get("sessionToken")} <html>login</html>`, { status: 200 }),
+      ),
+    );
+    const error = await testClient()
+      .users.listFeatures(UID)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PodApiError);
+    expect(error).toMatchObject({ status: 200, uid: UID, method: "GET" });
+    expect((error as PodApiError).podMessage).toMatch(/^the answer could not be read \(.*\): \[redacted\] <html>login/);
+    expect(everySerialization(error)).not.toContain(TOKEN);
+  });
+
+  it("a delegates answer that is not an array of integers is a PodApiError", async () => {
+    server.use(http.get(`${BASE_URL}/v1/admin/user/${UID}/delegates`, () => HttpResponse.json({ delegates: [] })));
+    await expect(testClient().users.listDelegates(UID)).rejects.toMatchObject({
+      name: "PodApiError",
+      status: 200,
+      podMessage: 'the answer could not be read (expected a JSON array of integers): {"delegates":[]}',
+    });
+  });
+});

@@ -217,3 +217,37 @@ describe("pod.raw: the typed openapi-fetch client over the same pipeline", () =>
     expect(error).toEqual({ code: 403, message: "Caller lacks entitlement" });
   });
 });
+
+describe("client options", () => {
+  it("normalises the base URL, so raw and facade calls reach the same paths", async () => {
+    const seen = capture("get", "/v1/admin/system/features/list", ["a"]);
+    const pod = testClient({ baseUrl: "https://acme.pod.test:443/./pod/" });
+    await pod.users.listAvailableFeatures();
+    await pod.raw.GET("/v1/admin/system/features/list");
+    expect(seen.map((s) => s.path)).toEqual([
+      "/pod/v1/admin/system/features/list",
+      "/pod/v1/admin/system/features/list",
+    ]);
+  });
+
+  it("raw bodies keep every digit of a bigint", async () => {
+    const seen = capture("post", `/v1/admin/user/${UID}/delegates/update`, { message: "OK" });
+    await testClient().raw.POST("/v1/admin/user/{uid}/delegates/update", {
+      params: { path: { uid: Number(UID) } },
+      body: { userId: 9007199254740993n as unknown as number, action: "ADD" },
+    });
+    expect(seen[0]?.body).toBe('{"userId":9007199254740993,"action":"ADD"}');
+  });
+
+  it.each([
+    [{ baseUrl: "ftp://x/pod" }, "baseUrl must be an http(s) URL"],
+    [{ baseUrl: "https://x/pod?a=1" }, "baseUrl must not have a query or a fragment"],
+    [{ baseUrl: "not a url" }, "baseUrl is not a URL"],
+    [{ timeoutMs: 0 }, "timeoutMs must be a number of milliseconds from 1 to 2147483647, got 0"],
+    [{ timeoutMs: Number.POSITIVE_INFINITY }, "timeoutMs must be a number of milliseconds from 1 to 2147483647"],
+    [{ sessionToken: "" }, "sessionToken must not be empty"],
+    [{ sessionToken: 42 as never }, "sessionToken must be a string or a function returning one"],
+  ])("refuses %j", (options, message) => {
+    expect(() => testClient(options)).toThrow(message);
+  });
+});

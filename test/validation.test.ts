@@ -153,3 +153,17 @@ describe("apps (patch)", () => {
     await rejects(() => pod().patchApps(1, patches as never), field, rule);
   });
 });
+
+describe("what is checked is what is sent", () => {
+  it("a feature whose fields are getters on a prototype is refused, not sent as {}", async () => {
+    class Feature {
+      get entitlement() {
+        return "canCreatePublicRoom";
+      }
+      get enabled() {
+        return true;
+      }
+    }
+    await rejects(() => pod().updateFeatures(1, [new Feature()]), "features[0].entitlement", "required");
+  });
+});
