@@ -12,6 +12,7 @@ import {
   validateUserAppEntitlementsPatchList,
 } from "../generated/schemas.js";
 import { ValidationError } from "./errors.js";
+import { mayHoldUnsafeInteger, parseJsonLossless } from "./json.js";
 
 /** Facade name → wire name, for every field the Pod API spells differently. The only such table. */
 export const RENAMED_FIELDS: Readonly<Record<string, string>> = Object.freeze({
@@ -164,8 +165,9 @@ export function stringifyJson(value: unknown): string {
 
 /** Parses a JSON array of int64 values without rounding any of them through a float. */
 export function parseInt64Array(text: string): bigint[] {
-  if (!INT_ARRAY.test(text)) throw new SyntaxError("expected a JSON array of integers");
-  return (text.match(/-?\d+/g) ?? []).map(BigInt);
+  const parsed: unknown = JSON.parse(text);
+  if (!Array.isArray(parsed) || !parsed.every(Number.isInteger))
+    throw new SyntaxError("expected a JSON array of integers");
+  const exact = mayHoldUnsafeInteger(text) ? (parseJsonLossless(text) as (number | bigint)[]) : parsed;
+  return exact.map((id) => BigInt(id));
 }
-
-const INT_ARRAY = /^\s*\[\s*(?:-?\d+\s*(?:,\s*-?\d+\s*)*)?\]\s*$/;

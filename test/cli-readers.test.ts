@@ -147,7 +147,7 @@ describe("JSON Lines", () => {
       "[1,2]",
     ].join("\n");
     expect(await read("features", text, "jsonl")).toEqual([
-      { line: 1, item: { uid: "9007199254740993", features: [{ entitlement: "a", enabled: true }] } },
+      { line: 1, item: { uid: 9007199254740993n, features: [{ entitlement: "a", enabled: true }] } },
       { line: 3, item: { uid: "2", features: [] } },
       { line: 4, rule: "JSON", error: expect.stringMatching(/^in\.csv:4: not valid JSON/) },
       { line: 5, rule: "type object", error: "in.csv:5: each line must be a JSON object" },

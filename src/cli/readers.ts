@@ -6,6 +6,7 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { parse as parseCsv } from "csv-parse";
 import type { AppPatchItem, AppReplaceItem, DelegateUpdateItem, FeatureUpdateItem } from "../bulk.js";
+import { mayHoldUnsafeInteger, parseJsonLossless } from "../json.js";
 import type { AppEntitlement, AppEntitlementPatch, AppProduct } from "../users.js";
 
 /** The four bulk operations the CLI applies. */
@@ -75,9 +76,6 @@ export function readItems<Op extends Operation>(
 
 // --- JSON Lines -------------------------------------------------------------------------------------------------
 
-/** Ids beyond 2^53 would be rounded by JSON.parse; quoting them first keeps every digit (the facade takes strings). */
-const BIG_ID = /"(uid|userId)"(\s*):(\s*)(\d{16,})/g;
-
 async function* readJsonLines(input: Readable, file: string): AsyncGenerator<SourceRecord<unknown>> {
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   let line = 0;
@@ -86,7 +84,9 @@ async function* readJsonLines(input: Readable, file: string): AsyncGenerator<Sou
     if (text.trim() === "") continue;
     let value: unknown;
     try {
-      value = JSON.parse(text.replace(BIG_ID, '"$1"$2:$3"$4"'));
+      value = JSON.parse(text);
+      // Ids beyond 2^53 would be rounded by JSON.parse; read them again as bigints (the facade takes them).
+      if (mayHoldUnsafeInteger(text)) value = parseJsonLossless(text);
     } catch (error) {
       yield {
         line,

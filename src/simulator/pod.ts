@@ -8,8 +8,8 @@ import {
   validateUserAppEntitlementsPatchList,
 } from "../../generated/schemas.js";
 import type { UserId } from "../ids.js";
+import { mayHoldUnsafeInteger, parseJsonLossless } from "../json.js";
 import { Fault, FaultPlan, type SimulatorFaults } from "./faults.js";
-import { mayHoldUnsafeInteger, parseJsonLossless } from "./json.js";
 import { int64Key, PodStore, SimulatedPodState, type SimulatorAppDefaults, type UserRecord } from "./state.js";
 import { type LoginCheck, loginCheck, SessionRegistry, type SimulatorLoginOptions } from "./tokens.js";
 
