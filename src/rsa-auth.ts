@@ -1,6 +1,5 @@
 import { createPrivateKey, type KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { SignJWT } from "jose";
 import type { components, paths } from "../generated/login-api.js";
 import { PodError } from "./errors.js";
 import {
@@ -361,7 +360,9 @@ async function logIn({ url, username, key, fetchFn, timeoutMs, retry }: Login): 
   }
 }
 
-function signJwt(username: string, key: KeyObject): Promise<string> {
+async function signJwt(username: string, key: KeyObject): Promise<string> {
+  // Loaded on the first login, so clients that authenticate otherwise never pay for jose.
+  const { SignJWT } = await import("jose");
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({})
     .setProtectedHeader({ alg: "RS512" })

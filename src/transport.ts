@@ -1,4 +1,4 @@
-import { Agent, request } from "undici";
+import type { Dispatcher } from "undici";
 
 /** One HTTP exchange as the pipeline sees it: small JSON in, small JSON out. */
 export interface WireRequest {
@@ -83,7 +83,20 @@ export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
  * `Request`/`Response` objects that make `fetch` several times slower per call at bulk concurrency.
  */
 export function undiciTransport(): Transport {
-  const dispatcher = new Agent({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000 });
+  // undici is loaded on the first call: a client given its own fetch (tests, proxies) never pays its ~20 MB.
+  let send: Transport | undefined;
+  let loading: Promise<Transport> | undefined;
+  return (wire) => {
+    if (send) return send(wire);
+    loading ??= import("undici").then(({ Agent, request }) => {
+      send = undiciSender(new Agent({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000 }), request);
+      return send;
+    });
+    return loading.then((loaded) => loaded(wire));
+  };
+}
+
+function undiciSender(dispatcher: Dispatcher, request: typeof import("undici").request): Transport {
   return async ({ url, method, headers, body, signal }) => {
     const res = await request(url, {
       method: method as "GET",

@@ -1,13 +1,8 @@
 import { randomBytes } from "node:crypto";
-import {
-  type CryptoKey,
-  decodeJwt,
-  decodeProtectedHeader,
-  importSPKI,
-  type JWTVerifyGetKey,
-  jwtVerify,
-  type KeyObject,
-} from "jose";
+import type { CryptoKey, JWTPayload, JWTVerifyGetKey, KeyObject } from "jose";
+
+/** jose is loaded on the first login, so importing the package (or a simulator nobody logs in to) does not load it. */
+const loadJose = () => import("jose");
 
 /**
  * Why a session token was refused.
@@ -156,13 +151,17 @@ export function loginCheck(options: SimulatorLoginOptions | undefined): LoginChe
   if (source === undefined) return async (jwt) => checkUnverified(jwt);
   let key: Promise<CryptoKey | KeyObject | JWTVerifyGetKey> | undefined;
   const getKey = () => {
-    key ??= typeof source === "string" ? importSPKI(source, "RS512") : Promise.resolve(source);
+    key ??=
+      typeof source === "string"
+        ? loadJose().then((jose) => jose.importSPKI(source, "RS512"))
+        : Promise.resolve(source);
     return key;
   };
   return async (jwt) => {
-    const shape = checkUnverified(jwt);
+    const shape = await checkUnverified(jwt);
     if (shape) return shape;
     try {
+      const { jwtVerify } = await loadJose();
       const k = await getKey();
       // Overloads of jwtVerify differ only in the key's type; both forms are handled the same way.
       await jwtVerify(jwt, k as Parameters<typeof jwtVerify>[1], { algorithms: ["RS512"] });
@@ -173,8 +172,9 @@ export function loginCheck(options: SimulatorLoginOptions | undefined): LoginChe
   };
 }
 
-function checkUnverified(jwt: string): LoginRefusal | undefined {
-  let claims: ReturnType<typeof decodeJwt>;
+async function checkUnverified(jwt: string): Promise<LoginRefusal | undefined> {
+  const { decodeJwt, decodeProtectedHeader } = await loadJose();
+  let claims: JWTPayload;
   try {
     decodeProtectedHeader(jwt);
     claims = decodeJwt(jwt);
