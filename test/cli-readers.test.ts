@@ -77,14 +77,15 @@ describe("CSV: delegates and apps", () => {
     ]);
   });
 
-  it("builds apps with products for replace, and refuses split users", async () => {
+  it("builds apps with products for replace; rows of one app must agree on its settings", async () => {
     const csv = [
       "uid,appId,appName,listed,install,productName,productType,productSubscribed,productSku",
       "1,selerity,Selerity,true,true,Standard,default,true,",
       "1,selerity,Selerity,true,true,Premium,premium,false,AcDccU53SsY",
       "1,djApp,,true,false,,,,",
       "2,djApp,,false,false,,,,",
-      "1,djApp,,true,true,,,,",
+      "2,djApp,,true,false,Pro,premium,true,",
+      ",,,,,,,,",
     ].join("\n");
     expect(await read("appsReplace", csv)).toEqual([
       {
@@ -106,13 +107,17 @@ describe("CSV: delegates and apps", () => {
           ],
         },
       },
-      { line: 5, item: { uid: "2", apps: [{ appId: "djApp", listed: false, install: false }] } },
       {
-        line: 6,
-        rule: "consecutive rows",
-        error: 'in.csv:6: column "uid": rows of user 1 must be consecutive: a second call would replace the first',
+        line: 5,
+        rule: "same app",
+        error: 'in.csv:6: column "listed": differs from the earlier row of app djApp for this user',
       },
     ]);
+  });
+
+  it("reads a user's split rows as separate items (the CLI's plan refuses them as a race)", async () => {
+    const csv = "uid,entitlement,enabled\n1,a,true\n2,b,true\n1,c,false\n";
+    expect((await read("features", csv)).map((r) => (r as { line: number }).line)).toEqual([2, 3, 4]);
   });
 
   it("reads patch settings, leaving empty cells out", async () => {
@@ -140,7 +145,7 @@ describe("CSV: delegates and apps", () => {
 describe("JSON Lines", () => {
   it("reads one item per line, drops report metadata, keeps big ids exact", async () => {
     const text = [
-      '{"uid": 9007199254740993, "features": [{"entitlement": "a", "enabled": true}]}',
+      '\uFEFF{"uid": 9007199254740993, "features": [{"entitlement": "a", "enabled": true}]}',
       "",
       '{"uid":"2","features":[],"_report":{"status":"failed","line":3}}',
       "{not json",

@@ -180,6 +180,70 @@ describe("pod-admin features apply", () => {
   });
 });
 
+describe("pod-admin: the report file", () => {
+  it("refuses to write the report over its own input, sending nothing", async () => {
+    const pod = await simulate();
+    const file = join(work, "same.jsonl");
+    await writeFile(file, '{"uid":1,"features":[{"entitlement":"a","enabled":true}]}\n');
+    const run = await podAdmin(["features", "apply", file, "--pod", pod.url, "--report", file], {
+      POD_SESSION_TOKEN: pod.currentToken(),
+    });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`--report ${file} is the input file`);
+    expect(pod.stats().requests).toBe(0);
+    expect(await readFile(file, "utf8")).toBe('{"uid":1,"features":[{"entitlement":"a","enabled":true}]}\n');
+  });
+
+  it("an unwritable report is a usage error before anything is sent", async () => {
+    const pod = await simulate();
+    const csv = await featuresCsv("unwritable.csv", 5);
+    const run = await podAdmin(
+      ["features", "apply", csv, "--pod", pod.url, "--report", join(work, "no/such/dir/r.jsonl")],
+      {
+        POD_SESSION_TOKEN: pod.currentToken(),
+      },
+    );
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("cannot write the report");
+    expect(pod.stats().requests).toBe(0);
+  });
+
+  it("a fully successful run leaves an empty report, never a stale one", async () => {
+    const pod = await simulate();
+    const csv = await featuresCsv("stale.csv", 20);
+    const report = join(work, "stale-report.jsonl");
+    await writeFile(report, '{"uid":"999","features":[]}\n');
+    const run = await podAdmin(["features", "apply", csv, "--pod", pod.url, "--report", report], {
+      POD_SESSION_TOKEN: pod.currentToken(),
+    });
+    expect(run.code).toBe(0);
+    expect(await readFile(report, "utf8")).toBe("");
+  });
+});
+
+describe("pod-admin: one call per user", () => {
+  it("refuses a user whose rows are split: the two calls would race", async () => {
+    const pod = await simulate();
+    const csv = join(work, "split.csv");
+    await writeFile(csv, "uid,entitlement,enabled\n1,a,true\n2,a,true\n1,a,false\n");
+    const run = await podAdmin(["features", "apply", csv, "--pod", pod.url], { POD_SESSION_TOKEN: pod.currentToken() });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`${csv}:4: column "uid": user 1 appears again (first at line 2)`);
+    expect(pod.stats().requests).toBe(0);
+  });
+
+  it("refuses the same delegate change twice for a user, and the same uid spelt two ways", async () => {
+    const pod = await simulate();
+    const csv = join(work, "twice.csv");
+    await writeFile(csv, "uid,userId,action\n1,5,ADD\n1,6,ADD\n01,5,REMOVE\n");
+    const run = await podAdmin(["delegates", "apply", csv, "--pod", pod.url, "--dry-run"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(
+      `${csv}:4: column "uid": the delegate change of user 1 appears again (first at line 2)`,
+    );
+  });
+});
+
 describe("pod-admin with RSA authentication", () => {
   it("logs in with --username and --private-key, and logs in again when the session expires mid-run", async () => {
     const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
@@ -199,6 +263,31 @@ describe("pod-admin with RSA authentication", () => {
     expect(run.stdout).toMatch(/400 succeeded, 0 failed, 0 not attempted/);
     expect(pod.stats().tokenExpiries).toBeGreaterThanOrEqual(2);
     expect(pod.stats().logins).toBe(pod.stats().tokenExpiries + 1);
+  });
+
+  it("a refused login is a usage error before anything is sent", async () => {
+    const { publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const { privateKey: otherKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const pod = await simulate({ login: { publicKey: publicKey.export({ type: "spki", format: "pem" }).toString() } });
+    const keyFile = join(work, "wrong.pem");
+    await writeFile(keyFile, otherKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+    const csv = await featuresCsv("refused.csv", 50);
+    const run = await podAdmin([
+      "features",
+      "apply",
+      csv,
+      "--pod",
+      pod.url,
+      "--username",
+      "bot",
+      "--private-key",
+      keyFile,
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("RSA authentication failed");
+    expect(run.stderr).toContain("bot");
+    expect(pod.stats().writes).toBe(0);
+    expect(pod.stats().logins).toBe(0);
   });
 
   it("a key that is not an RSA private key is a usage error naming the file, not its content", async () => {

@@ -4,11 +4,17 @@ import { runCli } from "./run.js";
 
 const interrupt = new AbortController();
 let interrupts = 0;
-process.on("SIGINT", () => {
-  // First Ctrl-C: stop taking work, let calls in flight finish, write the report. Second: quit now.
-  if (++interrupts > 1) process.exit(130);
+const onSignal = () => {
+  // First Ctrl-C (or SIGTERM): stop taking work, let calls in flight finish, write the report. Second: quit now.
+  if (++interrupts > 1) {
+    // The progress bar hid the cursor and turned off line wrap; give the terminal back.
+    if (process.stderr.isTTY) process.stderr.write("\x1b[?25h\x1b[?7h\n");
+    process.exit(130);
+  }
   interrupt.abort();
-});
+};
+process.on("SIGINT", onSignal);
+process.on("SIGTERM", onSignal);
 
 runCli(process.argv.slice(2), {
   stdin: process.stdin,
@@ -21,7 +27,8 @@ runCli(process.argv.slice(2), {
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`pod-admin: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 2;
+    // Not a usage error (those resolve to 2): something failed after the run may have sent calls.
+    process.stderr.write(`pod-admin: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
   },
 );

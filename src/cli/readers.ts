@@ -79,8 +79,9 @@ export function readItems<Op extends Operation>(
 async function* readJsonLines(input: Readable, file: string): AsyncGenerator<SourceRecord<unknown>> {
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   let line = 0;
-  for await (const text of lines) {
+  for await (const raw of lines) {
     line++;
+    const text = line === 1 ? raw.replace(/^\uFEFF/, "") : raw;
     if (text.trim() === "") continue;
     let value: unknown;
     try {
@@ -109,8 +110,18 @@ type Row = Record<string, string>;
 
 async function* readCsv(operation: Operation, input: Readable, file: string): AsyncGenerator<SourceRecord<unknown>> {
   const parser = input.pipe(
-    parseCsv({ columns: true, bom: true, trim: true, skip_empty_lines: true, info: true, relax_column_count: false }),
+    parseCsv({
+      columns: true,
+      bom: true,
+      trim: true,
+      skip_empty_lines: true,
+      skip_records_with_empty_values: true, // spreadsheets end with rows of bare commas
+      info: true,
+      relax_column_count: false,
+    }),
   );
+  // pipe() does not pass the source's errors on: a file that fails mid-read must end the records with an error.
+  input.once("error", (error) => parser.destroy(error));
   const layout = CSV_COLUMNS[operation];
   const group = grouper(operation, file);
   let checkedHeader = false;
@@ -160,12 +171,10 @@ function checkHeader(columns: string[], layout: { required: string[]; optional: 
 function grouper(operation: Operation, file: string) {
   let current: { uid: string; line: number; item: Record<string, unknown> } | undefined;
   let invalid: InputError | undefined;
-  const finished = operation === "appsReplace" ? new Set<string>() : undefined;
 
   function* flush(): Generator<SourceRecord<unknown>> {
     if (current) {
       const { line, item } = current;
-      finished?.add(current.uid);
       current = undefined;
       if (invalid) yield { line, error: invalid };
       else yield { line, item };
@@ -192,19 +201,6 @@ function grouper(operation: Operation, file: string) {
     }
     if (current && current.uid !== uid) yield* flush();
     if (!current) {
-      if (finished?.has(uid)) {
-        yield {
-          line,
-          error: new InputError(
-            file,
-            line,
-            "uid",
-            "consecutive rows",
-            `rows of user ${uid} must be consecutive: a second call would replace the first`,
-          ),
-        };
-        return;
-      }
       current = { uid, line, item: newItem(operation, uid) };
       try {
         cellUid(row, "uid", file, line);
@@ -242,8 +238,19 @@ function addRow(operation: Operation, item: Record<string, unknown>, row: Row, f
   const appId = cell(row, "appId", file, line);
   const last = list.at(-1);
   if (operation === "appsReplace") {
-    // Several rows of one app add its products.
+    // Several rows of one app add its products; they must agree on the app's own settings.
     if (last && last.appId === appId) {
+      for (const setting of ["listed", "install"] as const) {
+        if (cellBoolean(row, setting, file, line) !== last[setting]) {
+          throw new InputError(
+            file,
+            line,
+            setting,
+            "same app",
+            `differs from the earlier row of app ${appId} for this user`,
+          );
+        }
+      }
       if (product) {
         const app = last as AppEntitlement;
         app.products = [...(app.products ?? []), product];

@@ -2,10 +2,11 @@
  * `pod-admin`: applies a CSV or JSON Lines file to a pod through the bulk helpers. Everything the command does
  * goes through {@link runCli}, so tests run it in-process or as a real child process alike.
  */
-import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
-import { mkdtemp, open, rm } from "node:fs/promises";
+import { once } from "node:events";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdtemp, open, realpath, rename, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
@@ -14,6 +15,8 @@ import type { SessionTokenProvider } from "../auth.js";
 import type { BulkOutcome, BulkProgress } from "../bulk.js";
 import { createPodClient, type PodClient } from "../client.js";
 import { PodApiError, PodUnauthorizedError, ValidationError } from "../errors.js";
+import { userIdToDecimal } from "../ids.js";
+import { AuthenticationError } from "../rsa-auth.js";
 import { stringifyJson } from "../wire.js";
 import { CSV_COLUMNS, formatFor, InputError, type ItemOf, type Operation, REPORT_KEY, readItems } from "./readers.js";
 
@@ -27,8 +30,8 @@ export interface CliIo {
   interrupt?: AbortSignal;
 }
 
-/** Exit codes: 0 all applied, 1 some failed (report written), 2 bad usage or invalid input. */
-export const EXIT = { ok: 0, someFailed: 1, usage: 2 } as const;
+/** Exit codes: 0 all applied, 1 some failed (report written), 2 nothing sent (bad usage, input or login), 130 interrupted before sending. */
+export const EXIT = { ok: 0, someFailed: 1, usage: 2, interrupted: 130 } as const;
 
 const COMMANDS: Record<string, { operation: Operation; label: string; call: string }> = {
   "features apply": { operation: "features", label: "features", call: "POST features/update" },
@@ -69,7 +72,8 @@ Options:
   -h, --help             this help
 
 Session token: POD_SESSION_TOKEN, or RSA authentication with --username and --private-key.
-Exit codes: 0 all applied, 1 some failed (report written), 2 bad usage or invalid input.`;
+Exit codes: 0 all applied, 1 some failed (report written), 2 bad usage, invalid input or refused login
+(nothing sent), 130 interrupted before anything was sent.`;
 
 class UsageError extends Error {}
 
@@ -118,7 +122,10 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   const sessionToken = dryRun ? "dry-run" : await resolveSessionToken(values, io.env, podUrl as string);
 
   const input = await openInput(file, io.stdin);
+  let report: ReportFile | undefined;
   try {
+    // Opened before anything is sent, so an unwritable report is a usage error, not a crash mid-run.
+    if (!dryRun) report = await openReport(values.report, input.path);
     const format = (values.format as "csv" | "jsonl" | undefined) ?? formatFor(file, await firstChar(input.path));
     const source = () => createReadStream(input.path);
     const pod = createPodClient({
@@ -126,16 +133,21 @@ async function run(argv: string[], io: CliIo): Promise<number> {
       sessionToken,
       ...(maxAttempts && { retry: { maxAttempts } }),
     });
-    const plan = await makePlan(pod, command.operation, source, input.label, format);
+    const plan = await makePlan(pod, command.operation, source, input.label, format, io.interrupt);
+    if (io.interrupt?.aborted) {
+      io.stderr.write("\nInterrupted while reading the input: nothing was sent.\n");
+      return EXIT.interrupted;
+    }
     printPlan(io, command, input.label, plan, concurrency, dryRun);
     if (plan.invalid.length > 0) return EXIT.usage;
-    if (dryRun) return EXIT.ok;
+    if (dryRun || !report) return EXIT.ok;
     return await apply(io, pod, command, source, input.label, format, plan, {
       concurrency,
-      reportPath: values.report,
+      report,
       quiet: values.quiet === true,
     });
   } finally {
+    await report?.discard();
     await input.cleanup();
   }
 }
@@ -176,7 +188,17 @@ async function resolveSessionToken(
     const privateKey = await readPrivateKeyFile(keyFile).catch((error: Error) => {
       throw new UsageError(`cannot use --private-key ${keyFile}: ${error.message}`);
     });
-    return rsaAuthentication({ podUrl, username, privateKey });
+    const provider = rsaAuthentication({ podUrl, username, privateKey });
+    // Log in before reading anything: a refused key is a usage error, not a run of failed calls.
+    let first: Promise<string> | undefined = provider();
+    await first.catch((error: Error) => {
+      throw new UsageError(`RSA authentication failed: ${error.message}`);
+    });
+    return () => {
+      const token = first ?? provider();
+      first = undefined;
+      return token;
+    };
   }
   const token = env.POD_SESSION_TOKEN;
   if (!token) {
@@ -198,6 +220,60 @@ async function openInput(file: string, stdin: Readable) {
   const path = join(dir, "stdin");
   await pipeline(stdin, createWriteStream(path));
   return { path, label: "<stdin>", cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** The report, written to a temporary file beside it and renamed at the end, so a reader never sees half of one. */
+interface ReportFile {
+  path: string;
+  lines: number;
+  write(line: string): Promise<void>;
+  /** Closes the report and moves it into place: always when `--report` was given, else only if it has lines. */
+  finish(): Promise<void>;
+  /** Removes the temporary file if the run ended before finish(). */
+  discard(): Promise<void>;
+}
+
+async function openReport(requested: string | undefined, inputPath: string): Promise<ReportFile> {
+  const path = resolve(requested ?? `pod-admin-report-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`);
+  const inputReal = await realpath(inputPath);
+  if ((await realpath(path).catch(() => path)) === inputReal) {
+    throw new UsageError(
+      `--report ${requested} is the input file: the report is written while the input is read; name another file`,
+    );
+  }
+  const temporary = `${path}.partial`;
+  const handle = await open(temporary, "w").catch((error: Error) => {
+    throw new UsageError(`cannot write the report ${requested ?? path}: ${error.message}`);
+  });
+  const stream = handle.createWriteStream();
+  let failure: Error | undefined;
+  stream.on("error", (error) => {
+    failure ??= error;
+  });
+  let finished = false;
+  const report: ReportFile = {
+    path,
+    lines: 0,
+    async write(line) {
+      if (failure) throw failure;
+      report.lines++;
+      if (!stream.write(line)) await once(stream, "drain");
+    },
+    async finish() {
+      finished = true;
+      await new Promise<void>((done) => stream.end(() => done()));
+      if (failure) throw failure;
+      if (requested !== undefined || report.lines > 0) await rename(temporary, path);
+      else await rm(temporary, { force: true });
+    },
+    async discard() {
+      if (finished) return;
+      finished = true;
+      await new Promise<void>((done) => stream.end(() => done()));
+      await rm(temporary, { force: true });
+    },
+  };
+  return report;
 }
 
 async function firstChar(path: string): Promise<string | undefined> {
@@ -226,8 +302,11 @@ async function makePlan(
   source: () => Readable,
   label: string,
   format: "csv" | "jsonl",
+  interrupt: AbortSignal | undefined,
 ): Promise<Plan> {
   const plan: Plan = { calls: 0, users: 0, invalid: [], invalidCount: 0 };
+  // First line of each user (of each user and delegate, for delegates): two calls for one of them would race.
+  const firstLines = new Map<string, number>();
   const users = new Set<string>();
   const lines = new WeakMap<object, number>();
   const addInvalid = (error: InputError) => {
@@ -236,6 +315,7 @@ async function makePlan(
   };
   async function* items() {
     for await (const record of readItems(operation, source(), label, format)) {
+      if (interrupt?.aborted) return;
       if ("error" in record) addInvalid(record.error);
       else {
         lines.set(record.item as object, record.line);
@@ -249,6 +329,26 @@ async function makePlan(
   ) => AsyncGenerator<BulkOutcome<unknown>>;
   for await (const outcome of bulk(items(), { dryRun: true, concurrency: 1000 })) {
     if (outcome.status === "succeeded") {
+      const line = lines.get(outcome.input as object) ?? 0;
+      const key =
+        operation === "delegates"
+          ? `${outcome.uid} ${userIdToDecimal((outcome.input as { userId: unknown }).userId, "userId")}`
+          : outcome.uid;
+      const first = firstLines.get(key);
+      if (first !== undefined) {
+        const what = operation === "delegates" ? `the delegate change of user ${outcome.uid}` : `user ${outcome.uid}`;
+        addInvalid(
+          new InputError(
+            label,
+            line,
+            "uid",
+            "one call per user",
+            `${what} appears again (first at line ${first}); keep all rows of a user together, or two calls for them would race`,
+          ),
+        );
+        continue;
+      }
+      firstLines.set(key, line);
       plan.calls++;
       users.add(outcome.uid);
     } else if (outcome.status === "failed") {
@@ -292,7 +392,7 @@ async function apply(
   label: string,
   format: "csv" | "jsonl",
   plan: Plan,
-  options: { concurrency: number; reportPath: string | undefined; quiet: boolean },
+  options: { concurrency: number; report: ReportFile; quiet: boolean },
 ): Promise<number> {
   const controller = new AbortController();
   const onInterrupt = () => {
@@ -315,10 +415,8 @@ async function apply(
     }
   }
 
-  const reportPath = options.reportPath ?? `pod-admin-report-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`;
-  let report: WriteStream | undefined;
+  const { report } = options;
   const writeReport = async (outcome: BulkOutcome<unknown>) => {
-    report ??= createWriteStream(reportPath);
     const error = outcome.status === "failed" ? outcome.error : undefined;
     const metadata = {
       status: outcome.status,
@@ -329,13 +427,12 @@ async function apply(
         message: error.message,
       }),
     };
-    const text = `${stringifyJson({ ...(outcome.input as object), [REPORT_KEY]: metadata })}\n`;
-    if (!report.write(text)) await new Promise<void>((resolve) => report?.once("drain", () => resolve()));
+    await report.write(`${stringifyJson({ ...(outcome.input as object), [REPORT_KEY]: metadata })}\n`);
   };
 
   const progress = options.quiet ? undefined : progressRenderer(io, command.label, plan.calls);
   const counts = { succeeded: 0, failed: 0, notAttempted: 0 };
-  let unauthorized = false;
+  let refused: "token" | "login" | undefined;
   const started = Date.now();
   const bulk = pod.bulk.stream[BULK_METHOD[command.operation]] as (
     items: AsyncIterable<unknown>,
@@ -350,21 +447,20 @@ async function apply(
     })) {
       counts[outcome.status]++;
       if (outcome.status === "succeeded") continue;
-      if (outcome.status === "failed" && outcome.error instanceof PodUnauthorizedError && !unauthorized) {
-        // Every later call would be refused too: stop, and keep the rest in the report for a retry.
-        unauthorized = true;
-        controller.abort();
+      if (outcome.status === "failed" && !refused) {
+        // Every later call would be refused too (and a refused login retried would risk locking the account):
+        // stop, and keep the rest in the report for a retry.
+        if (outcome.error instanceof PodUnauthorizedError) refused = "token";
+        else if (outcome.error instanceof AuthenticationError) refused = "login";
+        if (refused) controller.abort();
       }
       await writeReport(outcome);
     }
   } finally {
     progress?.stop();
     io.interrupt?.removeEventListener("abort", onInterrupt);
-    if (report)
-      await new Promise<void>((resolve, reject) =>
-        report?.end((error?: Error | null) => (error ? reject(error) : resolve())),
-      );
   }
+  await report.finish();
 
   const elapsed = (Date.now() - started) / 1000;
   const done = counts.succeeded + counts.failed;
@@ -372,18 +468,27 @@ async function apply(
     `Done in ${elapsed.toFixed(1)} s (${(done / Math.max(elapsed, 0.001)).toFixed(0)} calls/s): ` +
       `${counts.succeeded} succeeded, ${counts.failed} failed, ${counts.notAttempted} not attempted.\n`,
   );
-  if (unauthorized) {
+  if (done + counts.notAttempted !== plan.calls) {
+    // The file changed between the two passes: say so rather than let rows go unaccounted for.
+    io.stderr.write(
+      `The input changed while it was applied: ${plan.calls} calls were planned, ${done + counts.notAttempted} were read.\n`,
+    );
+  }
+  if (refused === "token") {
     io.stderr.write(
       "The pod refused the session token (401). Set a fresh POD_SESSION_TOKEN, or use --username and --private-key.\n",
     );
+  } else if (refused === "login") {
+    io.stderr.write("The login was refused (RSA authentication): check --username and --private-key.\n");
   }
-  if (report) {
+  if (report.lines > 0) {
+    const words = commandWords(command.operation);
     io.stdout.write(
-      `Report: ${reportPath} (${counts.failed + counts.notAttempted} items). Retry them with: pod-admin ${commandWords(command.operation)} ${reportPath}\n`,
+      `Report: ${report.path} (${report.lines} items). Retry them with: pod-admin ${words} ${report.path}\n`,
     );
     return EXIT.someFailed;
   }
-  return EXIT.ok;
+  return done + counts.notAttempted === plan.calls ? EXIT.ok : EXIT.someFailed;
 }
 
 function commandWords(operation: Operation): string {

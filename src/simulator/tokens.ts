@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type { CryptoKey, JWTPayload, JWTVerifyGetKey, KeyObject } from "jose";
 
+const MAX_JWT_LIFETIME_MS = 5 * 60_000;
+
 /** jose is loaded on the first login, so importing the package (or a simulator nobody logs in to) does not load it. */
 const loadJose = () => import("jose");
 
@@ -184,8 +186,11 @@ async function checkUnverified(jwt: string): Promise<LoginRefusal | undefined> {
   if (typeof claims.sub !== "string" || claims.sub === "") {
     return { status: 401, message: "the JWT has no sub (the service account's username)" };
   }
-  if (typeof claims.exp === "number" && claims.exp * 1000 < Date.now()) {
-    return { status: 401, message: "the JWT has expired" };
+  if (typeof claims.exp !== "number") return { status: 401, message: "the JWT has no exp" };
+  if (claims.exp * 1000 < Date.now()) return { status: 401, message: "the JWT has expired" };
+  // Like a pod: a login JWT may live 5 minutes at most (with a little clock skew).
+  if (claims.exp * 1000 > Date.now() + MAX_JWT_LIFETIME_MS + 30_000) {
+    return { status: 401, message: "the JWT expires more than 5 minutes ahead" };
   }
   return undefined;
 }
