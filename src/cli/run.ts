@@ -307,7 +307,8 @@ async function makePlan(
   const plan: Plan = { calls: 0, users: 0, invalid: [], invalidCount: 0 };
   // First line of each user (of each user and delegate, for delegates): two calls for one of them would race.
   const firstLines = new Map<string, number>();
-  const users = new Set<string>();
+  // Distinct users, where the keys above are not users (delegates: one key per user and delegate).
+  const delegators = operation === "delegates" ? new Set<string>() : undefined;
   const lines = new WeakMap<object, number>();
   const addInvalid = (error: InputError) => {
     plan.invalidCount++;
@@ -350,7 +351,7 @@ async function makePlan(
       }
       firstLines.set(key, line);
       plan.calls++;
-      users.add(outcome.uid);
+      delegators?.add(outcome.uid);
     } else if (outcome.status === "failed") {
       const error = outcome.error;
       const line = lines.get(outcome.input as object) ?? 0;
@@ -359,7 +360,7 @@ async function makePlan(
       addInvalid(new InputError(label, line, undefined, rule, field ? error.message : error.message));
     }
   }
-  plan.users = users.size;
+  plan.users = delegators?.size ?? firstLines.size;
   plan.invalid.sort((a, b) => a.line - b.line);
   return plan;
 }
