@@ -204,7 +204,7 @@ export interface BulkReport<Item> {
 /** What every item type shares, and how one item becomes one facade call. @internal */
 interface ItemKind<Item> {
   fields: readonly string[];
-  run(users: UserAdmin, item: Item, options: CallOptions): Promise<unknown>;
+  run(users: UserAdmin, item: Item, options: CallOptions | undefined): Promise<unknown>;
 }
 
 const KINDS = {
@@ -477,7 +477,11 @@ async function* runBulk<Item>(
   const { concurrency, progressIntervalMs } = checkOptions(options);
   const iterator = openIterator(items);
   const { signal, onProgress } = options;
-  const callOptions: CallOptions = { retry: options.retry, timeoutMs: options.timeoutMs };
+  // Undefined unless something overrides the client's settings: each call then takes the defaults as they are.
+  const callOptions: CallOptions | undefined =
+    options.retry === undefined && options.timeoutMs === undefined
+      ? undefined
+      : { retry: options.retry, timeoutMs: options.timeoutMs };
 
   let limit = concurrency;
   let lastDecrease = 0;

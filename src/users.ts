@@ -2,7 +2,7 @@ import type { components, paths } from "../generated/pod-api.js";
 import { ValidationError } from "./errors.js";
 import type { PodHttp } from "./http.js";
 import { type UserId, userIdToDecimal } from "./ids.js";
-import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
+import { checkTimeoutMs, type RetryOptions, resolveRetry } from "./retry.js";
 import { checkBody, fromWire, parseInt64Array, requireFields, stringifyJson, toWire } from "./wire.js";
 
 type Schemas = components["schemas"];
@@ -385,7 +385,7 @@ export function settingsFor(defaults: CallDefaults, options: CallOptions | undef
   const timeoutMs =
     options.timeoutMs === undefined ? defaults.timeoutMs : checkTimeoutMs(options.timeoutMs, "timeoutMs");
   return {
-    retry: options.retry ? resolveRetry(defaults.retry ?? DEFAULT_RETRY, options.retry, "retry") : defaults.retry,
+    retry: options.retry ? resolveRetry(defaults.retry, options.retry, "retry") : defaults.retry,
     timeoutMs,
     signal: options.signal,
   };

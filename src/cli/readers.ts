@@ -6,6 +6,7 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { parse as parseCsv } from "csv-parse";
 import type { AppPatchItem, AppReplaceItem, DelegateUpdateItem, FeatureUpdateItem } from "../bulk.js";
+import { userIdToDecimal } from "../ids.js";
 import { mayHoldUnsafeInteger, parseJsonLossless } from "../json.js";
 import type { AppEntitlement, AppEntitlementPatch, AppProduct } from "../users.js";
 
@@ -283,7 +284,9 @@ function cell(row: Row, column: string, file: string, line: number): string {
 
 function cellUid(row: Row, column: string, file: string, line: number): string {
   const value = cell(row, column, file, line);
-  if (!/^\d{1,19}$/.test(value) || BigInt(value) <= 0n || BigInt(value) > 9223372036854775807n) {
+  try {
+    userIdToDecimal(value, column);
+  } catch {
     throw new InputError(
       file,
       line,
@@ -292,7 +295,7 @@ function cellUid(row: Row, column: string, file: string, line: number): string {
       `expected a positive int64 user id, got ${JSON.stringify(value)}`,
     );
   }
-  return value;
+  return value; // as written: the report gives back the row's own text
 }
 
 const TRUE_WORDS = new Set(["true", "1", "yes", "y"]);

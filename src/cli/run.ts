@@ -16,7 +16,7 @@ import type { BulkOutcome, BulkProgress } from "../bulk.js";
 import { createPodClient, type PodClient } from "../client.js";
 import { PodApiError, PodUnauthorizedError, ValidationError } from "../errors.js";
 import { userIdToDecimal } from "../ids.js";
-import { AuthenticationError } from "../rsa-auth.js";
+import { AuthenticationError, readPrivateKeyFile, rsaAuthentication } from "../rsa-auth.js";
 import { stringifyJson } from "../wire.js";
 import { CSV_COLUMNS, formatFor, InputError, type ItemOf, type Operation, REPORT_KEY, readItems } from "./readers.js";
 
@@ -184,7 +184,6 @@ async function resolveSessionToken(
   const keyFile = values["private-key"] ?? env.POD_PRIVATE_KEY_FILE;
   if (username || keyFile) {
     if (!username || !keyFile) throw new UsageError("RSA authentication needs both --username and --private-key");
-    const { rsaAuthentication, readPrivateKeyFile } = await import("../rsa-auth.js");
     const privateKey = await readPrivateKeyFile(keyFile).catch((error: Error) => {
       throw new UsageError(`cannot use --private-key ${keyFile}: ${error.message}`);
     });
