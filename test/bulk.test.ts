@@ -358,3 +358,23 @@ describe("pod.bulk: the caller's code failing", () => {
     expect(pulled).toBe(0);
   });
 });
+
+describe("pod.bulk: per-call options", () => {
+  it("passes the run's retry policy to each call, over the client's", async () => {
+    const attempts = new Map<string, number>();
+    server.use(
+      http.post(FEATURES, ({ params }) => {
+        const uid = String(params.uid);
+        attempts.set(uid, (attempts.get(uid) ?? 0) + 1);
+        return HttpResponse.json({ message: "busy" }, { status: 503 });
+      }),
+    );
+    const pod = testClient({ retry: { maxAttempts: 5 } });
+    const once = await pod.bulk.updateFeatures(items(3), { retry: { maxAttempts: 1 } });
+    expect(once.failed).toHaveLength(3);
+    expect([...attempts.values()]).toEqual([1, 1, 1]);
+    attempts.clear();
+    await pod.bulk.updateFeatures(items(3)); // without an override, the client's 5 attempts
+    expect([...attempts.values()]).toEqual([5, 5, 5]);
+  });
+});
