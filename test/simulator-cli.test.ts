@@ -69,6 +69,45 @@ describe("parseSimulatorArgs", () => {
     expect(await parseSimulatorArgs(["-h"])).toBe("help");
   });
 
+  it("maps the rate-limit flags to the rateLimit option", async () => {
+    expect(await parseSimulatorArgs(["--rate-limit-per-second", "10"])).toEqual({ rateLimit: { perSecond: 10 } });
+    expect(
+      await parseSimulatorArgs([
+        "--rate-limit-per-second",
+        "1500",
+        "--rate-window=100",
+        "--rate-algorithm",
+        "token-bucket",
+        "--rate-limit",
+        "0.1",
+      ]),
+    ).toEqual({
+      rateLimit: { perSecond: 1500, windowMs: 100, algorithm: "token-bucket" },
+      faults: { rateLimit: 0.1 },
+    });
+    expect(await parseSimulatorArgs(["--rate-limit-per-second", "0.5", "--rate-window", "2000"])).toEqual({
+      rateLimit: { perSecond: 0.5, windowMs: 2000 },
+    });
+  });
+
+  it.each([
+    [["--rate-limit-per-second", "fast"], "--rate-limit-per-second expects a number"],
+    [["--rate-limit-per-second", "0"], "--rate-limit-per-second must be a number of calls per second > 0, got 0"],
+    [["--rate-limit-per-second=-3"], "--rate-limit-per-second must be"],
+    [["--rate-limit-per-second", "10", "--rate-window", "0"], "--rate-window must be a whole number"],
+    [["--rate-limit-per-second", "10", "--rate-window", "2.5"], "--rate-window expects an integer"],
+    [["--rate-limit-per-second", "10", "--rate-algorithm", "leaky"], "--rate-algorithm must be one of"],
+    [["--rate-limit-per-second", "15", "--rate-window", "100"], "must be a whole number >= 1"],
+    [["--rate-window", "100"], "--rate-window needs --rate-limit-per-second"],
+    [["--rate-algorithm", "token-bucket"], "--rate-algorithm needs --rate-limit-per-second"],
+  ])("refuses %j, naming the flag; the CLI exits with 2", async (argv, message) => {
+    await expect(parseSimulatorArgs(argv)).rejects.toThrow(message);
+    const stderr = sink();
+    expect(await runSimulatorCli(argv, { stdout: sink(), stderr })).toBe(2);
+    expect(stderr.lines()[0]).toMatch(/^simulate: /);
+    expect(stderr.lines()[0]).toContain(message);
+  });
+
   it.each([
     [["--port", "abc"]],
     [["--port", "1.5"]],
@@ -103,6 +142,42 @@ describe("runSimulatorCli", () => {
     expect(await done).toBe(0);
     expect(stderr.lines().at(-1)).toContain("stopped: 1 requests");
     await expect(fetch(`${url}/v1/admin/user/1/features`)).rejects.toThrow();
+  });
+
+  it("rate limits with --rate-limit-per-second, serves the counters at /__simulator/stats, prints them at the end", async () => {
+    const stdout = sink();
+    const stderr = sink();
+    const stop = new AbortController();
+    // One call per 20 s window: three quick calls cross at most one window boundary, so at least one is refused.
+    const done = runSimulatorCli(["--rate-limit-per-second", "0.05", "--rate-window", "20000"], {
+      stdout,
+      stderr,
+      interrupt: stop.signal,
+    });
+    await expect.poll(() => stdout.lines().length).toBe(2);
+    const url = (stdout.lines()[0] as string).slice("listening ".length);
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${url}/v1/admin/user/${i + 1}/features`, {
+        headers: { sessionToken: "simulated-session-token" },
+      });
+      statuses.push(res.status);
+      if (res.status === 429) expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      await res.text();
+    }
+    expect(statuses[0]).toBe(200);
+    expect(statuses).toContain(429);
+    const stats = (await (await fetch(`${new URL(url).origin}/__simulator/stats`)).json()) as {
+      requests: number;
+      rateLimiter: { admitted: number; refused: number };
+      byStatus: Record<string, number>;
+    };
+    expect(stats.requests).toBe(3);
+    expect(stats.rateLimiter.admitted + stats.rateLimiter.refused).toBe(3);
+    expect(stats.byStatus["429"]).toBe(stats.rateLimiter.refused);
+    stop.abort();
+    expect(await done).toBe(0);
+    expect(stderr.lines().at(-1)).toContain(`rate limiter ${JSON.stringify(stats.rateLimiter)}`);
   });
 
   it("returns 2 for bad usage and 0 for --help", async () => {

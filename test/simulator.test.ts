@@ -440,6 +440,171 @@ describe("fault injection", () => {
   });
 });
 
+describe("rate limiting", () => {
+  /** A clock the test moves by hand, starting half a second into a window (so 1000 ms windows end in 500 ms). */
+  function clock(start = 1_700_000_000_500) {
+    const c = { now: start, read: () => c.now };
+    return c;
+  }
+  const path = (uid: number | string) => `/v1/admin/user/${uid}/features/update`;
+  const BODY = '[{"entitlment":"canCreatePublicRoom","enabled":true}]';
+  /** `n` writes at once (distinct uids from `first`): their statuses, Retry-After headers and Error bodies. */
+  async function burst(pod: SimulatedPod, n: number, first = 1, token = TOKEN) {
+    const answers = await Promise.all(
+      Array.from({ length: n }, (_, i) => call(pod, "POST", path(first + i), BODY, token)),
+    );
+    const refused = answers.filter((a) => a.status === 429);
+    return {
+      ok: answers.filter((a) => a.status === 200).length,
+      refused: refused.length,
+      retryAfter: [...new Set(refused.map((a) => a.headers.get("retry-after")))],
+      bodies: refused.map((a) => JSON.parse(a.text) as unknown),
+    };
+  }
+
+  it("fixed window of 10/s: a burst of 25 gets exactly 10 through, 15 answered 429, the next window admits again", async () => {
+    const time = clock();
+    const pod = await start({ rateLimit: { perSecond: 10, windowMs: 1000, now: time.read } });
+    const first = await burst(pod, 25);
+    expect(first).toMatchObject({ ok: 10, refused: 15, retryAfter: ["1"] });
+    for (const body of first.bodies) expect(body).toEqual({ code: 429, message: expect.any(String) });
+    expect(pod.state.users()).toHaveLength(10); // refused calls change nothing
+    expect(pod.stats()).toMatchObject({
+      requests: 25,
+      byStatus: { 200: 10, 429: 15 },
+      rateLimiter: { admitted: 10, refused: 15 },
+      faults: { rateLimited: 0 },
+      writes: 10,
+    });
+    time.now += 499; // still the same window
+    expect(await burst(pod, 1, 100)).toMatchObject({ ok: 0, refused: 1, retryAfter: ["1"] });
+    time.now += 1; // the next one
+    expect(await burst(pod, 12, 200)).toMatchObject({ ok: 10, refused: 2 });
+    expect(pod.stats().rateLimiter).toEqual({ admitted: 20, refused: 18 });
+  });
+
+  it("windows are aligned to the clock and Retry-After is whole seconds until the window ends, at least 1", async () => {
+    const time = clock(1_700_000_000_090); // 90 ms into a 100 ms window
+    const pod = await start({ rateLimit: { perSecond: 100, windowMs: 100, now: time.read } });
+    expect(await burst(pod, 11)).toMatchObject({ ok: 10, refused: 1, retryAfter: ["1"] }); // 10 ms left → 1 s
+    time.now += 10;
+    expect(await burst(pod, 11, 100)).toMatchObject({ ok: 10, refused: 1 });
+
+    const long = clock(1_700_000_001_500); // 1.5 s into a 5 s window (5 s windows start at multiples of 5000)
+    const slow = await start({ rateLimit: { perSecond: 2, windowMs: 5000, now: long.read } });
+    expect(await burst(slow, 12)).toMatchObject({ ok: 10, refused: 2, retryAfter: ["4"] }); // 3.5 s left → 4
+    long.now += 3000;
+    expect(await burst(slow, 1, 100)).toMatchObject({ ok: 0, retryAfter: ["1"] }); // 0.5 s left → 1
+  });
+
+  it("token bucket: full at start, refills at perSecond up to its capacity", async () => {
+    const time = clock();
+    const pod = await start({ rateLimit: { perSecond: 10, algorithm: "token-bucket", now: time.read } });
+    expect(await burst(pod, 15)).toMatchObject({ ok: 10, refused: 5, retryAfter: ["1"] });
+    time.now += 250; // 2.5 tokens back
+    expect(await burst(pod, 3, 100)).toMatchObject({ ok: 2, refused: 1 });
+    time.now += 60_000; // refilled, but never beyond the capacity
+    expect(await burst(pod, 11, 200)).toMatchObject({ ok: 10, refused: 1 });
+    expect(pod.stats().rateLimiter).toEqual({ admitted: 22, refused: 7 });
+
+    const slow = clock();
+    const trickle = await start({
+      rateLimit: { perSecond: 0.4, windowMs: 2500, algorithm: "token-bucket", now: slow.read },
+    });
+    expect(await burst(trickle, 2)).toMatchObject({ ok: 1, refused: 1, retryAfter: ["3"] }); // a token every 2.5 s
+    slow.now += 1000;
+    expect(await burst(trickle, 1, 100)).toMatchObject({ ok: 0, retryAfter: ["2"] }); // 1.5 s to go
+    slow.now += 1500;
+    expect(await burst(trickle, 1, 200)).toMatchObject({ ok: 1 });
+  });
+
+  it("counts per pod, not per token; login, unknown routes and the stats route are not counted", async () => {
+    const time = clock();
+    const pod = await start({ rateLimit: { perSecond: 5, now: time.read } });
+    const login = await fetch(`${pod.origin}/login/pubkey/authenticate`, {
+      method: "POST",
+      body: JSON.stringify({ token: unsignedJwt({ sub: "bot", exp: Math.floor(Date.now() / 1000) + 60 }) }),
+    });
+    expect(login.status).toBe(200);
+    const other = ((await login.json()) as { token: string }).token;
+    const a = await burst(pod, 3, 1, TOKEN);
+    const b = await burst(pod, 3, 100, other);
+    expect(a.ok + b.ok).toBe(5);
+    expect(a.refused + b.refused).toBe(1);
+    // Past the limit: login and unknown routes answer as usual.
+    const again = await fetch(`${pod.origin}/login/pubkey/authenticate`, { method: "POST", body: "{}" });
+    expect(again.status).toBe(400);
+    expect((await fetch(`${pod.origin}/nope`)).status).toBe(404);
+    const res = await fetch(`${pod.origin}/__simulator/stats`);
+    expect(res.status).toBe(200);
+    const remote = await res.json();
+    expect(remote).toEqual(JSON.parse(JSON.stringify(pod.stats())));
+    expect(remote).toMatchObject({ requests: 9, rateLimiter: { admitted: 5, refused: 1 }, byStatus: { 429: 1 } });
+    expect(pod.stats().requests).toBe(9); // reading the stats is not a request
+  });
+
+  it("decides before faults: a refused call draws no fault; the random 429 fault is counted apart", async () => {
+    const time = clock();
+    const pod = await start({ rateLimit: { perSecond: 2, now: time.read }, faults: { serverError: 1 } });
+    expect((await burst(pod, 5)).refused).toBe(3);
+    expect(pod.stats()).toMatchObject({
+      byStatus: { 503: 2, 429: 3 },
+      rateLimiter: { admitted: 2, refused: 3 },
+      faults: { serverErrors: 2, rateLimited: 0 },
+    });
+    pod.setFaults({ rateLimit: 1, retryAfterSeconds: 7 });
+    time.now += 1000;
+    const mixed = await burst(pod, 3, 100);
+    expect(mixed.retryAfter.sort()).toEqual(["1", "7"]);
+    expect(pod.stats()).toMatchObject({
+      byStatus: { 429: 6 },
+      rateLimiter: { admitted: 4, refused: 4 },
+      faults: { rateLimited: 2 },
+    });
+  });
+
+  it("setRateLimit replaces or removes the limit; resetStats zeroes its counters", async () => {
+    const time = clock();
+    const pod = await start();
+    expect(await burst(pod, 5)).toMatchObject({ ok: 5 });
+    expect(pod.stats().rateLimiter).toEqual({ admitted: 0, refused: 0 });
+    pod.setRateLimit({ perSecond: 2, now: time.read });
+    expect(await burst(pod, 5, 100)).toMatchObject({ ok: 2, refused: 3 });
+    pod.resetStats();
+    expect(pod.stats().rateLimiter).toEqual({ admitted: 0, refused: 0 });
+    expect(await burst(pod, 1, 200)).toMatchObject({ refused: 1 }); // the budget is not reset with the counters
+    pod.setRateLimit(undefined);
+    expect(await burst(pod, 5, 300)).toMatchObject({ ok: 5 });
+    expect(() => pod.setRateLimit({ perSecond: -1 })).toThrow(RangeError);
+  });
+
+  it.each([
+    [{ perSecond: 0 }, /rateLimit\.perSecond must be a number of calls per second > 0, got 0/],
+    [{ perSecond: -5 }, /rateLimit\.perSecond/],
+    [{ perSecond: Number.NaN }, /rateLimit\.perSecond/],
+    [{ perSecond: Number.POSITIVE_INFINITY }, /rateLimit\.perSecond/],
+    [{ perSecond: "10" }, /rateLimit\.perSecond/],
+    [{ perSecond: 10, windowMs: 0 }, /rateLimit\.windowMs must be a whole number of milliseconds > 0, got 0/],
+    [{ perSecond: 10, windowMs: 2.5 }, /rateLimit\.windowMs/],
+    [{ perSecond: 10, algorithm: "leaky-bucket" }, /rateLimit\.algorithm must be one of fixed-window, token-bucket/],
+    [{ perSecond: 15, windowMs: 100 }, /whole number >= 1, got 15 × 100 \/ 1000 = 1\.5/],
+    [{ perSecond: 5, windowMs: 100 }, /whole number >= 1/],
+    [{ perSecond: 5, windowMs: 100, algorithm: "token-bucket" }, /capacity\) must be at least 1 call, got 0\.5/],
+  ])("refuses rateLimit %j with a RangeError naming the option", async (rateLimit, message) => {
+    const options = { rateLimit } as unknown as SimulatedPodOptions;
+    await expect(startSimulatedPod(options)).rejects.toThrow(RangeError);
+    await expect(startSimulatedPod(options)).rejects.toThrow(message);
+  });
+
+  it("accepts a token bucket whose capacity is not a whole number", async () => {
+    const time = clock();
+    const pod = await start({ rateLimit: { perSecond: 15, windowMs: 100, algorithm: "token-bucket", now: time.read } });
+    expect(await burst(pod, 3)).toMatchObject({ ok: 1, refused: 2 }); // 1.5 tokens
+    time.now += 100;
+    expect(await burst(pod, 3, 100)).toMatchObject({ ok: 1, refused: 2 }); // 0.5 + 1.5, capped at 1.5
+  });
+});
+
 describe("session tokens", () => {
   it("expire after N requests: 401 until the new token is used", async () => {
     const pod = await start({ expireTokenAfterRequests: 3 });

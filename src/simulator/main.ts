@@ -9,6 +9,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import type { SimulatorFaults } from "./faults.js";
 import { DEFAULT_SIMULATOR_TOKEN, type SimulatedPodOptions, startSimulatedPod } from "./pod.js";
+import { checkRateLimit } from "./ratelimit.js";
 
 /**
  * Usage text of the standalone simulator.
@@ -21,14 +22,21 @@ import { DEFAULT_SIMULATOR_TOKEN, type SimulatedPodOptions, startSimulatedPod } 
 export const SIMULATOR_USAGE = `Usage: simulate [options]
 
 Runs a simulated Symphony pod on loopback until Ctrl-C. Prints "listening <url>" and "token <sessionToken>".
+GET <origin>/__simulator/stats answers the counters as JSON (the simulator's own route, not the Pod API's).
 
 Options:
   --port N                  port to listen on (default: a free port)
   --host HOST               interface (default 127.0.0.1)
   --token TOKEN             session token to accept (default ${DEFAULT_SIMULATOR_TOKEN})
   --expire-token-after N    each session token serves N requests, then gets 401
-  --rate-limit SHARE        share of requests answered 429 (0..1)
+  --rate-limit SHARE        share of requests answered 429 at random (0..1)
   --retry-after SECONDS     Retry-After of those 429s (default 1)
+  --rate-limit-per-second N
+                            admit N user-admin calls a second for the whole pod, answer the rest 429
+                            with a whole-second Retry-After (login is not counted)
+  --rate-window MS          window of that limit (default 1000): N × MS / 1000 calls per window
+  --rate-algorithm ALG      fixed-window (default; windows aligned to the clock) or token-bucket
+                            (holds N × MS / 1000 calls, refilled at N a second)
   --server-error SHARE      share of requests answered 503 (0..1)
   --drop SHARE              share of connections dropped without an answer (0..1)
   --latency MS|MIN-MAX      delay before each answer, fixed or a range
@@ -70,6 +78,8 @@ class UsageError extends Error {}
  * ```ts
  * const options = await parseSimulatorArgs(["--port", "8443", "--rate-limit", "0.1", "--seed", "7"]);
  * // { port: 8443, faults: { rateLimit: 0.1, seed: 7 } }
+ * await parseSimulatorArgs(["--rate-limit-per-second", "1500", "--rate-window", "100"]);
+ * // { rateLimit: { perSecond: 1500, windowMs: 100 } }
  * ```
  * @throws Error with a message for the person at the terminal, for an unknown flag or a bad value.
  */
@@ -87,6 +97,9 @@ export async function parseSimulatorArgs(argv: readonly string[]): Promise<Simul
         "expire-token-after": { type: "string" },
         "rate-limit": { type: "string" },
         "retry-after": { type: "string" },
+        "rate-limit-per-second": { type: "string" },
+        "rate-window": { type: "string" },
+        "rate-algorithm": { type: "string" },
         "server-error": { type: "string" },
         drop: { type: "string" },
         latency: { type: "string" },
@@ -123,6 +136,8 @@ export async function parseSimulatorArgs(argv: readonly string[]): Promise<Simul
   const seed = integer(text("seed"), "--seed");
   if (seed !== undefined) faults.seed = seed;
   if (Object.keys(faults).length > 0) options.faults = faults;
+  const rateLimit = rateLimitOptions(text);
+  if (rateLimit !== undefined) options.rateLimit = rateLimit;
   const features = text("features");
   if (features !== undefined) options.availableFeatures = list(features);
   if (values["strict-features"]) options.strictFeatures = true;
@@ -180,8 +195,9 @@ export async function runSimulatorCli(argv: readonly string[], io: SimulatorCliI
   await stopped(io.interrupt);
   await pod.close();
   const stats = pod.stats();
+  const limiter = options.rateLimit === undefined ? "" : `, rate limiter ${JSON.stringify(stats.rateLimiter)}`;
   err(
-    `stopped: ${stats.requests} requests, by status ${JSON.stringify(stats.byStatus)}, faults ${JSON.stringify(stats.faults)}, ` +
+    `stopped: ${stats.requests} requests, by status ${JSON.stringify(stats.byStatus)}, faults ${JSON.stringify(stats.faults)}${limiter}, ` +
       `${stats.writes} writes, ${stats.tokenExpiries} token expiries, ${stats.logins} logins`,
   );
   return 0;
@@ -203,6 +219,35 @@ function stopped(signal: AbortSignal | undefined): Promise<void> {
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
+}
+
+const RATE_FLAGS = {
+  perSecond: "--rate-limit-per-second",
+  windowMs: "--rate-window",
+  algorithm: "--rate-algorithm",
+} as const;
+
+/** The `--rate-*` flags as the `rateLimit` option, checked by the simulator's own rules but naming the flags. */
+function rateLimitOptions(text: (name: string) => string | undefined): SimulatedPodOptions["rateLimit"] {
+  const perSecond = number(text("rate-limit-per-second"), RATE_FLAGS.perSecond);
+  const windowMs = integer(text("rate-window"), RATE_FLAGS.windowMs);
+  const algorithm = text("rate-algorithm");
+  if (perSecond === undefined) {
+    if (windowMs !== undefined || algorithm !== undefined) {
+      const flag = windowMs !== undefined ? RATE_FLAGS.windowMs : RATE_FLAGS.algorithm;
+      throw new UsageError(`${flag} needs ${RATE_FLAGS.perSecond}`);
+    }
+    return undefined;
+  }
+  const rateLimit: NonNullable<SimulatedPodOptions["rateLimit"]> = { perSecond };
+  if (windowMs !== undefined) rateLimit.windowMs = windowMs;
+  if (algorithm !== undefined) rateLimit.algorithm = algorithm as typeof rateLimit.algorithm;
+  try {
+    checkRateLimit(rateLimit, RATE_FLAGS);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  return rateLimit;
 }
 
 function number(value: string | undefined, flag: string): number | undefined {

@@ -10,6 +10,7 @@ import {
 import type { UserId } from "../ids.js";
 import { mayHoldUnsafeInteger, parseJsonLossless } from "../json.js";
 import { Fault, FaultPlan, type SimulatorFaults } from "./faults.js";
+import { RateLimiter } from "./ratelimit.js";
 import { int64Key, PodStore, SimulatedPodState, type SimulatorAppDefaults, type UserRecord } from "./state.js";
 import { type LoginCheck, loginCheck, SessionRegistry, type SimulatorLoginOptions } from "./tokens.js";
 
@@ -100,6 +101,38 @@ export interface SimulatedPodOptions {
   appDefaults?: SimulatorAppDefaults;
   /** Seeded fault injection on the user-admin routes. Default: none. */
   faults?: SimulatorFaults;
+  /**
+   * Rate limiting like a real pod's: at most `perSecond` user-admin calls a second, counted per pod (every token and
+   * connection together); the calls over the limit are answered 429 with a whole-second `Retry-After` and the usual
+   * Error body. It applies to the routes under `/pod` (the same ones as `faults`); the login endpoint, unknown
+   * routes and `GET /__simulator/stats` are not counted, since Symphony's session-auth service is a separate host
+   * with limits of its own. The limiter decides first: a refused call is answered at once, draws no fault, uses
+   * none of its token's requests and changes nothing. Independent of `faults.rateLimit`, which refuses a random
+   * share. Default: no limit.
+   *
+   * @example
+   * ```ts
+   * const pod = await startSimulatedPod({ rateLimit: { perSecond: 1500, windowMs: 100 } }); // 150 calls per 100 ms
+   * ```
+   */
+  rateLimit?: {
+    /** Calls admitted per second, a number > 0. */
+    perSecond: number;
+    /**
+     * The window, in whole milliseconds. Fixed windows: each admits `perSecond × windowMs / 1000` calls, which must
+     * be a whole number ≥ 1. Token bucket: the bucket holds that many calls (at least 1). Default 1000.
+     */
+    windowMs?: number;
+    /**
+     * `"fixed-window"` (the default): windows aligned to the clock (`Math.floor(now / windowMs)`); a refused call's
+     * `Retry-After` is the seconds until its window ends, rounded up, at least 1. `"token-bucket"`: full at start,
+     * refilled continuously at `perSecond`; a refused call's `Retry-After` is the seconds until one call's worth is
+     * back, rounded up, at least 1.
+     */
+    algorithm?: "fixed-window" | "token-bucket";
+    /** The limiter's clock, in milliseconds; tests pass their own. Default `Date.now`. */
+    now?: () => number;
+  };
   /** How `POST /login/pubkey/authenticate` checks JWTs. Default: any well-formed JWT is accepted. */
   login?: SimulatorLoginOptions;
   /** Largest request body accepted, in bytes; larger ones get 413. Default 1 MiB. */
@@ -120,9 +153,16 @@ export interface SimulatorStats {
   requests: number;
   /** Answers by HTTP status; dropped connections have none. */
   byStatus: Record<number, number>;
+  /** Calls counted by the rate limiter (`rateLimit`); both 0 without one. Its 429s are in `byStatus` too. */
+  rateLimiter: {
+    /** Calls the limiter let through. */
+    admitted: number;
+    /** Calls the limiter answered 429. */
+    refused: number;
+  };
   /** Faults injected. */
   faults: {
-    /** Requests answered 429 by fault injection. */
+    /** Requests answered 429 by fault injection (the random `faults.rateLimit`, not the rate limiter). */
     rateLimited: number;
     /** Requests answered 503 by fault injection. */
     serverErrors: number;
@@ -159,7 +199,7 @@ export interface SimulatedPod {
   readonly port: number;
   /** The in-memory state, read and seeded directly (no HTTP, no token, no faults). */
   readonly state: SimulatedPodState;
-  /** A snapshot of the counters. */
+  /** A snapshot of the counters; from another process, `GET /__simulator/stats` answers the same as JSON. */
   stats(): SimulatorStats;
   /** Sets every counter back to zero. */
   resetStats(): void;
@@ -174,6 +214,11 @@ export interface SimulatedPod {
   expireTokens(): void;
   /** Replaces the fault settings (and restarts the PRNG from their seed); `undefined` switches faults off. */
   setFaults(faults: SimulatorFaults | undefined): void;
+  /**
+   * Replaces the rate limit with a fresh one (full budget); `undefined` switches it off. The limiter's counters in
+   * {@link SimulatedPod.stats} start again from zero.
+   */
+  setRateLimit(rateLimit: SimulatedPodOptions["rateLimit"]): void;
   /** Stops listening and closes every connection, idle keep-alive ones included. */
   close(): Promise<void>;
 }
@@ -189,6 +234,7 @@ type Validator = ((data: unknown) => boolean) & { errors?: AjvError[] | null };
 const USER_PREFIX = "/pod/v1/admin/user/";
 const SYSTEM_FEATURES = "/pod/v1/admin/system/features/list";
 const LOGIN = "/login/pubkey/authenticate";
+const STATS = "/__simulator/stats";
 const SUCCESS = JSON.stringify({ format: "TEXT", message: "OK" } satisfies Schemas["SuccessResponse"]);
 const JSON_TYPE = "application/json";
 
@@ -225,6 +271,7 @@ class PodServer {
   readonly state: SimulatedPodState;
   readonly tokens: SessionRegistry;
   faults: FaultPlan;
+  limiter: RateLimiter | undefined;
   readonly #features: string;
   readonly #known: Set<string> | undefined;
   readonly #login: LoginCheck;
@@ -255,6 +302,7 @@ class PodServer {
       options.expireTokenAfterRequests,
     );
     this.faults = new FaultPlan(options.faults);
+    this.limiter = options.rateLimit === undefined ? undefined : new RateLimiter(options.rateLimit);
     this.#features = JSON.stringify(features);
     this.#known = options.strictFeatures ? new Set(features) : undefined;
     this.#login = loginCheck(options.login);
@@ -262,10 +310,12 @@ class PodServer {
   }
 
   handle(req: IncomingMessage, res: ServerResponse) {
-    this.requests++;
     const url = req.url ?? "/";
     const query = url.indexOf("?");
     const path = query === -1 ? url : url.slice(0, query);
+    // The simulator's own route, for benchmarks in another process: not part of the Pod API, counted nowhere.
+    if (path === STATS && req.method === "GET") return this.sendStats(res);
+    this.requests++;
     if (path.startsWith(USER_PREFIX)) {
       const slash = path.indexOf("/", USER_PREFIX.length);
       const route = slash === -1 ? undefined : USER_ROUTES.get(path.slice(slash + 1));
@@ -289,8 +339,15 @@ class PodServer {
     this.notFound(res, path);
   }
 
-  /** A user-admin request: faults, then the session token, the uid, the body, the operation. */
+  /** A user-admin request: the rate limit, faults, then the session token, the uid, the body, the operation. */
   podRequest(req: IncomingMessage, res: ServerResponse, handler: Handler, uid: string | undefined, write: boolean) {
+    if (this.limiter !== undefined) {
+      const retryAfter = this.limiter.take();
+      if (retryAfter > 0) {
+        // The body is not needed: answered at once, the connection stays usable (Node discards the unread body).
+        return this.error(res, 429, "rate limit exceeded, retry later", ["retry-after", String(retryAfter)]);
+      }
+    }
     let fault: Fault = Fault.None;
     let delay = 0;
     if (this.faults.active) {
@@ -502,6 +559,7 @@ class PodServer {
     return {
       requests: this.requests,
       byStatus,
+      rateLimiter: { admitted: this.limiter?.admitted ?? 0, refused: this.limiter?.refused ?? 0 },
       faults: {
         rateLimited: this.rateLimited,
         serverErrors: this.serverErrors,
@@ -514,11 +572,19 @@ class PodServer {
     };
   }
 
+  /** `GET /__simulator/stats`: {@link PodServer.stats} as JSON. Outside `byStatus`, like a request never made. */
+  sendStats(res: ServerResponse) {
+    const body = JSON.stringify(this.stats());
+    res.writeHead(200, ["content-type", JSON_TYPE, "content-length", String(Buffer.byteLength(body))]);
+    res.end(body);
+  }
+
   resetStats() {
     this.byStatus.fill(0);
     this.requests = this.writes = this.logins = 0;
     this.rateLimited = this.serverErrors = this.dropped = this.delayed = 0;
     this.tokens.expiries = 0;
+    if (this.limiter !== undefined) this.limiter.admitted = this.limiter.refused = 0;
   }
 }
 
@@ -537,7 +603,11 @@ function describe(error: AjvError | undefined): string {
 /**
  * Starts a simulated Symphony pod: a real HTTP server on loopback implementing every operation of the Pod API spec
  * under `/pod` (plus the RSA login endpoint), with in-memory state, request validation by the spec's compiled
- * schemas, session tokens that can expire, and seeded fault injection.
+ * schemas, session tokens that can expire, seeded fault injection and an optional rate limit.
+ *
+ * One route is the simulator's own, not the Pod API's: `GET /__simulator/stats` answers {@link SimulatedPod.stats}
+ * as JSON, so a benchmark or script in another process can read the counters. It needs no token, and is itself
+ * counted nowhere.
  *
  * @example
  * ```ts
@@ -585,6 +655,9 @@ export async function startSimulatedPod(options: SimulatedPodOptions = {}): Prom
     expireTokens: () => pod.tokens.expireAll(),
     setFaults: (faults) => {
       pod.faults = new FaultPlan(faults);
+    },
+    setRateLimit: (rateLimit) => {
+      pod.limiter = rateLimit === undefined ? undefined : new RateLimiter(rateLimit);
     },
     close: () => {
       closing ??= new Promise<void>((resolve, reject) => {

@@ -1,0 +1,159 @@
+/**
+ * The simulated pod's rate limiter: a per-pod budget of calls per second, in fixed windows or as a token bucket,
+ * answered with a whole-second `Retry-After` as real pods send it.
+ */
+
+import type { SimulatedPodOptions } from "./pod.js";
+
+/** The `rateLimit` option of {@link startSimulatedPod}, documented there. */
+type SimulatorRateLimit = NonNullable<SimulatedPodOptions["rateLimit"]>;
+
+/**
+ * What the limiter's option names are called in error messages: the API's names by default, the flags in the CLI.
+ *
+ * @example
+ * ```ts
+ * checkRateLimit({ perSecond: 0 }, { perSecond: "--rate-limit-per-second", windowMs: "--rate-window", algorithm: "--rate-algorithm" });
+ * ```
+ * @internal
+ */
+export interface RateLimitNames {
+  perSecond: string;
+  windowMs: string;
+  algorithm: string;
+}
+
+const API_NAMES: RateLimitNames = {
+  perSecond: "rateLimit.perSecond",
+  windowMs: "rateLimit.windowMs",
+  algorithm: "rateLimit.algorithm",
+};
+
+const ALGORITHMS = ["fixed-window", "token-bucket"] as const;
+
+/**
+ * The settings checked, with their defaults filled in, and the calls one window (or a full bucket) holds.
+ *
+ * @example
+ * ```ts
+ * const { perWindow } = checkRateLimit({ perSecond: 1500, windowMs: 100 }); // 150
+ * ```
+ * @throws RangeError naming the option, for a value that makes no sense.
+ * @internal
+ */
+export function checkRateLimit(
+  limit: SimulatorRateLimit,
+  names: RateLimitNames = API_NAMES,
+): Required<Omit<SimulatorRateLimit, "now">> & { perWindow: number } {
+  if (typeof limit !== "object" || limit === null) {
+    throw new TypeError("rateLimit must be an object such as { perSecond: 100 }");
+  }
+  const { perSecond, windowMs = 1000, algorithm = "fixed-window" } = limit;
+  if (typeof perSecond !== "number" || !(perSecond > 0) || !Number.isFinite(perSecond)) {
+    throw new RangeError(`${names.perSecond} must be a number of calls per second > 0, got ${String(perSecond)}`);
+  }
+  if (typeof windowMs !== "number" || !(Number.isInteger(windowMs) && windowMs > 0)) {
+    throw new RangeError(`${names.windowMs} must be a whole number of milliseconds > 0, got ${String(windowMs)}`);
+  }
+  if (!(ALGORITHMS as readonly unknown[]).includes(algorithm)) {
+    throw new RangeError(`${names.algorithm} must be one of ${ALGORITHMS.join(", ")}, got ${String(algorithm)}`);
+  }
+  const exact = (perSecond * windowMs) / 1000;
+  const perWindow = Math.round(exact);
+  if (algorithm === "fixed-window" && (perWindow < 1 || Math.abs(exact - perWindow) > 1e-9)) {
+    throw new RangeError(
+      `${names.perSecond} × ${names.windowMs} / 1000 (the calls a fixed window admits) must be a whole number >= 1, ` +
+        `got ${perSecond} × ${windowMs} / 1000 = ${exact}`,
+    );
+  }
+  if (algorithm === "token-bucket" && exact < 1) {
+    throw new RangeError(
+      `${names.perSecond} × ${names.windowMs} / 1000 (the bucket's capacity) must be at least 1 call, got ${exact}`,
+    );
+  }
+  return { perSecond, windowMs, algorithm, perWindow: algorithm === "fixed-window" ? perWindow : exact };
+}
+
+/**
+ * A per-pod rate limiter. {@link RateLimiter.take} admits a call (answers 0) or refuses it (answers the
+ * `Retry-After` in whole seconds, at least 1). Refused calls use up nothing.
+ *
+ * - Fixed windows: windows of `windowMs` aligned to the clock (`Math.floor(now / windowMs)`), each admitting
+ *   `perSecond × windowMs / 1000` calls; a refusal's `Retry-After` is the seconds until the window ends, rounded up.
+ * - Token bucket: `perSecond × windowMs / 1000` tokens when full (and at start), refilled continuously at
+ *   `perSecond`; a refusal's `Retry-After` is the seconds until one token is back, rounded up.
+ *
+ * @example
+ * ```ts
+ * const limiter = new RateLimiter({ perSecond: 10 });
+ * const retryAfter = limiter.take();
+ * if (retryAfter > 0) answer429(retryAfter);
+ * ```
+ * @internal
+ */
+export class RateLimiter {
+  readonly #windowMs: number;
+  readonly #perWindow: number;
+  readonly #perMs: number;
+  readonly #bucket: boolean;
+  readonly #now: () => number;
+  // Fixed windows: the current window's number and the calls it has admitted.
+  #window = Number.NaN;
+  #used = 0;
+  // Token bucket: tokens left, as of #refilledAt.
+  #tokens: number;
+  #refilledAt = Number.NaN;
+  admitted = 0;
+  refused = 0;
+
+  constructor(limit: SimulatorRateLimit) {
+    const { perSecond, windowMs, algorithm, perWindow } = checkRateLimit(limit);
+    const now = limit.now ?? Date.now;
+    if (typeof now !== "function") throw new TypeError("rateLimit.now must be a function answering milliseconds");
+    this.#windowMs = windowMs;
+    this.#perWindow = perWindow;
+    this.#perMs = perSecond / 1000;
+    this.#bucket = algorithm === "token-bucket";
+    this.#now = now;
+    this.#tokens = perWindow;
+  }
+
+  /** Takes one call from the budget: 0 when admitted, else the whole seconds to wait (≥ 1). */
+  take(): number {
+    const now = this.#now();
+    const wait = this.#bucket ? this.#takeToken(now) : this.#takeSlot(now);
+    if (wait === 0) this.admitted++;
+    else this.refused++;
+    return wait;
+  }
+
+  #takeSlot(now: number): number {
+    const window = Math.floor(now / this.#windowMs);
+    if (window !== this.#window) {
+      this.#window = window;
+      this.#used = 0;
+    }
+    if (this.#used < this.#perWindow) {
+      this.#used++;
+      return 0;
+    }
+    return wholeSeconds((window + 1) * this.#windowMs - now);
+  }
+
+  #takeToken(now: number): number {
+    // A clock going backwards refills nothing.
+    const elapsed = Number.isNaN(this.#refilledAt) ? 0 : Math.max(0, now - this.#refilledAt);
+    this.#tokens = Math.min(this.#perWindow, this.#tokens + elapsed * this.#perMs);
+    this.#refilledAt = now;
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
+      return 0;
+    }
+    return wholeSeconds((1 - this.#tokens) / this.#perMs);
+  }
+}
+
+/** Milliseconds as a `Retry-After`: whole seconds, rounded up, at least 1. */
+function wholeSeconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
+}
