@@ -6,6 +6,12 @@
  * BENCH_CONCURRENCY (default 300), BENCH_WARMUP (calls before timing, default 2000), BENCH_MEMORY_ITEMS
  * (default 1000000), BENCH_CLI_ROWS (default 100000), BENCH_CLI_RUNS (default 2), BENCH_NO_DOCS=1 (do not write
  * docs/benchmarks.md).
+ *
+ * The rate-limited section (bench/ratelimit-section.ts): BENCH_RATE_LIMITS (calls/s, default 50,400,1500,5000),
+ * BENCH_RATE_WINDOWS (ms, default 100,1000), BENCH_RATE_SECONDS (calls per run = limit × seconds, default 40),
+ * BENCH_RATE_MAX_SECONDS (a run still going after this long is stopped; default 3 × BENCH_RATE_SECONDS, 0: never).
+ * BENCH_ONLY=ratelimit (or `tsx bench/run.ts ratelimit`, `npm run bench:ratelimit`) runs only that section; it
+ * updates its part of docs/benchmarks.md only when every BENCH_RATE_* setting is its default.
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -27,6 +33,15 @@ import {
   startPodProcess,
   table,
 } from "./lib.js";
+import {
+  type RateLimitResult,
+  rateLimitDoc,
+  rateLimitSettings,
+  rateLimitTable,
+  rateLimitTargetRow,
+  runRateLimitSection,
+  spliceRateLimitDoc,
+} from "./ratelimit-section.js";
 
 const env = (name: string, fallback: number) => {
   const value = Number(process.env[name] ?? fallback);
@@ -42,6 +57,12 @@ const CLI_ROWS = env("BENCH_CLI_ROWS", 100_000);
 const CLI_RUNS = env("BENCH_CLI_RUNS", 2);
 /** Bare openapi-fetch is the slowest case by far and no target depends on it: it runs in every other round. */
 const OPENAPI_FETCH_ROUNDS = Math.ceil(ROUNDS / 2);
+const RATE = rateLimitSettings(process.env, CONCURRENCY);
+const SECTIONS = ["ratelimit"];
+const ONLY = process.env.BENCH_ONLY ?? process.argv[2];
+if (ONLY !== undefined && !SECTIONS.includes(ONLY)) {
+  throw new RangeError(`BENCH_ONLY must be one of ${SECTIONS.join(", ")} (or unset for everything), got ${ONLY}`);
+}
 
 const LABELS: Record<CaseName, string> = {
   "raw-fetch": "(a) global fetch + p-map",
@@ -67,6 +88,22 @@ const machine = {
   os: `${os.type()} ${os.release()} ${os.arch()}`,
   date: new Date().toISOString(),
 };
+
+if (ONLY === "ratelimit") {
+  const results = await runRateLimitSection(RATE, log);
+  console.log(`\n${rateLimitTable(results)}`);
+  if (process.env.BENCH_NO_DOCS === "1") {
+    // print only
+  } else if (RATE.defaults) {
+    const file = join(ROOT, "docs", "benchmarks.md");
+    const date = `${machine.date} (${machine.cpu}, ${machine.cores} cores, Node ${machine.node})`;
+    writeFileSync(file, spliceRateLimitDoc(readFileSync(file, "utf8"), rateLimitDoc(results, RATE, date)));
+    log("updated the rate-limited section of docs/benchmarks.md");
+  } else {
+    log("docs/benchmarks.md left as it is: BENCH_RATE_* settings differ from the defaults");
+  }
+  process.exit(0);
+}
 
 // --- 1. bulk throughput ---------------------------------------------------------------------------------------
 interface ThroughputResult {
@@ -181,6 +218,9 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
+// --- 5. rate-limited bulk ---------------------------------------------------------------------------------------
+const rateLimited: RateLimitResult[] = await runRateLimitSection(RATE, log);
+
 /** Runs the compiled `pod-admin features apply` and reports its wall time and peak RSS (VmHWM). */
 async function runCli(file: string, url: string, token: string) {
   const started = performance.now();
@@ -272,6 +312,7 @@ const targetRows = [
     `${fmt(memory.peakEndMB - memory.peak100kMB, 1)} MB`,
     verdict(memory.peakEndMB - memory.peak100kMB <= 20),
   ],
+  rateLimitTargetRow(rateLimited),
 ];
 
 const totalSeconds = (performance.now() - benchStarted) / 1000;
@@ -291,6 +332,8 @@ console.log(`facade/openapi-fetch per-call ratio: ${overheadRatio.toFixed(2)}\n`
 console.log(table(memoryHeader, memoryRows));
 console.log();
 console.log(table(cliHeader, cliRows));
+console.log();
+console.log(rateLimitTable(rateLimited));
 console.log();
 console.log(table(targetHeader, targetRows));
 console.log(`\n(whole run: ${fmt(totalSeconds)} s)`);
@@ -359,6 +402,8 @@ plan pass and summary included); peak RSS is the process's \`VmHWM\` from \`/pro
 
 ${markdownTable(cliHeader, cliRows)}
 
+${rateLimitDoc(rateLimited, RATE, "the date above")}
+
 ## Method
 
 - \`bench/run.ts\` first compiles \`src/\`, \`generated/\` and \`bench/\` with the project's TypeScript
@@ -385,7 +430,10 @@ npm run bench            # prints the tables, rewrites this file
 
 Environment knobs: \`BENCH_ROUNDS\` (default 5), \`BENCH_CALLS\` (20000), \`BENCH_CONCURRENCY\` (300),
 \`BENCH_WARMUP\` (2000), \`BENCH_MEMORY_ITEMS\` (1000000), \`BENCH_CLI_ROWS\` (100000), \`BENCH_CLI_RUNS\` (2),
-\`BENCH_NO_DOCS=1\` (print only). Results vary with the machine and its load; compare cases within one run, not
+\`BENCH_NO_DOCS=1\` (print only). The rate-limited section: \`BENCH_RATE_LIMITS\` (50,400,1500,5000),
+\`BENCH_RATE_WINDOWS\` (100,1000), \`BENCH_RATE_SECONDS\` (40), \`BENCH_RATE_MAX_SECONDS\` (3 × the seconds);
+\`npm run bench:ratelimit\` (or \`BENCH_ONLY=ratelimit\`) runs it alone and, with the defaults, replaces its part of
+this page. Results vary with the machine and its load; compare cases within one run, not
 figures across machines.
 
 ${NOTES}`;
