@@ -214,17 +214,22 @@ export function rateLimitDoc(results: RateLimitResult[], settings: RateLimitSett
   return `${DOC_START}
 ### 5. Rate-limited bulk
 
-\`pod.bulk.updateFeatures\` (the client's defaults, concurrency ${settings.concurrency}) against a simulated pod that
-admits N user-admin calls a second for the whole pod, in fixed windows of W ms aligned to the clock
-(\`--rate-limit-per-second N --rate-window W\`: N × W / 1000 calls per window); the calls over the limit get 429
-with a whole-second \`Retry-After\`, as real pods send it (so 1 s even for a 100 ms window). Each run sends N ×
-${settings.seconds} calls (${settings.seconds} s at the limit; distinct uids) from a fresh client process to a fresh pod
-process, and is stopped after ${fmt(settings.maxSeconds)} s at most. *Of the allowed rate* is (calls that succeeded / s) / N;
-*answered 429* is the share of all the requests the pod received, retries included, from the pod's own counters
-(\`GET /__simulator/stats\`). *Pod CPU* and *client CPU* are each process's CPU time over the run (100 % = one
-core busy; the machine has two), so the pod is not the bottleneck while its figure stays well under 100 %.
-Target: ≥ ${TARGET.allowedRate} of the allowed rate with < ${TARGET.share429 * 100} % of requests answered 429, and
-nothing failed or left unattempted. Run on ${date}.
+\`pod.bulk.updateFeatures\` (the client's defaults, concurrency ${settings.concurrency}) against a simulated pod
+that admits N user-admin calls a second for the whole pod, in fixed windows of W ms aligned to the clock
+(\`--rate-limit-per-second N --rate-window W\`: N × W / 1000 calls per window). The calls over the limit get 429
+with a whole-second \`Retry-After\`, as real pods send it: 1 s even for a 100 ms window. Each run sends
+N × ${settings.seconds} calls (${settings.seconds} s at the limit, distinct uids) from a fresh client process to a
+fresh pod process, and is stopped after ${fmt(settings.maxSeconds)} s at most (the calls not sent by then are
+*not attempted*).
+
+- *Of the allowed rate*: (calls that succeeded / s) / N. A run starts part-way through a window, so a perfect
+  client gets up to one window's worth more than N a second through, a little over 1.00.
+- *Answered 429*: the share of all the requests the pod received, retries included, from the pod's own counters
+  (\`GET /__simulator/stats\`).
+- *Pod CPU*, *client CPU*: each process's CPU time over the run (100 % = one core busy, of two): the pod is not
+  the bottleneck while its figure stays well under 100 %.
+- *Target*: ≥ ${TARGET.allowedRate} of the allowed rate with < ${TARGET.share429 * 100} % of requests answered
+  429, and nothing failed or left unattempted. Run on ${date}.
 
 ${markdownTable(HEADER, rows(results))}
 
