@@ -109,8 +109,9 @@ describe("CSV: delegates and apps", () => {
       },
       {
         line: 5,
-        rule: "same app",
-        error: 'in.csv:6: column "listed": differs from the earlier row of app djApp for this user',
+        rule: "no contradiction",
+        error:
+          'in.csv:6: column "listed": user 2, app "djApp", is "true" here but "false" at in.csv:5 (column "listed"); keep one of the two rows',
       },
     ]);
   });
@@ -153,7 +154,7 @@ describe("JSON Lines", () => {
     ].join("\n");
     expect(await read("features", text, "jsonl")).toEqual([
       { line: 1, item: { uid: 9007199254740993n, features: [{ entitlement: "a", enabled: true }] } },
-      { line: 3, item: { uid: "2", features: [] } },
+      { line: 3, item: { uid: "2", features: [] }, meta: { status: "failed", line: 3 } },
       { line: 4, rule: "JSON", error: expect.stringMatching(/^in\.csv:4: not valid JSON/) },
       { line: 5, rule: "type object", error: "in.csv:5: each line must be a JSON object" },
     ]);

@@ -1,17 +1,26 @@
 #!/usr/bin/env node
 // The `pod-admin` executable: wires the real process to runCli.
-import { runCli } from "./run.js";
+import { RESTORE_TERMINAL } from "./progress.js";
+import { EXIT, runCli } from "./run.js";
 
 const interrupt = new AbortController();
+const quit = new AbortController();
 let interrupts = 0;
+const exitNow = (code: number) => {
+  // The progress bar hid the cursor and turned off line wrap; give the terminal back.
+  if (process.stderr.isTTY) process.stderr.write(RESTORE_TERMINAL);
+  process.exit(code);
+};
 const onSignal = () => {
-  // First Ctrl-C (or SIGTERM): stop taking work, let calls in flight finish, write the report. Second: quit now.
-  if (++interrupts > 1) {
-    // The progress bar hid the cursor and turned off line wrap; give the terminal back.
-    if (process.stderr.isTTY) process.stderr.write("\x1b[?25h\x1b[?7h\n");
-    process.exit(130);
+  // First Ctrl-C (or SIGTERM): stop taking work, let calls in flight finish, write the report.
+  if (++interrupts === 1) {
+    interrupt.abort();
+    return;
   }
-  interrupt.abort();
+  // Second: quit now. While calls are in flight, the apply pass writes what settled and exits 1 from its listener;
+  // before any call (reading, planning), nothing was sent: 130.
+  quit.abort();
+  exitNow(EXIT.interrupted);
 };
 process.on("SIGINT", onSignal);
 process.on("SIGTERM", onSignal);
@@ -22,13 +31,15 @@ runCli(process.argv.slice(2), {
   stderr: process.stderr,
   env: process.env,
   interrupt: interrupt.signal,
+  quit: quit.signal,
+  exitNow,
 }).then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
-    // Not a usage error (those resolve to 2): something failed after the run may have sent calls.
+    // runCli reports its own failures; this is a last resort.
     process.stderr.write(`pod-admin: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
+    process.exitCode = EXIT.someFailed;
   },
 );

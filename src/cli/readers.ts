@@ -1,6 +1,6 @@
 /**
  * Streaming readers for the CLI's input files: CSV (a documented column layout per command) and JSON Lines
- * (one bulk item per line, the format of `--report` files). Neither reads a file whole.
+ * (one bulk item per line, the format of `--report` files and journals). Neither reads a file whole.
  */
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
@@ -9,6 +9,7 @@ import type { AppPatchItem, AppReplaceItem, DelegateUpdateItem, FeatureUpdateIte
 import { userIdToDecimal } from "../ids.js";
 import { mayHoldUnsafeInteger, parseJsonLossless } from "../json.js";
 import type { AppEntitlement, AppEntitlementPatch, AppProduct } from "../users.js";
+import { printable, quote } from "./text.js";
 
 /** The four bulk operations the CLI applies. */
 export type Operation = "features" | "delegates" | "appsReplace" | "appsPatch";
@@ -21,7 +22,15 @@ export interface ItemOf {
   appsPatch: AppPatchItem;
 }
 
-/** A row that cannot become an item: where it is and which rule it breaks. */
+/**
+ * A row that cannot become an item (or, as a warning, one that was merged): where it is and which rule it breaks.
+ *
+ * @example
+ * ```ts
+ * const error = new InputError("users.csv", 3, "enabled", "boolean", 'expected true or false, got "maybe"');
+ * error.message; // 'users.csv:3: column "enabled": expected true or false, got "maybe"'
+ * ```
+ */
 export class InputError extends Error {
   override name = "InputError";
   constructor(
@@ -31,15 +40,55 @@ export class InputError extends Error {
     readonly rule: string,
     detail: string,
   ) {
-    super(`${file}:${line}${column ? `: column "${column}"` : ""}: ${detail}`);
+    super(`${file}:${line}${column !== undefined ? `: column ${quote(column)}` : ""}: ${detail}`);
   }
 }
 
-/** One item read from the input, or why a row could not be read. `line` is the item's first line. */
-export type SourceRecord<Item> = { item: Item; line: number } | { error: InputError; line: number };
+/**
+ * What the JSON Lines reader found under {@link REPORT_KEY}: a report or journal line's bookkeeping.
+ *
+ * @example
+ * ```ts
+ * const meta: ReportMeta = { item: 17, status: "pending", line: 42 };
+ * ```
+ */
+export interface ReportMeta {
+  /** The item's number in the journal that wrote the line. */
+  item?: number;
+  /** `pending`, `succeeded`, `failed`, `notAttempted` or `duplicate`. */
+  status?: string;
+  /** The item's line in the file that journal's run read. */
+  line?: number;
+}
+
+/**
+ * One record of the input, in input order. `line` is the item's first line.
+ * - `item`: an item to apply (`meta` holds a report line's bookkeeping);
+ * - `error`: a row that cannot be applied;
+ * - `warning`: a row merged into another (an identical duplicate), or a note;
+ * - `outcome`: a journal line recording an outcome, with no item (`succeeded`, `duplicate`).
+ *
+ * @example
+ * ```ts
+ * for await (const record of readItems("features", input, "users.csv", "csv")) {
+ *   if ("error" in record) console.error(record.error.message);
+ * }
+ * ```
+ */
+export type SourceRecord<Item> =
+  | { item: Item; line: number; meta?: ReportMeta }
+  | { error: InputError; line: number }
+  | { warning: InputError; line: number }
+  | { outcome: ReportMeta; line: number };
 
 /** Report metadata lives under this key, so a report line is an item plus one ignored field. */
 export const REPORT_KEY = "_report";
+
+/** Journal statuses that carry no item: the item is settled and is never sent again from this journal. */
+export const SETTLED_WITHOUT_ITEM: ReadonlySet<string> = new Set(["succeeded", "duplicate"]);
+
+/** Longest CSV row accepted, in bytes: a longer one is refused instead of being read into memory. */
+export const MAX_ROW_BYTES = 1024 * 1024;
 
 /**
  * CSV column layouts. `required` columns must be in the header; `optional` may be. Rows of one user must be
@@ -63,91 +112,288 @@ export function formatFor(file: string, firstChar: string | undefined): "csv" | 
   return firstChar === "{" ? "jsonl" : "csv";
 }
 
+/** Options of {@link readItems}. */
+export interface ReadOptions {
+  /**
+   * Opens the same input again from the start: used to find the line where an unterminated quote opens (the
+   * parser only notices at the end of the file). Without it, the error names the line where the parser stopped.
+   */
+  reopen?: () => Readable;
+}
+
 /** Reads items for `operation` from `input`, one record per item, in input order. */
 export function readItems<Op extends Operation>(
   operation: Op,
   input: Readable,
   file: string,
   format: "csv" | "jsonl",
+  options: ReadOptions = {},
 ): AsyncGenerator<SourceRecord<ItemOf[Op]>> {
-  return (format === "jsonl" ? readJsonLines(input, file) : readCsv(operation, input, file)) as AsyncGenerator<
-    SourceRecord<ItemOf[Op]>
-  >;
+  return (
+    format === "jsonl" ? readJsonLines(operation, input, file) : readCsv(operation, input, file, options)
+  ) as AsyncGenerator<SourceRecord<ItemOf[Op]>>;
 }
 
 // --- JSON Lines -------------------------------------------------------------------------------------------------
 
-async function* readJsonLines(input: Readable, file: string): AsyncGenerator<SourceRecord<unknown>> {
+async function* readJsonLines(
+  operation: Operation,
+  input: Readable,
+  file: string,
+): AsyncGenerator<SourceRecord<unknown>> {
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   let line = 0;
+  let any = false;
   for await (const raw of lines) {
     line++;
     const text = line === 1 ? raw.replace(/^\uFEFF/, "") : raw;
     if (text.trim() === "") continue;
+    any = true;
     let value: unknown;
     try {
       value = JSON.parse(text);
       // Ids beyond 2^53 would be rounded by JSON.parse; read them again as bigints (the facade takes them).
       if (mayHoldUnsafeInteger(text)) value = parseJsonLossless(text);
     } catch (error) {
-      yield {
-        line,
-        error: new InputError(file, line, undefined, "JSON", `not valid JSON (${(error as Error).message})`),
-      };
+      const detail = `not valid JSON (${printable((error as Error).message, 120)})`;
+      yield { line, error: new InputError(file, line, undefined, "JSON", detail) };
       continue;
     }
     if (value === null || typeof value !== "object" || Array.isArray(value)) {
       yield { line, error: new InputError(file, line, undefined, "type object", "each line must be a JSON object") };
       continue;
     }
-    const { [REPORT_KEY]: _metadata, ...item } = value as Record<string, unknown>;
-    yield { line, item };
+    const { [REPORT_KEY]: metadata, ...item } = value as Record<string, unknown>;
+    const meta = reportMeta(metadata);
+    if (meta?.status !== undefined && SETTLED_WITHOUT_ITEM.has(meta.status)) {
+      yield { line, outcome: meta };
+      continue;
+    }
+    const { error, warnings } = checkJsonItem(operation, item, file, line);
+    for (const warning of warnings) yield { line, warning };
+    if (error) yield { line, error };
+    else yield meta ? { line, item, meta } : { line, item };
   }
+  if (!any) yield { line: 1, error: new InputError(file, 1, undefined, "not empty", "the file is empty: no items") };
+}
+
+function reportMeta(value: unknown): ReportMeta | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  const { item, status, line } = value as Record<string, unknown>;
+  const meta: ReportMeta = {};
+  if (typeof item === "number" && Number.isSafeInteger(item) && item >= 0) meta.item = item;
+  if (typeof status === "string") meta.status = status;
+  if (typeof line === "number") meta.line = line;
+  return meta;
+}
+
+/**
+ * Contradictions inside one JSON Lines item: the same feature (or app) twice with different values is refused;
+ * an identical repeat is dropped with a warning. Shapes the spec refuses are left to the bulk validation.
+ */
+function checkJsonItem(operation: Operation, item: Record<string, unknown>, file: string, line: number) {
+  const warnings: InputError[] = [];
+  const field = operation === "features" ? "features" : operation === "appsReplace" ? "apps" : "patches";
+  const list = item[field];
+  if (operation === "delegates" || !Array.isArray(list)) return { warnings };
+  const keyOf = (entry: unknown) =>
+    entry !== null && typeof entry === "object"
+      ? (entry as Record<string, unknown>)[operation === "features" ? "entitlement" : "appId"]
+      : undefined;
+  const seen = new Map<unknown, number>();
+  const kept: unknown[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const entry = list[i];
+    const key = keyOf(entry);
+    const first = typeof key === "string" ? seen.get(key) : undefined;
+    if (first === undefined) {
+      if (typeof key === "string") seen.set(key, i);
+      kept.push(entry);
+      continue;
+    }
+    const earlier = JSON.stringify(list[first], bigintSafe);
+    const later = JSON.stringify(entry, bigintSafe);
+    const what = operation === "features" ? `feature ${quote(key as string)}` : `app ${quote(key as string)}`;
+    if (earlier === later) {
+      warnings.push(
+        new InputError(
+          file,
+          line,
+          undefined,
+          "duplicate",
+          `${field}[${i}] repeats ${field}[${first}] (${what}): merged`,
+        ),
+      );
+      continue;
+    }
+    if (operation === "appsPatch" && !conflictingPatches(list[first], entry)) {
+      kept.push(entry);
+      continue;
+    }
+    return {
+      warnings,
+      error: new InputError(
+        file,
+        line,
+        undefined,
+        "no contradiction",
+        `${field}[${i}] contradicts ${field}[${first}] for ${what}: ${printable(later, 120)} against ${printable(earlier, 120)}; keep one of them`,
+      ),
+    };
+  }
+  if (kept.length !== list.length) item[field] = kept;
+  return { warnings };
+}
+
+/** Two patches of one app contradict when they set a setting (or a product of one name) differently. */
+function conflictingPatches(a: unknown, b: unknown): boolean {
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  for (const setting of ["listed", "install"]) {
+    if (x[setting] !== undefined && y[setting] !== undefined && String(x[setting]) !== String(y[setting])) return true;
+  }
+  const px = x.product as Record<string, unknown> | undefined;
+  const py = y.product as Record<string, unknown> | undefined;
+  return (
+    px !== undefined &&
+    py !== undefined &&
+    px.name === py.name &&
+    JSON.stringify(px, bigintSafe) !== JSON.stringify(py, bigintSafe)
+  );
+}
+
+function bigintSafe(_key: string, value: unknown) {
+  return typeof value === "bigint" ? value.toString() : value;
 }
 
 // --- CSV --------------------------------------------------------------------------------------------------------
 
 type Row = Record<string, string>;
 
-async function* readCsv(operation: Operation, input: Readable, file: string): AsyncGenerator<SourceRecord<unknown>> {
+interface CsvError extends Error {
+  code?: string;
+  lines?: number;
+  bytes_records?: number;
+}
+
+async function* readCsv(
+  operation: Operation,
+  input: Readable,
+  file: string,
+  options: ReadOptions,
+): AsyncGenerator<SourceRecord<unknown>> {
+  const layout = CSV_COLUMNS[operation];
+  let header: string[] | undefined;
+  let headerError: InputError | undefined;
   const parser = input.pipe(
     parseCsv({
-      columns: true,
+      columns: (names: string[]) => {
+        header = names;
+        headerError = checkHeader(names, layout, file);
+        return names;
+      },
       bom: true,
       trim: true,
       skip_empty_lines: true,
       skip_records_with_empty_values: true, // spreadsheets end with rows of bare commas
       info: true,
       relax_column_count: false,
+      max_record_size: MAX_ROW_BYTES,
     }),
   );
   // pipe() does not pass the source's errors on: a file that fails mid-read must end the records with an error.
   input.once("error", (error) => parser.destroy(error));
-  const layout = CSV_COLUMNS[operation];
   const group = grouper(operation, file);
-  let checkedHeader = false;
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: Row; info: { lines: number } }>) {
-      if (!checkedHeader) {
-        checkedHeader = true;
-        const error = checkHeader(Object.keys(record), layout, file);
-        if (error) {
-          yield { line: 1, error };
-          return;
-        }
-      }
+      if (headerError) break;
       yield* group.add(record, info.lines);
     }
   } catch (error) {
-    const line = (error as { lines?: number }).lines ?? 0;
-    yield { line, error: new InputError(file, line, undefined, "CSV", (error as Error).message) };
+    if (headerError) {
+      yield { line: 1, error: headerError };
+      return;
+    }
+    const csvError = error as CsvError;
+    const { line, detail } = await describeCsvError(csvError, options);
+    yield { line, error: new InputError(file, line, undefined, "CSV", detail) };
+    return;
+  }
+  if (headerError) {
+    yield { line: 1, error: headerError };
+    return;
+  }
+  if (header === undefined) {
+    const detail = `the file is empty: expected a header row (${layout.required.join(",")}) and rows`;
+    yield { line: 1, error: new InputError(file, 1, undefined, "not empty", detail) };
     return;
   }
   yield* group.flush();
 }
 
+async function describeCsvError(error: CsvError, options: ReadOptions): Promise<{ line: number; detail: string }> {
+  const line = error.lines ?? 0;
+  if (error.code === "CSV_QUOTE_NOT_CLOSED" || error.code === "CSV_MAX_RECORD_SIZE") {
+    // The parser stops at the end of the file (or of the size limit); the row began after the last complete one.
+    const opened =
+      options.reopen && error.bytes_records !== undefined
+        ? await lineOfQuoteAfter(options.reopen(), error.bytes_records).catch(() => undefined)
+        : undefined;
+    const where = opened ?? line;
+    if (error.code === "CSV_QUOTE_NOT_CLOSED") {
+      return { line: where, detail: "a quote opens on this line and is never closed" };
+    }
+    return {
+      line: where,
+      detail: `a row longer than ${MAX_ROW_BYTES / 1024 / 1024} MiB starts on this line (a quote never closed?)`,
+    };
+  }
+  return { line, detail: printable(error.message, 200) };
+}
+
+/** The line holding the first `"` at or after byte `offset` (else the line at `offset`). */
+async function lineOfQuoteAfter(input: Readable, offset: number): Promise<number> {
+  let position = 0;
+  let line = 1;
+  let lineAtOffset: number | undefined;
+  try {
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      for (let i = 0; i < chunk.length; i++, position++) {
+        const byte = chunk[i];
+        if (position >= offset) {
+          lineAtOffset ??= line;
+          if (byte === 0x22) return line;
+        }
+        if (byte === 0x0a) line++;
+      }
+    }
+  } finally {
+    input.destroy();
+  }
+  return lineAtOffset ?? line;
+}
+
 function checkHeader(columns: string[], layout: { required: string[]; optional: string[] }, file: string) {
-  const missing = layout.required.filter((c) => !columns.includes(c));
+  const blank = columns.indexOf("");
+  if (blank !== -1 && columns.some((c) => c !== "")) {
+    return new InputError(file, 1, undefined, "named column", `column ${blank + 1} of the header has no name`);
+  }
+  const firstIndex = new Map<string, number>();
+  for (let i = 0; i < columns.length; i++) {
+    const name = columns[i] as string;
+    const first = firstIndex.get(name);
+    if (first !== undefined) {
+      return new InputError(
+        file,
+        1,
+        name,
+        "unique column",
+        `appears twice in the header (columns ${first + 1} and ${i + 1}); keep one`,
+      );
+    }
+    firstIndex.set(name, i);
+  }
+  const missing = layout.required.filter((c) => !firstIndex.has(c));
   if (missing.length > 0) {
     return new InputError(
       file,
@@ -165,12 +411,39 @@ function checkHeader(columns: string[], layout: { required: string[]; optional: 
   return undefined;
 }
 
+/** What a user's earlier rows set, to refuse a contradiction and merge an identical repeat. */
+interface Seen {
+  /** The value as compared (`true`, `TRUE`, …). */
+  value: string;
+  /** The cell as written, for messages. */
+  cell: string;
+  line: number;
+  column: string;
+}
+
+/** One app of a user's rows: its entry, the settings its rows gave, its products by name, its rows. */
+interface AppSeen {
+  entry: Record<string, unknown>;
+  settings: Map<string, Seen>;
+  products: Map<string, { text: string; line: number }>;
+  rows: Map<string, number>;
+}
+
+interface Group {
+  uid: string;
+  line: number;
+  item: Record<string, unknown>;
+  features: Map<string, Seen>;
+  apps: Map<string, AppSeen>;
+}
+
 /**
- * Turns rows into items. Consecutive rows of the same user make one call; for `apps replace`, a user whose rows
- * are split would have the later call erase the earlier one, so that is an error.
+ * Turns rows into items. Consecutive rows of the same user make one call; within them, the same feature (or app
+ * setting) twice with different values is an error naming both rows, and an identical repeat is merged with a
+ * warning. A user whose rows are split is refused by the plan (two calls for one user would race).
  */
 function grouper(operation: Operation, file: string) {
-  let current: { uid: string; line: number; item: Record<string, unknown> } | undefined;
+  let current: Group | undefined;
   let invalid: InputError | undefined;
 
   function* flush(): Generator<SourceRecord<unknown>> {
@@ -202,7 +475,7 @@ function grouper(operation: Operation, file: string) {
     }
     if (current && current.uid !== uid) yield* flush();
     if (!current) {
-      current = { uid, line, item: newItem(operation, uid) };
+      current = { uid, line, item: newItem(operation, uid), features: new Map(), apps: new Map() };
       try {
         cellUid(row, "uid", file, line);
       } catch (error) {
@@ -211,7 +484,11 @@ function grouper(operation: Operation, file: string) {
     }
     if (invalid) return;
     try {
-      addRow(operation, current.item, row, file, line);
+      const warning =
+        operation === "features"
+          ? addFeatureRow(current, row, file, line)
+          : addAppRow(operation, current, row, file, line);
+      if (warning) yield { line, warning };
     } catch (error) {
       invalid = error as InputError;
     }
@@ -226,54 +503,108 @@ function newItem(operation: Operation, uid: string): Record<string, unknown> {
   return { uid, patches: [] };
 }
 
-function addRow(operation: Operation, item: Record<string, unknown>, row: Row, file: string, line: number) {
-  if (operation === "features") {
-    (item.features as unknown[]).push({
-      entitlement: cell(row, "entitlement", file, line),
-      enabled: cellBoolean(row, "enabled", file, line),
-    });
-    return;
-  }
-  const product = cellProduct(row, file, line);
-  const list = (operation === "appsReplace" ? item.apps : item.patches) as Array<Record<string, unknown>>;
-  const appId = cell(row, "appId", file, line);
-  const last = list.at(-1);
-  if (operation === "appsReplace") {
-    // Several rows of one app add its products; they must agree on the app's own settings.
-    if (last && last.appId === appId) {
-      for (const setting of ["listed", "install"] as const) {
-        if (cellBoolean(row, setting, file, line) !== last[setting]) {
-          throw new InputError(
-            file,
-            line,
-            setting,
-            "same app",
-            `differs from the earlier row of app ${appId} for this user`,
-          );
-        }
-      }
-      if (product) {
-        const app = last as AppEntitlement;
-        app.products = [...(app.products ?? []), product];
-      }
-      return;
+function contradiction(file: string, line: number, column: string, what: string, cell: string, earlier: Seen) {
+  return new InputError(
+    file,
+    line,
+    column,
+    "no contradiction",
+    `${what} is ${quote(cell)} here but ${quote(earlier.cell)} at ${file}:${earlier.line} ` +
+      `(column ${quote(earlier.column)}); keep one of the two rows`,
+  );
+}
+
+function merged(file: string, line: number, what: string, first: number): InputError {
+  return new InputError(file, line, undefined, "duplicate", `repeats line ${first} (${what}): merged into one`);
+}
+
+/** Adds a `features apply` row to its user's item; returns a warning when it repeats an earlier row. */
+function addFeatureRow(group: Group, row: Row, file: string, line: number): InputError | undefined {
+  const entitlement = cell(row, "entitlement", file, line);
+  const enabled = cellBoolean(row, "enabled", file, line);
+  const what = `user ${group.uid}, feature ${quote(entitlement)},`;
+  const earlier = group.features.get(entitlement);
+  if (earlier) {
+    if (earlier.value !== String(enabled)) {
+      throw contradiction(file, line, "enabled", what, row.enabled as string, earlier);
     }
-    const app: AppEntitlement = {
-      appId,
-      listed: cellBoolean(row, "listed", file, line),
-      install: cellBoolean(row, "install", file, line),
-    };
-    if (row.appName) app.appName = row.appName;
-    if (product) app.products = [product];
-    list.push(app as unknown as Record<string, unknown>);
-    return;
+    return merged(file, line, `user ${group.uid}, feature ${quote(entitlement)}`, earlier.line);
+  }
+  group.features.set(entitlement, { value: String(enabled), cell: row.enabled as string, line, column: "enabled" });
+  (group.item.features as unknown[]).push({ entitlement, enabled });
+  return undefined;
+}
+
+/**
+ * Adds an `apps replace` or `apps patch` row. Rows of one app, anywhere among the user's rows, must agree on its
+ * settings (`listed`, `install`, `appName`) and on each product of one name; `apps replace` makes one entry per app
+ * (each row may add a product), `apps patch` one patch per row.
+ */
+function addAppRow(operation: Operation, group: Group, row: Row, file: string, line: number): InputError | undefined {
+  const appId = cell(row, "appId", file, line);
+  const product = cellProduct(row, file, line);
+  const what = `user ${group.uid}, app ${quote(appId)},`;
+  const settings: Seen[] = [];
+  if (operation === "appsReplace") {
+    for (const column of ["listed", "install"]) {
+      const value = String(cellBoolean(row, column, file, line));
+      settings.push({ value, cell: row[column] as string, line, column });
+    }
+    if (row.appName) settings.push({ value: row.appName, cell: row.appName, line, column: "appName" });
+  } else {
+    for (const column of ["listed", "install"] as const) {
+      if (row[column]) settings.push({ value: cellSetting(row, column, file, line), cell: row[column], line, column });
+    }
+  }
+  let app = group.apps.get(appId);
+  const rowText = JSON.stringify(row);
+  if (app) {
+    const same = app.rows.get(rowText);
+    if (same !== undefined) return merged(file, line, `user ${group.uid}, app ${quote(appId)}`, same);
+    for (const setting of settings) {
+      const earlier = app.settings.get(setting.column);
+      if (earlier && earlier.value !== setting.value) {
+        throw contradiction(file, line, setting.column, what, setting.cell, earlier);
+      }
+    }
+  } else {
+    app = { entry: { appId }, settings: new Map(), products: new Map(), rows: new Map() };
+    group.apps.set(appId, app);
+    if (operation === "appsReplace") (group.item.apps as unknown[]).push(app.entry);
+  }
+  let newProduct = product;
+  if (product) {
+    const text = JSON.stringify(product);
+    const earlier = app.products.get(product.name);
+    if (earlier && earlier.text !== text) {
+      throw new InputError(
+        file,
+        line,
+        "productName",
+        "no contradiction",
+        `${what} product ${quote(product.name)} differs from the one at ${file}:${earlier.line}; keep one of the two rows`,
+      );
+    }
+    if (earlier) newProduct = undefined;
+    else app.products.set(product.name, { text, line });
+  }
+  app.rows.set(rowText, line);
+  for (const setting of settings) if (!app.settings.has(setting.column)) app.settings.set(setting.column, setting);
+
+  if (operation === "appsReplace") {
+    const entry = app.entry as unknown as AppEntitlement;
+    entry.listed = app.settings.get("listed")?.value === "true";
+    entry.install = app.settings.get("install")?.value === "true";
+    const name = app.settings.get("appName")?.value;
+    if (name !== undefined) entry.appName = name;
+    if (newProduct) entry.products = [...(entry.products ?? []), newProduct];
+    return undefined;
   }
   const patch: AppEntitlementPatch = { appId };
-  for (const setting of ["listed", "install"] as const) {
-    if (row[setting]) patch[setting] = cellSetting(row, setting, file, line);
-  }
-  if (product) patch.product = product;
-  list.push(patch as unknown as Record<string, unknown>);
+  for (const setting of settings) patch[setting.column as "listed" | "install"] = setting.value as "TRUE";
+  if (newProduct) patch.product = newProduct;
+  (group.item.patches as unknown[]).push(patch);
+  return undefined;
 }
 
 function cell(row: Row, column: string, file: string, line: number): string {
@@ -292,7 +623,7 @@ function cellUid(row: Row, column: string, file: string, line: number): string {
       line,
       column,
       "positive int64",
-      `expected a positive int64 user id, got ${JSON.stringify(value)}`,
+      `expected a positive int64 user id, got ${quote(value)}`,
     );
   }
   return value; // as written: the report gives back the row's own text
@@ -305,7 +636,7 @@ function cellBoolean(row: Row, column: string, file: string, line: number): bool
   const value = cell(row, column, file, line).toLowerCase();
   if (TRUE_WORDS.has(value)) return true;
   if (FALSE_WORDS.has(value)) return false;
-  throw new InputError(file, line, column, "boolean", `expected true or false, got ${JSON.stringify(row[column])}`);
+  throw new InputError(file, line, column, "boolean", `expected true or false, got ${quote(row[column] as string)}`);
 }
 
 function cellEnum<T extends string>(row: Row, column: string, allowed: readonly T[], file: string, line: number): T {
@@ -316,13 +647,14 @@ function cellEnum<T extends string>(row: Row, column: string, allowed: readonly 
     line,
     column,
     `enum ${allowed.join("|")}`,
-    `expected one of ${allowed.join(", ")}, got ${JSON.stringify(row[column])}`,
+    `expected one of ${allowed.join(", ")}, got ${quote(row[column] as string)}`,
   );
 }
 
-function cellSetting(row: Row, column: "listed" | "install", file: string, line: number) {
+function cellSetting(row: Row, column: "listed" | "install", file: string, line: number): string {
   const value = cell(row, column, file, line).toLowerCase();
-  if (value === "true" || value === "false") return value.toUpperCase() as "TRUE" | "FALSE";
+  if (TRUE_WORDS.has(value)) return "TRUE";
+  if (FALSE_WORDS.has(value)) return "FALSE";
   return cellEnum(row, column, ["TRUE", "FALSE", "KEEP", "REMOVE"] as const, file, line);
 }
 

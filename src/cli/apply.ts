@@ -1,0 +1,167 @@
+/**
+ * Pass 2, apply: streams the journal's `pending` items through the bulk helper, records each outcome in the
+ * journal as it settles, shows progress, and turns the journal into the report at the end.
+ */
+import { createReadStream } from "node:fs";
+import type { PodClient } from "../client.js";
+import { PodApiError, PodUnauthorizedError } from "../errors.js";
+import { AuthenticationError } from "../rsa-auth.js";
+import { type Command, EXIT } from "./args.js";
+import { BULK_METHOD, type LooseBulk, type Plan } from "./plan.js";
+import { progressRenderer } from "./progress.js";
+import { readItems } from "./readers.js";
+import type { Journal } from "./report.js";
+import type { CliIo } from "./run.js";
+import { plural, printable } from "./text.js";
+
+/**
+ * Applies the plan. Ctrl-C (`io.interrupt`) stops taking work and lets the calls in flight finish; a second one
+ * (`io.quit`) writes what has settled and exits at once through `io.exitNow`, the calls in flight staying
+ * `pending` in the journal (sent again when it is applied).
+ *
+ * @example
+ * ```ts
+ * const code = await apply({ io, pod, command, journal, pendingBytes, plan, concurrency: 300, quiet: false });
+ * ```
+ */
+export async function apply(options: {
+  io: CliIo;
+  pod: PodClient;
+  command: Command;
+  journal: Journal;
+  pendingBytes: number;
+  plan: Plan;
+  concurrency: number;
+  quiet: boolean;
+}): Promise<number> {
+  const { io, pod, command, journal, plan } = options;
+  const retryHint = `pod-admin ${command.words} ${journal.path}`;
+  io.stdout.write(
+    `Report: ${journal.path} (kept up to date as calls settle; if this run stops, ${retryHint} finishes it)\n`,
+  );
+
+  const controller = new AbortController();
+  const onInterrupt = () => {
+    io.stderr.write(
+      "\nInterrupted: finishing the calls in flight, then writing the report (Ctrl-C again to quit now).\n",
+    );
+    controller.abort();
+  };
+  io.interrupt?.addEventListener("abort", onInterrupt, { once: true });
+  if (io.interrupt?.aborted) controller.abort();
+
+  const counts = { succeeded: 0, failed: 0, notAttempted: 0 };
+  let taken = 0;
+  const onQuit = () => {
+    // Second Ctrl-C: no waiting. What settled is written; the calls in flight have no outcome line, so the journal
+    // keeps them pending and applying it sends them again (every write of the API sets state: a repeat is safe).
+    journal.flushSync();
+    const inFlight = taken - counts.succeeded - counts.failed - counts.notAttempted;
+    io.stderr.write(
+      `\nQuit with ${plural(inFlight, "call")} in flight: their outcome is unknown, and the report counts them as not applied.\n` +
+        `${journal.path} holds everything not applied: ${retryHint} finishes the job.\n`,
+    );
+    io.exitNow?.(taken > 0 ? EXIT.someFailed : EXIT.interrupted);
+  };
+  io.quit?.addEventListener("abort", onQuit, { once: true });
+
+  journal.onFailure = () => controller.abort();
+
+  const where = new WeakMap<object, { ordinal: number; line: number | undefined }>();
+  async function* items() {
+    if (options.pendingBytes === 0) return;
+    const source = createReadStream(journal.path, { start: 0, end: options.pendingBytes - 1 });
+    for await (const record of readItems(command.operation, source, journal.path, "jsonl")) {
+      if (!("item" in record)) continue;
+      const ordinal = record.meta?.item as number;
+      if (plan.merged.has(ordinal)) continue;
+      where.set(record.item as object, { ordinal, line: record.meta?.line });
+      taken++;
+      yield record.item;
+    }
+  }
+
+  const progress = options.quiet ? undefined : progressRenderer(io.stderr, command.label, plan.calls);
+  let refused: "token" | "login" | undefined;
+  const started = Date.now();
+  const bulk = pod.bulk.stream[BULK_METHOD[command.operation]] as LooseBulk;
+  try {
+    for await (const outcome of bulk(items(), {
+      concurrency: options.concurrency,
+      signal: controller.signal,
+      onProgress: progress?.update,
+      progressIntervalMs: 200,
+    })) {
+      counts[outcome.status]++;
+      const at = where.get(outcome.input as object) ?? { ordinal: 0, line: undefined };
+      if (outcome.status === "succeeded") {
+        journal.succeeded(at.ordinal);
+        continue;
+      }
+      if (outcome.status === "failed" && !refused) {
+        // Every later call would be refused too (and a refused login retried would risk locking the account):
+        // stop, and keep the rest in the report for a retry.
+        if (outcome.error instanceof PodUnauthorizedError) refused = "token";
+        else if (outcome.error instanceof AuthenticationError) refused = "login";
+        if (refused) controller.abort();
+      }
+      const error = outcome.status === "failed" ? outcome.error : undefined;
+      journal.unapplied(outcome.input as object, at.ordinal, {
+        status: outcome.status,
+        line: at.line,
+        ...(error && {
+          error: error.name,
+          ...(error instanceof PodApiError && { httpStatus: error.status }),
+          message: error.message,
+        }),
+      });
+    }
+  } finally {
+    progress?.stop();
+    io.interrupt?.removeEventListener("abort", onInterrupt);
+    io.quit?.removeEventListener("abort", onQuit);
+  }
+
+  const elapsed = (Date.now() - started) / 1000;
+  const done = counts.succeeded + counts.failed;
+  io.stdout.write(
+    `Done in ${elapsed.toFixed(1)} s (${(done / Math.max(elapsed, 0.001)).toFixed(0)} calls/s): ` +
+      `${counts.succeeded} succeeded, ${counts.failed} failed, ${counts.notAttempted} not attempted.\n`,
+  );
+  if (refused === "token") {
+    io.stderr.write(
+      "The pod refused the session token (401). Set a fresh POD_SESSION_TOKEN, or use --username and --private-key.\n",
+    );
+  } else if (refused === "login") {
+    io.stderr.write("The login was refused (RSA authentication): check --username and --private-key.\n");
+  }
+
+  let report: { lines: number; removed: boolean } | undefined;
+  let reportError: Error | undefined = journal.failure;
+  if (!reportError) {
+    try {
+      report = await journal.finish();
+    } catch (error) {
+      reportError = error as Error;
+    }
+  } else {
+    await journal.discard();
+  }
+  const applied = done + counts.notAttempted === plan.calls && counts.succeeded === plan.calls;
+  if (reportError) {
+    io.stderr.write(
+      `pod-admin: cannot write the report ${journal.path}: ${printable(reportError.message)}.\n` +
+        (journal.failure ? "The run stopped taking work when it happened. " : "") +
+        `${journal.path} holds every item of the run and the outcomes written before the failure: once it can be ` +
+        `written again, ${retryHint} finishes the job (items whose outcome is missing are sent again).\n`,
+    );
+    return EXIT.someFailed;
+  }
+  if (report && report.lines > 0) {
+    io.stdout.write(`Report: ${journal.path} (${plural(report.lines, "item")}). Retry them with: ${retryHint}\n`);
+  }
+  if (applied) return EXIT.ok;
+  return counts.succeeded + counts.failed === 0 && controller.signal.aborted && !refused
+    ? EXIT.interrupted
+    : EXIT.someFailed;
+}

@@ -1,0 +1,205 @@
+/**
+ * The command line: commands, options, their checks and the usage text. Everything wrong here is a
+ * {@link UsageError} (exit 2, nothing sent).
+ */
+import { parseArgs } from "node:util";
+import type { Operation } from "./readers.js";
+import { hasCredentials, quote, withoutCredentials } from "./text.js";
+
+/** Exit codes: 0 all applied, 1 some did not apply (report written), 2 nothing sent (bad usage, input or login), 130 interrupted before sending. */
+export const EXIT = { ok: 0, someFailed: 1, usage: 2, interrupted: 130 } as const;
+
+/**
+ * Bad usage or input found before anything was sent: the CLI prints the message and exits 2.
+ *
+ * @example
+ * ```ts
+ * throw new UsageError("--concurrency must be an integer from 1 to 1000, got 0");
+ * ```
+ */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** A command of the CLI: the bulk operation, its label in the plan, and the call it makes. */
+export interface Command {
+  words: string;
+  operation: Operation;
+  label: string;
+  call: string;
+}
+
+/** The commands by their two words. */
+export const COMMANDS: Record<string, Command> = {
+  "features apply": {
+    words: "features apply",
+    operation: "features",
+    label: "features",
+    call: "POST features/update",
+  },
+  "delegates apply": {
+    words: "delegates apply",
+    operation: "delegates",
+    label: "delegates",
+    call: "POST delegates/update",
+  },
+  "apps replace": {
+    words: "apps replace",
+    operation: "appsReplace",
+    label: "apps (replace)",
+    call: "POST app/entitlement/list",
+  },
+  "apps patch": {
+    words: "apps patch",
+    operation: "appsPatch",
+    label: "apps (patch)",
+    call: "PATCH app/entitlement/list",
+  },
+};
+
+export const USAGE = `Usage: pod-admin <command> FILE [options]
+
+Commands:
+  features apply FILE    set feature entitlements        CSV: uid,entitlement,enabled (rows of a user grouped)
+  delegates apply FILE   add or remove delegates         CSV: uid,userId,action (ADD|REMOVE)
+  apps replace FILE      replace all apps of each user   CSV: uid,appId,listed,install[,appName][,product*]
+  apps patch FILE        change some apps of each user   CSV: uid,appId[,listed][,install][,product*]
+  simulate               run a simulated pod on loopback (see pod-admin simulate --help)
+
+FILE is CSV or JSON Lines (.jsonl; one bulk item per line, e.g. a --report file). "-" reads standard input.
+A report (or the journal of a run that was stopped, even by kill -9) is a FILE too: applying it finishes the job,
+never sending again what it says was applied.
+product* columns: productName,productType,productSubscribed[,productSku][,productAppId]
+
+Options:
+  --pod URL              the pod's base URL, e.g. https://acme.symphony.com/pod (or POD_URL)
+  --concurrency N        calls at once, 1-1000 (default 300)
+  --max-attempts N       attempts per call, retries included (default 5)
+  --dry-run              parse and validate everything, print the plan, send nothing
+  --report FILE          the run's journal, then the report of every failed or not-attempted item (valid input)
+  --format csv|jsonl     input format (default: from the file name, else sniffed)
+  --username NAME        service account for RSA authentication (or POD_USERNAME)
+  --private-key FILE     its RSA private key, PEM (or POD_PRIVATE_KEY_FILE)
+  --quiet                no progress output
+  -h, --help             this help
+
+Session token: POD_SESSION_TOKEN, or RSA authentication with --username and --private-key.
+Ctrl-C: stop taking work, finish the calls in flight, write the report. Ctrl-C again: quit now; the calls in
+flight stay in the report as not applied, and are sent again when it is applied.
+Exit codes: 0 all applied, 1 some did not apply (report written), 2 bad usage, invalid input, unwritable report
+or refused login (nothing sent), 130 interrupted before anything was sent.`;
+
+/** The checked options of an apply command. */
+export interface ApplyArgs {
+  command: Command;
+  file: string;
+  concurrency: number;
+  maxAttempts: number | undefined;
+  format: "csv" | "jsonl" | undefined;
+  podUrl: string | undefined;
+  dryRun: boolean;
+  report: string | undefined;
+  username: string | undefined;
+  privateKey: string | undefined;
+  quiet: boolean;
+}
+
+/**
+ * Parses and checks an apply command line. Returns `"help"` for `--help` (or no arguments).
+ *
+ * @example
+ * ```ts
+ * const args = parseApplyArgs(["features", "apply", "users.csv", "--dry-run"], {});
+ * ```
+ * @throws UsageError for anything wrong.
+ */
+export function parseApplyArgs(argv: string[], env: Record<string, string | undefined>): ApplyArgs | "help" {
+  const { values, positionals } = parseOptions(argv);
+  if (values.help || argv.length === 0) return "help";
+  const words = positionals.slice(0, 2).join(" ");
+  const command = COMMANDS[words];
+  if (!command) throw new UsageError(`unknown command ${quote(words)}`);
+  const file = positionals[2];
+  if (file === undefined || positionals.length > 3) {
+    throw new UsageError("give exactly one input FILE (or - for standard input)");
+  }
+  const concurrency = values.concurrency === undefined ? 300 : Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
+    throw new UsageError(`--concurrency must be an integer from 1 to 1000, got ${quote(String(values.concurrency))}`);
+  }
+  const maxAttempts = values["max-attempts"] === undefined ? undefined : Number(values["max-attempts"]);
+  if (maxAttempts !== undefined && (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 100)) {
+    throw new UsageError(
+      `--max-attempts must be an integer from 1 to 100, got ${quote(String(values["max-attempts"]))}`,
+    );
+  }
+  if (values.format !== undefined && values.format !== "csv" && values.format !== "jsonl") {
+    throw new UsageError(`--format must be csv or jsonl, got ${quote(values.format)}`);
+  }
+  const dryRun = values["dry-run"] === true;
+  const fromOption = values.pod !== undefined;
+  const podUrl = values.pod ?? env.POD_URL;
+  if (podUrl !== undefined) checkPodUrl(podUrl, fromOption ? "--pod" : "POD_URL");
+  if (!dryRun && !podUrl) throw new UsageError("--pod URL is required (or set POD_URL)");
+  return {
+    command,
+    file,
+    concurrency,
+    maxAttempts,
+    format: values.format as "csv" | "jsonl" | undefined,
+    podUrl,
+    dryRun,
+    report: values.report,
+    username: values.username ?? env.POD_USERNAME,
+    privateKey: values["private-key"] ?? env.POD_PRIVATE_KEY_FILE,
+    quiet: values.quiet === true,
+  };
+}
+
+/**
+ * The pod's base URL must be an http(s) URL with no query, no fragment and no `user:password@` (the pod is
+ * authenticated by the session token; a password there would end up in logs). Messages show the URL without
+ * its credentials.
+ */
+function checkPodUrl(url: string, name: string): void {
+  const shown = quote(withoutCredentials(url), 200);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`${name} is not a valid URL: ${shown}`);
+  }
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
+    throw new UsageError(`${name} must be an http or https URL, got ${shown}`);
+  }
+  if (hasCredentials(url) || parsed.username || parsed.password) {
+    throw new UsageError(
+      `${name} must not hold a user name or password (${shown}): the pod is authenticated by the session token`,
+    );
+  }
+  if (parsed.search || parsed.hash) throw new UsageError(`${name} must not have a query or a fragment: ${shown}`);
+}
+
+function parseOptions(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        pod: { type: "string" },
+        concurrency: { type: "string" },
+        "max-attempts": { type: "string" },
+        "dry-run": { type: "boolean" },
+        report: { type: "string" },
+        format: { type: "string" },
+        username: { type: "string" },
+        "private-key": { type: "string" },
+        quiet: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    // Node's message quotes the argument: a pasted --pod=https://user:pw@host must not come back whole.
+    throw new UsageError(withoutCredentials((error as Error).message).replace(/\/\/[^\s'"/]*@/g, "//"));
+  }
+}

@@ -1,0 +1,272 @@
+/**
+ * Pass 1, the plan: reads and validates everything (a bulk dry run, so exactly as the real run would), refuses
+ * contradictions and users who appear twice, writes the journal's `pending` lines, and prints what will be sent.
+ * Nothing is sent: a bad row stops the job here.
+ */
+import type { BulkOutcome } from "../bulk.js";
+import type { PodClient } from "../client.js";
+import { ValidationError } from "../errors.js";
+import { userIdToDecimal } from "../ids.js";
+import type { Command } from "./args.js";
+import type { InputFile } from "./input.js";
+import { BitSet, type KeyRecord, KeySorter, keyText } from "./keysort.js";
+import { InputError, type Operation, readItems } from "./readers.js";
+import { type Journal, scanJournal } from "./report.js";
+import { plural, printable } from "./text.js";
+
+/** How each operation runs through `pod.bulk.stream`. */
+export const BULK_METHOD = {
+  features: "updateFeatures",
+  delegates: "updateDelegates",
+  appsReplace: "replaceApps",
+  appsPatch: "patchApps",
+} as const;
+
+/** A bulk streaming method, loosely typed: the CLI's items are checked by the bulk validation itself. */
+export type LooseBulk = (items: AsyncIterable<unknown>, options: object) => AsyncGenerator<BulkOutcome<unknown>>;
+
+/** Errors and warnings listed at most; the rest are counted. */
+const MAX_LISTED_INVALID = 50;
+const MAX_LISTED_WARNINGS = 20;
+
+/** What the plan pass found. */
+export interface Plan {
+  /** Valid items read (after a journal's settled ones are skipped). */
+  items: number;
+  /** Calls to make: the items, less the repeats merged into another. */
+  calls: number;
+  users: number;
+  /** The first errors by line (at most 50); `invalidCount` counts them all. */
+  invalid: InputError[];
+  invalidCount: number;
+  warnings: InputError[];
+  warningCount: number;
+  /** Rows that repeat an earlier one exactly, merged into it (with a warning). */
+  repeats: number;
+  /** Item numbers merged into an earlier identical item: never sent. */
+  merged: BitSet;
+  /** When the input is a journal: how many of its items it says were applied, and are skipped. */
+  resumed: { applied: number } | undefined;
+  /** The plan pass was interrupted (Ctrl-C): nothing was sent. */
+  interrupted: boolean;
+}
+
+/** Keeps the `max` smallest-line entries of a list, in line order. */
+function keepFirst(list: InputError[], error: InputError, max: number) {
+  if (list.length >= max && (list.at(-1) as InputError).line <= error.line) return;
+  let i = list.length;
+  while (i > 0 && (list[i - 1] as InputError).line > error.line) i--;
+  list.splice(i, 0, error);
+  if (list.length > max) list.pop();
+}
+
+/**
+ * Runs the plan pass. With a `journal`, every valid item is also written to it as `pending` (and every merged
+ * repeat as `duplicate`), in the same pass.
+ *
+ * @example
+ * ```ts
+ * const plan = await makePlan({ pod, command, input, format: "csv", interrupt: undefined, journal: undefined });
+ * if (plan.invalidCount > 0) process.exitCode = 2;
+ * ```
+ */
+export async function makePlan(options: {
+  pod: PodClient;
+  command: Command;
+  input: InputFile;
+  format: "csv" | "jsonl";
+  interrupt: AbortSignal | undefined;
+  journal: Journal | undefined;
+}): Promise<Plan> {
+  const { pod, command, input, format, interrupt, journal } = options;
+  const operation = command.operation;
+  const label = input.label;
+  const plan: Plan = {
+    items: 0,
+    calls: 0,
+    users: 0,
+    invalid: [],
+    invalidCount: 0,
+    warnings: [],
+    warningCount: 0,
+    repeats: 0,
+    merged: new BitSet(),
+    resumed: undefined,
+    interrupted: false,
+  };
+  const addInvalid = (error: InputError) => {
+    plan.invalidCount++;
+    keepFirst(plan.invalid, error, MAX_LISTED_INVALID);
+  };
+  const addWarning = (warning: InputError) => {
+    plan.warningCount++;
+    if (warning.rule === "duplicate") plan.repeats++;
+    keepFirst(plan.warnings, warning, MAX_LISTED_WARNINGS);
+  };
+
+  // A journal (a report of a run that stopped early) says which of its items are settled already.
+  const scan = format === "jsonl" ? await scanJournal(input.path) : undefined;
+  if (scan) plan.resumed = { applied: scan.applied };
+
+  const where = new WeakMap<object, { line: number; ordinal: number }>();
+  let ordinal = 0;
+  async function* items() {
+    for await (const record of readItems(operation, input.open(), label, format, { reopen: input.open })) {
+      if (interrupt?.aborted) return;
+      if ("error" in record) {
+        if (scan?.incompleteLastLine && record.line === scan.lines) {
+          addWarning(
+            new InputError(
+              label,
+              record.line,
+              undefined,
+              "complete line",
+              "cut short (the run writing this journal was stopped mid-line): ignored; its item is applied again",
+            ),
+          );
+        } else addInvalid(record.error);
+      } else if ("warning" in record) addWarning(record.warning);
+      else if ("item" in record) {
+        const meta = record.meta;
+        if (scan && meta?.status === "pending" && meta.item !== undefined && scan.settled.has(meta.item)) continue;
+        where.set(record.item as object, { line: record.line, ordinal: ordinal++ });
+        yield record.item;
+      }
+    }
+  }
+
+  const sorter = new KeySorter();
+  try {
+    const bulk = pod.bulk.stream[BULK_METHOD[operation]] as LooseBulk;
+    for await (const outcome of bulk(items(), { dryRun: true, concurrency: 1000 })) {
+      const at = where.get(outcome.input as object) ?? { line: 0, ordinal: 0 };
+      if (outcome.status === "succeeded") {
+        const input = outcome.input as { userId?: unknown; action?: unknown };
+        const delegate = operation === "delegates" ? userIdToDecimal(input.userId, "userId") : undefined;
+        sorter.add(outcome.uid, delegate, at.line, at.ordinal, input.action === "REMOVE" ? 1 : 0);
+        await sorter.flushIfFull();
+        plan.items++;
+        if (journal && plan.invalidCount === 0) await journal.pending(outcome.input as object, at.ordinal, at.line);
+      } else if (outcome.status === "failed") {
+        const error = outcome.error;
+        const rule = error instanceof ValidationError ? error.rule : "invalid";
+        addInvalid(new InputError(label, at.line, undefined, rule, printable(error.message)));
+      }
+    }
+    if (interrupt?.aborted) {
+      plan.interrupted = true;
+      return plan;
+    }
+    await findRepeats(operation, label, sorter, plan, addInvalid, addWarning, journal);
+  } finally {
+    await sorter.close();
+  }
+  plan.calls = plan.items - plan.merged.size;
+  return plan;
+}
+
+/**
+ * Users (or, for delegates, user and delegate pairs) that appear twice, found by sorting the keys: the calls would
+ * race. Two identical delegate changes are merged with a warning; two different ones are a contradiction.
+ */
+async function findRepeats(
+  operation: Operation,
+  label: string,
+  sorter: KeySorter,
+  plan: Plan,
+  addInvalid: (error: InputError) => void,
+  addWarning: (warning: InputError) => void,
+  journal: Journal | undefined,
+) {
+  let first: KeyRecord | undefined;
+  let previousUser: { hi: number; lo: number } | undefined;
+  const delegates = operation === "delegates";
+  const action = (flag: number) => (flag === 1 ? "REMOVE" : "ADD");
+  await sorter.merge((r) => {
+    const sameUser = previousUser !== undefined && previousUser.hi === r.hi1 && previousUser.lo === r.lo1;
+    if (!sameUser) {
+      plan.users++;
+      previousUser = { hi: r.hi1, lo: r.lo1 };
+    }
+    const sameKey = sameUser && first !== undefined && first.hi2 === r.hi2 && first.lo2 === r.lo2;
+    if (!sameKey) {
+      first = { ...r };
+      return;
+    }
+    const f = first as KeyRecord;
+    const uid = keyText(r.hi1, r.lo1);
+    if (!delegates) {
+      addInvalid(
+        new InputError(
+          label,
+          r.line,
+          "uid",
+          "one call per user",
+          `user ${uid} appears again (first at line ${f.line}); keep all rows of a user together, or two calls for them would race`,
+        ),
+      );
+      return;
+    }
+    const what = `user ${uid}, delegate ${keyText(r.hi2, r.lo2)}`;
+    if (r.flag !== f.flag) {
+      addInvalid(
+        new InputError(
+          label,
+          r.line,
+          "action",
+          "no contradiction",
+          `${what}, is "${action(r.flag)}" here but "${action(f.flag)}" at ${label}:${f.line}; keep one of the two rows`,
+        ),
+      );
+      return;
+    }
+    plan.merged.add(r.ordinal);
+    addWarning(
+      new InputError(
+        label,
+        r.line,
+        undefined,
+        "duplicate",
+        `repeats line ${f.line} (${what}, ${action(r.flag)}): merged into one`,
+      ),
+    );
+    if (journal && plan.invalidCount === 0) return journal.duplicate(r.ordinal, r.line, f.line);
+  });
+}
+
+/**
+ * Prints the plan: counts on stdout, the invalid rows and warnings on stderr.
+ *
+ * @example
+ * ```ts
+ * printPlan(io, command, input.label, plan, 300, true);
+ * ```
+ */
+export function printPlan(
+  io: { stdout: { write(text: string): unknown }; stderr: { write(text: string): unknown } },
+  command: Command,
+  label: string,
+  plan: Plan,
+  concurrency: number,
+  dryRun: boolean,
+): void {
+  const out = io.stdout;
+  out.write(`${dryRun ? "Plan (dry run, nothing sent)" : "Plan"}: ${command.label} from ${label}\n`);
+  if (plan.resumed) {
+    out.write(`  a report of an earlier run: ${plural(plan.resumed.applied, "item")} it applied are skipped\n`);
+  }
+  out.write(
+    `  ${plural(plan.users, "user")}, ${plural(plan.calls, "call")} (${command.call}), concurrency ${concurrency}\n`,
+  );
+  out.write(`  ${plural(plan.invalidCount, "invalid row")}\n`);
+  if (plan.repeats > 0) out.write(`  ${plural(plan.repeats, "repeated row")} merged into the row they repeat\n`);
+  for (const warning of plan.warnings) io.stderr.write(`  warning: ${warning.message}\n`);
+  if (plan.warningCount > plan.warnings.length) {
+    io.stderr.write(`  … and ${plural(plan.warningCount - plan.warnings.length, "more warning")}\n`);
+  }
+  for (const error of plan.invalid) io.stderr.write(`  ${error.message}\n`);
+  if (plan.invalidCount > plan.invalid.length) {
+    io.stderr.write(`  … and ${plan.invalidCount - plan.invalid.length} more\n`);
+  }
+  if (plan.invalidCount > 0) io.stderr.write("Nothing was sent: fix the rows above and run again.\n");
+}

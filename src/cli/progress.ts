@@ -1,0 +1,69 @@
+/**
+ * The progress display: a bar on a terminal, a plain line every few seconds otherwise (logs, CI).
+ */
+import cliProgress from "cli-progress";
+import type { BulkProgress } from "../bulk.js";
+
+/** Where progress goes: the CLI's stderr. */
+export interface ProgressStream {
+  write(text: string): unknown;
+  isTTY?: boolean;
+}
+
+/**
+ * A progress display for `total` calls: `update` with the bulk run's progress, `stop` at the end.
+ *
+ * @example
+ * ```ts
+ * const progress = progressRenderer(process.stderr, "features", 1000);
+ * progress.update(p);
+ * progress.stop();
+ * ```
+ */
+export function progressRenderer(
+  stderr: ProgressStream,
+  label: string,
+  total: number,
+): { update(p: BulkProgress): void; stop(): void } {
+  if (stderr.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      {
+        stream: stderr as NodeJS.WritableStream,
+        format: `${label} |{bar}| {value}/{total} calls · {failed} failed · {rate}/s · ETA {eta_formatted}`,
+        hideCursor: true,
+        etaBuffer: 500,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(total, 0, { failed: 0, rate: 0 });
+    return {
+      update: (p: BulkProgress) => bar.update(p.done, { failed: p.failed, rate: p.ratePerSecond.toFixed(0) }),
+      stop: () => bar.stop(),
+    };
+  }
+  let last = 0;
+  let latest: BulkProgress | undefined;
+  let printed: BulkProgress | undefined;
+  const line = (p: BulkProgress) => {
+    printed = p;
+    const percent = total > 0 ? ((100 * p.done) / total).toFixed(1) : "100.0";
+    stderr.write(
+      `progress: ${p.done}/${total} calls (${percent}%) · ${p.failed} failed · ${p.ratePerSecond.toFixed(0)}/s\n`,
+    );
+  };
+  return {
+    update: (p: BulkProgress) => {
+      latest = p;
+      if (p.elapsedMs - last >= 2000) {
+        last = p.elapsedMs;
+        line(p);
+      }
+    },
+    stop: () => {
+      if (latest && latest.done !== printed?.done) line(latest);
+    },
+  };
+}
+
+/** Gives the terminal back after the bar (it hides the cursor and turns off line wrap); for a sudden exit. */
+export const RESTORE_TERMINAL = "\x1b[?25h\x1b[?7h\n";

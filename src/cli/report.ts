@@ -1,0 +1,353 @@
+/**
+ * The report: a journal in JSON Lines, kept on disk as the run goes, so that whatever stops the run (a failure,
+ * Ctrl-C, `kill -9`, a crash) the file says what is left to do, and is itself the input that does it.
+ *
+ * Life of a journal:
+ * 1. The plan pass writes every valid item as a `pending` line to `REPORT.partial` (nothing is sent yet).
+ * 2. Before the first call, the file is flushed to disk and renamed to `REPORT`.
+ * 3. As outcomes settle they are appended: a short `succeeded` line, or the whole item with the error
+ *    (`failed`, `notAttempted`). Lines are written within {@link FLUSH_MS} and synced to disk every second.
+ * 4. At the end, the journal is replaced (atomically) by the report proper: the `failed` and `notAttempted` lines
+ *    only. When that cannot be done, the journal stays, and is just as valid an input.
+ *
+ * Reading a journal back ({@link scanJournal}): an item is to be applied unless a later line of the same item number
+ * settled it, so items applied before the run stopped are never sent again, and items whose outcome was not
+ * written (the calls in flight when it stopped) are sent again.
+ */
+
+import type { WriteStream } from "node:fs";
+import { closeSync, createReadStream, createWriteStream, fdatasyncSync, fsyncSync, openSync, writeSync } from "node:fs";
+import { open, realpath, rename, rm, stat } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { stringifyJson } from "../wire.js";
+import { BitSet } from "./keysort.js";
+import { REPORT_KEY } from "./readers.js";
+import { printable } from "./text.js";
+
+/** Outcome lines are written at most this long after they settle. */
+export const FLUSH_MS = 100;
+const FLUSH_BYTES = 64 * 1024;
+const SYNC_MS = 1000;
+
+/**
+ * Thrown when the report cannot be opened or written before anything was sent: the CLI exits 2.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof ReportUnwritableError) console.error(error.message);
+ * ```
+ */
+export class ReportUnwritableError extends Error {
+  override name = "ReportUnwritableError";
+}
+
+/** Metadata of a line of the journal or report: what happened to the item, and where it came from. */
+export interface OutcomeMeta {
+  status: "failed" | "notAttempted";
+  line: number | undefined;
+  error?: string;
+  httpStatus?: number;
+  message?: string;
+}
+
+/**
+ * The journal of one run. Open it with {@link Journal.open} before the plan pass.
+ *
+ * @example
+ * ```ts
+ * const journal = await Journal.open("report.jsonl", "users.csv");
+ * await journal.pending({ uid: "1", features: [] }, 0, 2);
+ * const { pendingBytes } = await journal.commit();
+ * journal.succeeded(0);
+ * await journal.finish();
+ * ```
+ */
+export class Journal {
+  /** Where the journal lives once committed, and where the report ends up. */
+  readonly path: string;
+  /** Whether `--report` named it (kept even when empty) or the CLI chose the name. */
+  readonly named: boolean;
+  /** The first write error after the commit; from then on nothing more is written. */
+  failure: Error | undefined;
+  /** Called once, on the first write error after the commit. */
+  onFailure: ((error: Error) => void) | undefined;
+
+  readonly #partial: string;
+  #stream: WriteStream | undefined;
+  #streamError: Error | undefined;
+  #pendingBytes = 0;
+  #fd: number | undefined;
+  #buffer: string[] = [];
+  #bufferBytes = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #lastSync = 0;
+  #committed = false;
+  #closed = false;
+
+  private constructor(path: string, named: boolean) {
+    this.path = path;
+    this.named = named;
+    this.#partial = `${path}.partial`;
+  }
+
+  /**
+   * Checks where the report goes and opens `REPORT.partial` for the plan's lines. Refused (nothing sent): a
+   * directory, the input file itself, a parent that does not exist or cannot be written.
+   */
+  static async open(requested: string | undefined, inputPath: string): Promise<Journal> {
+    const path = resolve(requested ?? `pod-admin-report-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`);
+    const shown = requested ?? path;
+    const existing = await stat(path).catch(() => undefined);
+    if (existing?.isDirectory()) {
+      throw new ReportUnwritableError(`--report ${shown} is a directory: name a file (e.g. ${shown}/report.jsonl)`);
+    }
+    const inputReal = await realpath(inputPath);
+    if ((await realpath(path).catch(() => path)) === inputReal) {
+      throw new ReportUnwritableError(
+        `--report ${shown} is the input file: the report is written while the input is read; name another file`,
+      );
+    }
+    const journal = new Journal(path, requested !== undefined);
+    try {
+      const handle = await open(journal.#partial, "w");
+      journal.#stream = handle.createWriteStream();
+    } catch (error) {
+      const why =
+        (error as NodeJS.ErrnoException).code === "ENOENT"
+          ? `${dirname(path)} does not exist`
+          : (error as Error).message;
+      throw new ReportUnwritableError(`cannot write the report ${shown}: ${printable(why)}`);
+    }
+    journal.#stream.on("error", (error) => {
+      journal.#streamError ??= error;
+    });
+    return journal;
+  }
+
+  /** Plan pass: one item to apply, with its number and its line in the input. */
+  async pending(item: object, ordinal: number, line: number): Promise<void> {
+    const stream = this.#stream as WriteStream;
+    if (this.#streamError) throw this.#unwritable(this.#streamError);
+    const text = `${stringifyJson({ ...item, [REPORT_KEY]: { status: "pending", item: ordinal, line } })}\n`;
+    this.#pendingBytes += Buffer.byteLength(text);
+    if (!stream.write(text)) await new Promise<void>((done) => stream.once("drain", () => done()));
+  }
+
+  /** Plan pass: an item that repeats an earlier one and is merged into it (never sent). */
+  async duplicate(ordinal: number, line: number, of: number): Promise<void> {
+    const stream = this.#stream as WriteStream;
+    const text = `${stringifyJson({ [REPORT_KEY]: { status: "duplicate", item: ordinal, line, of } })}\n`;
+    if (!stream.write(text)) await new Promise<void>((done) => stream.once("drain", () => done()));
+  }
+
+  /**
+   * Before the first call: the plan's lines are synced to disk and the file takes its name. Returns how many bytes
+   * of it are `pending` lines: the apply pass reads them from there.
+   */
+  async commit(): Promise<{ pendingBytes: number }> {
+    const stream = this.#stream as WriteStream;
+    await new Promise<void>((done) => stream.end(() => done()));
+    this.#stream = undefined;
+    if (this.#streamError) throw this.#unwritable(this.#streamError);
+    try {
+      const fd = openSync(this.#partial, "a");
+      fsyncSync(fd);
+      await rename(this.#partial, this.path);
+      this.#fd = fd;
+    } catch (error) {
+      throw this.#unwritable(error as Error);
+    }
+    this.#committed = true;
+    this.#lastSync = Date.now();
+    return { pendingBytes: this.#pendingBytes };
+  }
+
+  /** Apply pass: the item with this number was applied. */
+  succeeded(ordinal: number): void {
+    this.#append(`{"${REPORT_KEY}":{"status":"succeeded","item":${ordinal}}}\n`);
+  }
+
+  /** Apply pass: the item failed or was not attempted; the line holds the item, so it can be applied again. */
+  unapplied(item: object, ordinal: number, meta: OutcomeMeta): void {
+    const { status, ...rest } = meta;
+    this.#append(`${stringifyJson({ ...item, [REPORT_KEY]: { status, item: ordinal, ...rest } })}\n`);
+  }
+
+  /** Writes what is buffered now, synchronously (a second Ctrl-C calls this just before the process exits). */
+  flushSync(): void {
+    if (this.#fd === undefined || this.#buffer.length === 0 || this.failure) return;
+    const data = Buffer.from(this.#buffer.join(""));
+    this.#buffer = [];
+    this.#bufferBytes = 0;
+    try {
+      let written = 0;
+      while (written < data.length) written += writeSync(this.#fd, data, written);
+      if (Date.now() - this.#lastSync >= SYNC_MS) {
+        fdatasyncSync(this.#fd);
+        this.#lastSync = Date.now();
+      }
+    } catch (error) {
+      this.failure = error as Error;
+      this.onFailure?.(this.failure);
+    }
+  }
+
+  /**
+   * After the last outcome: replaces the journal by the report proper (its `failed` and `notAttempted` lines),
+   * or removes it when everything applied and `--report` was not given. Returns the report's line count. When the
+   * journal could not be written, it is left as it is.
+   */
+  async finish(): Promise<{ lines: number; removed: boolean }> {
+    this.#stopTimer();
+    this.flushSync();
+    this.#close();
+    if (this.failure) throw this.failure;
+    const temporary = this.#partial;
+    let lines = 0;
+    try {
+      const stream = createWriteStream(temporary);
+      let error: Error | undefined;
+      stream.on("error", (e) => {
+        error ??= e;
+      });
+      const input = createInterface({ input: createReadStream(this.path), crlfDelay: Number.POSITIVE_INFINITY });
+      for await (const line of input) {
+        if (
+          line.includes(`"${REPORT_KEY}":{"status":"failed"`) ||
+          line.includes(`"${REPORT_KEY}":{"status":"notAttempted"`)
+        ) {
+          lines++;
+          if (!stream.write(`${line}\n`)) await new Promise<void>((done) => stream.once("drain", () => done()));
+          if (error) throw error;
+        }
+      }
+      await new Promise<void>((done) => stream.end(() => done()));
+      if (error) throw error;
+      const fd = openSync(temporary, "r+");
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
+    if (lines === 0 && !this.named) {
+      await rm(temporary, { force: true });
+      await rm(this.path, { force: true });
+      return { lines, removed: true };
+    }
+    await rename(temporary, this.path);
+    return { lines, removed: false };
+  }
+
+  /** Before the commit only (nothing sent): removes `REPORT.partial`. Afterwards, the journal is never removed. */
+  async discard(): Promise<void> {
+    if (this.#committed) {
+      this.#stopTimer();
+      this.flushSync();
+      this.#close();
+      return;
+    }
+    const stream = this.#stream;
+    this.#stream = undefined;
+    if (stream) await new Promise<void>((done) => stream.end(() => done()));
+    await rm(this.#partial, { force: true });
+  }
+
+  #append(text: string) {
+    if (this.failure || this.#closed) return;
+    this.#buffer.push(text);
+    this.#bufferBytes += text.length;
+    if (this.#bufferBytes >= FLUSH_BYTES) this.flushSync();
+    else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.flushSync();
+      }, FLUSH_MS);
+    }
+  }
+
+  #stopTimer() {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #close() {
+    if (this.#fd !== undefined && !this.#closed) {
+      try {
+        if (!this.failure) fdatasyncSync(this.#fd);
+      } catch (error) {
+        this.failure ??= error as Error;
+      }
+      closeSync(this.#fd);
+    }
+    this.#closed = true;
+  }
+
+  #unwritable(error: Error) {
+    return new ReportUnwritableError(`cannot write the report ${this.path}: ${printable(error.message)}`);
+  }
+}
+
+/**
+ * What a journal says is settled: the numbers of the items with an outcome line. `undefined` when the file is not
+ * a journal (its first line is not a `pending` one): then every line is an item.
+ *
+ * @example
+ * ```ts
+ * const scan = await scanJournal("report.jsonl");
+ * if (scan && scan.settled.has(17)) console.log("item 17 was applied, or has a line of its own");
+ * ```
+ */
+export async function scanJournal(
+  path: string,
+): Promise<{ settled: BitSet; applied: number; lines: number; incompleteLastLine: boolean } | undefined> {
+  const PENDING = `"${REPORT_KEY}":{"status":"pending"`;
+  const OUTCOME = new RegExp(`"${REPORT_KEY}":\\{"status":"(\\w+)","item":(\\d+)[,}]`);
+  // A run killed while writing leaves its last line cut short: it says nothing (its item is applied again).
+  const handle = await open(path, "r");
+  let incompleteLastLine = false;
+  try {
+    const { size } = await handle.stat();
+    const last = Buffer.alloc(1);
+    if (size > 0) {
+      await handle.read(last, 0, 1, size - 1);
+      incompleteLastLine = last[0] !== 0x0a;
+    }
+  } finally {
+    await handle.close();
+  }
+  const settled = new BitSet();
+  let applied = 0;
+  let lines = 0;
+  let first = true;
+  let previous: string | undefined;
+  const take = (line: string) => {
+    if (line.includes(PENDING)) return;
+    const match = OUTCOME.exec(line);
+    if (match) {
+      settled.add(Number(match[2]));
+      if (match[1] === "succeeded") applied++;
+    }
+  };
+  const input = createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY });
+  for await (const line of input) {
+    lines++;
+    if (first) {
+      if (line.trim() === "") continue;
+      first = false;
+      if (!line.includes(PENDING)) {
+        input.close();
+        return undefined;
+      }
+    }
+    if (previous !== undefined) take(previous);
+    previous = line;
+  }
+  if (first) return undefined;
+  if (previous !== undefined && !incompleteLastLine) take(previous);
+  return { settled, applied, lines, incompleteLastLine };
+}
