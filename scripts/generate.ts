@@ -53,8 +53,42 @@ const banner = (what: string, spec = "pod-api.yaml") =>
 
 type OpenApiDocument = {
   info: { version: string };
-  components?: { schemas?: Record<string, unknown> };
+  paths?: Record<string, Record<string, unknown>>;
+  components?: { schemas?: Record<string, unknown>; responses?: Record<string, unknown> };
 };
+
+const HTTP_METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
+
+/**
+ * The JSON schema of each operation's success answer, keyed `"<method> <path>"` as openapi-fetch names routes, with
+ * the name its validator is exported under. Answers are checked against these, so a pod (or a proxy) answering
+ * something else is reported as such instead of surfacing later as a TypeError in the caller's code.
+ */
+function responseSchemas(doc: OpenApiDocument): { key: string; exportName: string; schema: unknown }[] {
+  const out: { key: string; exportName: string; schema: unknown }[] = [];
+  for (const [path, item] of Object.entries(doc.paths ?? {})) {
+    for (const method of HTTP_METHODS) {
+      const operation = item[method] as
+        | { operationId?: string; responses?: Record<string, unknown> }
+        | undefined;
+      if (!operation?.responses) continue;
+      const success = Object.entries(operation.responses)
+        .filter(([status]) => /^2\d\d$/.test(status))
+        .sort(([a], [b]) => a.localeCompare(b))[0];
+      if (!success) continue;
+      let response = success[1] as { $ref?: string; content?: Record<string, { schema?: unknown }> };
+      if (response.$ref) {
+        const name = response.$ref.replace("#/components/responses/", "");
+        response = (doc.components?.responses?.[name] ?? {}) as typeof response;
+      }
+      const schema = response.content?.["application/json"]?.schema;
+      if (schema === undefined) continue;
+      const id = operation.operationId ?? `${method}${path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c = "") => c.toUpperCase())}`;
+      out.push({ key: `${method} ${path}`, exportName: `validate${id[0]?.toUpperCase()}${id.slice(1)}Response`, schema });
+    }
+  }
+  return out;
+}
 
 async function generateTypes(specText: string, spec?: string): Promise<string> {
   const ast = await openapiTS(specText, { alphabetize: false, defaultNonNullable: false });
@@ -93,10 +127,14 @@ function generateValidators(doc: OpenApiDocument): string {
     formats,
   });
   ajv.addVocabulary([...keywords].filter((k) => !Object.hasOwn(ajv.RULES.keywords, k)));
-  ajv.addSchema({ $id: "pod", $defs: rewriteRefs(schemas) });
-  const refs = Object.fromEntries(
-    Object.entries(VALIDATED_SCHEMAS).map(([exportName, schema]) => [exportName, `pod#/$defs/${schema}`]),
-  );
+  const responses = responseSchemas(doc);
+  const defs = rewriteRefs(schemas) as Record<string, unknown>;
+  for (const { exportName, schema } of responses) defs[exportName] = rewriteRefs(schema);
+  ajv.addSchema({ $id: "pod", $defs: defs });
+  const refs = Object.fromEntries([
+    ...Object.entries(VALIDATED_SCHEMAS).map(([exportName, schema]) => [exportName, `pod#/$defs/${schema}`]),
+    ...responses.map(({ exportName }) => [exportName, `pod#/$defs/${exportName}`]),
+  ]);
   let code = standaloneCode(ajv, refs);
   const usesUcs2 = code.includes(UCS2LENGTH_REQUIRE);
   code = code.replaceAll(UCS2LENGTH_REQUIRE, "ucs2length");
@@ -110,6 +148,10 @@ function generateValidators(doc: OpenApiDocument): string {
     `export const schemaShapes = ${JSON.stringify(schemaShapes(schemas), null, 2)};`,
     usesUcs2 ? UCS2LENGTH_INLINE : "",
     code,
+    "/** The validator of each operation's success answer, keyed `\"<method> <path>\"`. */",
+    "export const responseValidators = {",
+    ...responses.map(({ key, exportName }) => `  ${JSON.stringify(key)}: ${exportName},`),
+    "};",
     "",
   ].join("\n");
 }

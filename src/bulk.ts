@@ -1,4 +1,4 @@
-import { PodError, ValidationError } from "./errors.js";
+import { PodError, PodForbiddenError, ValidationError } from "./errors.js";
 import type { PodHttp } from "./http.js";
 import { type UserId, userIdToDecimal } from "./ids.js";
 import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
@@ -88,12 +88,17 @@ export interface BulkProgress {
   succeeded: number;
   /** Items that failed (after retries) or were invalid. */
   failed: number;
-  /** Calls running now. */
+  /** Calls running now, including those waiting for their turn under the rate limit. */
   inFlight: number;
-  /** Concurrency the run allows now: lowered while the pod answers 429, then raised again. */
+  /** Calls allowed at once: the `concurrency` option. */
   concurrency: number;
   /** Average settled items per second since the start. */
   ratePerSecond: number;
+  /**
+   * The client's send rate now, in calls per second, as its rate limiter paces calls: learned from the pod's 429
+   * answers (see {@link RateLimitOptions}); `undefined` while unlimited, `0` while holding after a 429.
+   */
+  sendRatePerSecond: number | undefined;
   /** Milliseconds since the start. */
   elapsedMs: number;
 }
@@ -197,8 +202,20 @@ export interface BulkReport<Item> {
   succeeded: number;
   /** Items that failed, with their input and error. */
   failed: BulkFailure<Item>[];
-  /** Items never sent because the run was aborted, in input order. */
+  /** Items never sent because the run was aborted or stopped, in input order. */
   notAttempted: Item[];
+  /**
+   * Set when the run stopped by itself because nothing could succeed: a circuit breaker tripped
+   * ({@link PodError.circuitBreaker} says which). Its message names the cause and what to do; the items not taken
+   * are in `notAttempted`, ready to run again once the cause is fixed.
+   */
+  stoppedBy?: PodError;
+}
+
+/** How a streamed run ended: what {@link BulkStreams} generators return once they are done. */
+export interface BulkStreamEnd {
+  /** Set when the run stopped by itself because nothing could succeed; see {@link BulkReport.stoppedBy}. */
+  stoppedBy?: PodError;
 }
 
 /** What every item type shares, and how one item becomes one facade call. @internal */
@@ -256,7 +273,7 @@ export interface BulkStreams {
   updateFeatures(
     items: Items<FeatureUpdateItem>,
     options?: BulkOptions,
-  ): AsyncGenerator<BulkOutcome<FeatureUpdateItem>>;
+  ): AsyncGenerator<BulkOutcome<FeatureUpdateItem>, BulkStreamEnd>;
   /**
    * Streaming {@link BulkAdmin.updateDelegates}.
    *
@@ -270,7 +287,7 @@ export interface BulkStreams {
   updateDelegates(
     items: Items<DelegateUpdateItem>,
     options?: BulkOptions,
-  ): AsyncGenerator<BulkOutcome<DelegateUpdateItem>>;
+  ): AsyncGenerator<BulkOutcome<DelegateUpdateItem>, BulkStreamEnd>;
   /**
    * Streaming {@link BulkAdmin.replaceApps}.
    *
@@ -282,7 +299,7 @@ export interface BulkStreams {
    * }
    * ```
    */
-  replaceApps(items: Items<AppReplaceItem>, options?: BulkOptions): AsyncGenerator<BulkOutcome<AppReplaceItem>>;
+  replaceApps(items: Items<AppReplaceItem>, options?: BulkOptions): AsyncGenerator<BulkOutcome<AppReplaceItem>, BulkStreamEnd>;
   /**
    * Streaming {@link BulkAdmin.patchApps}.
    *
@@ -294,7 +311,7 @@ export interface BulkStreams {
    * }
    * ```
    */
-  patchApps(items: Items<AppPatchItem>, options?: BulkOptions): AsyncGenerator<BulkOutcome<AppPatchItem>>;
+  patchApps(items: Items<AppPatchItem>, options?: BulkOptions): AsyncGenerator<BulkOutcome<AppPatchItem>, BulkStreamEnd>;
 }
 
 /**
@@ -394,10 +411,16 @@ export class BulkAdmin {
   }
 }
 
-async function collect<Item>(outcomes: AsyncGenerator<BulkOutcome<Item>>): Promise<BulkReport<Item>> {
+async function collect<Item>(outcomes: AsyncGenerator<BulkOutcome<Item>, BulkStreamEnd>): Promise<BulkReport<Item>> {
   const report: BulkReport<Item> = { total: 0, succeeded: 0, failed: [], notAttempted: [] };
   try {
-    for await (const outcome of outcomes) {
+    for (;;) {
+      const next = await outcomes.next();
+      if (next.done) {
+        if (next.value.stoppedBy) report.stoppedBy = next.value.stoppedBy;
+        break;
+      }
+      const outcome = next.value;
       report.total++;
       if (outcome.status === "succeeded") report.succeeded++;
       else if (outcome.status === "failed")
@@ -439,6 +462,8 @@ export class BulkRunError extends PodError {
 }
 
 const MAX_CONCURRENCY = 1000;
+/** A run whose first this-many answers are all 403, with no success, stops: the account lacks the privilege. */
+export const FORBIDDEN_TO_STOP = 10;
 
 /** Checked before anything is read or sent: invalid options are the one thing that rejects a run. */
 function checkOptions(options: BulkOptions) {
@@ -464,8 +489,8 @@ function checkOptions(options: BulkOptions) {
 
 /**
  * The scheduler. Pulls an item only when a call slot is free and the consumer has taken the earlier outcomes, so
- * memory stays flat whatever the input's length. A 429 anywhere halves the allowed concurrency (at most once per
- * second); each full window of successes raises it by a quarter, back up to `concurrency`.
+ * memory stays flat whatever the input's length. Pacing is the client's rate limiter's job (shared with every
+ * other call of the client); the run stops taking items when a circuit breaker says nothing can succeed.
  */
 async function* runBulk<Item>(
   users: UserAdmin,
@@ -473,7 +498,7 @@ async function* runBulk<Item>(
   kind: ItemKind<Item>,
   items: Items<Item>,
   options: BulkOptions = {},
-): AsyncGenerator<BulkOutcome<Item>> {
+): AsyncGenerator<BulkOutcome<Item>, BulkStreamEnd> {
   const { concurrency, progressIntervalMs } = checkOptions(options);
   const iterator = openIterator(items);
   const { signal, onProgress } = options;
@@ -483,16 +508,27 @@ async function* runBulk<Item>(
       ? undefined
       : { retry: options.retry, timeoutMs: options.timeoutMs };
 
-  let limit = concurrency;
-  let lastDecrease = 0;
-  let successesInWindow = 0;
-  const unsubscribe = http.onRateLimited(() => {
-    const now = Date.now();
-    if (now - lastDecrease < 1000) return;
-    lastDecrease = now;
-    limit = Math.max(1, Math.floor(limit / 2));
-    successesInWindow = 0;
-  });
+  const limit = concurrency;
+  let stoppedBy: PodError | undefined;
+  let forbiddenInARow = 0;
+  /** A breaker tripped, or every answer so far was 403: stop taking items. */
+  const checkStop = (error: unknown) => {
+    if (stoppedBy) return;
+    if (error instanceof PodError && error.circuitBreaker !== undefined) {
+      stoppedBy = error;
+    } else if (error instanceof PodForbiddenError && succeeded === 0) {
+      if (++forbiddenInARow < FORBIDDEN_TO_STOP) return;
+      stoppedBy = new PodForbiddenError({
+        ...error,
+        note:
+          `The first ${forbiddenInARow} calls of this run were all refused with 403 and none succeeded, so the run ` +
+          "stopped: the service account most likely lacks the ACCESS_USER_PROVISIONING_API privilege (role " +
+          "User Provisioning). Grant it, then run the items not attempted again",
+        circuitBreaker: "forbidden",
+      });
+    } else return;
+    stopped = true;
+  };
 
   const started = Date.now();
   let inFlight = 0;
@@ -543,6 +579,7 @@ async function* runBulk<Item>(
         inFlight,
         concurrency: limit,
         ratePerSecond: elapsedMs > 0 ? (done * 1000) / elapsedMs : 0,
+        sendRatePerSecond: http.limiter?.ratePerSecond,
         elapsedMs,
       });
     } catch (error) {
@@ -577,14 +614,11 @@ async function* runBulk<Item>(
     kind.run(users, item, callOptions).then(
       () => {
         succeeded++;
-        if (++successesInWindow >= limit && limit < concurrency) {
-          limit = Math.min(concurrency, Math.ceil(limit * 1.25));
-          successesInWindow = 0;
-        }
         settle({ status: "succeeded", uid, input: item });
       },
       (error: unknown) => {
         failed++;
+        checkStop(error);
         settle({ status: "failed", uid, input: item, error: asError(error) });
       },
     );
@@ -624,10 +658,10 @@ async function* runBulk<Item>(
     progress(true);
   } finally {
     signal?.removeEventListener("abort", onAbort);
-    unsubscribe();
     if (!exhausted) await iterator.return?.();
   }
   if (runError) throw runError;
+  return stoppedBy ? { stoppedBy } : {};
 }
 
 function describe(error: unknown): string {

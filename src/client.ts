@@ -3,6 +3,7 @@ import type { paths } from "../generated/pod-api.js";
 import { type SessionTokenProvider, SessionTokens } from "./auth.js";
 import { BulkAdmin } from "./bulk.js";
 import { PodHttp } from "./http.js";
+import { AdaptiveRateLimiter, type RateLimitOptions } from "./rate-limiter.js";
 import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
 import { type FetchLike, fetchTransport, type Transport, undiciTransport } from "./transport.js";
 import { type CallDefaults, UserAdmin } from "./users.js";
@@ -33,6 +34,12 @@ export interface PodClientOptions {
   retry?: RetryOptions;
   /** Time limit of one attempt, in milliseconds, headers and body included. Default 30,000. */
   timeoutMs?: number;
+  /**
+   * Flow control shared by every call of the client (facade, bulk, raw). Default `{}`: start unlimited, learn the
+   * pod's limit from its 429 answers. `perSecond` starts at a known limit (calls per second); `max` caps the rate.
+   * See {@link RateLimitOptions} and docs/errors-and-retries.md.
+   */
+  rateLimit?: RateLimitOptions;
   /**
    * A `fetch` to send requests with (a proxy, a test double). Default: undici's `request()` over a keep-alive
    * pool owned by the client, several times faster than `fetch` at bulk concurrency.
@@ -123,7 +130,7 @@ export function createPodClient(options: PodClientOptions): PodClient {
 
 /** Stands in for the pipeline in dry runs: the facade validates and builds each request, and nothing is sent. */
 const dryRunHttp = {
-  sendJson: async () => undefined,
+  send: async () => undefined,
 } as unknown as PodHttp;
 
 function createInternals(options: PodClientOptions) {
@@ -135,7 +142,30 @@ function createInternals(options: PodClientOptions) {
   const tokens = new SessionTokens(options.sessionToken);
   const transport: Transport = options.fetch ? fetchTransport(options.fetch) : undiciTransport();
   const defaults: CallDefaults = { retry: resolveRetry(DEFAULT_RETRY, options.retry, "retry"), timeoutMs };
-  return { baseUrl, http: new PodHttp(baseUrl, tokens, transport), defaults };
+  const limiter = new AdaptiveRateLimiter(checkRateLimit(options.rateLimit));
+  return { baseUrl, http: new PodHttp(baseUrl, tokens, transport, limiter), defaults };
+}
+
+function checkRateLimit(value: unknown): RateLimitOptions {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new TypeError("rateLimit must be an object such as { perSecond: 1000 }");
+  }
+  const options = value as Record<string, unknown>;
+  for (const key of Object.keys(options)) {
+    if (key !== "perSecond" && key !== "max") {
+      throw new TypeError(`rateLimit.${key} is not an option; expected perSecond or max`);
+    }
+    const rate = options[key];
+    if (rate !== undefined && !(typeof rate === "number" && rate > 0 && Number.isFinite(rate))) {
+      throw new RangeError(`rateLimit.${key} must be a number of calls per second > 0, got ${String(rate)}`);
+    }
+  }
+  const { perSecond, max } = options as RateLimitOptions;
+  if (perSecond !== undefined && max !== undefined && perSecond > max) {
+    throw new RangeError(`rateLimit.perSecond (${perSecond}) must not exceed rateLimit.max (${max})`);
+  }
+  return { perSecond, max };
 }
 
 function checkBaseUrl(baseUrl: unknown): string {
@@ -144,12 +174,28 @@ function checkBaseUrl(baseUrl: unknown): string {
   try {
     url = new URL(baseUrl);
   } catch {
-    throw new TypeError(`baseUrl is not a URL: ${JSON.stringify(baseUrl)}`);
+    throw new TypeError(`baseUrl is not a URL: ${JSON.stringify(withoutCredentials(baseUrl))}`);
+  }
+  if (url.username || url.password) {
+    url.username = "";
+    url.password = "";
+    throw new TypeError(
+      `baseUrl must not hold a user name or password (${url.href}): the pod authenticates with the sessionToken header`,
+    );
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") throw new TypeError("baseUrl must be an http(s) URL");
   if (url.search || url.hash) throw new TypeError("baseUrl must not have a query or a fragment");
   // The normalised form (default port, dot segments), so facade and raw calls agree on every path.
   return url.href.replace(/\/+$/, "");
+}
+
+/**
+ * A URL as text with any `user:password@` taken out, even when the rest does not parse (a bad port): such text
+ * is about to be quoted in an error.
+ * @internal
+ */
+export function withoutCredentials(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1");
 }
 
 /** openapi-fetch hands over a WHATWG Request; send it through the same pipeline and hand back a Response. */

@@ -18,6 +18,11 @@ import { inspect } from "node:util";
 export class PodError extends Error {
   /** The class name, `"PodError"`, shown first in messages and stacks. */
   override name = "PodError";
+  /**
+   * Set when a circuit breaker tripped: nothing this client sends can succeed until the cause is fixed, so bulk runs
+   * stop taking items. See {@link CircuitBreakerName}.
+   */
+  declare readonly circuitBreaker?: CircuitBreakerName;
 
   /**
    * The error as plain fields for `JSON.stringify` and loggers: `name`, `message` and the class's own fields
@@ -39,6 +44,27 @@ export class PodError extends Error {
     }
     return fields;
   }
+}
+
+/**
+ * Which circuit breaker stopped the client or a bulk run:
+ * - `"session"`: the pod refused the session token several times in a row, even just renewed (a disabled account,
+ *   a revoked key), or refused a token that cannot be renewed; the provider is not asked again for a while.
+ * - `"unreachable"`: no call got any HTTP answer for a while (connection refused, DNS, timeouts); calls fail fast
+ *   until a probe gets through.
+ * - `"forbidden"`: the first calls of a bulk run were all refused with 403 and none succeeded: the account lacks
+ *   the `ACCESS_USER_PROVISIONING_API` privilege.
+ *
+ * @example
+ * ```ts
+ * const report = await pod.bulk.updateFeatures(items);
+ * if (report.stoppedBy?.circuitBreaker === "session") console.error("fix the service account, then resume");
+ * ```
+ */
+export type CircuitBreakerName = "session" | "unreachable" | "forbidden";
+
+function markBreaker(error: PodError, breaker: CircuitBreakerName | undefined): void {
+  if (breaker !== undefined) Object.defineProperty(error, "circuitBreaker", { value: breaker, enumerable: true });
 }
 
 /**
@@ -69,6 +95,10 @@ export interface PodApiErrorDetails {
   attempts: number;
   /** Wait the pod asked for with `Retry-After`, in milliseconds. */
   retryAfterMs?: number | undefined;
+  /** What the client concluded and what to do, appended to the message (e.g. when a circuit breaker tripped). */
+  note?: string | undefined;
+  /** The circuit breaker this error tripped or met; see {@link PodError.circuitBreaker}. */
+  circuitBreaker?: CircuitBreakerName | undefined;
 }
 
 /**
@@ -126,7 +156,13 @@ export class PodApiError extends PodError {
     const who = details.uid === undefined ? "" : ` for user ${details.uid}`;
     const what = details.podMessage ? `: ${details.podMessage}` : "";
     const tries = details.attempts > 1 ? ` (after ${details.attempts} attempts)` : "";
-    super(`${details.method} ${details.path}${who} failed with ${details.status}${what}${tries}`);
+    const note = details.note ? `. ${details.note}` : "";
+    super(
+      details.attempts === 0
+        ? `${details.method} ${details.path}${who} was not sent${note || "."}`
+        : `${details.method} ${details.path}${who} failed with ${details.status}${what}${tries}${note}`,
+    );
+    markBreaker(this, details.circuitBreaker);
     this.status = details.status;
     this.code = details.code;
     this.podMessage = details.podMessage;
@@ -305,13 +341,28 @@ export class PodNetworkError extends PodError {
    * ```
    */
   constructor(
-    details: { method: string; path: string; uid?: string | undefined; timedOut: boolean; attempts: number },
+    details: {
+      method: string;
+      path: string;
+      uid?: string | undefined;
+      timedOut: boolean;
+      attempts: number;
+      note?: string | undefined;
+      circuitBreaker?: CircuitBreakerName | undefined;
+    },
     options: { cause?: unknown } = {},
   ) {
     const who = details.uid === undefined ? "" : ` for user ${details.uid}`;
     const why = details.timedOut ? "timed out" : `could not reach the pod (${describeCause(options.cause)})`;
     const tries = details.attempts > 1 ? ` after ${details.attempts} attempts` : "";
-    super(`${details.method} ${details.path}${who} ${why}${tries}`, options);
+    const note = details.note ? `. ${details.note}` : "";
+    super(
+      details.attempts === 0
+        ? `${details.method} ${details.path}${who} was not sent${note || "."}`
+        : `${details.method} ${details.path}${who} ${why}${tries}${note}`,
+      options,
+    );
+    markBreaker(this, details.circuitBreaker);
     this.method = details.method;
     this.path = details.path;
     this.uid = details.uid;

@@ -1,13 +1,17 @@
 import type { SessionTokens } from "./auth.js";
-import { PodApiError, PodNetworkError, podApiErrorFor } from "./errors.js";
+import { type CircuitBreakerName, PodApiError, PodNetworkError, podApiErrorFor } from "./errors.js";
+import type { AdaptiveRateLimiter } from "./rate-limiter.js";
 import { backoffDelay, isRetryableStatus, parseRetryAfter, type RetryOptions, sleep } from "./retry.js";
 import { AttemptSignal, type Transport, type WireResponse } from "./transport.js";
+import { newTraceId, USER_AGENT } from "./version.js";
 
 /** One logical call: what to send, plus the per-call knobs. */
 export interface PodCall {
   method: string;
-  /** Path below the base URL, uid filled in. */
+  /** Path below the base URL, uid filled in; or, with `url`, the path to name in errors. */
   path: string;
+  /** An absolute URL to send to instead of base URL + path (the login, on its own host). */
+  url?: string | undefined;
   /** The user the call is about, for errors and reports. */
   uid?: string | undefined;
   body?: string | undefined;
@@ -15,56 +19,166 @@ export interface PodCall {
   signal?: AbortSignal | undefined;
   retry: Required<RetryOptions>;
   timeoutMs: number;
+  /** False for calls that carry no session token and do not count against the pod's rate (the login). */
+  session?: boolean | undefined;
 }
+
+/** What a call came back with. */
+export interface Exchange {
+  response: WireResponse;
+  attempts: number;
+  /** The `X-Trace-Id` sent, the pod's own when it answered one. */
+  requestId: string;
+}
+
+/**
+ * Thrown by an answer decoder when a 2xx answer is not what the spec says. Its message must describe the problem
+ * without quoting the body: the pipeline adds one redacted excerpt itself.
+ * @internal
+ */
+export class UnreadableAnswer extends Error {}
+
+/** Reads a 2xx answer's text; throws {@link UnreadableAnswer} when it does not match the spec. @internal */
+export type AnswerDecoder<T> = (text: string) => T;
 
 const TIMED_OUT = Symbol("timed out");
 const timeOut = (attempt: AttemptSignal) => attempt.abort(TIMED_OUT);
-const USER_AGENT = "symphony-pod-admin";
+
+/** The connectivity breaker opens when no call got an HTTP answer for this long, over at least so many attempts. */
+export const UNREACHABLE_AFTER_MS = 10_000;
+const UNREACHABLE_MIN_FAILURES = 5;
+/** While open, one probe is let through this often, in milliseconds. */
+export const UNREACHABLE_PROBE_EVERY_MS = 5_000;
 
 /**
- * The request pipeline every call goes through, facade and raw alike: session token, per-attempt timeout,
- * retries with backoff, and a client-wide pause when the pod answers 429.
+ * The connectivity breaker. A pod that is down (connection refused, DNS, every attempt timing out) would otherwise
+ * cost every call its whole retry budget, an hour for a large run. Once no attempt got any HTTP answer for
+ * {@link UNREACHABLE_AFTER_MS}, calls fail fast; every {@link UNREACHABLE_PROBE_EVERY_MS} one attempt goes out as a
+ * probe, and its answer closes the breaker.
+ * @internal
+ */
+export class ConnectivityBreaker {
+  readonly #now: () => number;
+  #failures = 0;
+  #failingSince = 0;
+  #openUntil: number | undefined;
+  #probing = false;
+  #lastCause: unknown;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  get open(): boolean {
+    return this.#openUntil !== undefined;
+  }
+
+  /** "go", "probe" (this attempt is the half-open probe), or "blocked". */
+  admit(): "go" | "probe" | "blocked" {
+    if (this.#openUntil === undefined) return "go";
+    if (this.#probing || this.#now() < this.#openUntil) return "blocked";
+    this.#probing = true;
+    return "probe";
+  }
+
+  answered(): void {
+    this.#failures = 0;
+    this.#openUntil = undefined;
+    this.#probing = false;
+  }
+
+  /** An attempt got no answer; true when the breaker is open afterwards. */
+  failed(cause: unknown, wasProbe: boolean): boolean {
+    const now = this.#now();
+    this.#lastCause = cause;
+    if (wasProbe) this.#probing = false;
+    if (this.#openUntil !== undefined) {
+      if (wasProbe) this.#openUntil = now + UNREACHABLE_PROBE_EVERY_MS;
+      return true;
+    }
+    if (this.#failures++ === 0) this.#failingSince = now;
+    if (this.#failures >= UNREACHABLE_MIN_FAILURES && now - this.#failingSince >= UNREACHABLE_AFTER_MS) {
+      this.#openUntil = now + UNREACHABLE_PROBE_EVERY_MS;
+      return true;
+    }
+    return false;
+  }
+
+  /** A probe ended without an answer or a failure (its caller aborted): let the next attempt probe. */
+  released(wasProbe: boolean): void {
+    if (wasProbe) this.#probing = false;
+  }
+
+  get lastCause(): unknown {
+    return this.#lastCause;
+  }
+
+  note(): string {
+    return (
+      `The pod has not answered any call for over ${UNREACHABLE_AFTER_MS / 1000} s (${describeCause(this.#lastCause)}), ` +
+      `so calls fail fast; one probe goes out every ${UNREACHABLE_PROBE_EVERY_MS / 1000} s and its answer resumes ` +
+      "them. Check the pod URL, the network and the pod's status page"
+    );
+  }
+}
+
+/**
+ * The request pipeline every call goes through, facade, bulk, raw and login alike: the rate limiter, the circuit
+ * breakers, the session token (read for every attempt), `X-Trace-Id` and `User-Agent`, a per-attempt timeout, and
+ * retries with backoff.
  * @internal
  */
 export class PodHttp {
   readonly #baseUrl: string;
-  readonly #tokens: SessionTokens;
+  readonly #tokens: SessionTokens | undefined;
   readonly #transport: Transport;
-  /** While the pod is rate limiting us, no attempt of any call starts before this time (ms since epoch). */
-  #pausedUntil = 0;
-  readonly #rateLimitListeners = new Set<(delayMs: number) => void>();
+  readonly limiter: AdaptiveRateLimiter | undefined;
+  readonly connectivity: ConnectivityBreaker;
 
-  constructor(baseUrl: string, tokens: SessionTokens, transport: Transport) {
+  constructor(
+    baseUrl: string,
+    tokens: SessionTokens | undefined,
+    transport: Transport,
+    limiter: AdaptiveRateLimiter | undefined,
+    connectivity = new ConnectivityBreaker(),
+  ) {
     this.#baseUrl = baseUrl;
     this.#tokens = tokens;
     this.#transport = transport;
+    this.limiter = limiter;
+    this.connectivity = connectivity;
   }
 
-  /** Tells `listener` about every 429 any call of this client receives; returns the unsubscribe function. */
-  onRateLimited(listener: (delayMs: number) => void): () => void {
-    this.#rateLimitListeners.add(listener);
-    return () => this.#rateLimitListeners.delete(listener);
-  }
-
-  /** Runs the call to a final answer, whatever its status; throws only when no answer came or the signal aborted. */
-  async exchange(call: PodCall): Promise<{ response: WireResponse; attempts: number; token: string }> {
+  /** Runs the call to a final answer, whatever its status; throws only when no answer came, a breaker is open, or the signal aborted. */
+  async exchange(call: PodCall): Promise<Exchange> {
     const { retry, signal } = call;
-    let token = await this.#tokens.current();
+    const session = call.session !== false ? this.#tokens : undefined;
+    const limiter = call.session !== false ? this.limiter : undefined;
+    const traceId = call.headers?.["x-trace-id"] ?? newTraceId();
     let attempts = 0;
     let renewed = false;
     for (;;) {
-      const wait = this.#pausedUntil - Date.now();
-      if (wait > 0) await sleep(wait, signal);
       signal?.throwIfAborted();
+      const blocked = session?.blocked();
+      if (blocked) throw this.#sessionError(call, attempts, traceId, blocked.note, undefined);
+      // Read for every attempt: another call may have renewed the token since this one last tried.
+      const token = session ? await session.current() : undefined;
+      const gate = this.connectivity.admit();
+      if (gate === "blocked") throw this.#unreachableError(call, attempts);
+      const ticket = limiter ? await acquire(limiter, signal, this.connectivity, gate) : 0;
       attempts++;
-      const retriesLeft = attempts - (renewed ? 1 : 0) < retry.maxAttempts;
       let response: WireResponse;
       try {
-        response = await this.#attempt(call, token);
+        response = await this.#attempt(call, token, traceId);
       } catch (error) {
-        if (signal?.aborted) throw signal.reason;
+        limiter?.noAnswer(ticket);
+        if (signal?.aborted) {
+          this.connectivity.released(gate === "probe");
+          throw signal.reason;
+        }
         const timedOut = error === TIMED_OUT;
-        if (retriesLeft) {
+        if (this.connectivity.failed(error, gate === "probe")) throw this.#unreachableError(call, attempts);
+        if (attempts < retry.maxAttempts + (renewed ? 1 : 0)) {
           await sleep(backoffDelay(attempts, retry), signal);
           continue;
         }
@@ -73,55 +187,79 @@ export class PodHttp {
           timedOut ? {} : { cause: error },
         );
       }
-      // The first renewal is free; a call refused again (its new token expired too) pays with an attempt.
-      if (response.status === 401 && this.#tokens.renewable && (!renewed || retriesLeft)) {
-        renewed = true;
-        token = await this.#tokens.renew(token);
-        continue;
+      this.connectivity.answered();
+      limiter?.answered(ticket, response.status);
+      const retriesLeft = attempts - (renewed ? 1 : 0) < retry.maxAttempts;
+      if (session && token !== undefined) {
+        if (response.status !== 401) session.accepted(token);
+        // The first renewal is free; a call refused again (its new token expired too) pays with an attempt.
+        else if (!renewed || retriesLeft) {
+          try {
+            await session.renew(token);
+          } catch (reason) {
+            const note = isSessionBlocked(reason) ? reason.note : undefined;
+            if (note === undefined) throw reason; // the provider's own error (a refused login)
+            throw this.#sessionError(call, attempts, requestIdOf(response, traceId), note, response);
+          }
+          renewed = true;
+          continue;
+        }
       }
       if (retriesLeft && isRetryableStatus(response.status)) {
         const asked = parseRetryAfter(headerValue(response, "retry-after"));
         const delay = asked === undefined ? backoffDelay(attempts, retry) : Math.min(asked, retry.maxRetryAfterMs);
-        if (response.status === 429) {
-          this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + delay);
-          for (const listener of this.#rateLimitListeners) listener(delay);
-        }
         await sleep(delay, signal);
         continue;
       }
-      return { response, attempts, token };
+      return { response, attempts, requestId: requestIdOf(response, traceId) };
     }
   }
 
   /**
-   * Runs the call; a non-2xx answer is thrown as the matching {@link PodApiError}, a 2xx one is read with `parse`
-   * (JSON by default; an empty body is `undefined`). An answer that cannot be read is a {@link PodApiError} too, not
-   * a bare SyntaxError, since a proxy's page can stand in for the pod's answer.
+   * Runs the call; a non-2xx answer is thrown as the matching {@link PodApiError}, a 2xx one is read with `decode`.
+   * An answer `decode` refuses (not JSON, not the spec's shape) is a {@link PodApiError} saying so, since a proxy's
+   * page can stand in for the pod's answer; its text appears only as a redacted excerpt.
    */
-  async sendJson<T = unknown>(call: PodCall, parse: (text: string) => T = JSON.parse): Promise<T | undefined> {
-    const { response, attempts, token } = await this.exchange(call);
-    if (response.status < 200 || response.status >= 300) throw this.#errorFor(call, response, attempts, token);
-    if (response.body === "") return undefined;
+  async send<T>(call: PodCall, decode: AnswerDecoder<T>): Promise<T> {
+    const { response, attempts, requestId } = await this.exchange(call);
+    if (response.status < 200 || response.status >= 300) throw this.#errorFor(call, response, attempts, requestId);
     try {
-      return parse(response.body);
+      return decode(response.body);
     } catch (error) {
-      const why = error instanceof Error ? error.message : String(error);
-      const details = { status: response.status, method: call.method, path: call.path, uid: call.uid, attempts };
+      if (!(error instanceof UnreadableAnswer)) throw error;
+      const body = this.excerpt(response.body);
       throw new PodApiError({
-        ...details,
-        podMessage: `the answer could not be read (${redact(why, token)}): ${excerpt(response.body, token)}`,
-        requestId: headerValue(response, "x-trace-id"),
+        status: response.status,
+        method: call.method,
+        path: call.path,
+        uid: call.uid,
+        attempts,
+        requestId,
+        podMessage: `the answer ${error.message}${body ? `: ${body}` : ""}`,
       });
     }
   }
 
-  async #attempt(call: PodCall, token: string): Promise<WireResponse> {
+  /**
+   * The one way an answer's text reaches an error: the session token redacted first, then cut to 200 characters.
+   * Nothing else (no parser's message about the text) may quote it.
+   */
+  excerpt(text: string): string {
+    let redacted = text;
+    for (const token of this.#tokens?.recent ?? []) {
+      if (redacted.includes(token)) redacted = redacted.replaceAll(token, "[redacted]");
+    }
+    return redacted.trim().slice(0, 200);
+  }
+
+  async #attempt(call: PodCall, token: string | undefined, traceId: string): Promise<WireResponse> {
     const headers: Record<string, string> = {
       ...call.headers,
-      sessionToken: token,
       accept: "application/json",
       "user-agent": USER_AGENT,
+      "x-trace-id": traceId,
     };
+    if (token !== undefined) headers.sessionToken = token;
     if (call.body !== undefined) headers["content-type"] = "application/json";
     const attempt = new AttemptSignal();
     const timer = setTimeout(timeOut, call.timeoutMs, attempt);
@@ -130,7 +268,7 @@ export class PodHttp {
     if (onAbort) signal?.addEventListener("abort", onAbort, { once: true });
     try {
       return await this.#transport({
-        url: this.#baseUrl + call.path,
+        url: call.url ?? this.#baseUrl + call.path,
         method: call.method,
         headers,
         body: call.body,
@@ -144,44 +282,107 @@ export class PodHttp {
     }
   }
 
-  #errorFor(call: PodCall, response: WireResponse, attempts: number, token: string): PodApiError {
-    let code: number | undefined;
-    let podMessage: string | undefined;
+  #sessionError(
+    call: PodCall,
+    attempts: number,
+    requestId: string,
+    note: string,
+    response: WireResponse | undefined,
+  ): PodApiError {
+    const pod = response ? this.#podError(response) : {};
+    return podApiErrorFor({
+      status: 401,
+      method: call.method,
+      path: call.path,
+      uid: call.uid,
+      attempts,
+      requestId,
+      ...pod,
+      note,
+      circuitBreaker: "session" satisfies CircuitBreakerName,
+    });
+  }
+
+  #unreachableError(call: PodCall, attempts: number): PodNetworkError {
+    return new PodNetworkError(
+      {
+        method: call.method,
+        path: call.path,
+        uid: call.uid,
+        timedOut: this.connectivity.lastCause === TIMED_OUT,
+        attempts,
+        note: this.connectivity.note(),
+        circuitBreaker: "unreachable",
+      },
+      this.connectivity.lastCause === TIMED_OUT ? {} : { cause: this.connectivity.lastCause },
+    );
+  }
+
+  #podError(response: WireResponse): { code?: number; podMessage?: string } {
+    let parsed: unknown;
     try {
-      const parsed: unknown = JSON.parse(response.body);
-      if (parsed && typeof parsed === "object") {
-        const body = parsed as { code?: unknown; message?: unknown };
-        if (typeof body.code === "number") code = body.code;
-        if (typeof body.message === "string") podMessage = body.message;
-      }
+      parsed = JSON.parse(response.body);
     } catch {
-      podMessage = excerpt(response.body, token) || undefined;
+      const podMessage = this.excerpt(response.body);
+      return podMessage ? { podMessage } : {};
     }
-    if (podMessage !== undefined) podMessage = redact(podMessage, token);
+    const out: { code?: number; podMessage?: string } = {};
+    if (parsed && typeof parsed === "object") {
+      const body = parsed as { code?: unknown; message?: unknown };
+      if (typeof body.code === "number") out.code = body.code;
+      if (typeof body.message === "string") out.podMessage = this.excerpt(body.message);
+    }
+    return out;
+  }
+
+  #errorFor(call: PodCall, response: WireResponse, attempts: number, requestId: string): PodApiError {
     return podApiErrorFor({
       status: response.status,
       method: call.method,
       path: call.path,
       uid: call.uid,
-      code,
-      podMessage,
-      requestId: headerValue(response, "x-trace-id"),
+      ...this.#podError(response),
+      requestId,
       attempts,
       retryAfterMs: response.status === 429 ? parseRetryAfter(headerValue(response, "retry-after")) : undefined,
     });
   }
 }
 
-/** A pod (or proxy) echoing the request back must not leak the token into logs; redact before cutting. */
-function redact(text: string, token: string): string {
-  return text.includes(token) ? text.replaceAll(token, "[redacted]") : text;
+/** Waits for the limiter; a half-open probe does not queue behind the calls it is meant to unblock. */
+function acquire(
+  limiter: AdaptiveRateLimiter,
+  signal: AbortSignal | undefined,
+  connectivity: ConnectivityBreaker,
+  gate: "go" | "probe",
+): number | Promise<number> {
+  const ticket = limiter.acquire(signal);
+  if (gate !== "probe" || typeof ticket === "number") return ticket;
+  return ticket.catch((reason: unknown) => {
+    connectivity.released(true);
+    throw reason;
+  });
 }
 
-function excerpt(body: string, token: string): string {
-  return redact(body, token).trim().slice(0, 200);
+function isSessionBlocked(value: unknown): value is { note: string } {
+  return value !== null && typeof value === "object" && typeof (value as { note?: unknown }).note === "string";
+}
+
+function requestIdOf(response: WireResponse, sent: string): string {
+  return headerValue(response, "x-trace-id") ?? sent;
 }
 
 function headerValue(response: WireResponse, name: string): string | undefined {
   const value = response.headers[name];
   return Array.isArray(value) ? value.join(", ") : value;
+}
+
+function describeCause(cause: unknown): string {
+  if (cause === TIMED_OUT) return "every attempt timed out";
+  if (cause instanceof Error) {
+    const inner = cause.cause instanceof Error ? cause.cause : cause;
+    const code = (inner as { code?: unknown }).code;
+    return typeof code === "string" ? code : inner.message;
+  }
+  return String(cause);
 }

@@ -9,12 +9,14 @@ export {
   type BulkProgress,
   type BulkReport,
   BulkRunError,
+  type BulkStreamEnd,
   type BulkStreams,
   type DelegateUpdateItem,
   type FeatureUpdateItem,
 } from "./bulk.js";
 export { createPodClient, type PodClient, type PodClientOptions, type PodPaths } from "./client.js";
 export {
+  type CircuitBreakerName,
   PodApiError,
   type PodApiErrorDetails,
   PodBadRequestError,
@@ -28,6 +30,7 @@ export {
   ValidationError,
 } from "./errors.js";
 export type { UserId } from "./ids.js";
+export type { RateLimitOptions } from "./rate-limiter.js";
 export { DEFAULT_RETRY, type RetryOptions } from "./retry.js";
 export {
   AuthenticationError,

@@ -75,6 +75,14 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 /** Validates retry options once, at the boundary, so a typo fails loudly instead of retrying forever. */
 export function resolveRetry(base: Required<RetryOptions>, override: RetryOptions | undefined, field: string) {
   if (override === undefined) return base;
+  if (override === null || typeof override !== "object" || Array.isArray(override)) {
+    throw new TypeError(`${field} must be an object such as { maxAttempts: 3 }, got ${override === null ? "null" : Array.isArray(override) ? "an array" : `a ${typeof override}`}`);
+  }
+  for (const key of Object.keys(override)) {
+    if (!Object.hasOwn(base, key)) {
+      throw new TypeError(`${field}.${key} is not a retry option; expected one of: ${Object.keys(base).join(", ")}`);
+    }
+  }
   const merged = { ...base, ...definedOnly(override) };
   for (const [key, value] of Object.entries(merged)) {
     const min = key === "maxAttempts" ? 1 : 0;

@@ -3,7 +3,16 @@ import { ValidationError } from "./errors.js";
 import type { PodHttp } from "./http.js";
 import { type UserId, userIdToDecimal } from "./ids.js";
 import { checkTimeoutMs, type RetryOptions, resolveRetry } from "./retry.js";
-import { checkBody, fromWire, parseInt64Array, requireFields, stringifyJson, toWire } from "./wire.js";
+import {
+  checkBody,
+  fromWire,
+  int64ListAnswer,
+  jsonAnswer,
+  type OperationKey,
+  requireFields,
+  stringifyJson,
+  toWire,
+} from "./wire.js";
 
 type Schemas = components["schemas"];
 
@@ -268,7 +277,7 @@ export class UserAdmin {
     const userId = userIdToDecimal(uid, "uid");
     const path = `/v1/admin/user/${userId}/delegates`;
     const call = { ...this.#settings(options), method: "GET", path, uid: userId };
-    return (await this.#http.sendJson(call, parseInt64Array)) ?? [];
+    return this.#http.send(call, int64ListAnswer("get /v1/admin/user/{uid}/delegates"));
   }
 
   /**
@@ -353,8 +362,10 @@ export class UserAdmin {
    */
   async listAvailableFeatures(options?: CallOptions): Promise<string[]> {
     const call = { ...this.#settings(options), method: "GET", path: "/v1/admin/system/features/list" };
-    const features = await this.#http.sendJson(call);
-    return (features ?? []) as ResponseJson<Operation<"/v1/admin/system/features/list", "get">>;
+    return this.#http.send(
+      call,
+      jsonAnswer<ResponseJson<Operation<"/v1/admin/system/features/list", "get">>>("get /v1/admin/system/features/list"),
+    );
   }
 
   async #call<P extends keyof paths & `/v1/admin/user/{uid}/${string}`, M extends Method & keyof paths[P]>(
@@ -364,14 +375,16 @@ export class UserAdmin {
     body: Lossless<RequestJson<Operation<P, M>>> | undefined,
     options: CallOptions | undefined,
   ): Promise<ResponseJson<Operation<P, M>>> {
-    const answer = await this.#http.sendJson({
-      ...this.#settings(options),
-      method: method.toUpperCase(),
-      path: route.replace("{uid}", uid),
-      uid,
-      body: body === undefined ? undefined : stringifyJson(body),
-    });
-    return answer as ResponseJson<Operation<P, M>>;
+    return this.#http.send(
+      {
+        ...this.#settings(options),
+        method: method.toUpperCase(),
+        path: route.replace("{uid}", uid),
+        uid,
+        body: body === undefined ? undefined : stringifyJson(body),
+      },
+      jsonAnswer<ResponseJson<Operation<P, M>>>(`${method} ${route}` as OperationKey),
+    );
   }
 
   #settings(options: CallOptions | undefined) {
@@ -382,6 +395,7 @@ export class UserAdmin {
 /** Resolves per-call options over the client's defaults. @internal */
 export function settingsFor(defaults: CallDefaults, options: CallOptions | undefined) {
   if (options === undefined) return defaults;
+  checkCallOptions(options);
   const timeoutMs =
     options.timeoutMs === undefined ? defaults.timeoutMs : checkTimeoutMs(options.timeoutMs, "timeoutMs");
   return {
@@ -389,6 +403,32 @@ export function settingsFor(defaults: CallDefaults, options: CallOptions | undef
     timeoutMs,
     signal: options.signal,
   };
+}
+
+/**
+ * The last argument of every method, checked at the boundary: a mistyped option fails with a TypeError naming it,
+ * instead of a TypeError from deep inside the client or, worse, being ignored.
+ * @internal
+ */
+export function checkCallOptions(options: unknown, what = "options"): asserts options is CallOptions {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new TypeError(`${what} must be an object such as { signal, retry, timeoutMs }, got ${describeValueKind(options)}`);
+  }
+  const { signal, retry } = options as CallOptions;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`${what}.signal must be an AbortSignal (e.g. AbortSignal.timeout(5000)), got ${describeValueKind(signal)}`);
+  }
+  if (retry !== undefined && (retry === null || typeof retry !== "object" || Array.isArray(retry))) {
+    throw new TypeError(`${what}.retry must be an object such as { maxAttempts: 3 }, got ${describeValueKind(retry)}`);
+  }
+}
+
+/** What a value is, for a TypeError: never the value itself (it may be a secret). @internal */
+export function describeValueKind(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return `an object (${value.constructor?.name ?? "no prototype"})`;
+  return `a ${typeof value}`;
 }
 
 function mapList<T>(items: readonly T[], field: string, map: (item: T, field: string) => unknown): unknown[] {

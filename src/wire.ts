@@ -5,6 +5,7 @@
 
 import type { components } from "../generated/pod-api.js";
 import {
+  responseValidators,
   schemaShapes,
   validateDelegateAction,
   validateFeatureList,
@@ -12,6 +13,7 @@ import {
   validateUserAppEntitlementsPatchList,
 } from "../generated/schemas.js";
 import { ValidationError } from "./errors.js";
+import { type AnswerDecoder, UnreadableAnswer } from "./http.js";
 import { mayHoldUnsafeInteger, parseJsonLossless } from "./json.js";
 
 /** Facade name → wire name, for every field the Pod API spells differently. The only such table. */
@@ -163,11 +165,55 @@ export function stringifyJson(value: unknown): string {
   return sawBigint ? text.replace(/"\\u0000int64:(-?\d+)\\u0000"/g, "$1") : text;
 }
 
-/** Parses a JSON array of int64 values without rounding any of them through a float. */
-export function parseInt64Array(text: string): bigint[] {
-  const parsed: unknown = JSON.parse(text);
-  if (!Array.isArray(parsed) || !parsed.every(Number.isInteger))
-    throw new SyntaxError("expected a JSON array of integers");
-  const exact = mayHoldUnsafeInteger(text) ? (parseJsonLossless(text) as (number | bigint)[]) : parsed;
-  return exact.map((id) => BigInt(id));
+/** An operation of the spec, as openapi-fetch names routes: `"<method> <path>"`. */
+export type OperationKey = keyof typeof responseValidators;
+
+/**
+ * Reads a 2xx answer of `operation` as JSON and checks it against the operation's response schema from the spec.
+ * A body that is empty, not JSON or not the schema's shape throws {@link UnreadableAnswer} saying which, without
+ * quoting the body (V8's JSON errors do quote it, so they are never passed on).
+ */
+export function jsonAnswer<T>(operation: OperationKey): AnswerDecoder<T> {
+  let decoder = decoders.get(operation);
+  if (!decoder) {
+    decoder = makeJsonAnswer(operation);
+    decoders.set(operation, decoder);
+  }
+  return decoder as AnswerDecoder<T>;
+}
+
+const decoders = new Map<OperationKey, AnswerDecoder<unknown>>();
+
+function makeJsonAnswer(operation: OperationKey): AnswerDecoder<unknown> {
+  const validate = responseValidators[operation] as CompiledValidator;
+  return (text) => {
+    const value = parseAnswer(text);
+    if (!validate(value)) {
+      const error = validate.errors?.[0];
+      const where = error?.instancePath ? ` at ${error.instancePath}` : "";
+      throw new UnreadableAnswer(
+        `does not match the spec's response schema${where}${error?.message ? ` (${error.message})` : ""}`,
+      );
+    }
+    return value;
+  };
+}
+
+/** {@link jsonAnswer} for answers of int64 ids: every id is read exactly, as a bigint. */
+export function int64ListAnswer(operation: OperationKey): AnswerDecoder<bigint[]> {
+  const checked = jsonAnswer<number[]>(operation);
+  return (text) => {
+    const parsed = checked(text);
+    const exact = mayHoldUnsafeInteger(text) ? (parseJsonLossless(text) as (number | bigint)[]) : parsed;
+    return exact.map((id) => BigInt(id));
+  };
+}
+
+function parseAnswer(text: string): unknown {
+  if (text.trim() === "") throw new UnreadableAnswer("is empty, where the spec promises JSON");
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UnreadableAnswer("is not JSON");
+  }
 }

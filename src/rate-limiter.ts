@@ -1,0 +1,400 @@
+/**
+ * Client-side flow control: paces the sends of one client by a rate, and learns that rate from the pod's 429s.
+ * docs/errors-and-retries.md ("Flow control") explains the algorithm and the measurements behind its constants.
+ */
+
+/**
+ * How the client paces its calls. By default it starts unlimited and learns the pod's limit from its 429 answers;
+ * give `perSecond` when you know the limit, and `max` to never exceed a rate.
+ *
+ * @example
+ * ```ts
+ * // The pod's limit is known: start there, never go above 2,000 calls/s.
+ * const pod = createPodClient({ baseUrl, sessionToken, rateLimit: { perSecond: 1_500, max: 2_000 } });
+ * ```
+ */
+export interface RateLimitOptions {
+  /**
+   * The send rate to start at, in calls per second. The client still lowers it when the pod answers 429, and probes
+   * gently above it. Default: unlimited until the pod first answers 429.
+   */
+  perSecond?: number | undefined;
+  /** A ceiling the send rate never exceeds, in calls per second. Default: none. */
+  max?: number | undefined;
+}
+
+/** Multiplicative decrease: the rate after a cut is this share of what the pod admitted (CUBIC's β). */
+const BETA = 0.7;
+/** Seconds CUBIC takes to climb back to the rate before a cut (K); sets its growth constant. */
+const RECOVERY_SECONDS = 2;
+/** CUBIC's C, relative to the rate before the cut, so recovery takes {@link RECOVERY_SECONDS} at any scale. */
+const CUBIC_C = (1 - BETA) / RECOVERY_SECONDS ** 3;
+/**
+ * At most one cut per this many milliseconds, CUBIC's recovery time: a fixed window keeps answering 429 until it
+ * resets, which the hold handles, and cuts compounding on every 429 would collapse the rate.
+ */
+const CUT_COOLDOWN_MS = RECOVERY_SECONDS * 1000;
+/** The lowest rate a cut goes to, in calls per second. */
+const MIN_RATE = 0.5;
+/** Tokens the bucket holds at most, in milliseconds of the current rate: absorbs timer lateness, no bursts. */
+const BURST_MS = 10;
+/**
+ * Probes during a hold: the first goes at once, later ones back off to at most {@link PROBE_DELAY_MAX_MS}, or
+ * longer when the pod admits few calls, so that probes spend at most about {@link PROBE_SHARE} of its budget.
+ */
+const PROBE_DELAY_FIRST_MS = 5;
+const PROBE_DELAY_MAX_MS = 100;
+const PROBE_SHARE = 0.1;
+/** Slow start: calls in flight allowed before the first answer; each answer that is not a 429 allows one more. */
+const SLOW_START_WINDOW = 10;
+/** Slow start ends by itself once this many calls may be in flight (more than any bulk run sends at once). */
+const SLOW_START_CAP = 1_000;
+/** The admitted-rate estimate looks back this far, in 10 ms buckets. */
+const BUCKET_MS = 10;
+const BUCKETS = 100;
+/** The first cut, out of the unlimited start, reads the admitted rate over the busiest span this long. */
+const PEAK_SPAN_MS = 100;
+/** A cut needs at least this many admitted answers behind its estimate; before that a 429 only holds. */
+const MIN_SAMPLE = 20;
+/** A pace this many times what the pod admits is a bad estimate (from a burst): cut at once, cooldown or not. */
+const PACED_FAR_ABOVE_ADMITTED = 1.5;
+
+interface Waiter {
+  resolve: (ticket: number) => void;
+  reject: (reason: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/**
+ * The rate limiter every call of a client goes through (facade, bulk, raw).
+ *
+ * - **Pacing.** A token bucket refilled at `rate` calls/s (at most {@link BURST_MS} ms of tokens), so a fast network
+ *   cannot turn 300 calls in flight into 10,000 calls a second.
+ * - **Slow start.** Until the first 429, calls in flight grow from {@link SLOW_START_WINDOW} by one per answer, so
+ *   a run's opening burst cannot spend much more than the pod's budget before the pod says so.
+ * - **Hold and probe.** A 429 stops new sends except one probe at a time; the first answer that is not a 429 to a
+ *   call sent during the hold means the pod admits again, and pacing resumes. Against a fixed-window limit this is
+ *   what keeps the rest of an exhausted window from being answered 429 call after call.
+ * - **Cut.** At most once per {@link CUT_COOLDOWN_MS}, a 429 lowers the rate to β × what the pod admitted over the
+ *   last second (or since the start).
+ * - **Probe up.** After a cut the rate follows CUBIC: concave back to the rate before the cut in
+ *   {@link RECOVERY_SECONDS} s, then convex above it; never above twice what the pod admits (no use probing a rate
+ *   the client does not send), nor above `max`.
+ *
+ * Each send takes a ticket from {@link acquire} and must hand it back through {@link answered} or
+ * {@link noAnswer}.
+ * @internal
+ */
+export class AdaptiveRateLimiter {
+  readonly #now: () => number;
+  readonly #max: number;
+  /** The paced rate in calls per second; Infinity while unlimited. */
+  #rate: number;
+  #tokens = 0;
+  #refilledAt = 0;
+  readonly #queue: Waiter[] = [];
+  #queueHead = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #releasePending = false;
+  /** Tickets are a sequence: "sent after X" is a comparison. */
+  #nextTicket = 1;
+  #inFlight = 0;
+
+  #slowStart: boolean;
+  #slowStartWindow = SLOW_START_WINDOW;
+
+  #holding = false;
+  /** The first ticket sent during the current (or last) hold. */
+  #holdTicket = 0;
+  /** The first ticket sent after the last hold ended: 429s for older calls belong to an event already handled. */
+  #resumeTicket = 0;
+  #probeTicket = 0;
+  #probeInFlight = false;
+  #nextProbeAt = 0;
+  #probeDelay = 0;
+
+  #lastCutAt = Number.NEGATIVE_INFINITY;
+  /** CUBIC state: the rate before the last cut, and when regrowth started (ms); `epoch` undefined = no curve yet. */
+  #wMax = Number.POSITIVE_INFINITY;
+  #epoch: number | undefined;
+  #cutDuringHold = false;
+
+  // Answers that were not 429, in BUCKET_MS buckets over the last BUCKETS × BUCKET_MS ms.
+  readonly #buckets = new Float64Array(BUCKETS);
+  #bucketIndex = 0;
+  #bucketSum = 0;
+  /** Start of the current busy period: the admitted rate is not diluted by an idle minute before it. */
+  #activeSince: number | undefined;
+  #lastActivity = Number.NEGATIVE_INFINITY;
+
+  /** Calls answered 429, since the limiter was made. */
+  refused = 0;
+  /** Rate cuts made, since the limiter was made. */
+  cuts = 0;
+
+  constructor(options: RateLimitOptions = {}, now: () => number = () => performance.now()) {
+    this.#now = now;
+    this.#max = options.max ?? Number.POSITIVE_INFINITY;
+    const start = options.perSecond;
+    this.#slowStart = start === undefined;
+    if (start === undefined) {
+      this.#rate = this.#max;
+    } else {
+      // A known limit: sit on CUBIC's plateau at that rate, so it is probed above only gently.
+      this.#rate = Math.min(start, this.#max);
+      this.#wMax = start;
+      this.#epoch = now() - RECOVERY_SECONDS * 1000;
+    }
+    this.#refilledAt = now();
+    this.#tokens = this.#burst();
+    if (process.env.LIMITER_DEBUG) (globalThis as Record<string, unknown>).__limiter = this;
+  }
+
+  /** The current send rate in calls per second, or undefined while unlimited. */
+  get ratePerSecond(): number | undefined {
+    if (this.#holding) return 0;
+    const rate = this.#currentRate(this.#now());
+    return Number.isFinite(rate) ? rate : undefined;
+  }
+
+  /** Calls waiting for their turn to be sent. */
+  get waiting(): number {
+    return this.#queue.length - this.#queueHead;
+  }
+
+  /**
+   * Waits for this call's turn; resolves to its ticket. Synchronous when the call may go at once, so an unlimited
+   * client pays no extra tick. Rejects with the signal's reason if it aborts while waiting.
+   */
+  acquire(signal?: AbortSignal): number | Promise<number> {
+    if (this.#queueHead === this.#queue.length && this.#mayGoNow(this.#now())) return this.#send();
+    signal?.throwIfAborted();
+    return new Promise<number>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, signal, onAbort: undefined };
+      if (signal) {
+        waiter.onAbort = () => {
+          const index = this.#queue.indexOf(waiter, this.#queueHead);
+          if (index >= 0) this.#queue.splice(index, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener("abort", waiter.onAbort, { once: true });
+      }
+      this.#queue.push(waiter);
+      this.#schedule();
+    });
+  }
+
+  /** The call holding `ticket` got an HTTP answer with `status`. */
+  answered(ticket: number, status: number): void {
+    this.#inFlight--;
+    const now = this.#now();
+    const isProbe = ticket === this.#probeTicket && this.#probeInFlight;
+    if (isProbe) this.#probeInFlight = false;
+    if (status === 429) {
+      this.refused++;
+      this.#slowStart = false;
+      if (this.#holding) {
+        if (isProbe) {
+          this.#nextProbeAt = now + this.#probeDelay;
+          const admitted = this.#admittedRate(now);
+          const ceiling = Math.min(1000, Math.max(PROBE_DELAY_MAX_MS, admitted > 0 ? 1000 / (PROBE_SHARE * admitted) : 0));
+          this.#probeDelay = Math.min(ceiling, Math.max(PROBE_DELAY_FIRST_MS, this.#probeDelay * 2));
+        }
+      } else if (ticket >= this.#resumeTicket) {
+        this.#startHold(now);
+      }
+    } else {
+      this.#countAdmitted(now);
+      if (this.#slowStart && ++this.#slowStartWindow >= SLOW_START_CAP) this.#slowStart = false;
+      if (this.#holding && ticket >= this.#holdTicket) this.#endHold(now);
+    }
+    this.#schedule();
+  }
+
+  /** The call holding `ticket` got no answer (network error, timeout, abort). */
+  noAnswer(ticket: number): void {
+    this.#inFlight--;
+    if (ticket === this.#probeTicket && this.#probeInFlight) {
+      this.#probeInFlight = false;
+      this.#nextProbeAt = this.#now() + this.#probeDelay;
+    }
+    this.#schedule();
+  }
+
+  #send(): number {
+    const now = this.#now();
+    if (now - this.#lastActivity > BUCKETS * BUCKET_MS) this.#activeSince = now;
+    this.#lastActivity = now;
+    this.#inFlight++;
+    return this.#nextTicket++;
+  }
+
+  #mayGoNow(now: number): boolean {
+    if (this.#holding) {
+      if (this.#probeInFlight || now < this.#nextProbeAt) return false;
+      this.#probeInFlight = true;
+      this.#probeTicket = this.#nextTicket;
+      return true;
+    }
+    if (this.#slowStart && this.#inFlight >= this.#slowStartWindow) return false;
+    const rate = this.#currentRate(now);
+    if (rate === Number.POSITIVE_INFINITY) return true;
+    this.#tokens = Math.min(this.#burst(), this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
+    this.#refilledAt = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  /** Releases waiters whose turn has come, then sets one timer for the next turn. */
+  #release = (): void => {
+    this.#timer = undefined;
+    this.#releasePending = false;
+    while (this.#queueHead < this.#queue.length && this.#mayGoNow(this.#now())) {
+      const waiter = this.#queue[this.#queueHead++] as Waiter;
+      if (waiter.onAbort) waiter.signal?.removeEventListener("abort", waiter.onAbort);
+      waiter.resolve(this.#send());
+    }
+    if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
+      this.#queue.splice(0, this.#queueHead);
+      this.#queueHead = 0;
+    }
+    this.#schedule();
+  };
+
+  #schedule(): void {
+    if (this.#timer !== undefined || this.#releasePending || this.#queueHead === this.#queue.length) return;
+    const now = this.#now();
+    let wait: number;
+    if (this.#holding) {
+      if (this.#probeInFlight) return; // its answer reschedules
+      wait = this.#nextProbeAt - now;
+    } else if (this.#slowStart && this.#inFlight >= this.#slowStartWindow) {
+      return; // an answer reschedules
+    } else {
+      const rate = this.#currentRate(now);
+      const tokens = Math.min(this.#burst(), this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
+      wait = rate === Number.POSITIVE_INFINITY ? 0 : ((1 - tokens) * 1000) / rate;
+    }
+    if (wait <= 0) {
+      this.#releasePending = true;
+      queueMicrotask(this.#release);
+      return;
+    }
+    this.#timer = setTimeout(this.#release, Math.max(1, Math.ceil(wait)));
+  }
+
+  #burst(): number {
+    const rate = this.#rate;
+    return Number.isFinite(rate) ? Math.max(1, (rate * BURST_MS) / 1000) : 1;
+  }
+
+  #currentRate(now: number): number {
+    if (this.#epoch === undefined) return this.#rate;
+    const t = (now - this.#epoch) / 1000 - RECOVERY_SECONDS;
+    let rate = this.#wMax * (1 + CUBIC_C * t * t * t);
+    // No use probing a rate the client does not send: stay within twice what the pod admits.
+    if (t > 0) rate = Math.min(rate, Math.max(this.#wMax, 2 * this.#admittedRate(now)));
+    rate = Math.min(this.#max, Math.max(MIN_RATE, rate));
+    this.#rate = rate;
+    return rate;
+  }
+
+  holds = 0;
+  holdMs = 0;
+  #holdStart = 0;
+  #startHold(now: number): void {
+    this.holds++;
+    this.#holdStart = now;
+    this.#holding = true;
+    this.#holdTicket = this.#nextTicket;
+    this.#probeInFlight = false;
+    this.#probeDelay = PROBE_DELAY_FIRST_MS;
+    this.#cutDuringHold = false;
+    this.#firstProbe(now);
+    if (this.#bucketSum < MIN_SAMPLE) return;
+    // Within the cooldown, cut only when the pace is far above what the pod admits (an estimate from a burst).
+    const farAbove = this.#currentRate(now) > PACED_FAR_ABOVE_ADMITTED * this.#admittedRate(now);
+    if (now - this.#lastCutAt >= CUT_COOLDOWN_MS || farAbove) {
+      this.#cut(now);
+      this.#firstProbe(now);
+    }
+  }
+
+  /** The first probe goes one pace after the 429: sooner, an exhausted window would only refuse it too. */
+  #firstProbe(now: number): void {
+    const rate = this.#currentRate(now);
+    this.#nextProbeAt = now + (Number.isFinite(rate) ? Math.min(PROBE_DELAY_MAX_MS, 1000 / rate) : 0);
+  }
+
+  #endHold(now: number): void {
+    this.holdMs += now - this.#holdStart;
+    this.#holding = false;
+    this.#resumeTicket = this.#nextTicket;
+    if (this.#cutDuringHold) this.#epoch = now; // regrowth starts when sending does
+    // Not calibrated yet (too few answers to cut from): resume in slow start, never with an unlimited burst.
+    if (this.#rate === Number.POSITIVE_INFINITY) {
+      this.#slowStart = true;
+      this.#slowStartWindow = SLOW_START_WINDOW;
+    }
+    this.#tokens = 1;
+    this.#refilledAt = now;
+  }
+
+  #cut(now: number): void {
+    const paced = this.#currentRate(now);
+    // Out of the unlimited start the average is diluted by warm-up; the busiest 100 ms says what the pod took.
+    // Too high an estimate costs a few holds until the next cut; too low costs seconds of regrowth.
+    const admitted = paced === Number.POSITIVE_INFINITY ? this.#peakAdmittedRate(now) : this.#admittedRate(now);
+    const before = Math.min(paced, admitted);
+    if (process.env.LIMITER_DEBUG) console.error("cut", Math.round(now), { admitted, paced, sample: this.#bucketSum });
+    this.#wMax = Math.max(MIN_RATE, before);
+    this.#rate = Math.min(this.#max, Math.max(MIN_RATE, BETA * before));
+    this.#epoch = undefined; // held at the cut rate until the hold ends, when regrowth starts
+    this.#lastCutAt = now;
+    this.#cutDuringHold = true;
+    this.cuts++;
+  }
+
+  #countAdmitted(now: number): void {
+    this.#lastActivity = now;
+    this.#advanceBuckets(now);
+    this.#buckets[this.#bucketIndex % BUCKETS] = (this.#buckets[this.#bucketIndex % BUCKETS] ?? 0) + 1;
+    this.#bucketSum++;
+  }
+
+  #advanceBuckets(now: number): void {
+    const index = Math.floor(now / BUCKET_MS);
+    if (index === this.#bucketIndex) return;
+    const steps = Math.min(BUCKETS, index - this.#bucketIndex);
+    for (let i = 1; i <= steps; i++) {
+      const slot = (this.#bucketIndex + i) % BUCKETS;
+      this.#bucketSum -= this.#buckets[slot] ?? 0;
+      this.#buckets[slot] = 0;
+    }
+    this.#bucketIndex = index;
+  }
+
+  /** The highest admitted rate over any 100 ms of the last second. */
+  #peakAdmittedRate(now: number): number {
+    this.#advanceBuckets(now);
+    const width = PEAK_SPAN_MS / BUCKET_MS;
+    let sum = 0;
+    let peak = 0;
+    for (let i = 0; i < BUCKETS; i++) {
+      sum += this.#buckets[(this.#bucketIndex + 1 + i) % BUCKETS] ?? 0;
+      if (i >= width) sum -= this.#buckets[(this.#bucketIndex + 1 + i - width) % BUCKETS] ?? 0;
+      if (sum > peak) peak = sum;
+    }
+    return (peak * 1000) / PEAK_SPAN_MS;
+  }
+
+  /** Answers that were not 429 per second, over the last second (or since the client got busy, if sooner). */
+  #admittedRate(now: number): number {
+    if (this.#activeSince === undefined) return 0;
+    this.#advanceBuckets(now);
+    const span = Math.min(BUCKETS * BUCKET_MS, Math.max(BUCKET_MS, now - this.#activeSince));
+    return (this.#bucketSum * 1000) / span;
+  }
+}
