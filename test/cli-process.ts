@@ -9,6 +9,8 @@ const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 
 export interface CliRun {
   code: number | null;
+  /** The signal that ended the process, if one did (e.g. SIGKILL). */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
 }
@@ -19,9 +21,16 @@ export interface CliRun {
  */
 export function startPodAdmin(
   args: string[],
-  options: { env?: Record<string, string | undefined>; cwd?: string; stdin?: string } = {},
+  options: {
+    env?: Record<string, string | undefined>;
+    cwd?: string;
+    stdin?: string;
+    /** A command the process runs under, e.g. `["prlimit", "--fsize=100000"]`. */
+    wrap?: string[];
+  } = {},
 ): { child: ChildProcessWithoutNullStreams; done: Promise<CliRun> } {
-  const child = spawn(process.execPath, ["--import", tsx, join(root, "src/cli/main.ts"), ...args], {
+  const command = [...(options.wrap ?? []), process.execPath, "--import", tsx, join(root, "src/cli/main.ts"), ...args];
+  const child = spawn(command[0] as string, command.slice(1), {
     cwd: options.cwd ?? root,
     env: { ...process.env, POD_SESSION_TOKEN: undefined, POD_URL: undefined, ...options.env },
   });
@@ -34,6 +43,8 @@ export function startPodAdmin(
     stderr += d;
   });
   child.stdin.end(options.stdin);
-  const done = new Promise<CliRun>((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+  const done = new Promise<CliRun>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })),
+  );
   return { child, done };
 }

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** Records held in memory before a sorted run is written to disk. */
-export const DEFAULT_CHUNK = 1 << 19;
+export const DEFAULT_CHUNK = 1 << 17;
 
 const RECORD_BYTES = 25;
 const TWO_32 = 4294967296;
@@ -143,10 +143,9 @@ export class KeySorter {
   /** Visits every record in (key1, key2, line) order. */
   async merge(visit: (record: KeyRecord) => void | Promise<void>): Promise<void> {
     const sources: Source[] = this.#runs.map((path) => new RunSource(path));
-    const order = this.#sortedOrder();
-    sources.push(new MemorySource(order, this));
+    sources.push(new MemorySource(this.#sortedOrder(), this));
     try {
-      for (const source of sources) await source.next();
+      for (const source of sources) if (!source.advance()) await source.refill();
       for (;;) {
         let best: Source | undefined;
         for (const source of sources) {
@@ -155,7 +154,8 @@ export class KeySorter {
         if (!best) return;
         const visited = visit(best.current as KeyRecord);
         if (visited) await visited;
-        await best.next();
+        // Only a run's buffer running out costs an await: a million records merge without a million promises.
+        if (!best.advance()) await best.refill();
       }
     } finally {
       for (const source of sources) await source.close();
@@ -215,7 +215,9 @@ function compare(a: KeyRecord, b: KeyRecord): number {
 
 interface Source {
   current: KeyRecord | undefined;
-  next(): Promise<void>;
+  /** Moves to the next record; false when the buffer ran out and {@link refill} must be awaited. */
+  advance(): boolean;
+  refill(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -229,14 +231,15 @@ class MemorySource implements Source {
     readonly order: Uint32Array,
     readonly sorter: KeySorter,
   ) {}
-  async next() {
-    if (this.#at >= this.order.length) {
-      this.current = undefined;
-      return;
+  advance() {
+    if (this.#at >= this.order.length) this.current = undefined;
+    else {
+      this.sorter.read(this.order[this.#at++] as number, this.#record);
+      this.current = this.#record;
     }
-    this.sorter.read(this.order[this.#at++] as number, this.#record);
-    this.current = this.#record;
+    return true;
   }
+  async refill() {}
   async close() {}
 }
 
@@ -250,18 +253,8 @@ class RunSource implements Source {
   #position = 0;
   constructor(readonly path: string) {}
 
-  async next() {
-    if (this.#at + RECORD_BYTES > this.#filled) {
-      this.#handle ??= await open(this.path, "r");
-      const { bytesRead } = await this.#handle.read(this.#buffer, 0, this.#buffer.length, this.#position);
-      this.#position += bytesRead;
-      this.#filled = bytesRead;
-      this.#at = 0;
-      if (bytesRead < RECORD_BYTES) {
-        this.current = undefined;
-        return;
-      }
-    }
+  advance() {
+    if (this.#at + RECORD_BYTES > this.#filled) return false;
     const b = this.#buffer;
     const o = this.#at;
     const r = this.#record;
@@ -274,6 +267,16 @@ class RunSource implements Source {
     r.flag = b.readUInt8(o + 24);
     this.#at += RECORD_BYTES;
     this.current = r;
+    return true;
+  }
+
+  async refill() {
+    this.#handle ??= await open(this.path, "r");
+    const { bytesRead } = await this.#handle.read(this.#buffer, 0, this.#buffer.length, this.#position);
+    this.#position += bytesRead;
+    this.#filled = bytesRead;
+    this.#at = 0;
+    if (!this.advance()) this.current = undefined;
   }
 
   async close() {

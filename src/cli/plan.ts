@@ -178,22 +178,26 @@ async function findRepeats(
   addWarning: (warning: InputError) => void,
   journal: Journal | undefined,
 ) {
-  let first: KeyRecord | undefined;
-  let previousUser: { hi: number; lo: number } | undefined;
+  const first: KeyRecord = { hi1: 0, lo1: 0, hi2: 0, lo2: 0, line: 0, ordinal: 0, flag: 0 };
+  let haveFirst = false;
+  let userHi = -1;
+  let userLo = -1;
   const delegates = operation === "delegates";
   const action = (flag: number) => (flag === 1 ? "REMOVE" : "ADD");
   await sorter.merge((r) => {
-    const sameUser = previousUser !== undefined && previousUser.hi === r.hi1 && previousUser.lo === r.lo1;
+    const sameUser = userHi === r.hi1 && userLo === r.lo1;
     if (!sameUser) {
       plan.users++;
-      previousUser = { hi: r.hi1, lo: r.lo1 };
+      userHi = r.hi1;
+      userLo = r.lo1;
     }
-    const sameKey = sameUser && first !== undefined && first.hi2 === r.hi2 && first.lo2 === r.lo2;
+    const sameKey = sameUser && haveFirst && first.hi2 === r.hi2 && first.lo2 === r.lo2;
     if (!sameKey) {
-      first = { ...r };
+      Object.assign(first, r);
+      haveFirst = true;
       return;
     }
-    const f = first as KeyRecord;
+    const f = first;
     const uid = keyText(r.hi1, r.lo1);
     if (!delegates) {
       addInvalid(
