@@ -335,14 +335,15 @@ async function describeCsvError(error: CsvError, options: ReadOptions): Promise<
   const line = error.lines ?? 0;
   if (error.code === "CSV_QUOTE_NOT_CLOSED" || error.code === "CSV_MAX_RECORD_SIZE") {
     // The parser stops at the end of the file (or of the size limit); the row began after the last complete one.
+    const quoteNotClosed = error.code === "CSV_QUOTE_NOT_CLOSED";
     const opened =
       options.reopen && error.bytes_records !== undefined
-        ? await lineOfQuoteAfter(options.reopen(), error.bytes_records).catch(() => undefined)
+        ? await lineAfter(options.reopen(), error.bytes_records, quoteNotClosed ? "quote" : "row").catch(
+            () => undefined,
+          )
         : undefined;
     const where = opened ?? line;
-    if (error.code === "CSV_QUOTE_NOT_CLOSED") {
-      return { line: where, detail: "a quote opens on this line and is never closed" };
-    }
+    if (quoteNotClosed) return { line: where, detail: "a quote opens on this line and is never closed" };
     return {
       line: where,
       detail: `a row longer than ${MAX_ROW_BYTES / 1024 / 1024} MiB starts on this line (a quote never closed?)`,
@@ -351,18 +352,19 @@ async function describeCsvError(error: CsvError, options: ReadOptions): Promise<
   return { line, detail: printable(error.message, 200) };
 }
 
-/** The line holding the first `"` at or after byte `offset` (else the line at `offset`). */
-async function lineOfQuoteAfter(input: Readable, offset: number): Promise<number> {
+/**
+ * The line of the first `"` (or, for `row`, the first byte that is not a line break) at or after byte `offset`,
+ * and after the header line: where the row the parser gave up on begins.
+ */
+async function lineAfter(input: Readable, offset: number, what: "quote" | "row"): Promise<number | undefined> {
   let position = 0;
   let line = 1;
-  let lineAtOffset: number | undefined;
   try {
     for await (const chunk of input as AsyncIterable<Buffer>) {
       for (let i = 0; i < chunk.length; i++, position++) {
         const byte = chunk[i];
-        if (position >= offset) {
-          lineAtOffset ??= line;
-          if (byte === 0x22) return line;
+        if (position >= offset && line > 1) {
+          if (what === "quote" ? byte === 0x22 : byte !== 0x0a && byte !== 0x0d) return line;
         }
         if (byte === 0x0a) line++;
       }
@@ -370,7 +372,7 @@ async function lineOfQuoteAfter(input: Readable, offset: number): Promise<number
   } finally {
     input.destroy();
   }
-  return lineAtOffset ?? line;
+  return undefined;
 }
 
 function checkHeader(columns: string[], layout: { required: string[]; optional: string[] }, file: string) {

@@ -16,7 +16,16 @@
  */
 
 import type { WriteStream } from "node:fs";
-import { closeSync, createReadStream, createWriteStream, fdatasyncSync, fsyncSync, openSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  fdatasyncSync,
+  fsyncSync,
+  openSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { open, realpath, rename, rm, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -255,6 +264,11 @@ export class Journal {
     this.#stream = undefined;
     if (stream) await new Promise<void>((done) => stream.end(() => done()));
     await rm(this.#partial, { force: true });
+  }
+
+  /** For a sudden exit before the commit (a second Ctrl-C during the plan): removes `REPORT.partial` now. */
+  discardSync(): void {
+    if (!this.#committed) rmSync(this.#partial, { force: true });
   }
 
   #append(text: string) {

@@ -75,6 +75,9 @@ async function run(
   try {
     // Opened before anything is read or sent: an unwritable report is refused with exit 2.
     if (!args.dryRun) journal = state.journal = await Journal.open(args.report, input.path);
+    // A second Ctrl-C before the first call exits at once (130, main.ts): leave no REPORT.partial behind.
+    const dropPartial = () => journal?.discardSync();
+    io.quit?.addEventListener("abort", dropPartial, { once: true });
     const format = await inputFormat(input, args.format);
     const pod = podClient(args, sessionToken);
     const plan = await makePlan({ pod, command: args.command, input, format, interrupt: io.interrupt, journal });

@@ -8,8 +8,8 @@
 export const QUOTE_MAX = 80;
 
 // Controls (C0, DEL, C1), format characters (zero-width spaces and joiners, bidi marks, BOM, soft hyphen), line and
-// paragraph separators, every space but the plain one, and lone surrogates.
-const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}]|(?! )\p{Zs}|\p{Cs}/gu;
+// paragraph separators, every space but the plain one, lone surrogates, and U+FFFD (bytes that were not UTF-8).
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}\uFFFD]|(?! )\p{Zs}|\p{Cs}/gu;
 
 function escapeChar(char: string): string {
   switch (char) {
