@@ -23,6 +23,8 @@ import { startSimulatedPod } from "../src/simulator/index.js";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const { values } = parseArgs({ options: { users: { type: "string", default: "10000" } } });
 const USERS = Number(values.users);
+/** Calls per second the simulated pod admits: the demo shows the client learning it. */
+const RATE_LIMIT = 2_000;
 const FIRST_UID = 7_215_545_000_000n;
 const FEATURES = ["canCreatePublicRoom", "isExternalIMEnabled", "sendFilesEnabled"] as const;
 
@@ -58,12 +60,15 @@ function podAdmin(args: string[]): Promise<number> {
 async function main(): Promise<number> {
   const work = await mkdtemp(join(tmpdir(), "pod-admin-demo-"));
   const pod = await startSimulatedPod({
-    faults: { rateLimit: 0.02, retryAfterSeconds: 0.2, serverError: 0.02, dropConnection: 0.005, seed: 7 },
+    // A real pod's limit: a fixed number of calls per one-second window, the rest 429 with a whole-second Retry-After.
+    rateLimit: { perSecond: RATE_LIMIT, windowMs: 1000 },
+    faults: { serverError: 0.02, dropConnection: 0.005, seed: 7 },
     expireTokenAfterRequests: Math.ceil(USERS / 3),
   });
   try {
     console.log(`Simulated pod at ${pod.url}`);
-    console.log("Faults: 2 % 429 (Retry-After 0.2 s), 2 % 503, 0.5 % dropped connections; the session expires every");
+    console.log(`The pod admits ${RATE_LIMIT} calls per second (429 beyond, Retry-After 1 s); faults: 2 % 503, 0.5 %`);
+    console.log("dropped connections; the session expires every");
     console.log(`${Math.ceil(USERS / 3)} requests, so the service account logs in again (RSA, JWT) mid-run.`);
 
     const csv = join(work, "users.csv");
@@ -86,6 +91,7 @@ async function main(): Promise<number> {
 
     // Read everything back through the API, faults off, and compare.
     pod.setFaults(undefined);
+    pod.setRateLimit(undefined);
     const client = createPodClient({ baseUrl: pod.url, sessionToken: () => pod.currentToken() });
     let verified = 0;
     const wrong: string[] = [];
@@ -102,7 +108,7 @@ async function main(): Promise<number> {
     await Promise.all(Array.from({ length: 100 }, worker));
     const stats = pod.stats();
     console.log(
-      `\nThe pod answered ${stats.requests} requests: ${stats.faults.rateLimited} × 429, ${stats.faults.serverErrors} × 503, ` +
+      `\nThe pod answered ${stats.requests} requests: ${stats.byStatus[429] ?? 0} × 429, ${stats.faults.serverErrors} × 503, ` +
         `${stats.faults.dropped} dropped, ${stats.tokenExpiries} session expiries, ${stats.logins} logins.`,
     );
     if (wrong.length > 0) {

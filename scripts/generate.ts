@@ -68,9 +68,7 @@ function responseSchemas(doc: OpenApiDocument): { key: string; exportName: strin
   const out: { key: string; exportName: string; schema: unknown }[] = [];
   for (const [path, item] of Object.entries(doc.paths ?? {})) {
     for (const method of HTTP_METHODS) {
-      const operation = item[method] as
-        | { operationId?: string; responses?: Record<string, unknown> }
-        | undefined;
+      const operation = item[method] as { operationId?: string; responses?: Record<string, unknown> } | undefined;
       if (!operation?.responses) continue;
       const success = Object.entries(operation.responses)
         .filter(([status]) => /^2\d\d$/.test(status))
@@ -83,8 +81,13 @@ function responseSchemas(doc: OpenApiDocument): { key: string; exportName: strin
       }
       const schema = response.content?.["application/json"]?.schema;
       if (schema === undefined) continue;
-      const id = operation.operationId ?? `${method}${path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c = "") => c.toUpperCase())}`;
-      out.push({ key: `${method} ${path}`, exportName: `validate${id[0]?.toUpperCase()}${id.slice(1)}Response`, schema });
+      const id =
+        operation.operationId ?? `${method}${path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c = "") => c.toUpperCase())}`;
+      out.push({
+        key: `${method} ${path}`,
+        exportName: `validate${id[0]?.toUpperCase()}${id.slice(1)}Response`,
+        schema,
+      });
     }
   }
   return out;
@@ -148,7 +151,7 @@ function generateValidators(doc: OpenApiDocument): string {
     `export const schemaShapes = ${JSON.stringify(schemaShapes(schemas), null, 2)};`,
     usesUcs2 ? UCS2LENGTH_INLINE : "",
     code,
-    "/** The validator of each operation's success answer, keyed `\"<method> <path>\"`. */",
+    '/** The validator of each operation\'s success answer, keyed `"<method> <path>"`. */',
     "export const responseValidators = {",
     ...responses.map(({ key, exportName }) => `  ${JSON.stringify(key)}: ${exportName},`),
     "};",

@@ -1,8 +1,10 @@
 import { PodError } from "./errors.js";
+import type { RetryOptions } from "./retry.js";
 
 /**
  * Returns a session token. The client asks once, keeps the answer, and asks again only after the pod refuses it
- * with a 401 (one new ask per refused token, however many calls were refused at once).
+ * with a 401 (one new ask per refused token, however many calls were refused at once). The client passes a
+ * {@link SessionTokenContext}, so a provider that logs in can send its login through the client's pipeline.
  *
  * @example
  * ```ts
@@ -10,7 +12,36 @@ import { PodError } from "./errors.js";
  * const pod = createPodClient({ baseUrl, sessionToken: provider });
  * ```
  */
-export type SessionTokenProvider = () => string | Promise<string>;
+export type SessionTokenProvider = (context?: SessionTokenContext) => string | Promise<string>;
+
+/**
+ * What a client hands its {@link SessionTokenProvider}: `send` posts a login request through the client's own
+ * pipeline, so the login gets the client's transport, retry policy (429 with `Retry-After`, 5xx, network errors),
+ * timeout, `X-Trace-Id` and `User-Agent`, as every pod call does. It carries no session token and does not count
+ * against the pod's rate limit. {@link rsaAuthentication} uses it.
+ *
+ * @example
+ * ```ts
+ * const provider: SessionTokenProvider = async (context) => {
+ *   if (!context) throw new Error("use this provider with createPodClient");
+ *   const answer = await context.send({ url: "https://acme-auth.symphony.com/login/custom", body: () => '{"user":"bot"}' });
+ *   return (JSON.parse(answer.body) as { token: string }).token;
+ * };
+ * ```
+ */
+export interface SessionTokenContext {
+  /**
+   * Sends one POST with a JSON body to `url`, retrying as the client's policy says (or `retry`), and resolves to the
+   * final answer whatever its status. `body` is called for every attempt (a signed JWT must be fresh). Rejects with
+   * {@link PodNetworkError} when no answer came.
+   */
+  send(request: {
+    url: string;
+    body: () => string | Promise<string>;
+    retry?: RetryOptions | undefined;
+    timeoutMs?: number | undefined;
+  }): Promise<{ status: number; body: string; requestId: string; attempts: number }>;
+}
 
 /** Refusals in a row (tokens refused before any success, or failed asks) after which the provider rests. */
 export const SESSION_REFUSALS_TO_TRIP = 3;
@@ -49,8 +80,11 @@ export class SessionTokens {
   #blockedUntil = 0;
   #recent: string[] = [];
 
-  constructor(source: string | SessionTokenProvider, now: () => number = Date.now) {
+  readonly #context: SessionTokenContext | undefined;
+
+  constructor(source: string | SessionTokenProvider, now: () => number = Date.now, context?: SessionTokenContext) {
     this.#now = now;
+    this.#context = context;
     if (typeof source === "string") {
       if (source.length === 0) throw new TypeError("sessionToken must not be empty");
       this.#token = source;
@@ -141,7 +175,7 @@ export class SessionTokens {
     if (!provider) return Promise.reject(this.#blocked ?? new PodError("no session token"));
     const asking = (async () => {
       try {
-        const token = await Promise.resolve().then(provider); // never settles synchronously
+        const token = await Promise.resolve().then(() => provider(this.#context)); // never settles synchronously
         if (typeof token !== "string" || token.length === 0) {
           throw new PodError("the sessionToken provider returned no token (expected a non-empty string)");
         }

@@ -299,7 +299,10 @@ export interface BulkStreams {
    * }
    * ```
    */
-  replaceApps(items: Items<AppReplaceItem>, options?: BulkOptions): AsyncGenerator<BulkOutcome<AppReplaceItem>, BulkStreamEnd>;
+  replaceApps(
+    items: Items<AppReplaceItem>,
+    options?: BulkOptions,
+  ): AsyncGenerator<BulkOutcome<AppReplaceItem>, BulkStreamEnd>;
   /**
    * Streaming {@link BulkAdmin.patchApps}.
    *
@@ -311,7 +314,10 @@ export interface BulkStreams {
    * }
    * ```
    */
-  patchApps(items: Items<AppPatchItem>, options?: BulkOptions): AsyncGenerator<BulkOutcome<AppPatchItem>, BulkStreamEnd>;
+  patchApps(
+    items: Items<AppPatchItem>,
+    options?: BulkOptions,
+  ): AsyncGenerator<BulkOutcome<AppPatchItem>, BulkStreamEnd>;
 }
 
 /**

@@ -1,6 +1,6 @@
 import createClient, { type Client } from "openapi-fetch";
 import type { paths } from "../generated/pod-api.js";
-import { type SessionTokenProvider, SessionTokens } from "./auth.js";
+import { type SessionTokenContext, type SessionTokenProvider, SessionTokens } from "./auth.js";
 import { BulkAdmin } from "./bulk.js";
 import { PodHttp } from "./http.js";
 import { AdaptiveRateLimiter, type RateLimitOptions } from "./rate-limiter.js";
@@ -139,11 +139,33 @@ function createInternals(options: PodClientOptions) {
   const timeoutMs = checkTimeoutMs(options.timeoutMs ?? 30_000, "timeoutMs");
   if (options.fetch !== undefined && typeof options.fetch !== "function")
     throw new TypeError("fetch must be a function");
-  const tokens = new SessionTokens(options.sessionToken);
   const transport: Transport = options.fetch ? fetchTransport(options.fetch) : undiciTransport();
   const defaults: CallDefaults = { retry: resolveRetry(DEFAULT_RETRY, options.retry, "retry"), timeoutMs };
+  const tokens = new SessionTokens(options.sessionToken, Date.now, loginContext(transport, defaults));
   const limiter = new AdaptiveRateLimiter(checkRateLimit(options.rateLimit));
   return { baseUrl, http: new PodHttp(baseUrl, tokens, transport, limiter), defaults };
+}
+
+/**
+ * The login's own lane of the pipeline: the client's transport, retry policy, timeout, trace id and user agent,
+ * without the pod's rate limiter or its connectivity breaker (the login host is another server).
+ */
+function loginContext(transport: Transport, defaults: CallDefaults): SessionTokenContext {
+  const http = new PodHttp("", undefined, transport, undefined);
+  return {
+    async send({ url, body, retry, timeoutMs }) {
+      const { response, attempts, requestId } = await http.exchange({
+        method: "POST",
+        path: new URL(url).pathname,
+        url,
+        body,
+        session: false,
+        retry: retry === undefined ? defaults.retry : resolveRetry(defaults.retry, retry, "retry"),
+        timeoutMs: timeoutMs ?? defaults.timeoutMs,
+      });
+      return { status: response.status, body: response.body, attempts, requestId };
+    },
+  };
 }
 
 function checkRateLimit(value: unknown): RateLimitOptions {

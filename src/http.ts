@@ -14,7 +14,8 @@ export interface PodCall {
   url?: string | undefined;
   /** The user the call is about, for errors and reports. */
   uid?: string | undefined;
-  body?: string | undefined;
+  /** The JSON body; a function is called for every attempt (a login's JWT must be fresh). */
+  body?: string | (() => string | Promise<string>) | undefined;
   headers?: Record<string, string> | undefined;
   signal?: AbortSignal | undefined;
   retry: Required<RetryOptions>;
@@ -261,6 +262,7 @@ export class PodHttp {
     };
     if (token !== undefined) headers.sessionToken = token;
     if (call.body !== undefined) headers["content-type"] = "application/json";
+    const body = typeof call.body === "function" ? await call.body() : call.body;
     const attempt = new AttemptSignal();
     const timer = setTimeout(timeOut, call.timeoutMs, attempt);
     const { signal } = call;
@@ -271,7 +273,7 @@ export class PodHttp {
         url: call.url ?? this.#baseUrl + call.path,
         method: call.method,
         headers,
-        body: call.body,
+        body,
         signal: attempt,
       });
     } catch (error) {

@@ -1,4 +1,4 @@
-export type { SessionTokenProvider } from "./auth.js";
+export type { SessionTokenContext, SessionTokenProvider } from "./auth.js";
 export {
   type AppPatchItem,
   type AppReplaceItem,

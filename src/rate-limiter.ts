@@ -148,7 +148,6 @@ export class AdaptiveRateLimiter {
     }
     this.#refilledAt = now();
     this.#tokens = this.#burst();
-    if (process.env.LIMITER_DEBUG) (globalThis as Record<string, unknown>).__limiter = this;
   }
 
   /** The current send rate in calls per second, or undefined while unlimited. */
@@ -198,7 +197,10 @@ export class AdaptiveRateLimiter {
         if (isProbe) {
           this.#nextProbeAt = now + this.#probeDelay;
           const admitted = this.#admittedRate(now);
-          const ceiling = Math.min(1000, Math.max(PROBE_DELAY_MAX_MS, admitted > 0 ? 1000 / (PROBE_SHARE * admitted) : 0));
+          const ceiling = Math.min(
+            1000,
+            Math.max(PROBE_DELAY_MAX_MS, admitted > 0 ? 1000 / (PROBE_SHARE * admitted) : 0),
+          );
           this.#probeDelay = Math.min(ceiling, Math.max(PROBE_DELAY_FIRST_MS, this.#probeDelay * 2));
         }
       } else if (ticket >= this.#resumeTicket) {
@@ -301,12 +303,7 @@ export class AdaptiveRateLimiter {
     return rate;
   }
 
-  holds = 0;
-  holdMs = 0;
-  #holdStart = 0;
   #startHold(now: number): void {
-    this.holds++;
-    this.#holdStart = now;
     this.#holding = true;
     this.#holdTicket = this.#nextTicket;
     this.#probeInFlight = false;
@@ -329,7 +326,6 @@ export class AdaptiveRateLimiter {
   }
 
   #endHold(now: number): void {
-    this.holdMs += now - this.#holdStart;
     this.#holding = false;
     this.#resumeTicket = this.#nextTicket;
     if (this.#cutDuringHold) this.#epoch = now; // regrowth starts when sending does
@@ -348,7 +344,6 @@ export class AdaptiveRateLimiter {
     // Too high an estimate costs a few holds until the next cut; too low costs seconds of regrowth.
     const admitted = paced === Number.POSITIVE_INFINITY ? this.#peakAdmittedRate(now) : this.#admittedRate(now);
     const before = Math.min(paced, admitted);
-    if (process.env.LIMITER_DEBUG) console.error("cut", Math.round(now), { admitted, paced, sample: this.#bucketSum });
     this.#wMax = Math.max(MIN_RATE, before);
     this.#rate = Math.min(this.#max, Math.max(MIN_RATE, BETA * before));
     this.#epoch = undefined; // held at the cut rate until the hold ends, when regrowth starts

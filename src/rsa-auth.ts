@@ -1,17 +1,11 @@
 import { createPrivateKey, type KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { components, paths } from "../generated/login-api.js";
-import { PodError } from "./errors.js";
-import {
-  backoffDelay,
-  DEFAULT_RETRY,
-  isRetryableStatus,
-  parseRetryAfter,
-  type RetryOptions,
-  resolveRetry,
-  sleep,
-} from "./retry.js";
-import type { FetchLike } from "./transport.js";
+import type { SessionTokenContext } from "./auth.js";
+import { PodError, PodNetworkError } from "./errors.js";
+import { PodHttp } from "./http.js";
+import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
+import { type FetchLike, fetchTransport } from "./transport.js";
 
 const LOGIN_PATH = "/login/pubkey/authenticate" satisfies keyof paths;
 type LoginOperation = paths[typeof LOGIN_PATH]["post"];
@@ -61,13 +55,16 @@ export interface RsaAuthenticationOptions {
    * At least 2048 bits.
    */
   privateKey: string | KeyObject;
-  /** A `fetch` to log in with (a proxy, a test double). Default: the global `fetch`. */
+  /**
+   * A `fetch` to log in with (a proxy for the session-auth host, a test double). Default: the client's own
+   * transport when the provider is given to `createPodClient`, else the global `fetch`.
+   */
   fetch?: FetchLike;
-  /** Time limit of one login attempt, in milliseconds. Default 30,000. */
+  /** Time limit of one login attempt, in milliseconds. Default: the client's `timeoutMs` (30,000). */
   timeoutMs?: number;
   /**
-   * Retry policy for a login that got no answer, timed out, or got 429 or 5xx. Default {@link DEFAULT_RETRY}.
-   * A refusal (400, 401, 403) is never retried.
+   * Retry policy for a login that got no answer, timed out, or got 429 or 5xx. Default: the client's `retry`
+   * ({@link DEFAULT_RETRY} unless set). A refusal (400, 401, 403) is never retried.
    */
   retry?: RetryOptions;
 }
@@ -106,6 +103,8 @@ export class AuthenticationError extends PodError {
   readonly timedOut: boolean;
   /** Login attempts made, retries included. */
   readonly attempts: number;
+  /** The `X-Trace-Id` of the login (the server's own when it answered one), for Symphony support. */
+  readonly requestId: string | undefined;
 
   /**
    * Builds the error for a refused or unanswered login; the message names the username, the URL and what went
@@ -131,6 +130,7 @@ export class AuthenticationError extends PodError {
       podMessage?: string | undefined;
       timedOut?: boolean | undefined;
       attempts: number;
+      requestId?: string | undefined;
     },
     options: { cause?: unknown } = {},
   ) {
@@ -149,6 +149,7 @@ export class AuthenticationError extends PodError {
     this.podMessage = details.podMessage;
     this.timedOut = details.timedOut ?? false;
     this.attempts = details.attempts;
+    this.requestId = details.requestId;
   }
 }
 
@@ -190,23 +191,42 @@ export function rsaAuthentication(options: RsaAuthenticationOptions): () => Prom
   }
   const url = loginUrl(options);
   const key = toRsaPrivateKey(options.privateKey, "privateKey");
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  if (typeof timeoutMs !== "number" || !(timeoutMs > 0)) {
-    throw new RangeError(`timeoutMs must be a number of milliseconds > 0, got ${String(options.timeoutMs)}`);
-  }
+  const timeoutMs = options.timeoutMs === undefined ? undefined : checkTimeoutMs(options.timeoutMs, "timeoutMs");
   if (options.fetch !== undefined && typeof options.fetch !== "function")
     throw new TypeError("fetch must be a function");
-  // Looked up per login, so a fetch patched after construction (msw, a proxy agent) is honoured.
-  const fetchFn: FetchLike = options.fetch ?? ((input, init) => fetch(input, init));
-  const retry = resolveRetry(DEFAULT_RETRY, options.retry, "retry");
-  const login = () => logIn({ url, username, key, fetchFn, timeoutMs, retry });
+  const retry = options.retry === undefined ? undefined : resolveRetry(DEFAULT_RETRY, options.retry, "retry");
+  // Without a client (or with a fetch of its own), the login runs on the same pipeline, built here. The global
+  // fetch is looked up per login, so one patched after construction (msw, a proxy agent) is honoured.
+  const ownFetch: FetchLike = options.fetch ?? ((input, init) => fetch(input, init));
+  const standalone = standaloneContext(ownFetch);
 
   let inFlight: Promise<string> | undefined;
-  return function rsaSessionToken() {
-    inFlight ??= login().finally(() => {
+  return function rsaSessionToken(context?: SessionTokenContext) {
+    const send = options.fetch === undefined && context ? context : standalone;
+    inFlight ??= logIn({ url, username, key, send, timeoutMs, retry }).finally(() => {
       inFlight = undefined;
     });
     return inFlight;
+  };
+}
+
+/** The pipeline a provider uses when no client hands it one: retries, timeouts, trace id, user agent. */
+function standaloneContext(fetchFn: FetchLike): SessionTokenContext {
+  const http = new PodHttp("", undefined, fetchTransport(fetchFn), undefined);
+  return {
+    async send({ url, body, retry, timeoutMs }) {
+      const call = {
+        method: "POST",
+        path: new URL(url).pathname,
+        url,
+        body,
+        session: false,
+        retry: resolveRetry(DEFAULT_RETRY, retry, "retry"),
+        timeoutMs: timeoutMs ?? 30_000,
+      };
+      const { response, attempts, requestId } = await http.exchange(call);
+      return { status: response.status, body: response.body, attempts, requestId };
+    },
   };
 }
 
@@ -305,59 +325,42 @@ interface Login {
   url: string;
   username: string;
   key: KeyObject;
-  fetchFn: FetchLike;
-  timeoutMs: number;
-  retry: Required<RetryOptions>;
+  send: SessionTokenContext;
+  timeoutMs: number | undefined;
+  retry: Required<RetryOptions> | undefined;
 }
 
-/** One login, retrying when there was no answer or a 429/5xx; a refusal is final. */
-async function logIn({ url, username, key, fetchFn, timeoutMs, retry }: Login): Promise<string> {
-  for (let attempts = 1; ; attempts++) {
-    const retriesLeft = attempts < retry.maxAttempts;
-    // A fresh JWT each attempt: a retry after a long Retry-After must not send an expired one.
-    const jwt = await signJwt(username, key);
-    const body: LoginRequest = { token: jwt };
-    const signal = AbortSignal.timeout(timeoutMs);
-    let status: number;
-    let text: string;
-    let retryAfter: string | null;
-    try {
-      const response = await fetchFn(url, {
-        method: "POST",
-        headers: { "content-type": "application/json", accept: "application/json" },
-        body: JSON.stringify(body),
-        signal,
-      });
-      status = response.status;
-      retryAfter = response.headers.get("retry-after");
-      text = await response.text();
-    } catch (error) {
-      if (retriesLeft) {
-        await sleep(backoffDelay(attempts, retry));
-        continue;
-      }
-      const timedOut = signal.aborted;
-      throw new AuthenticationError({ username, url, timedOut, attempts }, timedOut ? {} : { cause: error });
-    }
-    if (status >= 200 && status < 300) {
-      const token = parseToken(text);
-      if (token !== undefined) return token;
-      throw new AuthenticationError({
-        username,
-        url,
-        status,
-        podMessage: "the answer carried no session token",
-        attempts,
-      });
-    }
-    if (retriesLeft && isRetryableStatus(status)) {
-      const asked = parseRetryAfter(retryAfter);
-      await sleep(asked === undefined ? backoffDelay(attempts, retry) : Math.min(asked, retry.maxRetryAfterMs));
-      continue;
-    }
-    const { code, podMessage } = parseError(text, jwt);
-    throw new AuthenticationError({ username, url, status, code, podMessage, attempts });
+/** One login through the pipeline (which retries no answer, 429 and 5xx); a refusal is final. */
+async function logIn({ url, username, key, send, timeoutMs, retry }: Login): Promise<string> {
+  // A fresh JWT each attempt: a retry after a long Retry-After must not send an expired one.
+  let jwt = "";
+  const body = async () => {
+    jwt = await signJwt(username, key);
+    return JSON.stringify({ token: jwt } satisfies LoginRequest);
+  };
+  let answer: Awaited<ReturnType<SessionTokenContext["send"]>>;
+  try {
+    answer = await send.send({ url, body, retry, timeoutMs });
+  } catch (error) {
+    if (!(error instanceof PodNetworkError)) throw error;
+    const { timedOut, attempts } = error;
+    throw new AuthenticationError({ username, url, timedOut, attempts }, timedOut ? {} : { cause: error.cause });
   }
+  const { status, attempts, requestId } = answer;
+  if (status >= 200 && status < 300) {
+    const token = parseToken(answer.body);
+    if (token !== undefined) return token;
+    throw new AuthenticationError({
+      username,
+      url,
+      status,
+      podMessage: "the answer carried no session token",
+      attempts,
+      requestId,
+    });
+  }
+  const { code, podMessage } = parseError(answer.body, jwt);
+  throw new AuthenticationError({ username, url, status, code, podMessage, attempts, requestId });
 }
 
 async function signJwt(username: string, key: KeyObject): Promise<string> {

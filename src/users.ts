@@ -364,7 +364,9 @@ export class UserAdmin {
     const call = { ...this.#settings(options), method: "GET", path: "/v1/admin/system/features/list" };
     return this.#http.send(
       call,
-      jsonAnswer<ResponseJson<Operation<"/v1/admin/system/features/list", "get">>>("get /v1/admin/system/features/list"),
+      jsonAnswer<ResponseJson<Operation<"/v1/admin/system/features/list", "get">>>(
+        "get /v1/admin/system/features/list",
+      ),
     );
   }
 
@@ -412,11 +414,15 @@ export function settingsFor(defaults: CallDefaults, options: CallOptions | undef
  */
 export function checkCallOptions(options: unknown, what = "options"): asserts options is CallOptions {
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
-    throw new TypeError(`${what} must be an object such as { signal, retry, timeoutMs }, got ${describeValueKind(options)}`);
+    throw new TypeError(
+      `${what} must be an object such as { signal, retry, timeoutMs }, got ${describeValueKind(options)}`,
+    );
   }
   const { signal, retry } = options as CallOptions;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`${what}.signal must be an AbortSignal (e.g. AbortSignal.timeout(5000)), got ${describeValueKind(signal)}`);
+    throw new TypeError(
+      `${what}.signal must be an AbortSignal (e.g. AbortSignal.timeout(5000)), got ${describeValueKind(signal)}`,
+    );
   }
   if (retry !== undefined && (retry === null || typeof retry !== "object" || Array.isArray(retry))) {
     throw new TypeError(`${what}.retry must be an object such as { maxAttempts: 3 }, got ${describeValueKind(retry)}`);
