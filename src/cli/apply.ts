@@ -21,7 +21,8 @@ import { plural, printable } from "./text.js";
  *
  * @example
  * ```ts
- * const code = await apply({ io, pod, command, journal, pendingBytes, plan, concurrency: 300, quiet: false });
+ * const options = {} as Parameters<typeof apply>[0]; // io, pod, command, journal, plan, … from run.ts
+ * const code = await apply({ ...options, concurrency: 300, quiet: false });
  * ```
  */
 export async function apply(options: {

@@ -6,7 +6,14 @@ import { parseArgs } from "node:util";
 import type { Operation } from "./readers.js";
 import { hasCredentials, quote, withoutCredentials } from "./text.js";
 
-/** Exit codes: 0 all applied, 1 some did not apply (report written), 2 nothing sent (bad usage, input or login), 130 interrupted before sending. */
+/**
+ * Exit codes: 0 all applied, 1 some did not apply (report written), 2 nothing sent (bad usage, input or login), 130 interrupted before sending.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = EXIT.usage; // 2: nothing was sent
+ * ```
+ */
 export const EXIT = { ok: 0, someFailed: 1, usage: 2, interrupted: 130 } as const;
 
 /**
@@ -21,7 +28,15 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** A command of the CLI: the bulk operation, its label in the plan, and the call it makes. */
+/**
+ * A command of the CLI: the bulk operation, its label in the plan, and the call it makes.
+ *
+ * @example
+ * ```ts
+ * const command: Command = COMMANDS["features apply"] as Command;
+ * console.log(command.call); // "POST features/update"
+ * ```
+ */
 export interface Command {
   words: string;
   operation: Operation;
@@ -29,7 +44,14 @@ export interface Command {
   call: string;
 }
 
-/** The commands by their two words. */
+/**
+ * The commands by their two words.
+ *
+ * @example
+ * ```ts
+ * const operation = COMMANDS["apps patch"]?.operation; // "appsPatch"
+ * ```
+ */
 export const COMMANDS: Record<string, Command> = {
   "features apply": {
     words: "features apply",
@@ -57,6 +79,14 @@ export const COMMANDS: Record<string, Command> = {
   },
 };
 
+/**
+ * The usage text `pod-admin --help` prints.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(`${USAGE}\n`);
+ * ```
+ */
 export const USAGE = `Usage: pod-admin <command> FILE [options]
 
 Commands:
@@ -89,7 +119,15 @@ flight stay in the report as not applied, and are sent again when it is applied.
 Exit codes: 0 all applied, 1 some did not apply (report written), 2 bad usage, invalid input, unwritable report
 or refused login (nothing sent), 130 interrupted before anything was sent.`;
 
-/** The checked options of an apply command. */
+/**
+ * The checked options of an apply command.
+ *
+ * @example
+ * ```ts
+ * const args = parseApplyArgs(["features", "apply", "users.csv", "--dry-run"], {}) as ApplyArgs;
+ * console.log(args.concurrency); // 300
+ * ```
+ */
 export interface ApplyArgs {
   command: Command;
   file: string;

@@ -16,7 +16,16 @@ import { printable, quote } from "./text.js";
 // together keep the garbage collector's young generation small (a 1M-row plan: about 10 MB less peak RSS).
 const READ_OPTIONS = { highWaterMark: 16 * 1024 };
 
-/** An input file that can be read again from the start. */
+/**
+ * An input file that can be read again from the start.
+ *
+ * @example
+ * ```ts
+ * const input: InputFile = await openInput("users.csv", process.stdin);
+ * for await (const chunk of input.open()) console.log(chunk.length);
+ * await input.cleanup();
+ * ```
+ */
 export interface InputFile {
   /** A path to read. */
   path: string;
@@ -70,6 +79,7 @@ async function spool(source: Readable, label: string): Promise<InputFile> {
  *
  * @example
  * ```ts
+ * const input = await openInput("users.csv", process.stdin);
  * const format = await inputFormat(input, undefined); // "csv"
  * ```
  */

@@ -10,7 +10,14 @@ import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** Records held in memory before a sorted run is written to disk. */
+/**
+ * Records held in memory before a sorted run is written to disk.
+ *
+ * @example
+ * ```ts
+ * const sorter = new KeySorter(DEFAULT_CHUNK / 2);
+ * ```
+ */
 export const DEFAULT_CHUNK = 1 << 17;
 
 const RECORD_BYTES = 25;
@@ -21,6 +28,7 @@ const TWO_32 = 4294967296;
  *
  * @example
  * ```ts
+ * const sorter = new KeySorter();
  * await sorter.merge((r) => console.log(keyText(r.hi1, r.lo1), r.line));
  * ```
  */

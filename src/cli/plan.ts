@@ -14,7 +14,14 @@ import { InputError, type Operation, readItems } from "./readers.js";
 import { type Journal, scanJournal } from "./report.js";
 import { plural, printable } from "./text.js";
 
-/** How each operation runs through `pod.bulk.stream`. */
+/**
+ * How each operation runs through `pod.bulk.stream`.
+ *
+ * @example
+ * ```ts
+ * const method = BULK_METHOD.appsReplace; // "replaceApps"
+ * ```
+ */
 export const BULK_METHOD = {
   features: "updateFeatures",
   delegates: "updateDelegates",
@@ -22,14 +29,30 @@ export const BULK_METHOD = {
   appsPatch: "patchApps",
 } as const;
 
-/** A bulk streaming method, loosely typed: the CLI's items are checked by the bulk validation itself. */
+/**
+ * A bulk streaming method, loosely typed: the CLI's items are checked by the bulk validation itself.
+ *
+ * @example
+ * ```ts
+ * const bulk = pod.bulk.stream[BULK_METHOD.features] as LooseBulk;
+ * ```
+ */
 export type LooseBulk = (items: AsyncIterable<unknown>, options: object) => AsyncGenerator<BulkOutcome<unknown>>;
 
 /** Errors and warnings listed at most; the rest are counted. */
 const MAX_LISTED_INVALID = 50;
 const MAX_LISTED_WARNINGS = 20;
 
-/** What the plan pass found. */
+/**
+ * What the plan pass found.
+ *
+ * @example
+ * ```ts
+ * const options = {} as Parameters<typeof makePlan>[0]; // from run.ts
+ * const plan: Plan = await makePlan(options);
+ * console.log(`${plan.calls} calls, ${plan.invalidCount} invalid rows`);
+ * ```
+ */
 export interface Plan {
   /** Valid items read (after a journal's settled ones are skipped). */
   items: number;
@@ -66,7 +89,8 @@ function keepFirst(list: InputError[], error: InputError, max: number) {
  *
  * @example
  * ```ts
- * const plan = await makePlan({ pod, command, input, format: "csv", interrupt: undefined, journal: undefined });
+ * const options = {} as Parameters<typeof makePlan>[0]; // pod, command, input, … from run.ts
+ * const plan = await makePlan({ ...options, format: "csv", interrupt: undefined, journal: undefined });
  * if (plan.invalidCount > 0) process.exitCode = 2;
  * ```
  */
@@ -243,7 +267,9 @@ async function findRepeats(
  *
  * @example
  * ```ts
- * printPlan(io, command, input.label, plan, 300, true);
+ * const options = {} as Parameters<typeof makePlan>[0]; // pod, command, input, … from run.ts
+ * const plan = await makePlan(options);
+ * printPlan(process, options.command, options.input.label, plan, 300, true);
  * ```
  */
 export function printPlan(

@@ -4,7 +4,14 @@
 import cliProgress from "cli-progress";
 import type { BulkProgress } from "../bulk.js";
 
-/** Where progress goes: the CLI's stderr. */
+/**
+ * Where progress goes: the CLI's stderr.
+ *
+ * @example
+ * ```ts
+ * const stream: ProgressStream = process.stderr;
+ * ```
+ */
 export interface ProgressStream {
   write(text: string): unknown;
   isTTY?: boolean;
@@ -16,6 +23,7 @@ export interface ProgressStream {
  * @example
  * ```ts
  * const progress = progressRenderer(process.stderr, "features", 1000);
+ * const p = {} as Parameters<typeof progress.update>[0]; // from the bulk run's onProgress
  * progress.update(p);
  * progress.stop();
  * ```
@@ -65,5 +73,12 @@ export function progressRenderer(
   };
 }
 
-/** Gives the terminal back after the bar (it hides the cursor and turns off line wrap); for a sudden exit. */
+/**
+ * Gives the terminal back after the bar (it hides the cursor and turns off line wrap); for a sudden exit.
+ *
+ * @example
+ * ```ts
+ * if (process.stderr.isTTY) process.stderr.write(RESTORE_TERMINAL);
+ * ```
+ */
 export const RESTORE_TERMINAL = "\x1b[?25h\x1b[?7h\n";

@@ -11,10 +11,24 @@ import { mayHoldUnsafeInteger, parseJsonLossless } from "../json.js";
 import type { AppEntitlement, AppEntitlementPatch, AppProduct } from "../users.js";
 import { printable, quote } from "./text.js";
 
-/** The four bulk operations the CLI applies. */
+/**
+ * The four bulk operations the CLI applies.
+ *
+ * @example
+ * ```ts
+ * const operation: Operation = "appsPatch";
+ * ```
+ */
 export type Operation = "features" | "delegates" | "appsReplace" | "appsPatch";
 
-/** The item type each operation reads. */
+/**
+ * The item type each operation reads.
+ *
+ * @example
+ * ```ts
+ * const item: ItemOf["delegates"] = { uid: "7215545057281", userId: "7215545057282", action: "ADD" };
+ * ```
+ */
 export interface ItemOf {
   features: FeatureUpdateItem;
   delegates: DelegateUpdateItem;
@@ -70,6 +84,9 @@ export interface ReportMeta {
  *
  * @example
  * ```ts
+ * import { Readable } from "node:stream";
+ *
+ * const input = Readable.from(["uid,entitlement,enabled\n7215545057281,canCreatePublicRoom,true\n"]);
  * for await (const record of readItems("features", input, "users.csv", "csv")) {
  *   if ("error" in record) console.error(record.error.message);
  * }
@@ -81,18 +98,44 @@ export type SourceRecord<Item> =
   | { warning: InputError; line: number }
   | { outcome: ReportMeta; line: number };
 
-/** Report metadata lives under this key, so a report line is an item plus one ignored field. */
+/**
+ * Report metadata lives under this key, so a report line is an item plus one ignored field.
+ *
+ * @example
+ * ```ts
+ * const line = JSON.stringify({ uid: "1", features: [], [REPORT_KEY]: { status: "failed", line: 2 } });
+ * ```
+ */
 export const REPORT_KEY = "_report";
 
-/** Journal statuses that carry no item: the item is settled and is never sent again from this journal. */
+/**
+ * Journal statuses that carry no item: the item is settled and is never sent again from this journal.
+ *
+ * @example
+ * ```ts
+ * SETTLED_WITHOUT_ITEM.has("succeeded"); // true: the line holds no item to apply
+ * ```
+ */
 export const SETTLED_WITHOUT_ITEM: ReadonlySet<string> = new Set(["succeeded", "duplicate"]);
 
-/** Longest CSV row accepted, in bytes: a longer one is refused instead of being read into memory. */
+/**
+ * Longest CSV row accepted, in bytes: a longer one is refused instead of being read into memory.
+ *
+ * @example
+ * ```ts
+ * console.log(`rows up to ${MAX_ROW_BYTES / 1024 / 1024} MiB`);
+ * ```
+ */
 export const MAX_ROW_BYTES = 1024 * 1024;
 
 /**
  * CSV column layouts. `required` columns must be in the header; `optional` may be. Rows of one user must be
  * consecutive where several rows make one call (features, apps).
+ *
+ * @example
+ * ```ts
+ * console.log(CSV_COLUMNS.features.required.join(",")); // "uid,entitlement,enabled"
+ * ```
  */
 export const CSV_COLUMNS: Record<Operation, { required: string[]; optional: string[] }> = {
   features: { required: ["uid", "entitlement", "enabled"], optional: [] },
@@ -105,14 +148,31 @@ function productColumns() {
   return ["productName", "productType", "productSku", "productSubscribed", "productAppId"];
 }
 
-/** Picks the format from the file name; `-` and unknown extensions sniff the first character. */
+/**
+ * Picks the format from the file name; `-` and unknown extensions sniff the first character.
+ *
+ * @example
+ * ```ts
+ * formatFor("users.csv", "u"); // "csv"
+ * formatFor("-", "{"); // "jsonl"
+ * ```
+ */
 export function formatFor(file: string, firstChar: string | undefined): "csv" | "jsonl" {
   if (/\.(jsonl|ndjson|json)$/i.test(file)) return "jsonl";
   if (/\.csv$/i.test(file)) return "csv";
   return firstChar === "{" ? "jsonl" : "csv";
 }
 
-/** Options of {@link readItems}. */
+/**
+ * Options of {@link readItems}.
+ *
+ * @example
+ * ```ts
+ * import { createReadStream } from "node:fs";
+ *
+ * const options: ReadOptions = { reopen: () => createReadStream("users.csv") };
+ * ```
+ */
 export interface ReadOptions {
   /**
    * Opens the same input again from the start: used to find the line where an unterminated quote opens (the
@@ -121,7 +181,18 @@ export interface ReadOptions {
   reopen?: () => Readable;
 }
 
-/** Reads items for `operation` from `input`, one record per item, in input order. */
+/**
+ * Reads items for `operation` from `input`, one record per item, in input order.
+ *
+ * @example
+ * ```ts
+ * import { createReadStream } from "node:fs";
+ *
+ * for await (const record of readItems("features", createReadStream("users.csv"), "users.csv", "csv")) {
+ *   if ("item" in record) console.log(record.line, record.item.uid);
+ * }
+ * ```
+ */
 export function readItems<Op extends Operation>(
   operation: Op,
   input: Readable,

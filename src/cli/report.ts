@@ -34,7 +34,14 @@ import { BitSet } from "./keysort.js";
 import { REPORT_KEY } from "./readers.js";
 import { printable } from "./text.js";
 
-/** Outcome lines are written at most this long after they settle. */
+/**
+ * Outcome lines are written at most this long after they settle.
+ *
+ * @example
+ * ```ts
+ * setTimeout(() => console.log("outcomes so far are on disk"), FLUSH_MS);
+ * ```
+ */
 export const FLUSH_MS = 100;
 const FLUSH_BYTES = 64 * 1024;
 const SYNC_MS = 1000;
@@ -44,14 +51,22 @@ const SYNC_MS = 1000;
  *
  * @example
  * ```ts
- * if (error instanceof ReportUnwritableError) console.error(error.message);
+ * const error = await Journal.open("reports/", "users.csv").catch((e: unknown) => e);
+ * if (error instanceof ReportUnwritableError) console.error(error.message); // "--report reports/ is a directory: …"
  * ```
  */
 export class ReportUnwritableError extends Error {
   override name = "ReportUnwritableError";
 }
 
-/** Metadata of a line of the journal or report: what happened to the item, and where it came from. */
+/**
+ * Metadata of a line of the journal or report: what happened to the item, and where it came from.
+ *
+ * @example
+ * ```ts
+ * const meta: OutcomeMeta = { status: "failed", line: 4, error: "PodForbiddenError", httpStatus: 403 };
+ * ```
+ */
 export interface OutcomeMeta {
   status: "failed" | "notAttempted";
   line: number | undefined;

@@ -14,7 +14,14 @@ import { Journal, ReportUnwritableError } from "./report.js";
 import { podClient, resolveSessionToken } from "./session.js";
 import { printable } from "./text.js";
 
-/** Where the command reads and writes; the real process's streams, or test doubles. */
+/**
+ * Where the command reads and writes; the real process's streams, or test doubles.
+ *
+ * @example
+ * ```ts
+ * const io: CliIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
+ * ```
+ */
 export interface CliIo {
   stdin: Readable;
   stdout: Writable & { isTTY?: boolean };
@@ -30,7 +37,19 @@ export interface CliIo {
 
 export { EXIT, USAGE };
 
-/** Runs one `pod-admin` invocation and resolves to its exit code. */
+/**
+ * Runs one `pod-admin` invocation and resolves to its exit code.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await runCli(["features", "apply", "users.csv", "--dry-run"], {
+ *   stdin: process.stdin,
+ *   stdout: process.stdout,
+ *   stderr: process.stderr,
+ *   env: process.env,
+ * });
+ * ```
+ */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const state: { sending: boolean; journal: Journal | undefined } = { sending: false, journal: undefined };
   try {

@@ -14,7 +14,7 @@ import { printable } from "./text.js";
  *
  * @example
  * ```ts
- * const token = await resolveSessionToken(args, process.env);
+ * const token = await resolveSessionToken({ username: undefined, privateKey: undefined, podUrl: "https://acme.symphony.com/pod" }, process.env);
  * ```
  * @throws UsageError when there is no token, or the login is refused.
  */
@@ -51,7 +51,7 @@ export async function resolveSessionToken(
  *
  * @example
  * ```ts
- * const pod = podClient(args, "dry-run");
+ * const dryRun = podClient({ podUrl: undefined, maxAttempts: undefined }, "dry-run");
  * ```
  */
 export function podClient(

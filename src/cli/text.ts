@@ -4,7 +4,14 @@
  * and a zero-width space in a uid is visible.
  */
 
-/** Longest part of a cell a message quotes, in characters. */
+/**
+ * Longest part of a cell a message quotes, in characters.
+ *
+ * @example
+ * ```ts
+ * const shown = quote("x".repeat(1000), QUOTE_MAX); // 80 characters, then "… (920 more characters)"
+ * ```
+ */
 export const QUOTE_MAX = 80;
 
 // Controls (C0, DEL, C1), format characters (zero-width spaces and joiners, bidi marks, BOM, soft hyphen), line and
