@@ -120,49 +120,56 @@ export async function apply(options: {
   } finally {
     progress?.stop();
     io.interrupt?.removeEventListener("abort", onInterrupt);
+  }
+  try {
+    return await finish();
+  } finally {
+    // Until here a second Ctrl-C exits 1 through onQuit: calls were sent, even while the report is being written.
     io.quit?.removeEventListener("abort", onQuit);
   }
 
-  const elapsed = (Date.now() - started) / 1000;
-  const done = counts.succeeded + counts.failed;
-  io.stdout.write(
-    `Done in ${elapsed.toFixed(1)} s (${(done / Math.max(elapsed, 0.001)).toFixed(0)} calls/s): ` +
-      `${counts.succeeded} succeeded, ${counts.failed} failed, ${counts.notAttempted} not attempted.\n`,
-  );
-  if (refused === "token") {
-    io.stderr.write(
-      "The pod refused the session token (401). Set a fresh POD_SESSION_TOKEN, or use --username and --private-key.\n",
+  async function finish(): Promise<number> {
+    const elapsed = (Date.now() - started) / 1000;
+    const done = counts.succeeded + counts.failed;
+    io.stdout.write(
+      `Done in ${elapsed.toFixed(1)} s (${(done / Math.max(elapsed, 0.001)).toFixed(0)} calls/s): ` +
+        `${counts.succeeded} succeeded, ${counts.failed} failed, ${counts.notAttempted} not attempted.\n`,
     );
-  } else if (refused === "login") {
-    io.stderr.write("The login was refused (RSA authentication): check --username and --private-key.\n");
-  }
-
-  let report: { lines: number; removed: boolean } | undefined;
-  let reportError: Error | undefined = journal.failure;
-  if (!reportError) {
-    try {
-      report = await journal.finish();
-    } catch (error) {
-      reportError = error as Error;
+    if (refused === "token") {
+      io.stderr.write(
+        "The pod refused the session token (401). Set a fresh POD_SESSION_TOKEN, or use --username and --private-key.\n",
+      );
+    } else if (refused === "login") {
+      io.stderr.write("The login was refused (RSA authentication): check --username and --private-key.\n");
     }
-  } else {
-    await journal.discard();
+
+    let report: { lines: number; removed: boolean } | undefined;
+    let reportError: Error | undefined = journal.failure;
+    if (!reportError) {
+      try {
+        report = await journal.finish();
+      } catch (error) {
+        reportError = error as Error;
+      }
+    } else {
+      await journal.discard();
+    }
+    const applied = done + counts.notAttempted === plan.calls && counts.succeeded === plan.calls;
+    if (reportError) {
+      io.stderr.write(
+        `pod-admin: cannot write the report ${journal.path}: ${printable(reportError.message)}.\n` +
+          (journal.failure ? "The run stopped taking work when it happened. " : "") +
+          `${journal.path} holds every item of the run and the outcomes written before the failure: once it can be ` +
+          `written again, ${retryHint} finishes the job (items whose outcome is missing are sent again).\n`,
+      );
+      return EXIT.someFailed;
+    }
+    if (report && report.lines > 0) {
+      io.stdout.write(`Report: ${journal.path} (${plural(report.lines, "item")}). Retry them with: ${retryHint}\n`);
+    }
+    if (applied) return EXIT.ok;
+    return counts.succeeded + counts.failed === 0 && controller.signal.aborted && !refused
+      ? EXIT.interrupted
+      : EXIT.someFailed;
   }
-  const applied = done + counts.notAttempted === plan.calls && counts.succeeded === plan.calls;
-  if (reportError) {
-    io.stderr.write(
-      `pod-admin: cannot write the report ${journal.path}: ${printable(reportError.message)}.\n` +
-        (journal.failure ? "The run stopped taking work when it happened. " : "") +
-        `${journal.path} holds every item of the run and the outcomes written before the failure: once it can be ` +
-        `written again, ${retryHint} finishes the job (items whose outcome is missing are sent again).\n`,
-    );
-    return EXIT.someFailed;
-  }
-  if (report && report.lines > 0) {
-    io.stdout.write(`Report: ${journal.path} (${plural(report.lines, "item")}). Retry them with: ${retryHint}\n`);
-  }
-  if (applied) return EXIT.ok;
-  return counts.succeeded + counts.failed === 0 && controller.signal.aborted && !refused
-    ? EXIT.interrupted
-    : EXIT.someFailed;
 }

@@ -109,7 +109,7 @@ async function run(
     if (args.dryRun || !journal) return EXIT.ok;
     const { pendingBytes } = await journal.commit();
     state.sending = true;
-    return await apply({
+    const code = await apply({
       io,
       pod,
       command: args.command,
@@ -119,6 +119,9 @@ async function run(
       concurrency: args.concurrency,
       quiet: args.quiet,
     });
+    // Calls were sent: a second Ctrl-C from here on exits with the run's code, never 130.
+    io.quit?.addEventListener("abort", () => io.exitNow?.(code), { once: true });
+    return code;
   } finally {
     // Before the commit this removes REPORT.partial (nothing was sent); after it, the journal is kept.
     await journal?.discard();
