@@ -170,7 +170,10 @@ export async function makePlan(options: {
         sorter.add(outcome.uid, delegate, at.line, at.ordinal, input.action === "REMOVE" ? 1 : 0);
         await sorter.flushIfFull();
         plan.items++;
-        if (journal && plan.invalidCount === 0) await journal.pending(outcome.input as object, at.ordinal, at.line);
+        if (journal && plan.invalidCount === 0) {
+          const full = journal.pending(outcome.input as object, at.ordinal, at.line);
+          if (full) await full;
+        }
       } else if (outcome.status === "failed") {
         const error = outcome.error;
         const rule = error instanceof ValidationError ? error.rule : "invalid";

@@ -149,13 +149,17 @@ export class Journal {
     return journal;
   }
 
-  /** Plan pass: one item to apply, with its number and its line in the input. */
-  async pending(item: object, ordinal: number, line: number): Promise<void> {
+  /**
+   * Plan pass: one item to apply, with its number and its line in the input. Returns a promise only when the
+   * file's buffer is full (await it then): a million items cost no million awaits.
+   */
+  pending(item: object, ordinal: number, line: number): Promise<void> | undefined {
     const stream = this.#stream as WriteStream;
     if (this.#streamError) throw this.#unwritable(this.#streamError);
-    const text = `${stringifyJson({ ...item, [REPORT_KEY]: { status: "pending", item: ordinal, line } })}\n`;
+    const text = `${toJson({ ...item, [REPORT_KEY]: { status: "pending", item: ordinal, line } })}\n`;
     this.#pendingBytes += Buffer.byteLength(text);
-    if (!stream.write(text)) await new Promise<void>((done) => stream.once("drain", () => done()));
+    if (stream.write(text)) return undefined;
+    return new Promise<void>((done) => stream.once("drain", () => done()));
   }
 
   /** Plan pass: an item that repeats an earlier one and is merged into it (never sent). */
@@ -195,7 +199,7 @@ export class Journal {
   /** Apply pass: the item failed or was not attempted; the line holds the item, so it can be applied again. */
   unapplied(item: object, ordinal: number, meta: OutcomeMeta): void {
     const { status, ...rest } = meta;
-    this.#append(`${stringifyJson({ ...item, [REPORT_KEY]: { status, item: ordinal, ...rest } })}\n`);
+    this.#append(`${toJson({ ...item, [REPORT_KEY]: { status, item: ordinal, ...rest } })}\n`);
   }
 
   /** Writes what is buffered now, synchronously (a second Ctrl-C calls this just before the process exits). */
@@ -318,6 +322,15 @@ export class Journal {
 
   #unwritable(error: Error) {
     return new ReportUnwritableError(`cannot write the report ${this.path}: ${printable(error.message)}`);
+  }
+}
+
+/** JSON of an item: plain `JSON.stringify` (fast), or the int64-aware one when the item holds a bigint. */
+function toJson(value: object): string {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return stringifyJson(value);
   }
 }
 
