@@ -651,11 +651,11 @@ async function* runBulk<Item>(
         progress(false);
       }
       if (inFlight === 0 && (exhausted || stopped)) break;
-      if (inFlight > 0 || stopped || exhausted) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-      }
+      // Calls that settled while outcomes were being yielded freed slots, or left outcomes: no waiting for those.
+      if ((!stopped && !exhausted && inFlight < limit) || ready.length > 0) continue;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
     }
     // Stopped: what was never started is still accounted for, in input order.
     for (let next = await pull(); next; next = await pull()) {

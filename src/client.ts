@@ -217,7 +217,8 @@ function checkBaseUrl(baseUrl: unknown): string {
  * @internal
  */
 export function withoutCredentials(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1");
+  // Up to the last "@": a password may hold "/", "?", "#" or "@" itself, and a cut too far only shortens a message.
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/).*@/is, "$1");
 }
 
 /** openapi-fetch hands over a WHATWG Request; send it through the same pipeline and hand back a Response. */

@@ -160,13 +160,22 @@ export class PodHttp {
     let renewed = false;
     for (;;) {
       signal?.throwIfAborted();
-      const blocked = session?.blocked();
-      if (blocked) throw this.#sessionError(call, attempts, traceId, blocked.note, undefined);
-      // Read for every attempt: another call may have renewed the token since this one last tried.
-      const token = session ? await session.current() : undefined;
+      const blockedEarly = session?.blocked();
+      if (blockedEarly) throw this.#sessionError(call, attempts, traceId, blockedEarly.note, undefined);
       const gate = this.connectivity.admit();
       if (gate === "blocked") throw this.#unreachableError(call, attempts);
       const ticket = limiter ? await acquire(limiter, signal, this.connectivity, gate) : 0;
+      // Read after the wait for a turn, for every attempt: another call may have renewed the token meanwhile.
+      let token: string | undefined;
+      try {
+        const blocked = session?.blocked();
+        if (blocked) throw this.#sessionError(call, attempts, traceId, blocked.note, undefined);
+        token = session ? await session.current() : undefined;
+      } catch (error) {
+        limiter?.noAnswer(ticket);
+        this.connectivity.released(gate === "probe");
+        throw error;
+      }
       attempts++;
       let response: WireResponse;
       try {

@@ -56,8 +56,14 @@ const BUCKETS = 100;
 const PEAK_SPAN_MS = 100;
 /** A cut needs at least this many admitted answers behind its estimate; before that a 429 only holds. */
 const MIN_SAMPLE = 20;
-/** A pace this many times what the pod admits is a bad estimate (from a burst): cut at once, cooldown or not. */
-const PACED_FAR_ABOVE_ADMITTED = 1.5;
+/** A cut needs at least this share of the last second's answers to be 429. */
+const MIN_REFUSED_SHARE = 0.02;
+/** A 429 while the rate is below this share of the last plateau is not the rate's doing... */
+const PLATEAU_SHARE = 0.9;
+/** ...and this many of them since the last cut keep the plateau where it was. */
+const REFUSED_BELOW_PLATEAU_TO_KEEP = 3;
+/** Sending this many times what the pod admits means a bad estimate (from a burst): cut at once, cooldown or not. */
+const SENT_FAR_ABOVE_ADMITTED = 1.5;
 
 interface Waiter {
   resolve: (ticket: number) => void;
@@ -119,11 +125,13 @@ export class AdaptiveRateLimiter {
   #wMax = Number.POSITIVE_INFINITY;
   #epoch: number | undefined;
   #cutDuringHold = false;
+  /** Holds started since the last cut while the rate was well below the plateau. */
+  #refusedBelowPlateau = 0;
 
-  // Answers that were not 429, in BUCKET_MS buckets over the last BUCKETS × BUCKET_MS ms.
-  readonly #buckets = new Float64Array(BUCKETS);
-  #bucketIndex = 0;
-  #bucketSum = 0;
+  /** Answers that were not 429, and sends, over the last second. */
+  readonly #admitted = new RateWindow();
+  readonly #sent = new RateWindow();
+  readonly #refusedWindow = new RateWindow();
   /** Start of the current busy period: the admitted rate is not diluted by an idle minute before it. */
   #activeSince: number | undefined;
   #lastActivity = Number.NEGATIVE_INFINITY;
@@ -192,10 +200,12 @@ export class AdaptiveRateLimiter {
     if (isProbe) this.#probeInFlight = false;
     if (status === 429) {
       this.refused++;
+      this.#refusedWindow.add(now);
       this.#slowStart = false;
       if (this.#holding) {
         if (isProbe) {
-          this.#nextProbeAt = now + this.#probeDelay;
+          this.#maybeCut(now);
+          this.#nextProbeAt = Math.max(this.#nextProbeAt, now + this.#probeDelay);
           const admitted = this.#admittedRate(now);
           const ceiling = Math.min(
             1000,
@@ -228,6 +238,7 @@ export class AdaptiveRateLimiter {
     const now = this.#now();
     if (now - this.#lastActivity > BUCKETS * BUCKET_MS) this.#activeSince = now;
     this.#lastActivity = now;
+    this.#sent.add(now);
     this.#inFlight++;
     return this.#nextTicket++;
   }
@@ -310,11 +321,20 @@ export class AdaptiveRateLimiter {
     this.#probeDelay = PROBE_DELAY_FIRST_MS;
     this.#cutDuringHold = false;
     this.#firstProbe(now);
-    if (this.#bucketSum < MIN_SAMPLE) return;
-    // Within the cooldown, cut only when the pace is far above what the pod admits (an estimate from a burst).
-    const farAbove = this.#currentRate(now) > PACED_FAR_ABOVE_ADMITTED * this.#admittedRate(now);
-    if (now - this.#lastCutAt >= CUT_COOLDOWN_MS || farAbove) {
-      this.#cut(now);
+    if (this.#epoch !== undefined && this.#currentRate(now) < PLATEAU_SHARE * this.#wMax) this.#refusedBelowPlateau++;
+    this.#maybeCut(now);
+  }
+
+  /** At a hold's start, and when one of its probes is refused too: cut if the refusals say the rate is the cause. */
+  #maybeCut(now: number): void {
+    if (this.#cutDuringHold || this.#admitted.count(now) < MIN_SAMPLE) return;
+    // Within the cooldown, cut only when the client sends far more than the pod admits (an estimate from a burst).
+    const farAbove = this.#sent.count(now) > SENT_FAR_ABOVE_ADMITTED * this.#admitted.count(now);
+    // A few 429s in a stream the pod mostly admits are not about the rate (a pod that sheds some calls): hold, no cut.
+    const refused = this.#refusedWindow.count(now);
+    const dense = refused >= MIN_REFUSED_SHARE * (refused + this.#admitted.count(now));
+    if ((now - this.#lastCutAt >= CUT_COOLDOWN_MS && dense) || farAbove) {
+      this.#cut(now, farAbove);
       this.#firstProbe(now);
     }
   }
@@ -329,21 +349,25 @@ export class AdaptiveRateLimiter {
     this.#holding = false;
     this.#resumeTicket = this.#nextTicket;
     if (this.#cutDuringHold) this.#epoch = now; // regrowth starts when sending does
-    // Not calibrated yet (too few answers to cut from): resume in slow start, never with an unlimited burst.
-    if (this.#rate === Number.POSITIVE_INFINITY) {
-      this.#slowStart = true;
-      this.#slowStartWindow = SLOW_START_WINDOW;
-    }
+    // Not calibrated yet (too few answers to cut from): resume in slow start, never with an unlimited burst. The
+    // window it had is kept (as TCP's fast recovery does): restarting it at 10 would throttle a run in which the
+    // pod refuses a few calls for other reasons.
+    if (this.#rate === Number.POSITIVE_INFINITY) this.#slowStart = true;
     this.#tokens = 1;
     this.#refilledAt = now;
   }
 
-  #cut(now: number): void {
+  #cut(now: number, farAbove: boolean): void {
     const paced = this.#currentRate(now);
     // Out of the unlimited start the average is diluted by warm-up; the busiest 100 ms says what the pod took.
     // Too high an estimate costs a few holds until the next cut; too low costs seconds of regrowth.
-    const admitted = paced === Number.POSITIVE_INFINITY ? this.#peakAdmittedRate(now) : this.#admittedRate(now);
-    const before = Math.min(paced, admitted);
+    const admitted = paced === Number.POSITIVE_INFINITY ? this.#admitted.peakRate(now) : this.#admittedRate(now);
+    let before = Math.min(paced, admitted);
+    // 429s that kept coming while the rate was well below the last plateau were not caused by the rate (the pod
+    // refuses some calls whatever the pace): the plateau stays, or cut after cut would sink the rate.
+    const random = !farAbove && this.#refusedBelowPlateau >= REFUSED_BELOW_PLATEAU_TO_KEEP;
+    if (random && Number.isFinite(this.#wMax) && this.#wMax > before) before = this.#wMax;
+    this.#refusedBelowPlateau = 0;
     this.#wMax = Math.max(MIN_RATE, before);
     this.#rate = Math.min(this.#max, Math.max(MIN_RATE, BETA * before));
     this.#epoch = undefined; // held at the cut rate until the hold ends, when regrowth starts
@@ -354,42 +378,57 @@ export class AdaptiveRateLimiter {
 
   #countAdmitted(now: number): void {
     this.#lastActivity = now;
-    this.#advanceBuckets(now);
-    this.#buckets[this.#bucketIndex % BUCKETS] = (this.#buckets[this.#bucketIndex % BUCKETS] ?? 0) + 1;
-    this.#bucketSum++;
-  }
-
-  #advanceBuckets(now: number): void {
-    const index = Math.floor(now / BUCKET_MS);
-    if (index === this.#bucketIndex) return;
-    const steps = Math.min(BUCKETS, index - this.#bucketIndex);
-    for (let i = 1; i <= steps; i++) {
-      const slot = (this.#bucketIndex + i) % BUCKETS;
-      this.#bucketSum -= this.#buckets[slot] ?? 0;
-      this.#buckets[slot] = 0;
-    }
-    this.#bucketIndex = index;
-  }
-
-  /** The highest admitted rate over any 100 ms of the last second. */
-  #peakAdmittedRate(now: number): number {
-    this.#advanceBuckets(now);
-    const width = PEAK_SPAN_MS / BUCKET_MS;
-    let sum = 0;
-    let peak = 0;
-    for (let i = 0; i < BUCKETS; i++) {
-      sum += this.#buckets[(this.#bucketIndex + 1 + i) % BUCKETS] ?? 0;
-      if (i >= width) sum -= this.#buckets[(this.#bucketIndex + 1 + i - width) % BUCKETS] ?? 0;
-      if (sum > peak) peak = sum;
-    }
-    return (peak * 1000) / PEAK_SPAN_MS;
+    this.#admitted.add(now);
   }
 
   /** Answers that were not 429 per second, over the last second (or since the client got busy, if sooner). */
   #admittedRate(now: number): number {
     if (this.#activeSince === undefined) return 0;
-    this.#advanceBuckets(now);
     const span = Math.min(BUCKETS * BUCKET_MS, Math.max(BUCKET_MS, now - this.#activeSince));
-    return (this.#bucketSum * 1000) / span;
+    return (this.#admitted.count(now) * 1000) / span;
+  }
+}
+
+/** Events over the last BUCKETS × BUCKET_MS ms, in buckets, with the busiest {@link PEAK_SPAN_MS} among them. */
+class RateWindow {
+  readonly #buckets = new Float64Array(BUCKETS);
+  #index = 0;
+  #sum = 0;
+
+  add(now: number): void {
+    this.#advance(now);
+    this.#buckets[this.#index % BUCKETS] = (this.#buckets[this.#index % BUCKETS] ?? 0) + 1;
+    this.#sum++;
+  }
+
+  count(now: number): number {
+    this.#advance(now);
+    return this.#sum;
+  }
+
+  /** The most events in any {@link PEAK_SPAN_MS} of the window, per second. */
+  peakRate(now: number): number {
+    this.#advance(now);
+    const width = PEAK_SPAN_MS / BUCKET_MS;
+    let sum = 0;
+    let peak = 0;
+    for (let i = 0; i < BUCKETS; i++) {
+      sum += this.#buckets[(this.#index + 1 + i) % BUCKETS] ?? 0;
+      if (i >= width) sum -= this.#buckets[(this.#index + 1 + i - width) % BUCKETS] ?? 0;
+      if (sum > peak) peak = sum;
+    }
+    return (peak * 1000) / PEAK_SPAN_MS;
+  }
+
+  #advance(now: number): void {
+    const index = Math.floor(now / BUCKET_MS);
+    if (index === this.#index) return;
+    const steps = Math.min(BUCKETS, index - this.#index);
+    for (let i = 1; i <= steps; i++) {
+      const slot = (this.#index + i) % BUCKETS;
+      this.#sum -= this.#buckets[slot] ?? 0;
+      this.#buckets[slot] = 0;
+    }
+    this.#index = index;
   }
 }

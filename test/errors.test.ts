@@ -58,9 +58,16 @@ describe("each error status maps to its class, with the pod's details", () => {
       requestId: "t-1",
       attempts: 1,
     });
+    // A static token cannot be renewed: its first 401 trips the session breaker, and the message says what to do.
+    const note =
+      status === 401
+        ? ". The pod refused the session token and there is no provider to renew it: create the client with a fresh " +
+          "token, or with a provider (e.g. rsaAuthentication)"
+        : "";
     expect((error as Error).message).toBe(
-      `POST /v1/admin/user/${UID}/features/update for user ${UID} failed with ${status}: pod says ${status}`,
+      `POST /v1/admin/user/${UID}/features/update for user ${UID} failed with ${status}: pod says ${status}${note}`,
     );
+    expect((error as PodApiError).circuitBreaker).toBe(status === 401 ? "session" : undefined);
     expect(everySerialization(error)).not.toContain(TOKEN);
   });
 
@@ -161,7 +168,7 @@ describe("answers that are not what the spec says", () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PodApiError);
     expect(error).toMatchObject({ status: 200, uid: UID, method: "GET" });
-    expect((error as PodApiError).podMessage).toMatch(/^the answer could not be read \(.*\): \[redacted\] <html>login/);
+    expect((error as PodApiError).podMessage).toBe("the answer is not JSON: [redacted] <html>login</html>");
     expect(everySerialization(error)).not.toContain(TOKEN);
   });
 
@@ -170,7 +177,7 @@ describe("answers that are not what the spec says", () => {
     await expect(testClient().users.listDelegates(UID)).rejects.toMatchObject({
       name: "PodApiError",
       status: 200,
-      podMessage: 'the answer could not be read (expected a JSON array of integers): {"delegates":[]}',
+      podMessage: 'the answer does not match the spec\'s response schema (must be array): {"delegates":[]}',
     });
   });
 });

@@ -107,6 +107,40 @@ describe("session token renewal after a 401", () => {
   });
 
   it("renews again when a renewed token is refused too (it expired), paying with retry attempts", async () => {
+    // The pod refuses token-1 and token-2, and accepts token-3.
+    const seenTokens: (string | null)[] = [];
+    server.use(
+      http.post(FEATURES, ({ request }) => {
+        const token = request.headers.get("sessionToken");
+        seenTokens.push(token);
+        return token === "token-3"
+          ? HttpResponse.json({ message: "OK" })
+          : HttpResponse.json({ message: "expired" }, { status: 401 });
+      }),
+    );
+    let asked = 0;
+    const pod = testClient({ sessionToken: () => `token-${++asked}` });
+    await pod.users.updateFeatures(UID, ONE);
+    expect(seenTokens).toEqual(["token-1", "token-2", "token-3"]);
+
+    // With maxAttempts 2, the free renewal and one paid one: the third refusal is thrown, without a fourth ask.
+    seenTokens.length = 0;
+    asked = 0;
+    const strict = testClient({ sessionToken: () => `token-${++asked}`, retry: { maxAttempts: 2 } });
+    server.use(
+      http.post(FEATURES, ({ request }) => {
+        seenTokens.push(request.headers.get("sessionToken"));
+        return HttpResponse.json({ message: "expired" }, { status: 401 });
+      }),
+    );
+    const error = await strict.users.updateFeatures(UID, ONE).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PodUnauthorizedError);
+    expect(error).toMatchObject({ attempts: 3 });
+    expect(seenTokens).toEqual(["token-1", "token-2", "token-3"]);
+    expect(asked).toBe(3);
+  });
+
+  it("stops asking the provider after 3 tokens in a row are refused (the session breaker), and says why", async () => {
     let requests = 0;
     server.use(
       http.post(FEATURES, () => {
@@ -118,9 +152,14 @@ describe("session token renewal after a 401", () => {
     const pod = testClient({ sessionToken: () => `token-${++asked}` });
     const error = await pod.users.updateFeatures(UID, ONE).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PodUnauthorizedError);
-    expect(requests).toBe(6); // the free renewal, then maxAttempts (5)
-    expect(asked).toBe(6);
-    expect(error).toMatchObject({ attempts: 6 });
+    expect(error).toMatchObject({ attempts: 3, circuitBreaker: "session", podMessage: "expired" });
+    expect((error as Error).message).toContain("refused 3 session tokens in a row");
+    expect(requests).toBe(3);
+    expect(asked).toBe(3);
+    // The next call is not sent, and the provider is not asked.
+    await expect(pod.users.updateFeatures(UID, ONE)).rejects.toMatchObject({ circuitBreaker: "session", attempts: 0 });
+    expect(requests).toBe(3);
+    expect(asked).toBe(3);
   });
 
   it("many calls refused at once share one renewal", async () => {
@@ -139,7 +178,11 @@ describe("session token renewal after a 401", () => {
 
   it("a static token is not renewed: the 401 is thrown at once", async () => {
     const times = sequence(401);
-    await expect(testClient().users.updateFeatures(UID, ONE)).rejects.toBeInstanceOf(PodUnauthorizedError);
+    const error = await testClient()
+      .users.updateFeatures(UID, ONE)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PodUnauthorizedError);
+    expect(error).toMatchObject({ attempts: 1, circuitBreaker: "session" });
     expect(times).toHaveLength(1);
   });
 });

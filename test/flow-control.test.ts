@@ -1,0 +1,1182 @@
+/**
+ * Flow control and circuit breakers (issue 11): the rate limiter's algorithm on a fake clock, the five pipeline
+ * defects, the session / unreachable / forbidden breakers, the wire headers, and the new options.
+ */
+import { generateKeyPairSync } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { inspect } from "node:util";
+import { HttpResponse, http } from "msw";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { SessionTokens } from "../src/auth.js";
+import { ConnectivityBreaker } from "../src/http.js";
+import {
+  AuthenticationError,
+  createPodClient,
+  type FeatureUpdateItem,
+  PodApiError,
+  type PodError,
+  PodForbiddenError,
+  PodNetworkError,
+  PodRateLimitError,
+  PodUnauthorizedError,
+  rsaAuthentication,
+} from "../src/index.js";
+import { AdaptiveRateLimiter } from "../src/rate-limiter.js";
+import { PACKAGE_VERSION } from "../src/version.js";
+import { BASE_URL, TOKEN, testClient, useMsw } from "./helpers.js";
+
+const server = useMsw();
+const FEATURES = `${BASE_URL}/v1/admin/user/:uid/features/update`;
+const ON = [{ entitlement: "canCreatePublicRoom", enabled: true }];
+const items = (n: number, from = 1): FeatureUpdateItem[] =>
+  Array.from({ length: n }, (_, i) => ({ uid: from + i, features: ON }));
+const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Every way an error could end up in a log. */
+function everySerialization(error: unknown): string {
+  const e = error as Error;
+  return [e.message, e.stack, JSON.stringify(e), inspect(e, { depth: 10 }), String(e)].join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The rate limiter, on a fake clock
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Fake timers, and the clock the limiter reads. */
+function fakeClock(): () => number {
+  vi.useFakeTimers();
+  return () => Date.now();
+}
+
+/** Lets released waiters run (the limiter releases on a microtask or a timer). */
+const flush = () => vi.advanceTimersByTimeAsync(0);
+
+interface Sent {
+  ticket: number;
+  at: number;
+}
+
+/** Asks for `n` turns at once; the returned list fills as turns are given, in the order given. */
+function take(limiter: AdaptiveRateLimiter, n: number, signal?: AbortSignal): Sent[] {
+  const sent: Sent[] = [];
+  for (let i = 0; i < n; i++) {
+    const turn = limiter.acquire(signal);
+    if (typeof turn === "number") sent.push({ ticket: turn, at: Date.now() });
+    else void turn.then((ticket) => sent.push({ ticket, at: Date.now() }));
+  }
+  return sent;
+}
+
+function ticketOf(sent: Sent[], index: number): number {
+  const entry = sent[index];
+  if (!entry) throw new Error(`no call #${index} was sent (only ${sent.length})`);
+  return entry.ticket;
+}
+
+/**
+ * One caller that sends as fast as the limiter allows and answers each call at once with `answer(n)` (a status, or
+ * "none" for no answer), recording the limiter's rate right after each answer. Only for a limiter with a finite
+ * rate: an unlimited one would never yield to the clock.
+ */
+function pump(limiter: AdaptiveRateLimiter, answer: (n: number) => number | "none") {
+  const state = {
+    sent: 0,
+    stopped: false,
+    answers: [] as { status: number | "none"; rateAfter: number | undefined }[],
+  };
+  void (async () => {
+    while (!state.stopped) {
+      const ticket = await limiter.acquire();
+      if (state.stopped) {
+        limiter.noAnswer(ticket);
+        break;
+      }
+      const status = answer(state.sent++);
+      if (status === "none") limiter.noAnswer(ticket);
+      else limiter.answered(ticket, status);
+      state.answers.push({ status, rateAfter: limiter.ratePerSecond });
+    }
+  })();
+  return state;
+}
+
+/** A pump answering 200, and 429 once each time `refuseOnce()` is called. */
+function pumpWithRefusals(limiter: AdaptiveRateLimiter) {
+  let refuseLeft = 0;
+  const state = pump(limiter, () => {
+    if (refuseLeft === 0) return 200;
+    refuseLeft--;
+    return 429;
+  });
+  return {
+    state,
+    /** Refuses the next three calls: a burst dense enough to be about the rate (a lone 429 only holds). */
+    refuseOnce() {
+      refuseLeft = 3;
+    },
+    get refusalPending() {
+      return refuseLeft > 0;
+    },
+    /** The rate right after the first admitted answer following the last 429: the rate the hold resumed at. */
+    resumedAt(): number {
+      const last429 = state.answers.map((a) => a.status).lastIndexOf(429);
+      const resumed = state.answers.slice(last429 + 1).find((a) => a.status !== 429);
+      if (!resumed) throw new Error("the hold has not ended");
+      return resumed.rateAfter ?? Number.NaN;
+    },
+  };
+}
+
+describe("AdaptiveRateLimiter (fake clock)", () => {
+  it("paces at perSecond: no call before its turn, about perSecond in a simulated second", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
+    const start = now();
+    const sent = take(limiter, 300);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(sent.length).toBeGreaterThanOrEqual(95);
+    expect(sent.length).toBeLessThanOrEqual(102);
+    // The n-th call goes no sooner than n / perSecond after the first.
+    sent.forEach((s, n) => {
+      expect(s.at - start).toBeGreaterThanOrEqual(n * 10 - 1);
+    });
+    expect(limiter.waiting).toBe(300 - sent.length);
+    expect(limiter.ratePerSecond).toBeCloseTo(100, 0);
+  });
+
+  it("`max` caps the rate, even while it probes above a rate the pod keeps admitting", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 40, max: 50 }, now);
+    const caller = pump(limiter, () => 200);
+    await vi.advanceTimersByTimeAsync(9000);
+    const before = caller.sent;
+    await vi.advanceTimersByTimeAsync(1000);
+    caller.stopped = true;
+    expect(caller.sent - before).toBeGreaterThan(40); // it did probe above perSecond
+    expect(caller.sent - before).toBeLessThanOrEqual(51);
+    expect(limiter.ratePerSecond).toBeLessThanOrEqual(50);
+
+    // Unlimited start with a max: the max alone paces.
+    const capped = new AdaptiveRateLimiter({ max: 20 }, now);
+    const sent = take(capped, 100);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(sent.length).toBeGreaterThanOrEqual(9); // slow start: 10 before any answer
+    expect(sent.length).toBeLessThanOrEqual(10);
+    for (const s of sent) capped.answered(s.ticket, 200);
+    const answeredAt = sent.length;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(sent.length - answeredAt).toBeLessThanOrEqual(21);
+  });
+
+  it("slow start: 10 calls in flight before any answer, one more per answer", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({}, now);
+    expect(limiter.ratePerSecond).toBeUndefined(); // unlimited
+    const sent = take(limiter, 40);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(sent.length).toBe(10);
+    limiter.answered(ticketOf(sent, 0), 200);
+    await flush();
+    expect(sent.length).toBe(12); // one answer: a window of 11, so 2 more go
+    limiter.answered(ticketOf(sent, 1), 200);
+    limiter.answered(ticketOf(sent, 2), 204);
+    await flush();
+    expect(sent.length).toBe(16); // three answers: a window of 13 calls in flight
+    // A call with no answer (network error) gives its slot back but does not widen the window.
+    limiter.noAnswer(ticketOf(sent, 3));
+    await flush();
+    expect(sent.length).toBe(17);
+    expect(limiter.waiting).toBe(40 - 17);
+  });
+
+  it("after a 429, one probe at a time until a call sent during the hold is answered with something else", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({}, now);
+    const before = take(limiter, 5);
+    limiter.answered(ticketOf(before, 0), 429);
+    expect(limiter.ratePerSecond).toBe(0); // holding
+
+    const during = take(limiter, 10);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(during.length).toBe(1); // the probe, nothing else
+
+    // An answer to a call sent before the hold says nothing about now: still holding.
+    limiter.answered(ticketOf(before, 1), 200);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(during.length).toBe(1);
+    expect(limiter.ratePerSecond).toBe(0);
+
+    // The probe is refused: the next one goes (after a short wait), alone.
+    limiter.answered(ticketOf(during, 0), 429);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(during.length).toBe(2);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(during.length).toBe(2);
+
+    // A 429 to an older call while a probe is out changes nothing.
+    limiter.answered(ticketOf(before, 2), 429);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(during.length).toBe(2);
+
+    // The probe is admitted: the hold ends and the waiting calls go.
+    limiter.answered(ticketOf(during, 1), 200);
+    await flush();
+    expect(during.length).toBe(10);
+    expect(limiter.ratePerSecond).not.toBe(0);
+    expect(limiter.refused).toBe(3);
+  });
+
+  it("a 429 to a call sent before the last resume does not start a new hold; one sent after it does", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({}, now);
+    const before = take(limiter, 5);
+    limiter.answered(ticketOf(before, 0), 429);
+    const probe = take(limiter, 1);
+    limiter.answered(ticketOf(probe, 0), 200); // resumed
+    await flush();
+
+    limiter.answered(ticketOf(before, 1), 429); // from before the resume: an event already handled
+    expect(limiter.ratePerSecond).not.toBe(0);
+    const after = take(limiter, 5);
+    await flush();
+    expect(after.length).toBe(5);
+
+    limiter.answered(ticketOf(after, 0), 429); // sent after the resume: a new hold
+    expect(limiter.ratePerSecond).toBe(0);
+    const more = take(limiter, 5);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(more.length).toBe(1);
+  });
+
+  it("a cut lowers the rate to about 0.7 × what the pod admitted, and not again at the next 429 soon after", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 400 }, now);
+    // The client paces 400/s but the pod admits only one call in four (the others get no answer).
+    const caller = pump(limiter, (n) => (n % 4 === 0 ? 200 : "none"));
+    await vi.advanceTimersByTimeAsync(1000);
+    caller.stopped = true;
+    await flush();
+    expect(caller.sent).toBeGreaterThan(380);
+    expect(limiter.cuts).toBe(0);
+
+    const refused = take(limiter, 1);
+    await vi.advanceTimersByTimeAsync(10);
+    limiter.answered(ticketOf(refused, 0), 429);
+    expect(limiter.cuts).toBe(1);
+    expect(limiter.ratePerSecond).toBe(0); // holding
+    const probe = take(limiter, 1);
+    await vi.advanceTimersByTimeAsync(200);
+    limiter.answered(ticketOf(probe, 0), 200);
+    const rate = limiter.ratePerSecond ?? Number.NaN;
+    expect(rate).toBeGreaterThan(0.7 * 100 * 0.9);
+    expect(rate).toBeLessThan(0.7 * 100 * 1.1);
+
+    // The pod now admits what the client sends; a 429 a second later holds again but does not cut again.
+    const again = pumpWithRefusals(limiter);
+    await vi.advanceTimersByTimeAsync(1000);
+    const beforeRefusal = limiter.ratePerSecond ?? Number.NaN;
+    again.refuseOnce();
+    await vi.advanceTimersByTimeAsync(300);
+    again.state.stopped = true;
+    expect(again.refusalPending).toBe(false);
+    expect(limiter.refused).toBe(4);
+    expect(limiter.cuts).toBe(1);
+    expect(again.resumedAt()).toBeGreaterThanOrEqual(beforeRefusal * 0.95);
+  });
+
+  it("a 429 after an idle second only holds: too few recent answers to cut from", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
+    const caller = pumpWithRefusals(limiter);
+    await vi.advanceTimersByTimeAsync(1000);
+    caller.refuseOnce(); // a first cut, to ~70/s
+    await vi.advanceTimersByTimeAsync(500);
+    caller.state.stopped = true;
+    await flush();
+    expect(limiter.cuts).toBe(1);
+    const rateBefore = limiter.ratePerSecond ?? Number.NaN;
+    expect(rateBefore).toBeGreaterThan(65);
+    // Idle for over a second: nothing sent, nothing answered (no progress display reading the rate either).
+    await vi.advanceTimersByTimeAsync(1200);
+    const refused = take(limiter, 1);
+    expect(refused).toHaveLength(1);
+    limiter.answered(ticketOf(refused, 0), 429);
+    const probe = take(limiter, 1);
+    await vi.advanceTimersByTimeAsync(200);
+    limiter.answered(ticketOf(probe, 0), 200);
+    // No admitted answer in the last second: the 429 holds, and cuts nothing.
+    expect(limiter.cuts).toBe(1);
+    expect(limiter.ratePerSecond).toBeGreaterThanOrEqual(rateBefore * 0.95);
+  });
+
+  it("regrowth: back at the rate before the cut after ~2 s, above it later", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
+    const caller = pumpWithRefusals(limiter);
+    await vi.advanceTimersByTimeAsync(1000);
+    // One refusal: hold, cut to 0.7 × ~100, then the pump's next call (the probe) is admitted and regrowth starts.
+    caller.refuseOnce();
+    await vi.advanceTimersByTimeAsync(200);
+    expect(caller.refusalPending).toBe(false);
+    expect(limiter.cuts).toBe(1);
+    const cutRate = caller.resumedAt();
+    expect(cutRate).toBeGreaterThan(65);
+    expect(cutRate).toBeLessThan(76);
+
+    await vi.advanceTimersByTimeAsync(800); // ~1 s after the cut
+    const halfway = limiter.ratePerSecond ?? Number.NaN;
+    expect(halfway).toBeGreaterThan(cutRate);
+    expect(halfway).toBeLessThan(100);
+
+    await vi.advanceTimersByTimeAsync(1000); // ~2 s after the cut
+    expect(limiter.ratePerSecond).toBeGreaterThan(96);
+    expect(limiter.ratePerSecond).toBeLessThan(104);
+
+    await vi.advanceTimersByTimeAsync(2000); // convex above the old rate
+    expect(limiter.ratePerSecond).toBeGreaterThan(110);
+    caller.state.stopped = true;
+    await vi.advanceTimersByTimeAsync(100);
+  });
+
+  it("abort while waiting rejects with the signal's reason and removes the waiter", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 10 }, now);
+    expect(typeof limiter.acquire()).toBe("number"); // the first goes at once
+    const controller = new AbortController();
+    const waiting = limiter.acquire(controller.signal);
+    expect(typeof waiting).not.toBe("number");
+    const outcome = Promise.resolve(waiting).catch((e: unknown) => e);
+    expect(limiter.waiting).toBe(1);
+    const reason = new Error("user stopped");
+    controller.abort(reason);
+    expect(await outcome).toBe(reason);
+    expect(limiter.waiting).toBe(0);
+
+    // The aborted waiter took no turn: the next caller gets the next ticket at the next turn.
+    const next = take(limiter, 1);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(next).toEqual([]);
+    await vi.advanceTimersByTimeAsync(2);
+    expect(next.map((s) => s.ticket)).toEqual([2]);
+
+    // An already aborted signal is refused when the call would have to wait.
+    const aborted = AbortSignal.abort(new Error("too late"));
+    expect(() => limiter.acquire(aborted)).toThrow("too late");
+    expect(limiter.waiting).toBe(0);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// The five pipeline defects of issue 11, each failing on the code before it
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * A pod answering 429 to its first `refuse` requests (Infinity: always), then 200. It answers a request only once
+ * the client has gone quiet (no new request for 10 ms), so the client's concurrency is fully visible. "Holding" is
+ * the time from its first 429 to its first other answer; it records how many requests were in flight at once among
+ * those that arrived while holding.
+ */
+function refusingPod(refuse: number, retryAfter = "0") {
+  const pod = {
+    arrivals: 0,
+    refused: 0,
+    holding: false,
+    arrivedWhileHolding: 0,
+    inFlightWhileHolding: 0,
+    maxInFlightWhileHolding: 0,
+    firstArrivalWhileHolding: undefined as Promise<void> | undefined,
+  };
+  let signalArrival: (() => void) | undefined;
+  pod.firstArrivalWhileHolding = new Promise<void>((resolve) => {
+    signalArrival = resolve;
+  });
+  const quiet = async () => {
+    for (let seen = -1; seen !== pod.arrivals; ) {
+      seen = pod.arrivals;
+      await tick(10);
+    }
+  };
+  server.use(
+    http.post(FEATURES, async () => {
+      pod.arrivals++;
+      const whileHolding = pod.holding;
+      if (whileHolding) {
+        pod.arrivedWhileHolding++;
+        pod.maxInFlightWhileHolding = Math.max(pod.maxInFlightWhileHolding, ++pod.inFlightWhileHolding);
+        signalArrival?.();
+      }
+      await quiet();
+      if (whileHolding) pod.inFlightWhileHolding--;
+      if (pod.refused < refuse) {
+        pod.refused++;
+        pod.holding = true;
+        return HttpResponse.json({ message: "slow down" }, { status: 429, headers: { "retry-after": retryAfter } });
+      }
+      pod.holding = false;
+      return HttpResponse.json({ message: "OK" });
+    }),
+  );
+  return pod;
+}
+
+describe("issue 11's pipeline defects", () => {
+  it("(1) a 429 on a call's last attempt (maxAttempts: 1) still slows the client: one request at a time after it", async () => {
+    const pod = refusingPod(Number.POSITIVE_INFINITY);
+    const client = testClient({ retry: { maxAttempts: 1 } });
+    const call = (uid: number) => client.users.updateFeatures(uid, ON).catch((e: unknown) => e);
+    const first = Array.from({ length: 10 }, (_, i) => call(i + 1));
+    await Promise.race(first); // the client has seen a 429
+    const second = Array.from({ length: 10 }, (_, i) => call(i + 11)); // started while the pod refuses
+    const errors = await Promise.all([...first, ...second]);
+    for (const error of errors) expect(error).toBeInstanceOf(PodRateLimitError);
+    expect(errors.map((e) => (e as PodRateLimitError).attempts)).toEqual(Array(20).fill(1));
+    expect(pod.arrivals).toBe(20);
+    expect(pod.arrivedWhileHolding).toBeGreaterThanOrEqual(10);
+    expect(pod.maxInFlightWhileHolding).toBe(1);
+  });
+
+  it("(2) no call starts while a hold is on, even a call already waiting when another 429 extends it", async () => {
+    const pod = refusingPod(20, "1");
+    const client = testClient({ retry: { maxRetryAfterMs: 30 } });
+    const first = Array.from({ length: 10 }, (_, i) => client.users.updateFeatures(i + 1, ON));
+    await pod.firstArrivalWhileHolding; // the first probe is out: the client is holding
+    const second = Array.from({ length: 10 }, (_, i) => client.users.updateFeatures(i + 11, ON));
+    await Promise.all([...first, ...second]);
+    expect(pod.refused).toBe(20);
+    expect(pod.arrivals).toBe(40); // 20 calls, and one retry for each refusal
+    expect(pod.arrivedWhileHolding).toBe(11); // the first 10 refusals came at once; then only probes, one by one
+    expect(pod.maxInFlightWhileHolding).toBe(1);
+  });
+
+  it("(3) a retry sends the token another call renewed meanwhile", async () => {
+    const A = `${BASE_URL}/v1/admin/user/1/features/update`;
+    const B = `${BASE_URL}/v1/admin/user/2/features/update`;
+    const seen: string[] = [];
+    let bRenewed: () => void = () => {};
+    const renewed = new Promise<void>((resolve) => {
+      bRenewed = resolve;
+    });
+    server.use(
+      http.post(A, async ({ request }) => {
+        const token = request.headers.get("sessionToken");
+        seen.push(`A ${token}`);
+        if (seen.filter((s) => s.startsWith("A")).length > 1) return HttpResponse.json({ message: "OK" });
+        await renewed; // answered only after B renewed the session and succeeded with the new token
+        return HttpResponse.json({ message: "slow down" }, { status: 429, headers: { "retry-after": "0" } });
+      }),
+      http.post(B, ({ request }) => {
+        const token = request.headers.get("sessionToken");
+        seen.push(`B ${token}`);
+        if (token === "token-1") return HttpResponse.json({ message: "expired" }, { status: 401 });
+        bRenewed();
+        return HttpResponse.json({ message: "OK" });
+      }),
+    );
+    let asked = 0;
+    const client = testClient({ sessionToken: async () => `token-${++asked}` });
+    const a = client.users.updateFeatures(1, ON);
+    const b = client.users.updateFeatures(2, ON);
+    await Promise.all([a, b]);
+    expect(asked).toBe(2);
+    expect(seen.filter((s) => s.startsWith("B"))).toEqual(["B token-1", "B token-2"]);
+    expect(seen.filter((s) => s.startsWith("A"))).toEqual(["A token-1", "A token-2"]);
+  });
+
+  it("(4) a malformed 2xx answer is a PodApiError saying what is wrong, never a TypeError or undefined", async () => {
+    const user = `${BASE_URL}/v1/admin/user/42`;
+    server.use(
+      http.get(`${user}/features`, () => new HttpResponse("", { status: 200 })),
+      http.get(`${user}/app/entitlement/list`, () => HttpResponse.json({})),
+      http.get(`${user}/delegates`, () => HttpResponse.json([7215545057282, 1.5])),
+      http.get(`${BASE_URL}/v1/admin/system/features/list`, () => HttpResponse.json([1, 2])),
+    );
+    const pod = testClient().users;
+    const outcomes = await Promise.all([
+      pod.listFeatures(42).then(
+        (value) => ({ resolved: value }),
+        (error: unknown) => error,
+      ),
+      pod.listApps(42).then(
+        (value) => ({ resolved: value }),
+        (error: unknown) => error,
+      ),
+      pod.listDelegates(42).then(
+        (value) => ({ resolved: value }),
+        (error: unknown) => error,
+      ),
+      pod.listAvailableFeatures().then(
+        (value) => ({ resolved: value }),
+        (error: unknown) => error,
+      ),
+    ]);
+    for (const outcome of outcomes) {
+      expect(outcome).toBeInstanceOf(PodApiError);
+      expect(outcome).not.toBeInstanceOf(TypeError);
+      expect(outcome).toMatchObject({ status: 200, method: "GET" });
+    }
+    const [features, apps, delegates, available] = outcomes as PodApiError[];
+    expect(features?.podMessage).toMatch(/^the answer is empty/);
+    expect(features?.uid).toBe("42");
+    expect(apps?.podMessage).toMatch(/^the answer does not match the spec's response schema.*: \{\}$/);
+    expect(delegates?.podMessage).toMatch(/^the answer does not match the spec's response schema at \/1 /);
+    expect(available?.podMessage).toMatch(/^the answer does not match the spec's response schema at \/0 /);
+    expect(features?.message).toBe(
+      "GET /v1/admin/user/42/features for user 42 failed with 200: the answer is empty, where the spec promises JSON",
+    );
+  });
+
+  it("(5) an answer `OK <token>` that is not JSON: no fragment of the token in any serialization of the error", async () => {
+    server.use(
+      http.get(`${BASE_URL}/v1/admin/user/42/features`, ({ request }) =>
+        HttpResponse.text(`OK ${request.headers.get("sessionToken")}`),
+      ),
+    );
+    const error = await testClient()
+      .users.listFeatures(42)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PodApiError);
+    expect((error as PodApiError).podMessage).toBe("the answer is not JSON: OK [redacted]");
+    const logged = everySerialization(error);
+    for (let i = 0; i + 6 <= TOKEN.length; i++) expect(logged).not.toContain(TOKEN.slice(i, i + 6));
+    expect(logged).toContain("[redacted]");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// A scripted fetch, for tests on fake timers (msw is not driven by a fake clock)
+// ---------------------------------------------------------------------------------------------------------------
+
+interface FakeRequest {
+  method: string;
+  path: string;
+  uid: string | undefined;
+  headers: Record<string, string>;
+}
+type FakeAnswer = { status: number; body?: unknown; headers?: Record<string, string> } | "network-error";
+
+/** A `fetch` that answers with `answer(request)` at once, and records every request. */
+function scriptedFetch(answer: (request: FakeRequest, n: number) => FakeAnswer) {
+  const requests: FakeRequest[] = [];
+  const fetch = async (input: string, init: RequestInit): Promise<Response> => {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries((init.headers ?? {}) as Record<string, string>)) {
+      headers[name.toLowerCase()] = value;
+    }
+    const path = new URL(input).pathname;
+    const request = { method: init.method ?? "GET", path, uid: /\/user\/(\d+)\//.exec(path)?.[1], headers };
+    requests.push(request);
+    const answered = answer(request, requests.length);
+    if (answered === "network-error") {
+      const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:443"), { code: "ECONNREFUSED" });
+      throw new TypeError("fetch failed", { cause: refused });
+    }
+    const text = answered.body === undefined ? "" : JSON.stringify(answered.body);
+    return { status: answered.status, headers: new Headers(answered.headers), text: async () => text } as Response;
+  };
+  return { fetch, requests };
+}
+
+const OK = { status: 200, body: { message: "OK" } };
+
+/** Advances the fake clock in steps until `promise` settles (or `limitMs` of fake time passed). */
+async function runFor<T>(promise: Promise<T>, stepMs = 100, limitMs = 120_000): Promise<T> {
+  let settled = false;
+  void promise.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  for (let waited = 0; !settled && waited < limitMs; waited += stepMs) await vi.advanceTimersByTimeAsync(stepMs);
+  if (!settled) throw new Error(`still running after ${limitMs} ms of fake time`);
+  return promise;
+}
+
+describe("issue 11's pipeline defects: the token and the rate limiter's queue", () => {
+  it("(3) a call waiting for its turn under the rate limit sends the token another call renewed while it waited", async () => {
+    vi.useFakeTimers();
+    const pod = scriptedFetch(({ headers }) => (headers.sessiontoken === "token-2" ? OK : { status: 401 }));
+    let asked = 0;
+    const client = testClient({
+      fetch: pod.fetch,
+      sessionToken: async () => `token-${++asked}`,
+      rateLimit: { perSecond: 10 }, // one call per 100 ms: the second call waits its turn
+    });
+    const first = client.users.updateFeatures(1, ON); // sent at once with token-1, refused, renews to token-2
+    const second = client.users.updateFeatures(2, ON); // waits 100 ms for its turn, meanwhile token-2 came
+    await runFor(Promise.all([first, second]));
+    expect(asked).toBe(2);
+    expect(pod.requests.filter((r) => r.uid === "1").map((r) => r.headers.sessiontoken)).toEqual([
+      "token-1",
+      "token-2",
+    ]);
+    expect(pod.requests.filter((r) => r.uid === "2").map((r) => r.headers.sessiontoken)).toEqual(["token-2"]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Circuit breakers
+// ---------------------------------------------------------------------------------------------------------------
+
+describe("the session breaker", () => {
+  it("a provider whose every token is refused: a 1,000-item run asks it 3 times, then stops", async () => {
+    let requests = 0;
+    server.use(
+      http.post(FEATURES, () => {
+        requests++;
+        return HttpResponse.json({ code: 401, message: "Invalid session" }, { status: 401 });
+      }),
+    );
+    let asked = 0;
+    const pod = testClient({ sessionToken: async () => `disabled-account-token-${++asked}` });
+    const report = await pod.bulk.updateFeatures(items(1000), { concurrency: 50 });
+
+    expect(asked).toBeLessThanOrEqual(5);
+    expect(asked).toBe(3);
+    expect(report.total).toBe(1000);
+    expect(report.succeeded + report.failed.length + report.notAttempted.length).toBe(1000);
+    expect(report.notAttempted.length).toBeGreaterThan(900);
+    expect(report.stoppedBy).toBeInstanceOf(PodUnauthorizedError);
+    expect(report.stoppedBy?.circuitBreaker).toBe("session");
+    expect(report.stoppedBy?.message).toContain("refused 3 session tokens in a row");
+    expect(report.stoppedBy?.message).toContain("check that the service account is enabled");
+    expect(requests).toBeLessThan(4 * 50); // each of the 3 tokens refused by at most the calls in flight
+
+    // Later calls fail fast, without a request and without asking the provider.
+    const sent = requests;
+    const later = await pod.users.updateFeatures(7, ON).catch((e: unknown) => e);
+    expect(later).toBeInstanceOf(PodUnauthorizedError);
+    expect(later).toMatchObject({ circuitBreaker: "session", attempts: 0, status: 401 });
+    expect((later as Error).message).toMatch(/^POST \/v1\/admin\/user\/7\/features\/update for user 7 was not sent\. /);
+    expect(requests).toBe(sent);
+    expect(asked).toBe(3);
+    expect(everySerialization(later)).not.toContain("disabled-account-token");
+  });
+
+  it("a provider that throws (a refused login) is asked at most 3 times across 200 concurrent calls, and later ones", async () => {
+    let requests = 0;
+    server.use(
+      http.post(FEATURES, () => {
+        requests++;
+        return HttpResponse.json({ message: "OK" });
+      }),
+    );
+    let asked = 0;
+    const pod = testClient({
+      sessionToken: async () => {
+        asked++;
+        throw new Error("login refused: account disabled");
+      },
+    });
+    const concurrent = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => pod.users.updateFeatures(i + 1, ON).catch((e: unknown) => e)),
+    );
+    expect(asked).toBeLessThanOrEqual(3);
+    for (const error of concurrent) expect(error).toBeInstanceOf(Error);
+    for (let i = 0; i < 10; i++) await pod.users.updateFeatures(i + 1, ON).catch(() => undefined);
+    expect(asked).toBe(3);
+    expect(requests).toBe(0);
+    const later = await pod.users.updateFeatures(1, ON).catch((e: unknown) => e);
+    expect(later).toMatchObject({ circuitBreaker: "session", attempts: 0 });
+    expect((later as Error).message).toContain("failed 3 times in a row");
+    expect((later as Error).message).toContain("login refused: account disabled");
+
+    // A bulk run with such a provider stops too.
+    const report = await pod.bulk.updateFeatures(items(500), { concurrency: 50 });
+    expect(asked).toBe(3);
+    expect(report.stoppedBy?.circuitBreaker).toBe("session");
+    expect(report.notAttempted.length).toBeGreaterThan(400);
+  });
+
+  it("a static token: the first 401 trips it, and every later call is not sent", async () => {
+    let requests = 0;
+    server.use(
+      http.post(FEATURES, () => {
+        requests++;
+        return HttpResponse.json({ message: "expired" }, { status: 401 });
+      }),
+    );
+    const pod = testClient();
+    const first = await pod.users.updateFeatures(1, ON).catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(PodUnauthorizedError);
+    expect(first).toMatchObject({ circuitBreaker: "session", attempts: 1, podMessage: "expired" });
+    expect((first as Error).message).toContain("create the client with a fresh token");
+    const report = await pod.bulk.updateFeatures(items(300), { concurrency: 50 });
+    expect(requests).toBe(1);
+    expect(report.notAttempted.length + report.failed.length).toBe(300);
+    expect(report.stoppedBy).toMatchObject({ circuitBreaker: "session", attempts: 0 });
+    expect(everySerialization(first)).not.toContain(TOKEN);
+  });
+
+  it("tokens that work, then expire, never trip it", async () => {
+    // Each token serves one call, then the pod refuses it.
+    const served = new Set<string>();
+    let requests = 0;
+    server.use(
+      http.post(FEATURES, ({ request }) => {
+        requests++;
+        const token = request.headers.get("sessionToken") ?? "";
+        if (served.has(token)) return HttpResponse.json({ message: "expired" }, { status: 401 });
+        served.add(token);
+        return HttpResponse.json({ message: "OK" });
+      }),
+    );
+    let asked = 0;
+    const pod = testClient({ sessionToken: async () => `token-${++asked}` });
+    for (let uid = 1; uid <= 30; uid++) await pod.users.updateFeatures(uid, ON);
+    expect(asked).toBe(30);
+    expect(requests).toBe(59);
+
+    // Tokens serving 20 calls each, under a concurrent run.
+    const uses = new Map<string, number>();
+    server.use(
+      http.post(FEATURES, ({ request }) => {
+        const token = request.headers.get("sessionToken") ?? "";
+        const used = (uses.get(token) ?? 0) + 1;
+        uses.set(token, used);
+        return used > 20
+          ? HttpResponse.json({ message: "expired" }, { status: 401 })
+          : HttpResponse.json({ message: "OK" });
+      }),
+    );
+    const report = await pod.bulk.updateFeatures(items(400), { concurrency: 10 });
+    expect(report.stoppedBy).toBeUndefined();
+    expect(report.succeeded).toBe(400);
+  });
+
+  it("SessionTokens (fake clock): after 60 s one ask is let through; one more refusal trips it again", async () => {
+    let clock = 0;
+    let asked = 0;
+    const tokens = new SessionTokens(
+      async () => `token-${++asked}`,
+      () => clock,
+    );
+    let token = await tokens.current();
+    for (let i = 0; i < 2; i++) token = await tokens.renew(token);
+    expect(asked).toBe(3);
+    const tripped = await tokens.renew(token).catch((e: unknown) => e);
+    expect(tripped).toMatchObject({ note: expect.stringContaining("not asked again for 60 s") });
+    expect(tokens.blocked()).toBeDefined();
+    clock = 59_999;
+    expect(tokens.blocked()).toBeDefined();
+    clock = 60_000;
+    expect(tokens.blocked()).toBeUndefined(); // half-open
+    token = await tokens.current();
+    expect(asked).toBe(4);
+    await expect(tokens.renew(token)).rejects.toMatchObject({ note: expect.any(String) });
+    expect(asked).toBe(4);
+    expect(tokens.blocked()).toBeDefined();
+
+    // An accepted token closes it: the count starts again.
+    clock = 120_000;
+    expect(tokens.blocked()).toBeUndefined();
+    token = await tokens.current();
+    tokens.accepted(token);
+    token = await tokens.renew(token);
+    token = await tokens.renew(token);
+    expect(asked).toBe(7);
+    expect(tokens.blocked()).toBeUndefined();
+  });
+});
+
+describe("the connectivity breaker", () => {
+  it("ConnectivityBreaker (fake clock): opens after ≥5 failures spanning ≥10 s, then lets one probe out every 5 s", () => {
+    let clock = 0;
+    const breaker = new ConnectivityBreaker(() => clock);
+    for (let i = 0; i < 20; i++) {
+      expect(breaker.admit()).toBe("go");
+      expect(breaker.failed(new Error("ECONNREFUSED"), false)).toBe(false); // many failures, all within 10 s
+      clock += 400;
+    }
+    clock = 10_000;
+    expect(breaker.failed(new Error("ECONNREFUSED"), false)).toBe(true);
+    expect(breaker.open).toBe(true);
+    expect(breaker.admit()).toBe("blocked");
+    clock = 14_999;
+    expect(breaker.admit()).toBe("blocked");
+    clock = 15_000;
+    expect(breaker.admit()).toBe("probe");
+    expect(breaker.admit()).toBe("blocked"); // one probe at a time
+    expect(breaker.failed(new Error("ECONNREFUSED"), true)).toBe(true);
+    clock = 19_999;
+    expect(breaker.admit()).toBe("blocked");
+    clock = 20_000;
+    expect(breaker.admit()).toBe("probe");
+    breaker.answered();
+    expect(breaker.open).toBe(false);
+    expect(breaker.admit()).toBe("go");
+
+    // Four failures spanning 20 s are not enough; an answer in between starts the count again.
+    const sparse = new ConnectivityBreaker(() => clock);
+    for (let i = 0; i < 4; i++) {
+      expect(sparse.failed(new Error("x"), false)).toBe(false);
+      clock += 5_000;
+    }
+    sparse.answered();
+    for (let i = 0; i < 4; i++) {
+      expect(sparse.failed(new Error("x"), false)).toBe(false);
+      clock += 5_000;
+    }
+    expect(sparse.open).toBe(false);
+  });
+
+  it("after ≥10 s of network errors calls fail fast without a request; after 5 s one probe goes, and an answer resumes", async () => {
+    vi.useFakeTimers();
+    let up = false;
+    const pod = scriptedFetch(() => (up ? OK : "network-error"));
+    const client = testClient({ fetch: pod.fetch, retry: { maxAttempts: 1 } });
+    const call = () => client.users.updateFeatures(1, ON).catch((e: unknown) => e);
+    const errors: unknown[] = [];
+    for (let second = 0; second < 10; second++) {
+      errors.push(await call());
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(PodNetworkError);
+      expect((error as PodError).circuitBreaker).toBeUndefined();
+    }
+    expect(pod.requests).toHaveLength(10);
+
+    const tripping = await call(); // 10 s after the first failure
+    expect(tripping).toMatchObject({ circuitBreaker: "unreachable", attempts: 1 });
+    expect((tripping as Error).message).toContain("ECONNREFUSED");
+    expect(pod.requests).toHaveLength(11);
+
+    const fast = await call();
+    expect(fast).toBeInstanceOf(PodNetworkError);
+    expect(fast).toMatchObject({ circuitBreaker: "unreachable", attempts: 0 });
+    expect((fast as Error).message).toMatch(/was not sent\. The pod has not answered any call for over 10 s/);
+    expect(pod.requests).toHaveLength(11);
+
+    await vi.advanceTimersByTimeAsync(4_900);
+    await call();
+    expect(pod.requests).toHaveLength(11);
+    await vi.advanceTimersByTimeAsync(100); // 5 s after it opened: one probe, still refused
+    const probe = await call();
+    expect(probe).toMatchObject({ circuitBreaker: "unreachable", attempts: 1 });
+    expect(pod.requests).toHaveLength(12);
+    await call();
+    expect(pod.requests).toHaveLength(12);
+
+    up = true;
+    await vi.advanceTimersByTimeAsync(4_000);
+    await call();
+    expect(pod.requests).toHaveLength(12); // not yet: the next probe is 5 s after the last one
+    await vi.advanceTimersByTimeAsync(1_000);
+    await expect(client.users.updateFeatures(1, ON)).resolves.toBeUndefined(); // the probe, answered
+    await expect(
+      Promise.all(Array.from({ length: 5 }, (_, i) => client.users.updateFeatures(i + 2, ON))),
+    ).resolves.toBeDefined();
+    expect(pod.requests).toHaveLength(18);
+  });
+
+  it("a bulk run against a pod that is down stops with the rest not attempted", async () => {
+    vi.useFakeTimers();
+    const started = Date.now();
+    const pod = scriptedFetch(() => "network-error");
+    const client = testClient({ fetch: pod.fetch, retry: { maxAttempts: 5, initialDelayMs: 1000, maxDelayMs: 2000 } });
+    const report = await runFor(client.bulk.updateFeatures(items(1000), { concurrency: 50 }));
+    expect(report.stoppedBy).toBeInstanceOf(PodNetworkError);
+    expect(report.stoppedBy?.circuitBreaker).toBe("unreachable");
+    expect(report.succeeded).toBe(0);
+    expect(report.failed.length + report.notAttempted.length).toBe(1000);
+    expect(report.notAttempted.length).toBeGreaterThan(800);
+    expect(report.notAttempted[0]).toEqual({ uid: report.failed.length + 1, features: ON }); // in input order
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(pod.requests.length).toBeLessThan(500);
+  });
+
+  it("a pod down for 3 s, then back: nothing is lost and nothing trips", async () => {
+    vi.useFakeTimers();
+    const backAt = Date.now() + 3000;
+    const pod = scriptedFetch(() => (Date.now() < backAt ? "network-error" : OK));
+    const client = testClient({ fetch: pod.fetch, retry: { maxAttempts: 5, initialDelayMs: 1000, maxDelayMs: 4000 } });
+    const report = await runFor(client.bulk.updateFeatures(items(200), { concurrency: 50 }));
+    expect(report).toEqual({ total: 200, succeeded: 200, failed: [], notAttempted: [] });
+    expect(pod.requests.some((r) => r.uid === "1")).toBe(true);
+  });
+});
+
+describe("the forbidden breaker", () => {
+  it("a run whose calls are all refused with 403 stops after a few: at most ~60 requests for 1,000 items", async () => {
+    let requests = 0;
+    server.use(
+      http.post(FEATURES, () => {
+        requests++;
+        return HttpResponse.json({ code: 403, message: "Caller lacks entitlement" }, { status: 403 });
+      }),
+    );
+    const report = await testClient().bulk.updateFeatures(items(1000), { concurrency: 50 });
+    expect(requests).toBeLessThanOrEqual(60);
+    expect(report.stoppedBy).toBeInstanceOf(PodForbiddenError);
+    expect(report.stoppedBy?.circuitBreaker).toBe("forbidden");
+    expect(report.stoppedBy?.message).toContain("ACCESS_USER_PROVISIONING_API");
+    expect(report.failed).toHaveLength(requests);
+    expect(report.failed.length + report.notAttempted.length).toBe(1000);
+    expect(report.total).toBe(1000);
+  });
+
+  it("403 for some users, mixed with successes, is per user: the run goes on", async () => {
+    server.use(
+      http.post(FEATURES, ({ params }) =>
+        Number(params.uid) % 3 === 1
+          ? HttpResponse.json({ code: 403, message: "no" }, { status: 403 })
+          : HttpResponse.json({ message: "OK" }),
+      ),
+    );
+    const report = await testClient().bulk.updateFeatures(items(300), { concurrency: 50 });
+    expect(report.stoppedBy).toBeUndefined();
+    expect(report.notAttempted).toEqual([]);
+    expect(report.succeeded).toBe(200);
+    expect(report.failed).toHaveLength(100);
+    for (const failure of report.failed) expect(failure.error).toBeInstanceOf(PodForbiddenError);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// On the wire: X-Trace-Id, User-Agent, requestId
+// ---------------------------------------------------------------------------------------------------------------
+
+describe("on the wire", () => {
+  it("every request carries an 8-character X-Trace-Id, kept across a call's retries, new for each call", async () => {
+    const seen: { uid: string; traceId: string | null; userAgent: string | null }[] = [];
+    server.use(
+      http.post(FEATURES, ({ request, params }) => {
+        const uid = String(params.uid);
+        seen.push({ uid, traceId: request.headers.get("x-trace-id"), userAgent: request.headers.get("user-agent") });
+        // Each user's first request is refused with a 503, so every call is retried once.
+        return seen.filter((s) => s.uid === uid).length === 1
+          ? HttpResponse.json({ message: "busy" }, { status: 503 })
+          : HttpResponse.json({ message: "OK" });
+      }),
+    );
+    const pod = testClient();
+    for (let uid = 1; uid <= 5; uid++) await pod.users.updateFeatures(uid, ON);
+    expect(seen).toHaveLength(10);
+    for (const { traceId, userAgent } of seen) {
+      expect(traceId).toMatch(/^[A-Za-z0-9]{8}$/);
+      expect(userAgent).toMatch(/^symphony-pod-admin\/\d+\.\d+\.\d+ \(Node\.js v\d+/);
+      expect(userAgent).toBe(
+        `symphony-pod-admin/${PACKAGE_VERSION} (Node.js ${process.version}; ${process.platform} ${process.arch})`,
+      );
+    }
+    const byCall = new Map<string, Set<string | null>>();
+    for (const { uid, traceId } of seen) byCall.set(uid, (byCall.get(uid) ?? new Set()).add(traceId));
+    for (const ids of byCall.values()) expect(ids.size).toBe(1); // the same across retries
+    expect(new Set(seen.map((s) => s.traceId)).size).toBe(5); // a new one per call
+  });
+
+  it("raw calls carry them too", async () => {
+    let traceId: string | null = null;
+    let userAgent: string | null = null;
+    server.use(
+      http.get(`${BASE_URL}/v1/admin/system/features/list`, ({ request }) => {
+        traceId = request.headers.get("x-trace-id");
+        userAgent = request.headers.get("user-agent");
+        return HttpResponse.json(["canCreatePublicRoom"]);
+      }),
+    );
+    const { data } = await testClient().raw.GET("/v1/admin/system/features/list");
+    expect(data).toEqual(["canCreatePublicRoom"]);
+    expect(traceId).toMatch(/^[A-Za-z0-9]{8}$/);
+    expect(userAgent).toMatch(/^symphony-pod-admin\/\d+\.\d+\.\d+ \(Node\.js v\d+/);
+  });
+
+  it("the RSA login carries them too, and follows the client's retry policy", async () => {
+    const LOGIN = `${new URL(BASE_URL).origin}/login/pubkey/authenticate`;
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const logins: { traceId: string | null; userAgent: string | null; jwt: string }[] = [];
+    let refuseLogins = 1;
+    server.use(
+      http.post(LOGIN, async ({ request }) => {
+        const { token } = (await request.json()) as { token: string };
+        logins.push({
+          traceId: request.headers.get("x-trace-id"),
+          userAgent: request.headers.get("user-agent"),
+          jwt: token,
+        });
+        if (logins.length <= refuseLogins) return HttpResponse.json({ message: "busy" }, { status: 503 });
+        return HttpResponse.json({ name: "sessionToken", token: "session-from-login" });
+      }),
+      http.get(`${BASE_URL}/v1/admin/user/1/features`, ({ request }) =>
+        request.headers.get("sessionToken") === "session-from-login"
+          ? HttpResponse.json([])
+          : HttpResponse.json({ message: "no" }, { status: 401 }),
+      ),
+    );
+    const login = () => rsaAuthentication({ podUrl: BASE_URL, username: "provisioning-bot", privateKey });
+    await expect(testClient({ sessionToken: login() }).users.listFeatures(1)).resolves.toEqual([]);
+    expect(logins).toHaveLength(2); // the 503 was retried, as the client's policy says
+    expect(logins[0]?.traceId).toMatch(/^[A-Za-z0-9]{8}$/);
+    expect(logins[1]?.traceId).toBe(logins[0]?.traceId);
+    for (const { userAgent } of logins) expect(userAgent).toMatch(/^symphony-pod-admin\/\d+\.\d+\.\d+ \(Node\.js v\d+/);
+
+    // A client that does not retry does not retry its login either.
+    logins.length = 0;
+    refuseLogins = Number.POSITIVE_INFINITY;
+    const strict = testClient({ sessionToken: login(), retry: { maxAttempts: 1 } });
+    await expect(strict.users.listFeatures(1)).rejects.toBeInstanceOf(AuthenticationError);
+    expect(logins).toHaveLength(1);
+  });
+
+  it("an error's requestId is the pod's x-trace-id when it sends one, else the one sent", async () => {
+    let sent: string | null = null;
+    server.use(
+      http.get(`${BASE_URL}/v1/admin/user/1/features`, () =>
+        HttpResponse.json({ message: "no such user" }, { status: 404, headers: { "x-trace-id": "pod-side-trace" } }),
+      ),
+      http.get(`${BASE_URL}/v1/admin/user/2/features`, ({ request }) => {
+        sent = request.headers.get("x-trace-id");
+        return HttpResponse.json({ message: "no such user" }, { status: 404 });
+      }),
+    );
+    const pod = testClient();
+    await expect(pod.users.listFeatures(1)).rejects.toMatchObject({ status: 404, requestId: "pod-side-trace" });
+    const error = await pod.users.listFeatures(2).catch((e: unknown) => e);
+    expect(sent).toMatch(/^[A-Za-z0-9]{8}$/);
+    expect(error).toMatchObject({ status: 404, requestId: sent });
+  });
+
+  it("PACKAGE_VERSION (sent in the User-Agent) is package.json's version", () => {
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+    expect(PACKAGE_VERSION).toBe(pkg.version);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------------------------------------------
+
+describe("options", () => {
+  const create = (extra: Record<string, unknown>) => () =>
+    createPodClient({ baseUrl: BASE_URL, sessionToken: TOKEN, ...extra } as never);
+
+  it("rateLimit is checked when the client is created", () => {
+    expect(create({ rateLimit: { perSecnd: 100 } })).toThrow(TypeError);
+    expect(create({ rateLimit: { perSecnd: 100 } })).toThrow("rateLimit.perSecnd is not an option");
+    expect(create({ rateLimit: 100 })).toThrow(TypeError);
+    expect(create({ rateLimit: null })).toThrow(TypeError);
+    for (const bad of [0, -5, Number.NaN, Number.POSITIVE_INFINITY, "100"]) {
+      expect(create({ rateLimit: { perSecond: bad } })).toThrow(RangeError);
+      expect(create({ rateLimit: { max: bad } })).toThrow(RangeError);
+    }
+    expect(create({ rateLimit: { perSecond: 0 } })).toThrow("rateLimit.perSecond must be a number");
+    expect(create({ rateLimit: { perSecond: 200, max: 100 } })).toThrow(RangeError);
+    expect(create({ rateLimit: { perSecond: 200, max: 100 } })).toThrow("must not exceed rateLimit.max");
+    expect(create({ rateLimit: { perSecond: 100, max: 100 } })).not.toThrow();
+    expect(create({ rateLimit: { perSecond: 0.5 } })).not.toThrow();
+    expect(create({ rateLimit: { max: 2000 } })).not.toThrow();
+    expect(create({ rateLimit: {} })).not.toThrow();
+  });
+
+  it.each([
+    ["https://alice-admin:hunter2-secret@acme.symphony.com/pod", "credentials"],
+    ["https://alice-admin@acme.symphony.com/pod", "a user name only"],
+    ["https://alice-admin:hunter2-secret@acme.symphony.com:99999/pod", "credentials and an invalid port"],
+    ["http://alice-admin:hunter2-secret@acme.symphony.com:port/pod", "credentials and a port that is not a number"],
+  ])("a baseUrl with %s is refused, and the message holds neither user nor password (%s)", (baseUrl) => {
+    const error = (() => {
+      try {
+        createPodClient({ baseUrl, sessionToken: TOKEN });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(TypeError);
+    const logged = everySerialization(error);
+    expect(logged).not.toContain("alice");
+    expect(logged).not.toContain("hunter2");
+    expect(logged).toContain("acme.symphony.com");
+  });
+
+  it.each([
+    ["p/ss", "/"],
+    ["p#ss", "#"],
+    ["p?ss", "?"],
+  ])("a password holding %s (%s) is not quoted either", (password) => {
+    const baseUrl = `https://alice-admin:hunter2-${password}@acme.symphony.com/pod`;
+    let error: unknown;
+    try {
+      createPodClient({ baseUrl, sessionToken: TOKEN });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(TypeError);
+    const logged = everySerialization(error);
+    expect(logged).not.toContain("alice");
+    expect(logged).not.toContain("hunter2");
+  });
+
+  it("a method's last argument: null, a string, a signal or a retry of the wrong kind is a TypeError naming it", async () => {
+    let requests = 0;
+    server.use(
+      http.all(`${BASE_URL}/*`, () => {
+        requests++;
+        return HttpResponse.json([]);
+      }),
+    );
+    const pod = testClient().users;
+    const outcome = (promise: Promise<unknown>) => promise.catch((e: unknown) => e);
+    const asNull = await outcome(pod.listFeatures(1, null as never));
+    expect(asNull).toBeInstanceOf(TypeError);
+    expect((asNull as Error).message).toMatch(/^options must be an object .*got null$/);
+    const asString = await outcome(pod.listFeatures(1, "opts" as never));
+    expect(asString).toBeInstanceOf(TypeError);
+    expect((asString as Error).message).toMatch(/^options must be an object .*got a string$/);
+    expect((asString as Error).message).not.toContain("opts");
+    const badSignal = await outcome(pod.listFeatures(1, { signal: "nope" as never }));
+    expect(badSignal).toBeInstanceOf(TypeError);
+    expect((badSignal as Error).message).toMatch(/^options\.signal must be an AbortSignal/);
+    const badRetry = await outcome(pod.listFeatures(1, { retry: "x" as never }));
+    expect(badRetry).toBeInstanceOf(TypeError);
+    expect((badRetry as Error).message).toMatch(/^options\.retry must be an object/);
+    const unknownRetry = await outcome(pod.listFeatures(1, { retry: { maxAttempt: 2 } as never }));
+    expect(unknownRetry).toBeInstanceOf(TypeError);
+    expect((unknownRetry as Error).message).toContain("retry.maxAttempt is not a retry option");
+    const arrayRetry = await outcome(pod.listApps(1, { retry: [] as never }));
+    expect(arrayRetry).toBeInstanceOf(TypeError);
+    expect(requests).toBe(0);
+    await expect(pod.listFeatures(1, {})).resolves.toEqual([]);
+    await expect(pod.listFeatures(1, undefined)).resolves.toEqual([]);
+    expect(requests).toBe(2);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Progress
+// ---------------------------------------------------------------------------------------------------------------
+
+describe("BulkProgress.sendRatePerSecond", () => {
+  it("is undefined while a run is unlimited, and a number once the pod answered 429", async () => {
+    let requests = 0;
+    server.use(
+      http.post(FEATURES, () => {
+        requests++;
+        // The pod admits the first 100 calls, refuses the next fifty (dense enough to be about the rate; a lone 429
+        // only holds), then admits again.
+        return requests > 100 && requests <= 150
+          ? HttpResponse.json({ message: "slow down" }, { status: 429, headers: { "retry-after": "0" } })
+          : HttpResponse.json({ message: "OK" });
+      }),
+    );
+    const rates: (number | undefined)[] = [];
+    const report = await testClient().bulk.updateFeatures(items(300), {
+      concurrency: 50,
+      progressIntervalMs: 0,
+      onProgress: (p) => rates.push(p.sendRatePerSecond),
+    });
+    expect(report.succeeded).toBe(300);
+    expect(rates[0]).toBeUndefined();
+    expect(rates.some((rate) => typeof rate === "number")).toBe(true);
+    const last = rates.at(-1);
+    expect(typeof last).toBe("number");
+    expect(last).toBeGreaterThan(0);
+  });
+});
