@@ -183,7 +183,9 @@ export class AuthenticationError extends PodError {
  * ```
  * @throws TypeError or RangeError for invalid options, naming the option.
  */
-export function rsaAuthentication(options: RsaAuthenticationOptions): () => Promise<string> {
+export function rsaAuthentication(
+  options: RsaAuthenticationOptions,
+): (context?: SessionTokenContext) => Promise<string> {
   if (options === null || typeof options !== "object") throw new TypeError("rsaAuthentication needs an options object");
   const { username } = options;
   if (typeof username !== "string" || username.trim() === "") {

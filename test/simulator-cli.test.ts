@@ -1,5 +1,9 @@
 import { spawn } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { once } from "node:events";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
 import { parseSimulatorArgs, runSimulatorCli } from "../src/simulator/index.js";
@@ -118,6 +122,51 @@ describe("parseSimulatorArgs", () => {
     [["--login-public-key", "/no/such/file.pem"]],
   ])("refuses %j", async (argv) => {
     await expect(parseSimulatorArgs(argv)).rejects.toThrow();
+  });
+});
+
+describe("--login-public-key: a key that cannot verify logins is refused at start", () => {
+  const pair = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const write = (name: string, text: string) => {
+    const dir = mkdtempSync(join(tmpdir(), "sim-key-"));
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+
+  it.each([
+    [
+      "a private key (PKCS#8)",
+      pair.privateKey.export({ type: "pkcs8", format: "pem" }) as string,
+      "holds a private key",
+    ],
+    [
+      "a private key (PKCS#1)",
+      pair.privateKey.export({ type: "pkcs1", format: "pem" }) as string,
+      "holds a private key",
+    ],
+    ["text that is no key", "hello\n", "is not a PEM public key"],
+    ["an EC public key", ec.publicKey.export({ type: "spki", format: "pem" }) as string, "is not an RSA key"],
+  ])("%s: exit 2 with the fix, nothing served", async (_what, pem, message) => {
+    const stdout = sink();
+    const stderr = sink();
+    const file = write("key.pem", pem);
+    expect(await runSimulatorCli(["--login-public-key", file], { stdout, stderr })).toBe(2);
+    expect(stdout.lines()).toEqual([]);
+    expect(stderr.lines()[0]).toContain(message);
+    expect(stderr.lines()[0]).toContain("openssl rsa -in bot.pem -pubout");
+    expect(stderr.lines().join("\n")).not.toContain("-----"); // the key file is never echoed
+  });
+
+  it("the public half starts, and verifies logins with it", async () => {
+    const file = write("public.pem", pair.publicKey.export({ type: "spki", format: "pem" }) as string);
+    const stop = new AbortController();
+    const stdout = sink();
+    const done = runSimulatorCli(["--login-public-key", file], { stdout, stderr: sink(), interrupt: stop.signal });
+    await expect.poll(() => stdout.lines().length).toBe(2);
+    stop.abort();
+    expect(await done).toBe(0);
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import { createReadStream } from "node:fs";
 import type { PodClient } from "../client.js";
-import { PodApiError, PodUnauthorizedError } from "../errors.js";
+import { PodApiError, PodError, PodUnauthorizedError } from "../errors.js";
 import { AuthenticationError } from "../rsa-auth.js";
 import { type Command, EXIT } from "./args.js";
 import { BULK_METHOD, type LooseBulk, type Plan } from "./plan.js";
@@ -84,6 +84,8 @@ export async function apply(options: {
 
   const progress = options.quiet ? undefined : progressRenderer(io.stderr, command.label, plan.calls);
   let refused: "token" | "login" | undefined;
+  /** The breaker that stopped the run (the pod unreachable, the privilege missing), for its message. */
+  let stoppedBy: PodError | undefined;
   const started = Date.now();
   const bulk = pod.bulk.stream[BULK_METHOD[command.operation]] as LooseBulk;
   try {
@@ -104,6 +106,9 @@ export async function apply(options: {
         // stop, and keep the rest in the report for a retry.
         if (outcome.error instanceof PodUnauthorizedError) refused = "token";
         else if (outcome.error instanceof AuthenticationError) refused = "login";
+        else if (outcome.error instanceof PodError && outcome.error.circuitBreaker && !stoppedBy) {
+          stoppedBy = outcome.error; // the run stops by itself; its message says what to do
+        }
         if (refused) controller.abort();
       }
       const error = outcome.status === "failed" ? outcome.error : undefined;
@@ -137,10 +142,15 @@ export async function apply(options: {
     );
     if (refused === "token") {
       io.stderr.write(
-        "The pod refused the session token (401). Set a fresh POD_SESSION_TOKEN, or use --username and --private-key.\n",
+        "The pod refused the session token (401), so the run stopped. Set a fresh POD_SESSION_TOKEN, or use " +
+          "--username and --private-key; with RSA, check that the service account is enabled and that its public " +
+          "key is the one registered on the pod.\n",
       );
     } else if (refused === "login") {
       io.stderr.write("The login was refused (RSA authentication): check --username and --private-key.\n");
+    } else if (stoppedBy) {
+      const note = stoppedBy.message.slice(stoppedBy.message.indexOf(". ") + 2);
+      io.stderr.write(`The run stopped: ${printable(note)}.\n`);
     }
 
     let report: { lines: number; removed: boolean } | undefined;

@@ -37,15 +37,16 @@ export function progressRenderer(
     const bar = new cliProgress.SingleBar(
       {
         stream: stderr as NodeJS.WritableStream,
-        format: `${label} |{bar}| {value}/{total} calls · {failed} failed · {rate}/s · ETA {eta_formatted}`,
+        format: `${label} |{bar}| {value}/{total} calls · {failed} failed · {rate}/s{pace} · ETA {eta_formatted}`,
         hideCursor: true,
         etaBuffer: 500,
       },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(total, 0, { failed: 0, rate: 0 });
+    bar.start(total, 0, { failed: 0, rate: 0, pace: "" });
     return {
-      update: (p: BulkProgress) => bar.update(p.done, { failed: p.failed, rate: p.ratePerSecond.toFixed(0) }),
+      update: (p: BulkProgress) =>
+        bar.update(p.done, { failed: p.failed, rate: p.ratePerSecond.toFixed(0), pace: pace(p) }),
       stop: () => bar.stop(),
     };
   }
@@ -56,7 +57,7 @@ export function progressRenderer(
     printed = p;
     const percent = total > 0 ? ((100 * p.done) / total).toFixed(1) : "100.0";
     stderr.write(
-      `progress: ${p.done}/${total} calls (${percent}%) · ${p.failed} failed · ${p.ratePerSecond.toFixed(0)}/s\n`,
+      `progress: ${p.done}/${total} calls (${percent}%) · ${p.failed} failed · ${p.ratePerSecond.toFixed(0)}/s${pace(p)}\n`,
     );
   };
   return {
@@ -71,6 +72,13 @@ export function progressRenderer(
       if (latest && latest.done !== printed?.done) line(latest);
     },
   };
+}
+
+/** The client's current pace, as its rate limiter learned it from the pod's 429s; nothing while unlimited. */
+function pace(p: BulkProgress): string {
+  const rate = p.sendRatePerSecond;
+  if (rate === undefined) return "";
+  return rate === 0 ? " · holding (the pod said 429)" : ` · paced at ${rate.toFixed(0)}/s`;
 }
 
 /**

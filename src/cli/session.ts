@@ -19,7 +19,7 @@ import { printable } from "./text.js";
  * @throws UsageError when there is no token, or the login is refused.
  */
 export async function resolveSessionToken(
-  args: Pick<ApplyArgs, "username" | "privateKey" | "podUrl">,
+  args: Pick<ApplyArgs, "username" | "privateKey" | "podUrl"> & Partial<Pick<ApplyArgs, "maxAttempts">>,
   env: Record<string, string | undefined>,
 ): Promise<string | SessionTokenProvider> {
   const { username, privateKey: keyFile } = args;
@@ -28,13 +28,19 @@ export async function resolveSessionToken(
     const privateKey = await readPrivateKeyFile(keyFile).catch((error: Error) => {
       throw new UsageError(`cannot use --private-key ${keyFile}: ${printable(error.message)}`);
     });
-    const provider = rsaAuthentication({ podUrl: args.podUrl as string, username, privateKey });
+    const provider = rsaAuthentication({
+      podUrl: args.podUrl as string,
+      username,
+      privateKey,
+      ...(args.maxAttempts && { retry: { maxAttempts: args.maxAttempts } }),
+    });
     let first: Promise<string> | undefined = provider();
     await first.catch((error: Error) => {
       throw new UsageError(`RSA authentication failed: ${printable(error.message)}`);
     });
-    return () => {
-      const token = first ?? provider();
+    // Later logins get the client's context: its transport, trace id and user agent.
+    return (context) => {
+      const token = first ?? provider(context);
       first = undefined;
       return token;
     };

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createPublicKey, randomBytes } from "node:crypto";
 import type { CryptoKey, JWTPayload, JWTVerifyGetKey, KeyObject } from "jose";
 
 const MAX_JWT_LIFETIME_MS = 5 * 60_000;
@@ -151,6 +151,7 @@ export type LoginCheck = (jwt: string) => Promise<LoginRefusal | undefined>;
 export function loginCheck(options: SimulatorLoginOptions | undefined): LoginCheck {
   const source = options?.publicKey;
   if (source === undefined) return async (jwt) => checkUnverified(jwt);
+  checkPublicKey(source);
   let key: Promise<CryptoKey | KeyObject | JWTVerifyGetKey> | undefined;
   const getKey = () => {
     key ??=
@@ -172,6 +173,31 @@ export function loginCheck(options: SimulatorLoginOptions | undefined): LoginChe
       return { status: 401, message: `the JWT was refused: ${(error as Error).message}` };
     }
   };
+}
+
+/**
+ * Refuses, at start, a key that cannot verify logins, instead of starting and then refusing every login. Node
+ * derives a public key from a private PEM, so a private key is refused by its PEM label: it must not be handed
+ * around as if it were the public half.
+ */
+function checkPublicKey(source: NonNullable<SimulatorLoginOptions["publicKey"]>): void {
+  const howTo = "give the service account's public key, e.g. `openssl rsa -in bot.pem -pubout -out bot-public.pem`";
+  if (typeof source === "string") {
+    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(source)) {
+      throw new TypeError(`login.publicKey holds a private key: ${howTo}`);
+    }
+    let key: KeyObject;
+    try {
+      key = createPublicKey(source) as unknown as KeyObject;
+    } catch {
+      throw new TypeError(`login.publicKey is not a PEM public key ("BEGIN PUBLIC KEY", SPKI): ${howTo}`);
+    }
+    if ((key as unknown as { asymmetricKeyType?: string }).asymmetricKeyType !== "rsa") {
+      throw new TypeError(`login.publicKey is not an RSA key (logins are signed with RS512): ${howTo}`);
+    }
+  } else if (typeof source === "object" && (source as { type?: unknown }).type === "private") {
+    throw new TypeError(`login.publicKey is a private key: ${howTo}`);
+  }
 }
 
 async function checkUnverified(jwt: string): Promise<LoginRefusal | undefined> {
