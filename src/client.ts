@@ -2,6 +2,7 @@ import createClient, { type Client } from "openapi-fetch";
 import type { paths } from "../generated/pod-api.js";
 import { type SessionTokenContext, type SessionTokenProvider, SessionTokens } from "./auth.js";
 import { BulkAdmin } from "./bulk.js";
+import { pipelineFetch, requestClass } from "./fetch-adapter.js";
 import { PodHttp } from "./http.js";
 import { AdaptiveRateLimiter, type RateLimitOptions } from "./rate-limiter.js";
 import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
@@ -90,8 +91,28 @@ export interface PodClient {
   readonly users: UserAdmin;
   /** The same operations over many users: bounded concurrency, streamed input, one outcome per item. */
   readonly bulk: BulkAdmin;
-  /** The typed openapi-fetch client; `sessionToken` is added for you. Answers are returned, not thrown. */
+  /**
+   * The typed openapi-fetch client that runs every call of this client, `users` and `bulk` included; the
+   * `sessionToken` is added for you. Answers are returned, not thrown. Middleware registered with `raw.use()` sees
+   * every call, under its spec path (see docs/errors-and-retries.md, "Middleware").
+   */
   readonly raw: Client<PodPaths>;
+  /**
+   * Closes the client's connection pool once calls in flight finish; later calls fail. Also `await using pod = …`.
+   *
+   * @example
+   * ```ts
+   * const pod = createPodClient({ baseUrl, sessionToken });
+   * try {
+   *   await pod.users.listFeatures(7215545057281n);
+   * } finally {
+   *   await pod.close();
+   * }
+   * ```
+   */
+  close(): Promise<void>;
+  /** The same as {@link PodClient.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** @internal */
@@ -116,22 +137,32 @@ export interface PodClientInternals {
  * @throws TypeError or RangeError for invalid options, naming the option.
  */
 export function createPodClient(options: PodClientOptions): PodClient {
-  const internals = createInternals(options);
-  const users = new UserAdmin(internals.http, internals.defaults);
+  const { baseUrl, http, defaults, transport } = createInternals(options);
+  let middlewares = 0;
+  const registered = () => middlewares > 0;
+  // One openapi-fetch client runs every call, facade, bulk and raw: its middleware sees them all.
   const raw = createClient<PodPaths>({
-    baseUrl: internals.baseUrl,
-    fetch: (request: Request) => rawFetch(internals, request),
-    // int64 values given as bigint keep every digit in raw bodies too.
+    baseUrl,
+    Request: requestClass(registered),
+    fetch: pipelineFetch(http, baseUrl, defaults, registered),
+    // int64 values given as bigint keep every digit in bodies.
     bodySerializer: stringifyJson,
   });
-  const dryRunUsers = new UserAdmin(dryRunHttp, internals.defaults);
-  return { users, bulk: new BulkAdmin(users, dryRunUsers, internals.http), raw };
+  const { use, eject } = raw;
+  raw.use = (...added) => {
+    use(...added);
+    middlewares += added.filter(Boolean).length;
+  };
+  raw.eject = (...removed) => {
+    eject(...removed);
+    middlewares = Math.max(0, middlewares - removed.filter(Boolean).length);
+  };
+  const users = new UserAdmin(raw, http, defaults);
+  // Dry runs validate and build every request exactly as real ones do, and send nothing.
+  const dryRunUsers = new UserAdmin(raw, http, defaults, true);
+  const close = () => transport.close();
+  return { users, bulk: new BulkAdmin(users, dryRunUsers, http), raw, close, [Symbol.asyncDispose]: close };
 }
-
-/** Stands in for the pipeline in dry runs: the facade validates and builds each request, and nothing is sent. */
-const dryRunHttp = {
-  send: async () => undefined,
-} as unknown as PodHttp;
 
 function createInternals(options: PodClientOptions) {
   if (options === null || typeof options !== "object") throw new TypeError("createPodClient needs an options object");
@@ -143,7 +174,7 @@ function createInternals(options: PodClientOptions) {
   const defaults: CallDefaults = { retry: resolveRetry(DEFAULT_RETRY, options.retry, "retry"), timeoutMs };
   const tokens = new SessionTokens(options.sessionToken, Date.now, loginContext(transport, defaults));
   const limiter = new AdaptiveRateLimiter(checkRateLimit(options.rateLimit));
-  return { baseUrl, http: new PodHttp(baseUrl, tokens, transport, limiter), defaults };
+  return { baseUrl, http: new PodHttp(baseUrl, tokens, transport, limiter), defaults, transport };
 }
 
 /**
@@ -219,28 +250,4 @@ function checkBaseUrl(baseUrl: unknown): string {
 export function withoutCredentials(text: string): string {
   // Up to the last "@": a password may hold "/", "?", "#" or "@" itself, and a cut too far only shortens a message.
   return text.replace(/^([a-z][a-z0-9+.-]*:\/\/).*@/is, "$1");
-}
-
-/** openapi-fetch hands over a WHATWG Request; send it through the same pipeline and hand back a Response. */
-async function rawFetch(internals: ReturnType<typeof createInternals>, request: Request): Promise<Response> {
-  const path = request.url.slice(internals.baseUrl.length);
-  const headers: Record<string, string> = {};
-  request.headers.forEach((value, name) => {
-    if (name !== "sessiontoken") headers[name] = value;
-  });
-  const body = request.body === null ? undefined : await request.text();
-  const { response } = await internals.http.exchange({
-    ...internals.defaults,
-    method: request.method,
-    path,
-    headers,
-    body,
-    signal: request.signal,
-  });
-  const responseHeaders = new Headers();
-  for (const [name, value] of Object.entries(response.headers)) {
-    if (value !== undefined) responseHeaders.set(name, Array.isArray(value) ? value.join(", ") : value);
-  }
-  const empty = response.status === 204 || response.status === 304 || response.body === "";
-  return new Response(empty ? null : response.body, { status: response.status, headers: responseHeaders });
 }

@@ -24,6 +24,22 @@ export interface PodCall {
   session?: boolean | undefined;
 }
 
+/** Which call an answer belongs to, for its error. @internal */
+export interface AnswerMeta {
+  method: string;
+  path: string;
+  uid?: string | undefined;
+  attempts: number;
+  requestId?: string | undefined;
+}
+
+/** A final answer as the facade reads it, whether it came as a light answer or a `Response`. @internal */
+export interface Answer {
+  status: number;
+  header(name: string): string | undefined;
+  body: string;
+}
+
 /** What a call came back with. */
 export interface Exchange {
   response: WireResponse;
@@ -227,24 +243,36 @@ export class PodHttp {
 
   /**
    * Runs the call; a non-2xx answer is thrown as the matching {@link PodApiError}, a 2xx one is read with `decode`.
-   * An answer `decode` refuses (not JSON, not the spec's shape) is a {@link PodApiError} saying so, since a proxy's
-   * page can stand in for the pod's answer; its text appears only as a redacted excerpt.
    */
   async send<T>(call: PodCall, decode: AnswerDecoder<T>): Promise<T> {
     const { response, attempts, requestId } = await this.exchange(call);
-    if (response.status < 200 || response.status >= 300) throw this.#errorFor(call, response, attempts, requestId);
+    const answer = {
+      status: response.status,
+      header: (name: string) => headerValue(response, name),
+      body: response.body,
+    };
+    return this.readAnswer({ ...call, attempts, requestId }, answer, decode);
+  }
+
+  /**
+   * Reads a final answer: a non-2xx one becomes the matching {@link PodApiError}; a 2xx one is read with `decode`,
+   * and one `decode` refuses (empty, not JSON, not the spec's shape) is a {@link PodApiError} saying so, since a
+   * proxy's page can stand in for the pod's answer. The answer's text appears only as a redacted excerpt.
+   */
+  readAnswer<T>(call: AnswerMeta, answer: Answer, decode: AnswerDecoder<T>): T {
+    if (answer.status < 200 || answer.status >= 300) throw this.#errorFor(call, answer);
     try {
-      return decode(response.body);
+      return decode(answer.body);
     } catch (error) {
       if (!(error instanceof UnreadableAnswer)) throw error;
-      const body = this.excerpt(response.body);
+      const body = this.excerpt(answer.body);
       throw new PodApiError({
-        status: response.status,
+        status: answer.status,
         method: call.method,
         path: call.path,
         uid: call.uid,
-        attempts,
-        requestId,
+        attempts: call.attempts,
+        requestId: call.requestId,
         podMessage: `the answer ${error.message}${body ? `: ${body}` : ""}`,
       });
     }
@@ -329,7 +357,7 @@ export class PodHttp {
     );
   }
 
-  #podError(response: WireResponse): { code?: number; podMessage?: string } {
+  #podError(response: { body: string }): { code?: number; podMessage?: string } {
     let parsed: unknown;
     try {
       parsed = JSON.parse(response.body);
@@ -346,16 +374,16 @@ export class PodHttp {
     return out;
   }
 
-  #errorFor(call: PodCall, response: WireResponse, attempts: number, requestId: string): PodApiError {
+  #errorFor(call: AnswerMeta, answer: Answer): PodApiError {
     return podApiErrorFor({
-      status: response.status,
+      status: answer.status,
       method: call.method,
       path: call.path,
       uid: call.uid,
-      ...this.#podError(response),
-      requestId,
-      attempts,
-      retryAfterMs: response.status === 429 ? parseRetryAfter(headerValue(response, "retry-after")) : undefined,
+      ...this.#podError(answer),
+      requestId: call.requestId,
+      attempts: call.attempts,
+      retryAfterMs: answer.status === 429 ? parseRetryAfter(answer.header("retry-after")) : undefined,
     });
   }
 }

@@ -59,8 +59,8 @@ export interface WireResponse {
   body: string;
 }
 
-/** Sends one request; rejects only when there is no HTTP answer. */
-export type Transport = (request: WireRequest) => Promise<WireResponse>;
+/** Sends one request; rejects only when there is no HTTP answer. `close` releases its connections. */
+export type Transport = ((request: WireRequest) => Promise<WireResponse>) & { close(): Promise<void> };
 
 /**
  * A `fetch`-compatible function, as `createPodClient({ fetch })` and `rsaAuthentication({ fetch })` take it: the
@@ -84,19 +84,33 @@ export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
  */
 export function undiciTransport(): Transport {
   // undici is loaded on the first call: a client given its own fetch (tests, proxies) never pays its ~20 MB.
-  let send: Transport | undefined;
-  let loading: Promise<Transport> | undefined;
-  return (wire) => {
+  type Send = (request: WireRequest) => Promise<WireResponse>;
+  let send: Send | undefined;
+  let agent: Dispatcher | undefined;
+  let loading: Promise<Send> | undefined;
+  let closed = false;
+  const transport = (wire: WireRequest) => {
     if (send) return send(wire);
+    if (closed) return Promise.reject(new Error("the client was closed"));
     loading ??= import("undici").then(({ Agent, request }) => {
-      send = undiciSender(new Agent({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000 }), request);
+      agent = new Agent({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000 });
+      send = undiciSender(agent, request);
       return send;
     });
     return loading.then((loaded) => loaded(wire));
   };
+  transport.close = async () => {
+    closed = true;
+    await loading;
+    await agent?.close();
+  };
+  return transport;
 }
 
-function undiciSender(dispatcher: Dispatcher, request: typeof import("undici").request): Transport {
+function undiciSender(
+  dispatcher: Dispatcher,
+  request: typeof import("undici").request,
+): (request: WireRequest) => Promise<WireResponse> {
   return async ({ url, method, headers, body, signal }) => {
     const res = await request(url, {
       method: method as "GET",
@@ -112,7 +126,7 @@ function undiciSender(dispatcher: Dispatcher, request: typeof import("undici").r
 
 /** Adapts a user-supplied `fetch` (a proxy, a test double, msw's patched global) to the pipeline. */
 export function fetchTransport(fetchFn: FetchLike): Transport {
-  return async ({ url, method, headers, body, signal }) => {
+  const transport = async ({ url, method, headers, body, signal }: WireRequest): Promise<WireResponse> => {
     // A user's fetch expects a real AbortSignal: link one to the attempt's.
     let fetchSignal: AbortSignal | null = null;
     if (signal) {
@@ -124,4 +138,6 @@ export function fetchTransport(fetchFn: FetchLike): Transport {
     const res = await fetchFn(url, { method, headers, body: body ?? null, signal: fetchSignal });
     return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
   };
+  // A fetch you gave owns its connections: closing the client leaves them to you.
+  return Object.assign(transport, { close: async () => {} });
 }

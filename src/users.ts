@@ -1,18 +1,12 @@
-import type { components, paths } from "../generated/pod-api.js";
+import type { Client } from "openapi-fetch";
+import type { components } from "../generated/pod-api.js";
+import type { PodPaths } from "./client.js";
 import { ValidationError } from "./errors.js";
-import type { PodHttp } from "./http.js";
+import { CALL_CONTEXT, type CallContext } from "./fetch-adapter.js";
+import type { AnswerDecoder, PodHttp } from "./http.js";
 import { type UserId, userIdToDecimal } from "./ids.js";
 import { checkTimeoutMs, type RetryOptions, resolveRetry } from "./retry.js";
-import {
-  checkBody,
-  fromWire,
-  int64ListAnswer,
-  jsonAnswer,
-  type OperationKey,
-  requireFields,
-  stringifyJson,
-  toWire,
-} from "./wire.js";
+import { checkBody, fromWire, int64ListAnswer, jsonAnswer, requireFields, toWire } from "./wire.js";
 
 type Schemas = components["schemas"];
 
@@ -135,23 +129,6 @@ export interface CallDefaults {
   timeoutMs: number;
 }
 
-// --- typed routes ------------------------------------------------------------------------------------------
-// Each facade method names its generated route here, so a spec change to a wrapped operation fails the
-// typecheck on the line that must change.
-
-type Method = "get" | "post" | "patch";
-type Operation<P extends keyof paths, M extends Method> = paths[P][M];
-type RequestJson<O> = O extends { requestBody: { content: { "application/json": infer B } } } ? B : never;
-type ResponseJson<O> = O extends { responses: { 200: { content: { "application/json": infer R } } } } ? R : never;
-/** int64 fields may carry a bigint on their way out; {@link stringifyJson} writes every digit. */
-type Lossless<T> = T extends number
-  ? number | bigint
-  : T extends readonly (infer I)[]
-    ? Lossless<I>[]
-    : T extends object
-      ? { [K in keyof T]: Lossless<T[K]> }
-      : T;
-
 /**
  * The user-admin methods of a {@link PodClient}, one call per user: `pod.users`. Build it with
  * {@link createPodClient}. Every method validates its input before sending (a {@link ValidationError} names the
@@ -168,13 +145,17 @@ type Lossless<T> = T extends number
  * ```
  */
 export class UserAdmin {
+  readonly #client: Client<PodPaths>;
   readonly #http: PodHttp;
   readonly #defaults: CallDefaults;
+  readonly #dryRun: boolean;
 
   /** @internal */
-  constructor(http: PodHttp, defaults: CallDefaults) {
+  constructor(client: Client<PodPaths>, http: PodHttp, defaults: CallDefaults, dryRun = false) {
+    this.#client = client;
     this.#http = http;
     this.#defaults = defaults;
+    this.#dryRun = dryRun;
   }
 
   /**
@@ -198,7 +179,10 @@ export class UserAdmin {
       return wire;
     });
     checkBody(body, "FeatureList", "features");
-    await this.#call("post", "/v1/admin/user/{uid}/features/update", userId, body, options);
+    if (this.#dryRun) return;
+    const { context, init } = this.#init(userId, options);
+    const result = await this.#client.POST("/v1/admin/user/{uid}/features/update", { ...init, body });
+    this.#read(context, "POST", result, jsonAnswer("post /v1/admin/user/{uid}/features/update"));
   }
 
   /**
@@ -212,7 +196,14 @@ export class UserAdmin {
    */
   async listFeatures(uid: UserId, options?: CallOptions): Promise<FeatureEntitlement[]> {
     const userId = userIdToDecimal(uid, "uid");
-    const wire = await this.#call("get", "/v1/admin/user/{uid}/features", userId, undefined, options);
+    const { context, init } = this.#init(userId, options);
+    const result = await this.#client.GET("/v1/admin/user/{uid}/features", init);
+    const wire = this.#read(
+      context,
+      "GET",
+      result,
+      jsonAnswer<Schemas["FeatureList"]>("get /v1/admin/user/{uid}/features"),
+    );
     return wire.map((feature) => fromWire<FeatureEntitlement>(feature));
   }
 
@@ -260,8 +251,12 @@ export class UserAdmin {
     const delegate = BigInt(userIdToDecimal(wire.userId, "update.userId"));
     const checked = { action: wire.action };
     checkBody(checked, "DelegateAction", "update");
-    const body = { userId: delegate, action: checked.action };
-    await this.#call("post", "/v1/admin/user/{uid}/delegates/update", userId, body, options);
+    if (this.#dryRun) return;
+    // int64: the delegate goes out as a bigint, written with every digit by the body serializer.
+    const body = { userId: delegate as unknown as number, action: checked.action };
+    const { context, init } = this.#init(userId, options);
+    const result = await this.#client.POST("/v1/admin/user/{uid}/delegates/update", { ...init, body });
+    this.#read(context, "POST", result, jsonAnswer("post /v1/admin/user/{uid}/delegates/update"));
   }
 
   /**
@@ -275,9 +270,9 @@ export class UserAdmin {
    */
   async listDelegates(uid: UserId, options?: CallOptions): Promise<bigint[]> {
     const userId = userIdToDecimal(uid, "uid");
-    const path = `/v1/admin/user/${userId}/delegates`;
-    const call = { ...this.#settings(options), method: "GET", path, uid: userId };
-    return this.#http.send(call, int64ListAnswer("get /v1/admin/user/{uid}/delegates"));
+    const { context, init } = this.#init(userId, options);
+    const result = await this.#client.GET("/v1/admin/user/{uid}/delegates", init);
+    return this.#read(context, "GET", result, int64ListAnswer("get /v1/admin/user/{uid}/delegates"));
   }
 
   /**
@@ -301,7 +296,10 @@ export class UserAdmin {
     const userId = userIdToDecimal(uid, "uid");
     const body = mapList(apps, "apps", (app, field) => toWire(app, "UserAppEntitlement", field));
     checkBody(body, "UserAppEntitlementList", "apps");
-    return this.#call("post", "/v1/admin/user/{uid}/app/entitlement/list", userId, body, options);
+    if (this.#dryRun) return [];
+    const { context, init } = this.#init(userId, options);
+    const result = await this.#client.POST("/v1/admin/user/{uid}/app/entitlement/list", { ...init, body });
+    return this.#read(context, "POST", result, jsonAnswer("post /v1/admin/user/{uid}/app/entitlement/list"));
   }
 
   /**
@@ -334,7 +332,10 @@ export class UserAdmin {
       return wire;
     });
     checkBody(body, "UserAppEntitlementsPatchList", "patches");
-    return this.#call("patch", "/v1/admin/user/{uid}/app/entitlement/list", userId, body, options);
+    if (this.#dryRun) return [];
+    const { context, init } = this.#init(userId, options);
+    const result = await this.#client.PATCH("/v1/admin/user/{uid}/app/entitlement/list", { ...init, body });
+    return this.#read(context, "PATCH", result, jsonAnswer("patch /v1/admin/user/{uid}/app/entitlement/list"));
   }
 
   /**
@@ -348,7 +349,9 @@ export class UserAdmin {
    */
   async listApps(uid: UserId, options?: CallOptions): Promise<AppEntitlement[]> {
     const userId = userIdToDecimal(uid, "uid");
-    return this.#call("get", "/v1/admin/user/{uid}/app/entitlement/list", userId, undefined, options);
+    const { context, init } = this.#init(userId, options);
+    const result = await this.#client.GET("/v1/admin/user/{uid}/app/entitlement/list", init);
+    return this.#read(context, "GET", result, jsonAnswer("get /v1/admin/user/{uid}/app/entitlement/list"));
   }
 
   /**
@@ -361,32 +364,45 @@ export class UserAdmin {
    * ```
    */
   async listAvailableFeatures(options?: CallOptions): Promise<string[]> {
-    const call = { ...this.#settings(options), method: "GET", path: "/v1/admin/system/features/list" };
-    return this.#http.send(
-      call,
-      jsonAnswer<ResponseJson<Operation<"/v1/admin/system/features/list", "get">>>(
-        "get /v1/admin/system/features/list",
-      ),
-    );
+    const { context, init } = this.#init(undefined, options);
+    const result = await this.#client.GET("/v1/admin/system/features/list", { ...init, params: {} });
+    return this.#read(context, "GET", result, jsonAnswer<string[]>("get /v1/admin/system/features/list"));
   }
 
-  async #call<P extends keyof paths & `/v1/admin/user/{uid}/${string}`, M extends Method & keyof paths[P]>(
-    method: M,
-    route: P,
-    uid: string,
-    body: Lossless<RequestJson<Operation<P, M>>> | undefined,
-    options: CallOptions | undefined,
-  ): Promise<ResponseJson<Operation<P, M>>> {
-    return this.#http.send(
-      {
-        ...this.#settings(options),
-        method: method.toUpperCase(),
-        path: route.replace("{uid}", uid),
-        uid,
-        body: body === undefined ? undefined : stringifyJson(body),
-      },
-      jsonAnswer<ResponseJson<Operation<P, M>>>(`${method} ${route}` as OperationKey),
-    );
+  /**
+   * The init every call hands openapi-fetch: the uid as its path parameter, the answer read as text (so int64 ids
+   * are parsed exactly and the spec's schema checks it), the signal, and the per-call settings for the pipeline.
+   */
+  #init(uid: string | undefined, options: CallOptions | undefined) {
+    const settings = this.#settings(options);
+    const context: CallContext = { uid, retry: settings.retry, timeoutMs: settings.timeoutMs };
+    // int64: openapi-typescript types uids as `number`; the facade keeps them as decimal strings, every digit intact.
+    const path = (uid === undefined ? {} : { uid }) as unknown as { uid: number };
+    const init = {
+      params: { path },
+      parseAs: "text" as const,
+      signal: "signal" in settings ? settings.signal : undefined,
+    };
+    return { context, init: { ...init, [CALL_CONTEXT]: context } };
+  }
+
+  /** openapi-fetch's result, as the pipeline's errors and the operation's decoder read it. */
+  #read<T>(
+    context: CallContext,
+    method: string,
+    result: { data?: string; error?: unknown; response: Response },
+    decode: AnswerDecoder<T>,
+  ): T {
+    const { response } = result;
+    const body = response.ok
+      ? (result.data ?? "")
+      : typeof result.error === "string"
+        ? result.error
+        : JSON.stringify(result.error ?? "");
+    const answer = { status: response.status, header: (name: string) => response.headers.get(name) ?? undefined, body };
+    const requestId = context.requestId ?? answer.header("x-trace-id");
+    const meta = { method, path: context.path ?? "", uid: context.uid, attempts: context.attempts ?? 1, requestId };
+    return this.#http.readAnswer(meta, answer, decode);
   }
 
   #settings(options: CallOptions | undefined) {
