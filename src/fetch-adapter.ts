@@ -32,6 +32,13 @@ type Carrier = { [CALL_CONTEXT]?: CallContext };
  */
 export function requestClass(middlewareRegistered: () => boolean): typeof Request {
   class PodRequest {
+    // openapi-fetch checks what a middleware's onRequest returns with `instanceof` this class: a real Request is fine.
+    static [Symbol.hasInstance](value: unknown): boolean {
+      return (
+        value instanceof Request ||
+        (typeof value === "object" && value !== null && Object.getPrototypeOf(value) === PodRequest.prototype)
+      );
+    }
     readonly url!: string;
     readonly method!: string;
     readonly headers!: Headers;
