@@ -1,6 +1,7 @@
 import { PodError, PodForbiddenError, ValidationError } from "./errors.js";
 import type { PodHttp } from "./http.js";
 import { type UserId, userIdToDecimal } from "./ids.js";
+import { OPERATIONS } from "./operations.js";
 import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
 import type {
   AppEntitlement,
@@ -226,20 +227,20 @@ interface ItemKind<Item> {
 
 const KINDS = {
   updateFeatures: {
-    fields: ["uid", "features"],
+    fields: OPERATIONS.updateFeatures.bulk.fields,
     run: (users, item, options) => users.updateFeatures(item.uid, item.features, options),
   } satisfies ItemKind<FeatureUpdateItem>,
   updateDelegates: {
-    fields: ["uid", "userId", "action"],
+    fields: OPERATIONS.updateDelegates.bulk.fields,
     run: (users, item, options) =>
       users.updateDelegates(item.uid, { userId: item.userId, action: item.action }, options),
   } satisfies ItemKind<DelegateUpdateItem>,
   replaceApps: {
-    fields: ["uid", "apps"],
+    fields: OPERATIONS.replaceApps.bulk.fields,
     run: (users, item, options) => users.replaceApps(item.uid, item.apps, options),
   } satisfies ItemKind<AppReplaceItem>,
   patchApps: {
-    fields: ["uid", "patches"],
+    fields: OPERATIONS.patchApps.bulk.fields,
     run: (users, item, options) => users.patchApps(item.uid, item.patches, options),
   } satisfies ItemKind<AppPatchItem>,
 };

@@ -5,6 +5,7 @@ import { ValidationError } from "./errors.js";
 import { CALL_CONTEXT, type CallContext } from "./fetch-adapter.js";
 import type { AnswerDecoder, PodHttp } from "./http.js";
 import { type UserId, userIdToDecimal } from "./ids.js";
+import { OPERATIONS, operationKey } from "./operations.js";
 import { checkTimeoutMs, type RetryOptions, resolveRetry } from "./retry.js";
 import { checkBody, fromWire, int64ListAnswer, jsonAnswer, requireFields, toWire } from "./wire.js";
 
@@ -181,8 +182,8 @@ export class UserAdmin {
     checkBody(body, "FeatureList", "features");
     if (this.#dryRun) return;
     const { context, init } = this.#init(userId, options);
-    const result = await this.#client.POST("/v1/admin/user/{uid}/features/update", { ...init, body });
-    this.#read(context, "POST", result, jsonAnswer("post /v1/admin/user/{uid}/features/update"));
+    const result = await this.#client.POST(OPERATIONS.updateFeatures.path, { ...init, body });
+    this.#read(context, "POST", result, jsonAnswer(operationKey("updateFeatures")));
   }
 
   /**
@@ -197,13 +198,8 @@ export class UserAdmin {
   async listFeatures(uid: UserId, options?: CallOptions): Promise<FeatureEntitlement[]> {
     const userId = userIdToDecimal(uid, "uid");
     const { context, init } = this.#init(userId, options);
-    const result = await this.#client.GET("/v1/admin/user/{uid}/features", init);
-    const wire = this.#read(
-      context,
-      "GET",
-      result,
-      jsonAnswer<Schemas["FeatureList"]>("get /v1/admin/user/{uid}/features"),
-    );
+    const result = await this.#client.GET(OPERATIONS.listFeatures.path, init);
+    const wire = this.#read(context, "GET", result, jsonAnswer<Schemas["FeatureList"]>(operationKey("listFeatures")));
     return wire.map((feature) => fromWire<FeatureEntitlement>(feature));
   }
 
@@ -255,8 +251,8 @@ export class UserAdmin {
     // int64: the delegate goes out as a bigint, written with every digit by the body serializer.
     const body = { userId: delegate as unknown as number, action: checked.action };
     const { context, init } = this.#init(userId, options);
-    const result = await this.#client.POST("/v1/admin/user/{uid}/delegates/update", { ...init, body });
-    this.#read(context, "POST", result, jsonAnswer("post /v1/admin/user/{uid}/delegates/update"));
+    const result = await this.#client.POST(OPERATIONS.updateDelegates.path, { ...init, body });
+    this.#read(context, "POST", result, jsonAnswer(operationKey("updateDelegates")));
   }
 
   /**
@@ -271,8 +267,8 @@ export class UserAdmin {
   async listDelegates(uid: UserId, options?: CallOptions): Promise<bigint[]> {
     const userId = userIdToDecimal(uid, "uid");
     const { context, init } = this.#init(userId, options);
-    const result = await this.#client.GET("/v1/admin/user/{uid}/delegates", init);
-    return this.#read(context, "GET", result, int64ListAnswer("get /v1/admin/user/{uid}/delegates"));
+    const result = await this.#client.GET(OPERATIONS.listDelegates.path, init);
+    return this.#read(context, "GET", result, int64ListAnswer(operationKey("listDelegates")));
   }
 
   /**
@@ -298,8 +294,8 @@ export class UserAdmin {
     checkBody(body, "UserAppEntitlementList", "apps");
     if (this.#dryRun) return [];
     const { context, init } = this.#init(userId, options);
-    const result = await this.#client.POST("/v1/admin/user/{uid}/app/entitlement/list", { ...init, body });
-    return this.#read(context, "POST", result, jsonAnswer("post /v1/admin/user/{uid}/app/entitlement/list"));
+    const result = await this.#client.POST(OPERATIONS.replaceApps.path, { ...init, body });
+    return this.#read(context, "POST", result, jsonAnswer(operationKey("replaceApps")));
   }
 
   /**
@@ -334,8 +330,8 @@ export class UserAdmin {
     checkBody(body, "UserAppEntitlementsPatchList", "patches");
     if (this.#dryRun) return [];
     const { context, init } = this.#init(userId, options);
-    const result = await this.#client.PATCH("/v1/admin/user/{uid}/app/entitlement/list", { ...init, body });
-    return this.#read(context, "PATCH", result, jsonAnswer("patch /v1/admin/user/{uid}/app/entitlement/list"));
+    const result = await this.#client.PATCH(OPERATIONS.patchApps.path, { ...init, body });
+    return this.#read(context, "PATCH", result, jsonAnswer(operationKey("patchApps")));
   }
 
   /**
@@ -350,8 +346,8 @@ export class UserAdmin {
   async listApps(uid: UserId, options?: CallOptions): Promise<AppEntitlement[]> {
     const userId = userIdToDecimal(uid, "uid");
     const { context, init } = this.#init(userId, options);
-    const result = await this.#client.GET("/v1/admin/user/{uid}/app/entitlement/list", init);
-    return this.#read(context, "GET", result, jsonAnswer("get /v1/admin/user/{uid}/app/entitlement/list"));
+    const result = await this.#client.GET(OPERATIONS.listApps.path, init);
+    return this.#read(context, "GET", result, jsonAnswer(operationKey("listApps")));
   }
 
   /**
@@ -365,8 +361,8 @@ export class UserAdmin {
    */
   async listAvailableFeatures(options?: CallOptions): Promise<string[]> {
     const { context, init } = this.#init(undefined, options);
-    const result = await this.#client.GET("/v1/admin/system/features/list", { ...init, params: {} });
-    return this.#read(context, "GET", result, jsonAnswer<string[]>("get /v1/admin/system/features/list"));
+    const result = await this.#client.GET(OPERATIONS.listAvailableFeatures.path, { ...init, params: {} });
+    return this.#read(context, "GET", result, jsonAnswer<string[]>(operationKey("listAvailableFeatures")));
   }
 
   /**

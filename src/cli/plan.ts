@@ -7,6 +7,7 @@ import type { BulkOutcome } from "../bulk.js";
 import type { PodClient } from "../client.js";
 import { ValidationError } from "../errors.js";
 import { userIdToDecimal } from "../ids.js";
+import { OPERATIONS, WRITE_OPERATIONS, type WriteOperation } from "../operations.js";
 import type { Command } from "./args.js";
 import type { InputFile } from "./input.js";
 import { BitSet, type KeyRecord, KeySorter, keyText } from "./keysort.js";
@@ -22,12 +23,9 @@ import { plural, printable } from "./text.js";
  * const method = BULK_METHOD.appsReplace; // "replaceApps"
  * ```
  */
-export const BULK_METHOD = {
-  features: "updateFeatures",
-  delegates: "updateDelegates",
-  appsReplace: "replaceApps",
-  appsPatch: "patchApps",
-} as const;
+export const BULK_METHOD = Object.fromEntries(WRITE_OPERATIONS.map((name) => [OPERATIONS[name].cli.layout, name])) as {
+  [K in WriteOperation as (typeof OPERATIONS)[K]["cli"]["layout"]]: K;
+};
 
 /**
  * A bulk streaming method, loosely typed: the CLI's items are checked by the bulk validation itself.

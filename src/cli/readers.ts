@@ -2,12 +2,14 @@
  * Streaming readers for the CLI's input files: CSV (a documented column layout per command) and JSON Lines
  * (one bulk item per line, the format of `--report` files and journals). Neither reads a file whole.
  */
+
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { parse as parseCsv } from "csv-parse";
 import type { AppPatchItem, AppReplaceItem, DelegateUpdateItem, FeatureUpdateItem } from "../bulk.js";
 import { userIdToDecimal } from "../ids.js";
 import { mayHoldUnsafeInteger, parseJsonLossless } from "../json.js";
+import { OPERATIONS, WRITE_OPERATIONS, type WriteOperation } from "../operations.js";
 import type { AppEntitlement, AppEntitlementPatch, AppProduct } from "../users.js";
 import { printable, quote } from "./text.js";
 
@@ -19,7 +21,7 @@ import { printable, quote } from "./text.js";
  * const operation: Operation = "appsPatch";
  * ```
  */
-export type Operation = "features" | "delegates" | "appsReplace" | "appsPatch";
+export type Operation = (typeof OPERATIONS)[WriteOperation]["cli"]["layout"];
 
 /**
  * The item type each operation reads.
@@ -137,16 +139,12 @@ export const MAX_ROW_BYTES = 1024 * 1024;
  * console.log(CSV_COLUMNS.features.required.join(",")); // "uid,entitlement,enabled"
  * ```
  */
-export const CSV_COLUMNS: Record<Operation, { required: string[]; optional: string[] }> = {
-  features: { required: ["uid", "entitlement", "enabled"], optional: [] },
-  delegates: { required: ["uid", "userId", "action"], optional: [] },
-  appsReplace: { required: ["uid", "appId", "listed", "install"], optional: ["appName", ...productColumns()] },
-  appsPatch: { required: ["uid", "appId"], optional: ["listed", "install", ...productColumns()] },
-};
-
-function productColumns() {
-  return ["productName", "productType", "productSku", "productSubscribed", "productAppId"];
-}
+export const CSV_COLUMNS = Object.fromEntries(
+  WRITE_OPERATIONS.map((name) => {
+    const { layout, csv } = OPERATIONS[name].cli;
+    return [layout, { required: [...csv.required], optional: [...csv.optional] }];
+  }),
+) as Record<Operation, { required: string[]; optional: string[] }>;
 
 /**
  * Picks the format from the file name; `-` and unknown extensions sniff the first character.
