@@ -3,6 +3,7 @@ import type { PodHttp } from "./http.js";
 import { type UserId, userIdToDecimal } from "./ids.js";
 import { OPERATIONS } from "./operations.js";
 import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
+import { type BulkOutcome, type BulkProgress, BulkRunError, type Items, schedule } from "./scheduler.js";
 import type {
   AppEntitlement,
   AppEntitlementPatch,
@@ -75,36 +76,6 @@ export interface AppPatchItem {
 }
 
 /**
- * Progress of a bulk run, reported at most every `progressIntervalMs` and once at the end.
- *
- * @example
- * ```ts
- * const onProgress = (p: BulkProgress) => console.log(`${p.done} done, ${p.failed} failed, ${p.ratePerSecond.toFixed(0)}/s`);
- * ```
- */
-export interface BulkProgress {
-  /** Items settled so far: `succeeded + failed`. */
-  done: number;
-  /** Items the pod accepted. */
-  succeeded: number;
-  /** Items that failed (after retries) or were invalid. */
-  failed: number;
-  /** Calls running now, including those waiting for their turn under the rate limit. */
-  inFlight: number;
-  /** Calls allowed at once: the `concurrency` option. */
-  concurrency: number;
-  /** Average settled items per second since the start. */
-  ratePerSecond: number;
-  /**
-   * The client's send rate now, in calls per second, as its rate limiter paces calls: learned from the pod's 429
-   * answers (see {@link RateLimitOptions}); `undefined` while unlimited, `0` while holding after a 429.
-   */
-  sendRatePerSecond: number | undefined;
-  /** Milliseconds since the start. */
-  elapsedMs: number;
-}
-
-/**
  * Options of every bulk method.
  *
  * @example
@@ -132,43 +103,7 @@ export interface BulkOptions {
   dryRun?: boolean;
 }
 
-/**
- * What happened to one input item; the streaming form yields one per item, in the order they settle.
- *
- * @example
- * ```ts
- * for await (const outcome of pod.bulk.stream.updateFeatures(items)) {
- *   if (outcome.status === "failed") console.error(outcome.uid, outcome.error.message);
- * }
- * ```
- */
-export type BulkOutcome<Item> =
-  | {
-      /** The pod accepted the item. */
-      status: "succeeded";
-      /** The item's uid as a decimal string. */
-      uid: string;
-      /** The item as given. */
-      input: Item;
-    }
-  | {
-      /** The item was invalid, or its call failed after retries. */
-      status: "failed";
-      /** The item's uid as a decimal string (or as given, when it was not a valid uid). */
-      uid: string;
-      /** The item as given, so it can be retried as is. */
-      input: Item;
-      /** A {@link ValidationError}, {@link PodApiError} or {@link PodNetworkError}. */
-      error: Error;
-    }
-  | {
-      /** The run was aborted before the item was sent. */
-      status: "notAttempted";
-      /** The item's uid as given. */
-      uid: string;
-      /** The item as given. */
-      input: Item;
-    };
+export { type BulkOutcome, type BulkProgress, BulkRunError } from "./scheduler.js";
 
 /**
  * A failed item: its uid, the input exactly as given (so it can be retried as is) and why it failed.
@@ -244,9 +179,6 @@ const KINDS = {
     run: (users, item, options) => users.patchApps(item.uid, item.patches, options),
   } satisfies ItemKind<AppPatchItem>,
 };
-
-/** Any source of items: an array, a generator, a stream of parsed CSV rows. @inline */
-type Items<Item> = Iterable<Item> | AsyncIterable<Item>;
 
 /**
  * The streaming form of the bulk methods: one {@link BulkOutcome} per item as it settles, for runs too large to
@@ -441,63 +373,19 @@ async function collect<Item>(outcomes: AsyncGenerator<BulkOutcome<Item>, BulkStr
   return report;
 }
 
-/**
- * A bulk run stopped because of the caller's code, not the pod: the input threw while being read, or `onProgress`
- * threw. The calls already started were awaited first; `report` (from the report form) accounts for every item
- * taken so far, and `cause` is the original error.
- *
- * @example
- * ```ts
- * try {
- *   await pod.bulk.updateFeatures(readRows("users.csv"));
- * } catch (error) {
- *   if (error instanceof BulkRunError) console.error(error.cause, error.report?.succeeded);
- *   else throw error;
- * }
- * ```
- */
-export class BulkRunError extends PodError {
-  override name = "BulkRunError";
-  /** What the run did before it stopped: only set by the report form (`pod.bulk.updateFeatures`, …). */
-  readonly report: BulkReport<unknown> | undefined;
-
-  /** @internal */
-  constructor(message: string, options: { cause: unknown; report?: BulkReport<unknown> | undefined }) {
-    super(message, { cause: options.cause });
-    this.report = options.report;
-  }
-}
-
-const MAX_CONCURRENCY = 1000;
 /** A run whose first this-many answers are all 403, with no success, stops: the account lacks the privilege. */
 export const FORBIDDEN_TO_STOP = 10;
 
-/** Checked before anything is read or sent: invalid options are the one thing that rejects a run. */
-function checkOptions(options: BulkOptions) {
+/** The pod-specific options, checked before anything is read or sent (the scheduler checks the rest). */
+function checkCallOptions(options: BulkOptions): void {
   if (options === null || typeof options !== "object") throw new TypeError("options must be an object");
   resolveRetry(DEFAULT_RETRY, options.retry, "retry");
   if (options.timeoutMs !== undefined) checkTimeoutMs(options.timeoutMs, "timeoutMs");
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-    throw new TypeError("signal must be an AbortSignal");
-  }
-  const concurrency = options.concurrency ?? 300;
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
-    throw new RangeError(
-      `concurrency must be an integer from 1 to ${MAX_CONCURRENCY}, got ${String(options.concurrency)}`,
-    );
-  }
-  const progressIntervalMs = options.progressIntervalMs ?? 250;
-  if (!(progressIntervalMs >= 0)) throw new RangeError("progressIntervalMs must be a number ≥ 0");
-  if (options.onProgress !== undefined && typeof options.onProgress !== "function") {
-    throw new TypeError("onProgress must be a function");
-  }
-  return { concurrency, progressIntervalMs };
 }
 
 /**
- * The scheduler. Pulls an item only when a call slot is free and the consumer has taken the earlier outcomes, so
- * memory stays flat whatever the input's length. Pacing is the client's rate limiter's job (shared with every
- * other call of the client); the run stops taking items when a circuit breaker says nothing can succeed.
+ * One bulk run: the generic scheduler, with this package's parts plugged in: the item's shape and uid, the facade
+ * call, the client's send rate, and when to stop (a circuit breaker tripped, or every answer so far was 403).
  */
 async function* runBulk<Item>(
   users: UserAdmin,
@@ -506,183 +394,37 @@ async function* runBulk<Item>(
   items: Items<Item>,
   options: BulkOptions = {},
 ): AsyncGenerator<BulkOutcome<Item>, BulkStreamEnd> {
-  const { concurrency, progressIntervalMs } = checkOptions(options);
-  const iterator = openIterator(items);
-  const { signal, onProgress } = options;
+  checkCallOptions(options); // in the generator: a bad option rejects the run, as every other failure does
   // Undefined unless something overrides the client's settings: each call then takes the defaults as they are.
   const callOptions: CallOptions | undefined =
     options.retry === undefined && options.timeoutMs === undefined
       ? undefined
       : { retry: options.retry, timeoutMs: options.timeoutMs };
-
-  const limit = concurrency;
-  let stoppedBy: PodError | undefined;
   let forbiddenInARow = 0;
-  /** A breaker tripped, or every answer so far was 403: stop taking items. */
-  const checkStop = (error: unknown) => {
-    if (stoppedBy) return;
-    if (error instanceof PodError && error.circuitBreaker !== undefined) {
-      stoppedBy = error;
-    } else if (error instanceof PodForbiddenError && succeeded === 0) {
-      if (++forbiddenInARow < FORBIDDEN_TO_STOP) return;
-      stoppedBy = new PodForbiddenError({
-        ...error,
-        note:
-          `The first ${forbiddenInARow} calls of this run were all refused with 403 and none succeeded, so the run ` +
-          "stopped: the service account most likely lacks the ACCESS_USER_PROVISIONING_API privilege (role " +
-          "User Provisioning). Grant it, then run the items not attempted again",
-        circuitBreaker: "forbidden",
-      });
-    } else return;
-    stopped = true;
-  };
-
-  const started = Date.now();
-  let inFlight = 0;
-  let succeeded = 0;
-  let failed = 0;
-  let exhausted = false;
-  let stopped = false;
-  const ready: BulkOutcome<Item>[] = [];
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  const onAbort = () => {
-    stopped = true;
-    notify();
-  };
-  signal?.addEventListener("abort", onAbort, { once: true });
-  if (signal?.aborted) stopped = true;
-
-  // The caller's code failing (the input, onProgress) stops the run like an abort; it is thrown at the end.
-  let runError: BulkRunError | undefined;
-  let taken = 0;
-  const fail = (what: string, error: unknown) => {
-    runError ??= new BulkRunError(
-      `bulk run stopped after ${taken} items were read: ${what} threw (${describe(error)})`,
-      {
-        cause: error,
+  const outcomes = schedule(
+    items,
+    {
+      check: (item) => checkItem(item, kind.fields),
+      run: (item) => kind.run(users, item, callOptions),
+      keyOf: rawUid,
+      sendRate: () => http.limiter?.ratePerSecond,
+      stopWhen(error, counts): PodError | undefined {
+        if (error instanceof PodError && error.circuitBreaker !== undefined) return error;
+        if (!(error instanceof PodForbiddenError) || counts.succeeded > 0) return undefined;
+        if (++forbiddenInARow < FORBIDDEN_TO_STOP) return undefined;
+        return new PodForbiddenError({
+          ...error,
+          note:
+            `The first ${forbiddenInARow} calls of this run were all refused with 403 and none succeeded, so the run ` +
+            "stopped: the service account most likely lacks the ACCESS_USER_PROVISIONING_API privilege (role " +
+            "User Provisioning). Grant it, then run the items not attempted again",
+          circuitBreaker: "forbidden",
+        });
       },
-    );
-    stopped = true;
-  };
-
-  let lastProgress = 0;
-  const progress = (force: boolean) => {
-    if (!onProgress) return;
-    const now = Date.now();
-    if (!force && now - lastProgress < progressIntervalMs) return;
-    lastProgress = now;
-    const elapsedMs = now - started;
-    const done = succeeded + failed;
-    try {
-      onProgress({
-        done,
-        succeeded,
-        failed,
-        inFlight,
-        concurrency: limit,
-        ratePerSecond: elapsedMs > 0 ? (done * 1000) / elapsedMs : 0,
-        sendRatePerSecond: http.limiter?.ratePerSecond,
-        elapsedMs,
-      });
-    } catch (error) {
-      fail("onProgress", error);
-    }
-  };
-  /** The input's next item; undefined when it is exhausted or threw (then the run stops). */
-  const pull = async (): Promise<IteratorResult<Item> | undefined> => {
-    if (exhausted) return undefined;
-    try {
-      const next = await iterator.next();
-      if (next.done) exhausted = true;
-      else taken++;
-      return next.done ? undefined : next;
-    } catch (error) {
-      exhausted = true; // a throwing iterator is finished; do not ask it again
-      fail("the input", error);
-      return undefined;
-    }
-  };
-
-  const start = (item: Item) => {
-    let uid: string;
-    try {
-      uid = checkItem(item, kind.fields);
-    } catch (error) {
-      failed++;
-      ready.push({ status: "failed", uid: rawUid(item), input: item, error: error as Error });
-      return;
-    }
-    inFlight++;
-    kind.run(users, item, callOptions).then(
-      () => {
-        succeeded++;
-        settle({ status: "succeeded", uid, input: item });
-      },
-      (error: unknown) => {
-        failed++;
-        checkStop(error);
-        settle({ status: "failed", uid, input: item, error: asError(error) });
-      },
-    );
-  };
-  const settle = (outcome: BulkOutcome<Item>) => {
-    inFlight--;
-    ready.push(outcome);
-    notify();
-  };
-
-  try {
-    for (;;) {
-      // Fill free slots; `ready` counts against the limit so a slow consumer holds the input back.
-      while (!stopped && !exhausted && inFlight + ready.length < limit) {
-        const next = await pull();
-        if (!next) break;
-        // Aborted while the input was being read: this item is not sent.
-        if (stopped) ready.push({ status: "notAttempted", uid: rawUid(next.value), input: next.value });
-        else start(next.value);
-      }
-      while (ready.length > 0) {
-        // biome-ignore lint/style/noNonNullAssertion: length checked
-        yield ready.shift()!;
-        progress(false);
-      }
-      if (inFlight === 0 && (exhausted || stopped)) break;
-      // Calls that settled while outcomes were being yielded freed slots, or left outcomes: no waiting for those.
-      if ((!stopped && !exhausted && inFlight < limit) || ready.length > 0) continue;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-      });
-    }
-    // Stopped: what was never started is still accounted for, in input order.
-    for (let next = await pull(); next; next = await pull()) {
-      yield { status: "notAttempted", uid: rawUid(next.value), input: next.value };
-    }
-    progress(true);
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-    if (!exhausted) await iterator.return?.();
-  }
-  if (runError) throw runError;
-  return stoppedBy ? { stoppedBy } : {};
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function openIterator<Item>(items: Items<Item>): AsyncIterator<Item> | Iterator<Item> {
-  if (items !== null && typeof items === "object") {
-    const asyncIt = (items as AsyncIterable<Item>)[Symbol.asyncIterator];
-    if (typeof asyncIt === "function") return asyncIt.call(items);
-    const syncIt = (items as Iterable<Item>)[Symbol.iterator];
-    if (typeof syncIt === "function") return syncIt.call(items);
-  }
-  throw new TypeError("items must be an Iterable or an AsyncIterable (an array, a generator, a stream)");
+    },
+    options,
+  );
+  return (yield* outcomes) as BulkStreamEnd; // stoppedBy is always one of the PodErrors above
 }
 
 /** The item's own shape: an object, with exactly the fields of its kind, and a valid uid. */
@@ -701,8 +443,4 @@ function checkItem(item: unknown, fields: readonly string[]): string {
 function rawUid(item: unknown): string {
   const uid = item !== null && typeof item === "object" ? (item as { uid?: unknown }).uid : undefined;
   return uid === undefined ? "" : String(uid);
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }
