@@ -77,14 +77,16 @@ export function requireFields(value: unknown, fields: readonly string[], field: 
   }
 }
 
-interface AjvError {
+/** One error of a validator compiled by Ajv (standalone, `verbose`, so `data` holds the value at fault). */
+export interface AjvError {
   instancePath: string;
   keyword: string;
   params: Record<string, unknown>;
   message?: string;
   data?: unknown;
 }
-type CompiledValidator = ((data: unknown) => boolean) & { errors?: AjvError[] | null };
+/** A validator of `generated/schemas.ts`: true, or false with its `errors`. */
+export type CompiledValidator = ((data: unknown) => boolean) & { errors?: AjvError[] | null };
 
 /** The request bodies the facade sends, each checked by the validator compiled from its spec schema. */
 export const bodyValidators = {
@@ -110,31 +112,52 @@ export function checkBody<K extends BodyName>(
 }
 
 function describeAjvError(error: AjvError, root: string): ValidationError {
+  const { field, rule, message } = describeSchemaError(error, root, facadeName);
+  return new ValidationError(field, rule, message);
+}
+
+/**
+ * An Ajv error in words, as {@link ValidationError} puts it: the field (`root[0].name`), the rule it breaks and what
+ * is wrong. `name` shows a wire field name: the facade's names for the client's errors; the simulated pod, which
+ * speaks the wire's, keeps them as they are.
+ *
+ * @example
+ * ```ts
+ * describeSchemaError(validate.errors[0], "body", (name) => name);
+ * // { field: "body[0].install", rule: "type boolean", message: "must be a boolean, got string \"yes\"" }
+ * ```
+ * @internal
+ */
+export function describeSchemaError(
+  error: AjvError,
+  root: string,
+  name: (wireName: string) => string,
+): { field: string; rule: string; message: string } {
   let field = root;
   for (const segment of error.instancePath.split("/").slice(1)) {
-    const name = segment.replaceAll("~1", "/").replaceAll("~0", "~");
-    field += /^\d+$/.test(name) ? `[${name}]` : `.${facadeName(name)}`;
+    const unescaped = segment.replaceAll("~1", "/").replaceAll("~0", "~");
+    field += /^\d+$/.test(unescaped) ? `[${unescaped}]` : `.${name(unescaped)}`;
   }
   const { keyword, params } = error;
   const got = `, got ${describeValue(error.data)}`;
   switch (keyword) {
     case "required":
-      return new ValidationError(`${field}.${facadeName(String(params.missingProperty))}`, "required", "is required");
+      return { field: `${field}.${name(String(params.missingProperty))}`, rule: "required", message: "is required" };
     case "type":
-      return new ValidationError(field, `type ${params.type}`, `must be ${withArticle(String(params.type))}${got}`);
+      return { field, rule: `type ${params.type}`, message: `must be ${withArticle(String(params.type))}${got}` };
     case "enum": {
       const allowed = (params.allowedValues as unknown[]).map(String).join("|");
-      return new ValidationError(field, `enum ${allowed}`, `must be one of ${allowed}${got}`);
+      return { field, rule: `enum ${allowed}`, message: `must be one of ${allowed}${got}` };
     }
     case "minLength":
     case "maxLength":
-      return new ValidationError(
+      return {
         field,
-        `${keyword} ${params.limit}`,
-        `must be ${keyword === "minLength" ? "at least" : "at most"} ${params.limit} characters long${got}`,
-      );
+        rule: `${keyword} ${params.limit}`,
+        message: `must be ${keyword === "minLength" ? "at least" : "at most"} ${params.limit} characters long${got}`,
+      };
     default:
-      return new ValidationError(field, keyword, `${error.message ?? `breaks ${keyword}`}${got}`);
+      return { field, rule: keyword, message: `${error.message ?? `breaks ${keyword}`}${got}` };
   }
 }
 

@@ -3,6 +3,7 @@
  * {@link UsageError} (exit 2, nothing sent).
  */
 import { parseArgs } from "node:util";
+import { UsageError } from "../usage-error.js";
 import type { Operation } from "./readers.js";
 import { hasCredentials, quote, withoutCredentials } from "./text.js";
 
@@ -16,17 +17,8 @@ import { hasCredentials, quote, withoutCredentials } from "./text.js";
  */
 export const EXIT = { ok: 0, someFailed: 1, usage: 2, interrupted: 130 } as const;
 
-/**
- * Bad usage or input found before anything was sent: the CLI prints the message and exits 2.
- *
- * @example
- * ```ts
- * throw new UsageError("--concurrency must be an integer from 1 to 1000, got 0");
- * ```
- */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+// Bad usage or input found before anything was sent (exit 2): one class, shared with the simulator's command line.
+export { UsageError };
 
 /**
  * A command of the CLI: the bulk operation, its label in the plan, and the call it makes.
