@@ -104,6 +104,9 @@ describe("parseSimulatorArgs", () => {
     [["--rate-limit-per-second", "15", "--rate-window", "100"], "must be a whole number >= 1"],
     [["--rate-window", "100"], "--rate-window needs --rate-limit-per-second"],
     [["--rate-algorithm", "token-bucket"], "--rate-algorithm needs --rate-limit-per-second"],
+    [["--latency", "10-2"], '--latency must be a number >= 0 or a MIN-MAX range, got "10-2"'],
+    [["--users", "5,0"], '--users: "0" is not a user id (a positive int64)'],
+    [["--users", "1-9223372036854775808"], '--users TO: "9223372036854775808" is not a user id'],
   ])("refuses %j, naming the flag; the CLI exits with 2", async (argv, message) => {
     await expect(parseSimulatorArgs(argv)).rejects.toThrow(message);
     const stderr = sink();

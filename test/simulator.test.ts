@@ -1,7 +1,14 @@
 import { generateKeyPair, SignJWT } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createPodClient, PodBadRequestError, PodNotFoundError, PodUnauthorizedError } from "../src/index.js";
+import {
+  createPodClient,
+  PodBadRequestError,
+  PodNotFoundError,
+  PodUnauthorizedError,
+  ValidationError,
+} from "../src/index.js";
 import { mulberry32, type SimulatedPod, type SimulatedPodOptions, startSimulatedPod } from "../src/simulator/index.js";
+import { checkBody } from "../src/wire.js";
 
 const TOKEN = "test-session-token";
 const UID = "7215545057281";
@@ -194,6 +201,8 @@ describe("int64 ids keep every digit", () => {
     ["a fraction", "1.5"],
     ["a float exponent", "1e30"],
     ["a string", '"7215545057282"'],
+    ["zero", "0"],
+    ["negative", "-7215545057282"],
   ])("a delegate userId that is %s gets 400", async (_, userId) => {
     const pod = await start();
     const res = await call(
@@ -216,24 +225,49 @@ describe("bad requests get the spec's answers", () => {
   afterAll(() => pod.close());
 
   it.each([
-    ["features/update", "POST", '{"entitlment":"x"}', "body must be array"],
-    ["features/update", "POST", '[{"entitlment":5,"enabled":true}]', "body[0].entitlment must be string"],
+    ["features/update", "POST", '{"entitlment":"x"}', "body must be an array, got an object"],
+    [
+      "features/update",
+      "POST",
+      '[{"entitlment":5,"enabled":true}]',
+      "body[0].entitlment must be a string, got number 5",
+    ],
     [
       "features/update",
       "POST",
       '[{"entitlment":"canUpdateAvatar","enabled":"yes"}]',
-      "body[0].enabled must be boolean",
+      'body[0].enabled must be a boolean, got "yes"',
     ],
     ["features/update", "POST", '[{"entitlment":"canUpdateAvatar"}]', "entitlment and enabled are required"],
     ["features/update", "POST", '[{"entitlment":"noSuchFeature","enabled":true}]', "unknown feature"],
-    ["delegates/update", "POST", '{"userId":7215545057282,"action":"MOVE"}', "body.action must be equal to one of"],
+    [
+      "delegates/update",
+      "POST",
+      '{"userId":7215545057282,"action":"MOVE"}',
+      'body.action must be one of ADD|REMOVE, got "MOVE"',
+    ],
     ["delegates/update", "POST", '{"action":"ADD"}', "userId and action are required"],
     ["delegates/update", "POST", '{"userId":99,"action":"ADD"}', "user 99 not found"],
     ["app/entitlement/list", "POST", '[{"appId":"a","listed":true}]', "body[0].install is required"],
-    ["app/entitlement/list", "POST", `[{"appId":"${"x".repeat(257)}","listed":true,"install":true}]`, "body[0].appId"],
-    ["app/entitlement/list", "PATCH", '[{"appId":"a","install":"YES"}]', "body[0].install must be equal to one of"],
-    ["app/entitlement/list", "PATCH", '[{"appId":"a","product":null}]', "body[0].product must be object"],
-    ["app/entitlement/list", "PATCH", '[{"appId":"a","product":{"name":"P","type":"t"}}]', "subscribed is required"],
+    [
+      "app/entitlement/list",
+      "POST",
+      `[{"appId":"${"x".repeat(257)}","listed":true,"install":true}]`,
+      "body[0].appId must be at most 256 characters long",
+    ],
+    [
+      "app/entitlement/list",
+      "PATCH",
+      '[{"appId":"a","install":"YES"}]',
+      "body[0].install must be one of TRUE|FALSE|KEEP|REMOVE",
+    ],
+    ["app/entitlement/list", "PATCH", '[{"appId":"a","product":null}]', "body[0].product must be an object, got null"],
+    [
+      "app/entitlement/list",
+      "PATCH",
+      '[{"appId":"a","product":{"name":"P","type":"t"}}]',
+      "body[0].product.subscribed is required",
+    ],
     ["features/update", "POST", "[{", "not valid JSON"],
     ["features/update", "POST", "", "not valid JSON"],
   ])("%s %s %s → 400 (%s)", async (route, method, body, message) => {
@@ -245,10 +279,29 @@ describe("bad requests get the spec's answers", () => {
     expect(JSON.stringify([pod.state.features(UID), pod.state.delegates(UID), pod.state.apps(UID)])).toBe(before);
   });
 
-  it.each(["abc", "-", "1.5", "99999999999999999999", "9223372036854775808"])("uid %j → 400", async (uid) => {
-    const res = await call(pod, "GET", `/v1/admin/user/${uid}/features`);
-    expect(res.status).toBe(400);
-    expect(JSON.parse(res.text)).toEqual({ code: 400, message: expect.stringContaining("uid must be an int64") });
+  it.each(["abc", "-", "1.5", "99999999999999999999", "9223372036854775808", "0", "-5"])(
+    "uid %j → 400",
+    async (uid) => {
+      const res = await call(pod, "GET", `/v1/admin/user/${uid}/features`);
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.text)).toEqual({
+        code: 400,
+        message: `uid must be a positive int64, got ${JSON.stringify(uid)}`,
+      });
+    },
+  );
+
+  it("words a schema error as the client does, in the wire's names", async () => {
+    const body = [{ appId: "a", install: "YES" }];
+    const res = await call(pod, "PATCH", `/v1/admin/user/${UID}/app/entitlement/list`, JSON.stringify(body));
+    let client: ValidationError | undefined;
+    try {
+      checkBody(body, "UserAppEntitlementsPatchList", "body");
+    } catch (error) {
+      client = error as ValidationError;
+    }
+    expect(client).toBeInstanceOf(ValidationError);
+    expect(JSON.parse(res.text).message).toBe(`${client?.field} ${client?.message.slice(`${client?.field}: `.length)}`);
   });
 
   it.each([

@@ -142,11 +142,34 @@ function share(value: number | undefined, name: string): number {
   return value;
 }
 
-function latencyRange(value: SimulatorFaults["latencyMs"]): [number, number] {
+/**
+ * A latency setting checked, as `[min, max]` milliseconds: `faults.latencyMs` (a number or a `[min, max]` range), or
+ * the command line's text (`"MS"` or `"MIN-MAX"`). The one rule for both; messages name `name`.
+ *
+ * @example
+ * ```ts
+ * latencyRange([2, 10]); // [2, 10]
+ * latencyRange("2-10", "--latency"); // [2, 10]
+ * latencyRange("10-2", "--latency"); // RangeError: --latency must be a number >= 0 or a MIN-MAX range, got "10-2"
+ * ```
+ * @throws RangeError for anything else, or a range whose max is below its min.
+ * @internal
+ */
+export function latencyRange(
+  value: SimulatorFaults["latencyMs"] | string,
+  name = "faults.latencyMs",
+): [number, number] {
   if (value === undefined) return [0, 0];
-  const [min, max] = typeof value === "number" ? [value, value] : value;
+  let min: number;
+  let max: number;
+  if (typeof value === "string") {
+    const match = /^(\d+(?:\.\d+)?)(?:-(\d+(?:\.\d+)?))?$/.exec(value.trim());
+    min = match ? Number(match[1]) : Number.NaN;
+    max = match?.[2] === undefined ? min : Number(match[2]);
+  } else [min, max] = typeof value === "number" ? [value, value] : value;
   if (!(Number.isFinite(min) && Number.isFinite(max) && min >= 0 && max >= min)) {
-    throw new RangeError(`faults.latencyMs must be a number >= 0 or a [min, max] range, got ${JSON.stringify(value)}`);
+    const form = typeof value === "string" ? "MIN-MAX" : "[min, max]";
+    throw new RangeError(`${name} must be a number >= 0 or a ${form} range, got ${JSON.stringify(value)}`);
   }
   return [min, max];
 }

@@ -1,15 +1,22 @@
 /**
- * A simulated Symphony pod for the demo, end-to-end tests and benchmarks: a real HTTP server on loopback, with
- * in-memory state, the spec's validation, expiring session tokens and seeded faults.
+ * `symphony-pod-admin/simulator`: a simulated Symphony pod for the demo, end-to-end tests and benchmarks, a real HTTP
+ * server on loopback with in-memory state, the spec's validation, expiring session tokens and seeded faults. A
+ * subpath of its own, so the client (`symphony-pod-admin`) never loads it; importing either runs nothing.
+ *
+ * ```ts
+ * import { startSimulatedPod } from "symphony-pod-admin/simulator";
+ * ```
+ *
+ * @module symphony-pod-admin/simulator
  */
 
-export { mulberry32, type SimulatorFaults } from "./faults.js";
 export {
   parseSimulatorArgs,
   runSimulatorCli,
   SIMULATOR_USAGE,
   type SimulatorCliIo,
-} from "./main.js";
+} from "./cli.js";
+export { mulberry32, type SimulatorFaults } from "./faults.js";
 export {
   DEFAULT_AVAILABLE_FEATURES,
   DEFAULT_SIMULATOR_TOKEN,

@@ -7,11 +7,12 @@ import {
   validateUserAppEntitlementList,
   validateUserAppEntitlementsPatchList,
 } from "../../generated/schemas.js";
-import type { UserId } from "../ids.js";
+import { canonicalUserId, type UserId } from "../ids.js";
 import { mayHoldUnsafeInteger, parseJsonLossless } from "../json.js";
+import { type AjvError, type CompiledValidator, describeSchemaError } from "../wire.js";
 import { Fault, FaultPlan, type SimulatorFaults } from "./faults.js";
 import { RateLimiter } from "./ratelimit.js";
-import { int64Key, PodStore, SimulatedPodState, type SimulatorAppDefaults, type UserRecord } from "./state.js";
+import { PodStore, SimulatedPodState, type SimulatorAppDefaults, type UserRecord } from "./state.js";
 import { type LoginCheck, loginCheck, SessionRegistry, type SimulatorLoginOptions } from "./tokens.js";
 
 type Schemas = components["schemas"];
@@ -223,14 +224,6 @@ export interface SimulatedPod {
   close(): Promise<void>;
 }
 
-interface AjvError {
-  instancePath: string;
-  keyword: string;
-  params: Record<string, unknown>;
-  message?: string;
-}
-type Validator = ((data: unknown) => boolean) & { errors?: AjvError[] | null };
-
 const USER_PREFIX = "/pod/v1/admin/user/";
 const SYSTEM_FEATURES = "/pod/v1/admin/system/features/list";
 const LOGIN = "/login/pubkey/authenticate";
@@ -376,8 +369,10 @@ class PodServer {
       }
       let key = "";
       if (uid !== undefined) {
-        const parsed = int64Key(uid);
-        if (parsed === undefined) return this.error(res, 400, `uid must be an int64, got ${JSON.stringify(uid)}`);
+        const parsed = canonicalUserId(uid);
+        if (parsed === undefined) {
+          return this.error(res, 400, `uid must be a positive int64, got ${JSON.stringify(uid.slice(0, 40))}`);
+        }
         if (!this.store.isUser(parsed)) return this.error(res, 404, `user ${parsed} not found`);
         key = parsed;
       }
@@ -450,9 +445,11 @@ class PodServer {
       return this.error(res, 400, "body: userId and action are required");
     }
     let delegate: string | undefined;
-    if (Number.isSafeInteger(body.userId)) delegate = String(body.userId);
-    else if (mayHoldUnsafeInteger(text)) delegate = int64Key((parseJsonLossless(text) as { userId?: unknown }).userId);
-    if (delegate === undefined) return this.error(res, 400, "body.userId must be an int64");
+    if (Number.isSafeInteger(body.userId)) delegate = canonicalUserId(body.userId);
+    else if (mayHoldUnsafeInteger(text)) {
+      delegate = canonicalUserId((parseJsonLossless(text) as { userId?: unknown }).userId);
+    }
+    if (delegate === undefined) return this.error(res, 400, "body.userId must be a positive int64");
     if (!this.store.isUser(delegate)) return this.error(res, 400, `body.userId: user ${delegate} not found`);
     if (delegate === key) return this.error(res, 400, "body.userId: a user cannot be their own delegate");
     const record = this.store.record(key);
@@ -516,7 +513,7 @@ class PodServer {
       this.error(res, 400, "request body is not valid JSON");
       return undefined;
     }
-    const validate = validator as Validator;
+    const validate = validator as CompiledValidator;
     if (validate(body)) return body;
     this.error(res, 400, describe(validate.errors?.[0]));
     return undefined;
@@ -588,16 +585,11 @@ class PodServer {
   }
 }
 
-/** An Ajv error as the Error body's message, with the field in `body[0].field` form. */
+/** An Ajv error as the Error body's message, in the client's words but the wire's names: `body[0].entitlment …`. */
 function describe(error: AjvError | undefined): string {
   if (error === undefined) return "request body does not match the schema";
-  let field = "body";
-  for (const segment of error.instancePath.split("/").slice(1)) {
-    field += /^\d+$/.test(segment) ? `[${segment}]` : `.${segment.replaceAll("~1", "/").replaceAll("~0", "~")}`;
-  }
-  if (error.keyword === "required") return `${field}.${String(error.params.missingProperty)} is required`;
-  const allowed = error.keyword === "enum" ? `: ${(error.params.allowedValues as unknown[]).join(", ")}` : "";
-  return `${field} ${error.message ?? `breaks ${error.keyword}`}${allowed}`;
+  const { field, message } = describeSchemaError(error, "body", (name) => name);
+  return `${field} ${message}`;
 }
 
 /**
@@ -611,7 +603,8 @@ function describe(error: AjvError | undefined): string {
  *
  * @example
  * ```ts
- * import { createPodClient, startSimulatedPod } from "symphony-pod-admin";
+ * import { createPodClient } from "symphony-pod-admin";
+ * import { startSimulatedPod } from "symphony-pod-admin/simulator";
  *
  * const pod = await startSimulatedPod({ faults: { rateLimit: 0.1, seed: 1 } });
  * const client = createPodClient({ baseUrl: pod.url, sessionToken: pod.currentToken() });

@@ -1,45 +1,15 @@
 import type { components } from "../../generated/pod-api.js";
-import type { UserId } from "../ids.js";
+import { canonicalUserId, type UserId } from "../ids.js";
 
 type Schemas = components["schemas"];
 type Product = Schemas["Product"];
 type AppEntitlement = Schemas["UserAppEntitlement"];
 type AppPatch = Schemas["UserAppEntitlementPatch"];
 
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-const DECIMAL = /^-?[0-9]{1,19}$/;
-
-/**
- * An int64 in canonical decimal form (no leading zeros), the key of every user; undefined when `value` is not one.
- * Strings are kept as strings so no digit is lost to a float.
- *
- * @example
- * ```ts
- * int64Key("007"); // "7"
- * int64Key("9223372036854775808"); // undefined: beyond int64
- * ```
- * @internal
- */
-export function int64Key(value: unknown): string | undefined {
-  if (typeof value === "string") {
-    if (!DECIMAL.test(value)) return undefined;
-    // Short ids without a leading zero are canonical already: the common case skips BigInt.
-    if (value.length <= 15 && value.charCodeAt(0) !== 0x30 && value.charCodeAt(0) !== 0x2d) return value;
-    return inRange(BigInt(value));
-  }
-  if (typeof value === "bigint") return inRange(value);
-  if (typeof value === "number") return Number.isSafeInteger(value) ? String(value) : undefined;
-  return undefined;
-}
-
-function inRange(value: bigint): string | undefined {
-  return value >= INT64_MIN && value <= INT64_MAX ? value.toString() : undefined;
-}
-
+/** A user's key: the client's canonical decimal form of a positive int64 (ids.ts). */
 function keyOf(uid: UserId, field = "uid"): string {
-  const key = int64Key(uid);
-  if (key === undefined) throw new TypeError(`${field} is not an int64 user id: ${String(uid)}`);
+  const key = canonicalUserId(uid);
+  if (key === undefined) throw new TypeError(`${field} is not a positive int64 user id: ${String(uid)}`);
   return key;
 }
 

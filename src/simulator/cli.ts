@@ -1,0 +1,307 @@
+/**
+ * The simulated pod's command line, `pod-admin simulate` (and `npx tsx src/simulator/main.ts`, the standalone
+ * process): its options, usage text and run loop. Importing this module runs nothing; src/simulator/main.ts is the
+ * entry point that calls {@link runSimulatorCli}. The first stdout line is machine-readable (`listening <url>`), for
+ * benchmarks and scripts that spawn it.
+ */
+
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { canonicalUserId } from "../ids.js";
+import { UsageError } from "../usage-error.js";
+import { latencyRange, type SimulatorFaults } from "./faults.js";
+import { DEFAULT_SIMULATOR_TOKEN, type SimulatedPodOptions, startSimulatedPod } from "./pod.js";
+import { checkRateLimit } from "./ratelimit.js";
+
+/**
+ * Usage text of the standalone simulator.
+ *
+ * @example
+ * ```ts
+ * console.log(SIMULATOR_USAGE);
+ * ```
+ */
+export const SIMULATOR_USAGE = `Usage: simulate [options]
+
+Runs a simulated Symphony pod on loopback until Ctrl-C. Prints "listening <url>" and "token <sessionToken>".
+GET <origin>/__simulator/stats answers the counters as JSON (the simulator's own route, not the Pod API's).
+
+Options:
+  --port N                  port to listen on (default: a free port)
+  --host HOST               interface (default 127.0.0.1)
+  --token TOKEN             session token to accept (default ${DEFAULT_SIMULATOR_TOKEN})
+  --expire-token-after N    each session token serves N requests, then gets 401
+  --rate-limit SHARE        share of requests answered 429 at random (0..1)
+  --retry-after SECONDS     Retry-After of those 429s (default 1)
+  --rate-limit-per-second N
+                            admit N user-admin calls a second for the whole pod, answer the rest 429
+                            with a whole-second Retry-After (login is not counted)
+  --rate-window MS          window of that limit (default 1000): N × MS / 1000 calls per window
+  --rate-algorithm ALG      fixed-window (default; windows aligned to the clock) or token-bucket
+                            (holds N × MS / 1000 calls, refilled at N a second)
+  --server-error SHARE      share of requests answered 503 (0..1)
+  --drop SHARE              share of connections dropped without an answer (0..1)
+  --latency MS|MIN-MAX      delay before each answer, fixed or a range
+  --seed N                  seed of the fault PRNG (default 1)
+  --features A,B,...        feature names the pod knows (features/list)
+  --strict-features         refuse unknown feature names with 400
+  --users A,B,...|FROM-TO   the pod's users; other uids get 404 (default: any uid)
+  --login-public-key FILE   PEM public key to verify login JWTs with (default: accept any well-formed JWT)
+  -h, --help                this text`;
+
+/**
+ * Where the standalone simulator writes, and what stops it; defaults are the process's streams and SIGINT/SIGTERM.
+ * Shaped so the `pod-admin` CLI can pass its own io object.
+ *
+ * @example
+ * ```ts
+ * const stop = new AbortController();
+ * const done = runSimulatorCli(["--port", "0"], { stdout: process.stdout, interrupt: stop.signal });
+ * stop.abort();
+ * await done;
+ * ```
+ */
+export interface SimulatorCliIo {
+  /** Where the ready lines go. Default `process.stdout`. */
+  stdout?: {
+    /** Writes `text` as it is (lines end in a newline). */
+    write(text: string): unknown;
+  };
+  /** Where notes and the final counters go. Default `process.stderr`. */
+  stderr?: {
+    /** Writes `text` as it is (lines end in a newline). */
+    write(text: string): unknown;
+  };
+  /** Stops the simulator when aborted. Default: SIGINT or SIGTERM. */
+  interrupt?: AbortSignal | undefined;
+}
+
+/**
+ * Parses the simulator's command line into {@link startSimulatedPod} options. Returns `"help"` for `--help`.
+ *
+ * @example
+ * ```ts
+ * const options = await parseSimulatorArgs(["--port", "8443", "--rate-limit", "0.1", "--seed", "7"]);
+ * // { port: 8443, faults: { rateLimit: 0.1, seed: 7 } }
+ * await parseSimulatorArgs(["--rate-limit-per-second", "1500", "--rate-window", "100"]);
+ * // { rateLimit: { perSecond: 1500, windowMs: 100 } }
+ * ```
+ * @throws Error with a message for the person at the terminal, for an unknown flag or a bad value.
+ */
+export async function parseSimulatorArgs(argv: readonly string[]): Promise<SimulatedPodOptions | "help"> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: "string" },
+        host: { type: "string" },
+        token: { type: "string" },
+        "expire-token-after": { type: "string" },
+        "rate-limit": { type: "string" },
+        "retry-after": { type: "string" },
+        "rate-limit-per-second": { type: "string" },
+        "rate-window": { type: "string" },
+        "rate-algorithm": { type: "string" },
+        "server-error": { type: "string" },
+        drop: { type: "string" },
+        latency: { type: "string" },
+        seed: { type: "string" },
+        features: { type: "string" },
+        "strict-features": { type: "boolean" },
+        users: { type: "string" },
+        "login-public-key": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) return "help";
+  const text = (name: string) => values[name] as string | undefined;
+  const options: SimulatedPodOptions = {};
+  const port = integer(text("port"), "--port");
+  if (port !== undefined) options.port = port;
+  if (text("host") !== undefined) options.host = text("host");
+  if (text("token") !== undefined) options.sessionToken = text("token");
+  const expire = integer(text("expire-token-after"), "--expire-token-after");
+  if (expire !== undefined) options.expireTokenAfterRequests = expire;
+  const faults: SimulatorFaults = {};
+  const shares = { "rate-limit": "rateLimit", "server-error": "serverError", drop: "dropConnection" } as const;
+  for (const [flag, key] of Object.entries(shares)) {
+    const value = number(text(flag), `--${flag}`);
+    if (value !== undefined) faults[key] = value;
+  }
+  const retryAfter = number(text("retry-after"), "--retry-after");
+  if (retryAfter !== undefined) faults.retryAfterSeconds = retryAfter;
+  const latency = text("latency");
+  if (latency !== undefined) faults.latencyMs = latencyOption(latency);
+  const seed = integer(text("seed"), "--seed");
+  if (seed !== undefined) faults.seed = seed;
+  if (Object.keys(faults).length > 0) options.faults = faults;
+  const rateLimit = rateLimitOptions(text);
+  if (rateLimit !== undefined) options.rateLimit = rateLimit;
+  const features = text("features");
+  if (features !== undefined) options.availableFeatures = list(features);
+  if (values["strict-features"]) options.strictFeatures = true;
+  const users = text("users");
+  if (users !== undefined) options.users = userList(users);
+  const keyFile = text("login-public-key");
+  if (keyFile !== undefined) {
+    try {
+      options.login = { publicKey: await readFile(keyFile, "utf8") };
+    } catch (error) {
+      throw new UsageError(`--login-public-key: cannot read ${keyFile}: ${(error as Error).message}`);
+    }
+  }
+  return options;
+}
+
+/**
+ * Runs the simulated pod until SIGINT/SIGTERM (or `io.interrupt`), printing `listening <url>` and `token <token>` on
+ * stdout once ready, and the counters on stderr when stopping. `pod-admin simulate` runs this. Resolves to the exit code: 0 after a clean stop,
+ * 1 when the server cannot start, 2 for bad usage.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await runSimulatorCli(process.argv.slice(2));
+ * ```
+ */
+export async function runSimulatorCli(argv: readonly string[], io: SimulatorCliIo = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const out = (line: string) => stdout.write(`${line}\n`);
+  const err = (line: string) => stderr.write(`${line}\n`);
+  let options: SimulatedPodOptions | "help";
+  try {
+    options = await parseSimulatorArgs(argv);
+  } catch (error) {
+    err(`simulate: ${(error as Error).message}`);
+    err("Run with --help for the options.");
+    return 2;
+  }
+  if (options === "help") {
+    out(SIMULATOR_USAGE);
+    return 0;
+  }
+  let pod: Awaited<ReturnType<typeof startSimulatedPod>>;
+  try {
+    pod = await startSimulatedPod(options);
+  } catch (error) {
+    const usage = error instanceof RangeError || error instanceof TypeError;
+    err(`simulate: ${(error as Error).message}`);
+    return usage ? 2 : 1;
+  }
+  out(`listening ${pod.url}`);
+  out(`token ${pod.currentToken()}`);
+  err(`Simulated pod at ${pod.url} (login at ${pod.origin}/login/pubkey/authenticate). Ctrl-C to stop.`);
+  await stopped(io.interrupt);
+  await pod.close();
+  const stats = pod.stats();
+  const limiter = options.rateLimit === undefined ? "" : `, rate limiter ${JSON.stringify(stats.rateLimiter)}`;
+  err(
+    `stopped: ${stats.requests} requests, by status ${JSON.stringify(stats.byStatus)}, faults ${JSON.stringify(stats.faults)}${limiter}, ` +
+      `${stats.writes} writes, ${stats.tokenExpiries} token expiries, ${stats.logins} logins`,
+  );
+  return 0;
+}
+
+function stopped(signal: AbortSignal | undefined): Promise<void> {
+  if (signal !== undefined) {
+    return new Promise((resolve) => {
+      if (signal.aborted) resolve();
+      else signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+  }
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
+const RATE_FLAGS = {
+  perSecond: "--rate-limit-per-second",
+  windowMs: "--rate-window",
+  algorithm: "--rate-algorithm",
+} as const;
+
+/** The `--rate-*` flags as the `rateLimit` option, checked by the simulator's own rules but naming the flags. */
+function rateLimitOptions(text: (name: string) => string | undefined): SimulatedPodOptions["rateLimit"] {
+  const perSecond = number(text("rate-limit-per-second"), RATE_FLAGS.perSecond);
+  const windowMs = integer(text("rate-window"), RATE_FLAGS.windowMs);
+  const algorithm = text("rate-algorithm");
+  if (perSecond === undefined) {
+    if (windowMs !== undefined || algorithm !== undefined) {
+      const flag = windowMs !== undefined ? RATE_FLAGS.windowMs : RATE_FLAGS.algorithm;
+      throw new UsageError(`${flag} needs ${RATE_FLAGS.perSecond}`);
+    }
+    return undefined;
+  }
+  const rateLimit: NonNullable<SimulatedPodOptions["rateLimit"]> = { perSecond };
+  if (windowMs !== undefined) rateLimit.windowMs = windowMs;
+  if (algorithm !== undefined) rateLimit.algorithm = algorithm as typeof rateLimit.algorithm;
+  try {
+    checkRateLimit(rateLimit, RATE_FLAGS);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  return rateLimit;
+}
+
+function number(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n))
+    throw new UsageError(`${flag} expects a number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function integer(value: string | undefined, flag: string): number | undefined {
+  const n = number(value, flag);
+  if (n !== undefined && !Number.isInteger(n)) throw new UsageError(`${flag} expects an integer, got ${value}`);
+  return n;
+}
+
+/** `--latency MS|MIN-MAX` as `faults.latencyMs`, by the fault settings' own rule but naming the flag. */
+function latencyOption(value: string): number | [number, number] {
+  try {
+    const [min, max] = latencyRange(value, "--latency");
+    return min === max ? min : [min, max];
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function list(value: string): string[] {
+  return value
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+}
+
+function userList(value: string): bigint[] {
+  const range = /^(\d+)-(\d+)$/.exec(value.trim());
+  if (range) {
+    const [from, to] = [userId(range[1] as string, "--users FROM"), userId(range[2] as string, "--users TO")];
+    if (to < from || to - from > 10_000_000n)
+      throw new UsageError("--users FROM-TO must be an ascending range of at most 10,000,000 users");
+    const users: bigint[] = [];
+    for (let uid = from; uid <= to; uid++) users.push(uid);
+    return users;
+  }
+  return list(value).map((uid) => userId(uid, "--users"));
+}
+
+/** A user id of the command line, by the client's rule (a positive int64). */
+function userId(text: string, flag: string): bigint {
+  const key = canonicalUserId(text);
+  if (key === undefined) throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a user id (a positive int64)`);
+  return BigInt(key);
+}
