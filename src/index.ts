@@ -38,17 +38,6 @@ export {
   readPrivateKeyFile,
   rsaAuthentication,
 } from "./rsa-auth.js";
-export {
-  DEFAULT_SIMULATOR_TOKEN,
-  type SimulatedPod,
-  type SimulatedPodOptions,
-  SimulatedPodState,
-  type SimulatorAppDefaults,
-  type SimulatorFaults,
-  type SimulatorLoginOptions,
-  type SimulatorStats,
-  startSimulatedPod,
-} from "./simulator/index.js";
 export type { FetchLike } from "./transport.js";
 export {
   type AppEntitlement,

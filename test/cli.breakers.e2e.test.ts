@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type SimulatedPod, type SimulatedPodOptions, startSimulatedPod } from "../src/index.js";
+import { type SimulatedPod, type SimulatedPodOptions, startSimulatedPod } from "../src/simulator/index.js";
 import { type CliRun, startPodAdmin } from "./cli-process.js";
 
 const FEATURE = "canCreatePublicRoom";

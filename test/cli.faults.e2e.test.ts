@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
-import { startSimulatedPod } from "../src/index.js";
+import { startSimulatedPod } from "../src/simulator/index.js";
 import { startPodAdmin } from "./cli-process.js";
 
 const USERS = 50_000;

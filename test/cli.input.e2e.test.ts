@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type SimulatedPod, startSimulatedPod } from "../src/index.js";
+import { type SimulatedPod, startSimulatedPod } from "../src/simulator/index.js";
 import { startPodAdmin } from "./cli-process.js";
 
 let work: string;

@@ -8,8 +8,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { startSimulatedPod } from "../src/index.js";
-import { mulberry32 } from "../src/simulator/faults.js";
+import { mulberry32, startSimulatedPod } from "../src/simulator/index.js";
 import { startPodAdmin } from "./cli-process.js";
 
 const USERS = 50_000;

@@ -1,14 +1,16 @@
 /**
  * Every ```ts block of the README and the guides is type-checked against the package's source, so the docs cannot
- * drift from the API. Each block becomes a module in which "symphony-pod-admin" resolves to src/index.ts; all of
- * them are checked by one TypeScript program with the project's strict options.
+ * drift from the API. Each block becomes a module in which "symphony-pod-admin" resolves to src/index.ts and
+ * "symphony-pod-admin/simulator" to src/simulator/index.ts; all of them are checked by one TypeScript program with
+ * the project's strict options.
  *
  * A block may use top-level await and declared placeholders (`declare const items: AsyncIterable<…>;`). A block
  * that cannot be checked (rare: a fragment of a type, pseudo-code) opts out with `<!-- snippet: no-check -->` on the
  * line before its fence.
  *
  * The `@example` blocks of the TSDoc comments in src/ (the ones the typedoc reference shows) are checked by the same
- * program. They are shorter: every export of the package is in scope, and so are the names they commonly assume
+ * program. They are shorter: every export of the package's main entry is in scope (and, for the simulator's own
+ * examples, every export of `symphony-pod-admin/simulator`), and so are the names they commonly assume
  * (`pod`, `uid`, `uids`, `items`, `report`, …, see {@link TSDOC_PRELUDE}); examples of `@internal` declarations
  * are left out, as the reference does.
  */
@@ -20,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const PACKAGE = "symphony-pod-admin";
+const SIMULATOR = `${PACKAGE}/simulator`;
 const NO_CHECK = "<!-- snippet: no-check -->";
 
 interface Snippet {
@@ -127,7 +130,7 @@ function moduleExports(file: string): Exports {
 
 /** What the TSDoc examples may assume, declared before each of them (which then runs in a block of its own). */
 const TSDOC_PRELUDE = `
-declare const pod: Pkg.PodClient & Pkg.SimulatedPod;
+declare const pod: Pkg.PodClient & Sim.SimulatedPod;
 declare const client: Pkg.PodClient;
 declare const uid: bigint;
 declare const uids: bigint[];
@@ -144,16 +147,17 @@ declare const afterEach: typeof import("vitest").afterEach;
 `;
 
 /**
- * A TSDoc example as a module: its own imports; the package's exports and those of the module it documents, unless
- * it imports them itself; the prelude; then its code, in a block so that it may redeclare the prelude's names.
+ * A TSDoc example as a module: its own imports; the package's exports (with the simulator's, for an example of the
+ * simulator) and those of the module it documents, unless it imports them itself; the prelude; then its code, in a
+ * block so that it may redeclare the prelude's names.
  */
-function tsdocModule(example: Snippet, pkg: Exports): { code: string; offset: number } {
+function tsdocModule(example: Snippet, pkg: Exports, sim: Exports): { code: string; offset: number } {
   const lines = example.code.split("\n");
   const imports = lines.filter((line) => /^import\s/.test(line));
   const body = lines.map((line) => (/^import\s/.test(line) ? "" : line));
   const own = new Set(
     imports
-      .filter((line) => line.includes(`"${PACKAGE}"`))
+      .filter((line) => line.includes(`"${PACKAGE}"`) || line.includes(`"${SIMULATOR}"`))
       .flatMap((line) => /\{([^}]*)\}/.exec(line)?.[1]?.split(",") ?? [])
       .map((name) => name.trim().replace(/^type\s+/, "")),
   );
@@ -164,13 +168,18 @@ function tsdocModule(example: Snippet, pkg: Exports): { code: string; offset: nu
     ].join(", ");
   const fromPackage = importList(pkg);
   for (const name of [...pkg.values, ...pkg.types]) own.add(name);
+  const ofSimulator = example.file.startsWith("src/simulator/");
+  const fromSimulator = ofSimulator ? importList(sim) : "";
+  if (ofSimulator) for (const name of [...sim.values, ...sim.types]) own.add(name);
   const fromModule = importList(moduleExports(example.file));
   const modulePath = path.join(ROOT, example.file).replace(/\.ts$/, ".js");
   const header = [
     ...imports,
     `import { ${fromPackage} } from "${PACKAGE}";`,
+    `import { ${fromSimulator} } from "${SIMULATOR}";`,
     `import { ${fromModule} } from ${JSON.stringify(modulePath)};`,
     `import type * as Pkg from "${PACKAGE}";`,
+    `import type * as Sim from "${SIMULATOR}";`,
     TSDOC_PRELUDE,
     "{",
   ].join("\n");
@@ -198,7 +207,10 @@ function compilerOptions(): ts.CompilerOptions {
     // A snippet shows one thing; the values it builds on the way need not all be used.
     noUnusedLocals: false,
     noUnusedParameters: false,
-    paths: { [PACKAGE]: [path.join(ROOT, "src/index.ts")] },
+    paths: {
+      [PACKAGE]: [path.join(ROOT, "src/index.ts")],
+      [SIMULATOR]: [path.join(ROOT, "src/simulator/index.ts")],
+    },
     typeRoots: [path.join(ROOT, "node_modules/@types")],
   };
 }
@@ -212,9 +224,10 @@ function typeCheck() {
   const byFile = new Map<string, Snippet>();
   const offsets = new Map<Snippet, number>();
   const pkg = moduleExports("src/index.ts");
+  const sim = moduleExports("src/simulator/index.ts");
   for (const snippet of checked) {
     const name = path.join(workDir, `${snippet.file.replace(/[^\w]+/g, "_")}_${snippet.block}.ts`);
-    const { code, offset } = snippet.tsdoc ? tsdocModule(snippet, pkg) : { code: snippet.code, offset: 0 };
+    const { code, offset } = snippet.tsdoc ? tsdocModule(snippet, pkg, sim) : { code: snippet.code, offset: 0 };
     offsets.set(snippet, offset);
     // `export {}` makes every block a module, so top-level await is allowed and names do not clash between blocks.
     writeFileSync(name, `${code}\nexport {};\n`);

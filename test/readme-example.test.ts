@@ -9,7 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatWithOptions } from "node:util";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { type SimulatedPod, startSimulatedPod } from "../src/index.js";
+import { type SimulatedPod, startSimulatedPod } from "../src/simulator/index.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MARKER = "<!-- readme-example: usage -->";
