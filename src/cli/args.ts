@@ -3,6 +3,7 @@
  * {@link UsageError} (exit 2, nothing sent).
  */
 import { parseArgs } from "node:util";
+import { OPERATIONS, WRITE_OPERATIONS } from "../operations.js";
 import { UsageError } from "../usage-error.js";
 import type { Operation } from "./readers.js";
 import { hasCredentials, quote, withoutCredentials } from "./text.js";
@@ -44,32 +45,13 @@ export interface Command {
  * const operation = COMMANDS["apps patch"]?.operation; // "appsPatch"
  * ```
  */
-export const COMMANDS: Record<string, Command> = {
-  "features apply": {
-    words: "features apply",
-    operation: "features",
-    label: "features",
-    call: "POST features/update",
-  },
-  "delegates apply": {
-    words: "delegates apply",
-    operation: "delegates",
-    label: "delegates",
-    call: "POST delegates/update",
-  },
-  "apps replace": {
-    words: "apps replace",
-    operation: "appsReplace",
-    label: "apps (replace)",
-    call: "POST app/entitlement/list",
-  },
-  "apps patch": {
-    words: "apps patch",
-    operation: "appsPatch",
-    label: "apps (patch)",
-    call: "PATCH app/entitlement/list",
-  },
-};
+export const COMMANDS: Record<string, Command> = Object.fromEntries(
+  WRITE_OPERATIONS.map((name) => {
+    const { method, path, cli } = OPERATIONS[name];
+    const call = `${method.toUpperCase()} ${path.replace("/v1/admin/user/{uid}/", "")}`;
+    return [cli.words, { words: cli.words, operation: cli.layout, label: cli.label, call }];
+  }),
+);
 
 /**
  * The usage text `pod-admin --help` prints.
