@@ -239,10 +239,7 @@ describe("pod-admin stops by itself when nothing can succeed", () => {
     expect(output(run)).not.toContain(TOKEN);
   }, 30_000);
 
-  // KNOWN DEFECT (review of issue 11): the run stops, but the CLI prints no word of why. The forbidden breaker's
-  // error reaches only the bulk stream's return value (`{ stoppedBy }`), which `for await` in src/cli/apply.ts
-  // drops; the outcomes carry plain 403 errors without `circuitBreaker`. Remove `.fails` once the CLI prints it.
-  it.fails("a service account without the privilege: one message names ACCESS_USER_PROVISIONING_API and what to do", async () => {
+  it("a service account without the privilege: one message names ACCESS_USER_PROVISIONING_API and what to do", async () => {
     const { run } = await forbiddenRun("forbidden-message");
     expect(run.code).toBe(1);
     const stopped = run.stderr.split("\n").filter((line) => line.startsWith("The run stopped"));

@@ -3,6 +3,7 @@
  * journal as it settles, shows progress, and turns the journal into the report at the end.
  */
 import { createReadStream } from "node:fs";
+import type { BulkStreamEnd } from "../bulk.js";
 import type { PodClient } from "../client.js";
 import { PodApiError, PodError, PodUnauthorizedError } from "../errors.js";
 import { AuthenticationError } from "../rsa-auth.js";
@@ -89,12 +90,20 @@ export async function apply(options: {
   const started = Date.now();
   const bulk = pod.bulk.stream[BULK_METHOD[command.operation]] as LooseBulk;
   try {
-    for await (const outcome of bulk(items(), {
+    const outcomes = bulk(items(), {
       concurrency: options.concurrency,
       signal: controller.signal,
       onProgress: progress?.update,
       progressIntervalMs: 200,
-    })) {
+    });
+    for (;;) {
+      const next = await outcomes.next();
+      if (next.done) {
+        // A run stopped by a breaker says why here (the all-403 stop has no failed item that carries it).
+        stoppedBy ??= (next.value as BulkStreamEnd | undefined)?.stoppedBy;
+        break;
+      }
+      const outcome = next.value;
       counts[outcome.status]++;
       const at = where.get(outcome.input as object) ?? { ordinal: 0, line: undefined };
       if (outcome.status === "succeeded") {

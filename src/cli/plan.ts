@@ -3,7 +3,7 @@
  * contradictions and users who appear twice, writes the journal's `pending` lines, and prints what will be sent.
  * Nothing is sent: a bad row stops the job here.
  */
-import type { BulkOutcome } from "../bulk.js";
+import type { BulkOutcome, BulkStreamEnd } from "../bulk.js";
 import type { PodClient } from "../client.js";
 import { ValidationError } from "../errors.js";
 import { userIdToDecimal } from "../ids.js";
@@ -35,7 +35,10 @@ export const BULK_METHOD = Object.fromEntries(WRITE_OPERATIONS.map((name) => [OP
  * const bulk = pod.bulk.stream[BULK_METHOD.features] as LooseBulk;
  * ```
  */
-export type LooseBulk = (items: AsyncIterable<unknown>, options: object) => AsyncGenerator<BulkOutcome<unknown>>;
+export type LooseBulk = (
+  items: AsyncIterable<unknown>,
+  options: object,
+) => AsyncGenerator<BulkOutcome<unknown>, BulkStreamEnd | undefined>;
 
 /** Errors and warnings listed at most; the rest are counted. */
 const MAX_LISTED_INVALID = 50;
