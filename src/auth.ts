@@ -36,11 +36,24 @@ export interface SessionTokenContext {
    * {@link PodNetworkError} when no answer came.
    */
   send(request: {
+    /** Where to post, e.g. `https://acme-auth.symphony.com/login/pubkey/authenticate`. */
     url: string;
+    /** The JSON body, asked again for every attempt. */
     body: () => string | Promise<string>;
+    /** Overrides the client's retry policy for this login. */
     retry?: RetryOptions | undefined;
+    /** Overrides the client's per-attempt timeout for this login, in milliseconds. */
     timeoutMs?: number | undefined;
-  }): Promise<{ status: number; body: string; requestId: string; attempts: number }>;
+  }): Promise<{
+    /** HTTP status of the final answer. */
+    status: number;
+    /** The answer's text. */
+    body: string;
+    /** The `X-Trace-Id` sent (the server's own when it answered one). */
+    requestId: string;
+    /** Attempts made, retries included. */
+    attempts: number;
+  }>;
 }
 
 /** Refusals in a row (tokens refused before any success, or failed asks) after which the provider rests. */

@@ -7,6 +7,7 @@ import { PodHttp } from "./http.js";
 import { AdaptiveRateLimiter, type RateLimitOptions } from "./rate-limiter.js";
 import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
 import { type FetchLike, fetchTransport, type Transport, undiciTransport } from "./transport.js";
+import { checkHttpUrl } from "./urls.js";
 import { type CallDefaults, UserAdmin } from "./users.js";
 import { stringifyJson } from "./wire.js";
 
@@ -223,31 +224,7 @@ function checkRateLimit(value: unknown): RateLimitOptions {
 
 function checkBaseUrl(baseUrl: unknown): string {
   if (typeof baseUrl !== "string") throw new TypeError("baseUrl is required, e.g. https://acme.symphony.com/pod");
-  let url: URL;
-  try {
-    url = new URL(baseUrl);
-  } catch {
-    throw new TypeError(`baseUrl is not a URL: ${JSON.stringify(withoutCredentials(baseUrl))}`);
-  }
-  if (url.username || url.password) {
-    url.username = "";
-    url.password = "";
-    throw new TypeError(
-      `baseUrl must not hold a user name or password (${url.href}): the pod authenticates with the sessionToken header`,
-    );
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw new TypeError("baseUrl must be an http(s) URL");
-  if (url.search || url.hash) throw new TypeError("baseUrl must not have a query or a fragment");
+  const url = checkHttpUrl(baseUrl, "baseUrl");
   // The normalised form (default port, dot segments), so facade and raw calls agree on every path.
   return url.href.replace(/\/+$/, "");
-}
-
-/**
- * A URL as text with any `user:password@` taken out, even when the rest does not parse (a bad port): such text
- * is about to be quoted in an error.
- * @internal
- */
-export function withoutCredentials(text: string): string {
-  // Up to the last "@": a password may hold "/", "?", "#" or "@" itself, and a cut too far only shortens a message.
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/).*@/is, "$1");
 }

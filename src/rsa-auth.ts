@@ -6,6 +6,7 @@ import { PodError, PodNetworkError } from "./errors.js";
 import { PodHttp } from "./http.js";
 import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
 import { type FetchLike, fetchTransport } from "./transport.js";
+import { checkHttpUrl } from "./urls.js";
 
 const LOGIN_PATH = "/login/pubkey/authenticate" satisfies keyof paths;
 type LoginOperation = paths[typeof LOGIN_PATH]["post"];
@@ -261,14 +262,7 @@ function loginUrl(options: RsaAuthenticationOptions): string {
     );
   }
   if (typeof value !== "string") throw new TypeError(`${field} must be a URL string`);
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new TypeError(`${field} is not a URL: ${JSON.stringify(value)}`);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw new TypeError(`${field} must be an http(s) URL`);
-  if (url.search || url.hash) throw new TypeError(`${field} must not have a query or a fragment`);
+  const url = checkHttpUrl(value, field);
   let base = url.pathname.replace(/\/+$/, "");
   if (field === "podUrl") base = base.replace(/\/pod$/, "");
   // origin leaves out any user:password@, which must not end up in error messages.

@@ -8,6 +8,7 @@ import { delay, HttpResponse, http } from "msw";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PodError, PodUnauthorizedError } from "../src/errors.js";
 import { AuthenticationError, readPrivateKeyFile, rsaAuthentication } from "../src/rsa-auth.js";
+import { withoutCredentials } from "../src/urls.js";
 import { BASE_URL, testClient, useMsw } from "./helpers.js";
 
 const server = useMsw();
@@ -408,7 +409,7 @@ describe("rsaAuthentication: a wrong key or option fails at construction, before
 
   it.each([
     ["no URL", { podUrl: undefined }, /needs podUrl/],
-    ["a podUrl that is not a URL", { podUrl: "acme.symphony.com" }, /podUrl is not a URL/],
+    ["a podUrl that is not a URL", { podUrl: "acme.symphony.com" }, /podUrl is not a valid URL/],
     ["an authUrl that is not http(s)", { authUrl: "ftp://acme.symphony.com" }, /authUrl must be an http/],
     ["no username", { username: "" }, /username is required/],
     ["a zero timeout", { timeoutMs: 0 }, /timeoutMs/],
@@ -457,5 +458,32 @@ describe("readPrivateKeyFile", () => {
 
   it("passes a missing file's fs error through", async () => {
     await expect(readPrivateKeyFile(join(dir, "missing.pem"))).rejects.toMatchObject({ code: "ENOENT" });
+  });
+});
+
+describe("URL credentials never reach a message, however the password is spelled", () => {
+  const passwords = ["hunter2", "hunter2-p/ss", "a?b#c", "p@ss"];
+  it.each(passwords)("rsaAuthentication: a podUrl with password %j that does not parse", (password) => {
+    const podUrl = `https://alice:${password}@acme.symphony.com:99999/pod`;
+    const error = (() => {
+      try {
+        rsaAuthentication({
+          podUrl,
+          username: "bot",
+          privateKey: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey,
+        });
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error("expected a TypeError");
+    })();
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.message).toContain("podUrl is not a valid URL");
+    expect(error.message).not.toContain(password);
+    expect(error.message).not.toContain("alice");
+  });
+
+  it.each(passwords)("withoutCredentials cuts the password %j", (password) => {
+    expect(withoutCredentials(`http://admin:${password}@host:99999/pod`)).toBe("http://host:99999/pod");
   });
 });

@@ -242,7 +242,7 @@ describe("client options", () => {
   it.each([
     [{ baseUrl: "ftp://x/pod" }, "baseUrl must be an http(s) URL"],
     [{ baseUrl: "https://x/pod?a=1" }, "baseUrl must not have a query or a fragment"],
-    [{ baseUrl: "not a url" }, "baseUrl is not a URL"],
+    [{ baseUrl: "not a url" }, "baseUrl is not a valid URL"],
     [{ timeoutMs: 0 }, "timeoutMs must be a number of milliseconds from 1 to 2147483647, got 0"],
     [{ timeoutMs: Number.POSITIVE_INFINITY }, "timeoutMs must be a number of milliseconds from 1 to 2147483647"],
     [{ sessionToken: "" }, "sessionToken must not be empty"],

@@ -4,9 +4,10 @@
  */
 import { parseArgs } from "node:util";
 import { OPERATIONS, WRITE_OPERATIONS } from "../operations.js";
+import { checkHttpUrl, withoutCredentials } from "../urls.js";
 import { UsageError } from "../usage-error.js";
 import type { Operation } from "./readers.js";
-import { hasCredentials, quote, withoutCredentials } from "./text.js";
+import { quote } from "./text.js";
 
 /**
  * Exit codes: 0 all applied, 1 some did not apply (report written), 2 nothing sent (bad usage, input or login), 130 interrupted before sending.
@@ -174,22 +175,12 @@ export function parseApplyArgs(argv: string[], env: Record<string, string | unde
  * its credentials.
  */
 function checkPodUrl(url: string, name: string): void {
-  const shown = quote(withoutCredentials(url), 200);
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new UsageError(`${name} is not a valid URL: ${shown}`);
-  }
-  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
-    throw new UsageError(`${name} must be an http or https URL, got ${shown}`);
-  }
-  if (hasCredentials(url) || parsed.username || parsed.password) {
-    throw new UsageError(
-      `${name} must not hold a user name or password (${shown}): the pod is authenticated by the session token`,
-    );
-  }
-  if (parsed.search || parsed.hash) throw new UsageError(`${name} must not have a query or a fragment: ${shown}`);
+  checkHttpUrl(
+    url,
+    name,
+    (message) => new UsageError(message),
+    (safe) => quote(safe, 200),
+  );
 }
 
 function parseOptions(argv: string[]) {

@@ -80,7 +80,7 @@ async function run(
   state: { sending: boolean; journal: Journal | undefined },
 ): Promise<number> {
   if (argv[0] === "simulate") {
-    const { runSimulatorCli } = await import("../simulator/main.js");
+    const { runSimulatorCli } = await import("../simulator/cli.js");
     return runSimulatorCli(argv.slice(1), io);
   }
   const args = parseApplyArgs(argv, io.env);

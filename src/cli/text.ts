@@ -89,26 +89,4 @@ export function plural(count: number, noun: string, nouns = `${noun}s`): string 
   return `${count} ${count === 1 ? noun : nouns}`;
 }
 
-/**
- * A URL without its `user:password@` part, also when it is not a valid URL (the credentials are cut from the text).
- *
- * @example
- * ```ts
- * withoutCredentials("http://admin:pw@host:99999/pod"); // "http://host:99999/pod"
- * ```
- */
-export function withoutCredentials(url: string): string {
-  return url.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/*)[^/?#]*@/, "$1");
-}
-
-/**
- * Whether a URL names a user or a password (`https://user:pw@host/`), valid or not.
- *
- * @example
- * ```ts
- * hasCredentials("https://bot:secret@acme.symphony.com/pod"); // true
- * ```
- */
-export function hasCredentials(url: string): boolean {
-  return withoutCredentials(url) !== url;
-}
+export { hasCredentials, withoutCredentials } from "../urls.js";

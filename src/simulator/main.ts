@@ -12,9 +12,6 @@ import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { runSimulatorCli } from "./cli.js";
 
-// For `pod-admin simulate`, which loads the simulator's command line from here on demand.
-export { parseSimulatorArgs, runSimulatorCli, SIMULATOR_USAGE, type SimulatorCliIo } from "./cli.js";
-
 /** True when this module is the process's entry point (tsx or node), not imported by the CLI. */
 function isEntryPoint(): boolean {
   const entry = process.argv[1];
