@@ -127,9 +127,10 @@ function generateValidators(doc: OpenApiDocument): string {
     allErrors: false,
     verbose: true, // errors carry the offending value, so messages can say what was wrong
     strict: true,
-    // Published specs leave out `type: object` beside `required` in answers (RoomTag in 20.17.1): an authoring
-    // looseness, not a different meaning, so it must not stop a regeneration.
+    // Published specs are loose where meaning is not at stake: `required` without `type: object` (RoomTag in
+    // 20.17.1), a required property with no schema (`paging`): authoring slips that must not stop a regeneration.
     strictTypes: false,
+    strictRequired: false,
     formats,
   });
   ajv.addVocabulary([...keywords].filter((k) => !Object.hasOwn(ajv.RULES.keywords, k)));

@@ -377,8 +377,26 @@ async function collect<Item>(outcomes: AsyncGenerator<BulkOutcome<Item>, BulkStr
 export const FORBIDDEN_TO_STOP = 10;
 
 /** The pod-specific options, checked before anything is read or sent (the scheduler checks the rest). */
+const BULK_OPTIONS = new Set([
+  "concurrency",
+  "signal",
+  "onProgress",
+  "progressIntervalMs",
+  "retry",
+  "timeoutMs",
+  "dryRun",
+]);
+
 function checkCallOptions(options: BulkOptions): void {
   if (options === null || typeof options !== "object") throw new TypeError("options must be an object");
+  for (const key of Object.keys(options)) {
+    if (!BULK_OPTIONS.has(key)) {
+      throw new TypeError(`options.${key} is not a bulk option; expected one of: ${[...BULK_OPTIONS].join(", ")}`);
+    }
+  }
+  if (options.dryRun !== undefined && typeof options.dryRun !== "boolean") {
+    throw new TypeError(`options.dryRun must be true or false, got a ${typeof options.dryRun}`);
+  }
   resolveRetry(DEFAULT_RETRY, options.retry, "retry");
   if (options.timeoutMs !== undefined) checkTimeoutMs(options.timeoutMs, "timeoutMs");
 }

@@ -167,7 +167,15 @@ export function createPodClient(options: PodClientOptions): PodClient {
 
 function createInternals(options: PodClientOptions) {
   if (options === null || typeof options !== "object") throw new TypeError("createPodClient needs an options object");
+  const known = ["baseUrl", "sessionToken", "retry", "timeoutMs", "rateLimit", "fetch"];
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key))
+      throw new TypeError(`${key} is not an option of createPodClient; expected one of: ${known.join(", ")}`);
+  }
   const baseUrl = checkBaseUrl(options.baseUrl);
+  if (options.timeoutMs !== undefined && typeof options.timeoutMs !== "number") {
+    throw new TypeError(`timeoutMs must be a number of milliseconds, got a ${typeof options.timeoutMs}`);
+  }
   const timeoutMs = checkTimeoutMs(options.timeoutMs ?? 30_000, "timeoutMs");
   if (options.fetch !== undefined && typeof options.fetch !== "function")
     throw new TypeError("fetch must be a function");

@@ -23,6 +23,11 @@ export class PodError extends Error {
    * stop taking items. See {@link CircuitBreakerName}.
    */
   declare readonly circuitBreaker?: CircuitBreakerName;
+  /**
+   * What the client concluded and what to do, when it added that to the message (a circuit breaker's cause and
+   * fix): the same text as the message's end, as its own field for programs that show it alone.
+   */
+  declare readonly note?: string;
 
   /**
    * The error as plain fields for `JSON.stringify` and loggers: `name`, `message` and the class's own fields
@@ -63,8 +68,9 @@ export class PodError extends Error {
  */
 export type CircuitBreakerName = "session" | "unreachable" | "forbidden";
 
-function markBreaker(error: PodError, breaker: CircuitBreakerName | undefined): void {
+function markBreaker(error: PodError, breaker: CircuitBreakerName | undefined, note: string | undefined): void {
   if (breaker !== undefined) Object.defineProperty(error, "circuitBreaker", { value: breaker, enumerable: true });
+  if (note !== undefined) Object.defineProperty(error, "note", { value: note, enumerable: true });
 }
 
 /**
@@ -162,7 +168,7 @@ export class PodApiError extends PodError {
         ? `${details.method} ${details.path}${who} was not sent${note || "."}`
         : `${details.method} ${details.path}${who} failed with ${details.status}${what}${tries}${note}`,
     );
-    markBreaker(this, details.circuitBreaker);
+    markBreaker(this, details.circuitBreaker, details.note);
     this.status = details.status;
     this.code = details.code;
     this.podMessage = details.podMessage;
@@ -362,7 +368,7 @@ export class PodNetworkError extends PodError {
         : `${details.method} ${details.path}${who} ${why}${tries}${note}`,
       options,
     );
-    markBreaker(this, details.circuitBreaker);
+    markBreaker(this, details.circuitBreaker, details.note);
     this.method = details.method;
     this.path = details.path;
     this.uid = details.uid;

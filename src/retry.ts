@@ -94,8 +94,10 @@ export function resolveRetry(base: Required<RetryOptions>, override: RetryOption
       value < min ||
       (key === "maxAttempts" && !Number.isInteger(value))
     ) {
-      throw new RangeError(
-        `${field}.${key} must be ${key === "maxAttempts" ? "an integer ≥ 1" : "a number ≥ 0"}, got ${String(value)}`,
+      const got = typeof value === "string" ? `the string ${JSON.stringify(value)}` : String(value);
+      const error = typeof value === "number" ? RangeError : TypeError;
+      throw new error(
+        `${field}.${key} must be ${key === "maxAttempts" ? "an integer ≥ 1" : "a number ≥ 0"}, got ${got}`,
       );
     }
   }

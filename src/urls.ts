@@ -9,7 +9,8 @@
  * @internal
  */
 export function withoutCredentials(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/*).*@/is, "$1");
+  // Leading blanks too: the URL parser trims them, so " http://user:pw@host" is a URL with credentials.
+  return text.replace(/^(\s*[a-z][a-z0-9+.-]*:\/*).*@/is, "$1");
 }
 
 /** Whether a URL names a user or a password (`https://user:pw@host/`), valid or not. @internal */

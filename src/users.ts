@@ -430,6 +430,11 @@ export function checkCallOptions(options: unknown, what = "options"): asserts op
       `${what} must be an object such as { signal, retry, timeoutMs }, got ${describeValueKind(options)}`,
     );
   }
+  for (const key of Object.keys(options)) {
+    if (key !== "signal" && key !== "retry" && key !== "timeoutMs") {
+      throw new TypeError(`${what}.${key} is not an option; expected signal, retry or timeoutMs`);
+    }
+  }
   const { signal, retry } = options as CallOptions;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(

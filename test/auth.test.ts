@@ -485,5 +485,21 @@ describe("URL credentials never reach a message, however the password is spelled
 
   it.each(passwords)("withoutCredentials cuts the password %j", (password) => {
     expect(withoutCredentials(`http://admin:${password}@host:99999/pod`)).toBe("http://host:99999/pod");
+    expect(withoutCredentials(` \thttp://admin:${password}@ho st/pod`)).toBe(" \thttp://ho st/pod");
+  });
+
+  it("createPodClient: a baseUrl with blanks before it or inside it never quotes its password", () => {
+    for (const baseUrl of [
+      " http://admin:hunter2@host/pod",
+      "\thttp://admin:hunter2@ho st/pod",
+      "http://admin:pa/ss@host/pod",
+    ]) {
+      expect(() => testClient({ baseUrl })).toThrow(TypeError);
+      try {
+        testClient({ baseUrl });
+      } catch (error) {
+        expect((error as Error).message).not.toMatch(/hunter2|pa\/ss|admin/);
+      }
+    }
   });
 });

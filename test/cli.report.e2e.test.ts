@@ -2,9 +2,10 @@
  * The report is a journal (issue 13): written as outcomes settle, never lost once a call was sent, refused up front
  * where it cannot be written; and the exit codes and the second Ctrl-C around it.
  */
-import { spawnSync } from "node:child_process";
+
+import { execFileSync, spawnSync } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -100,6 +101,21 @@ describe("a report that cannot be written", () => {
     expect(run.stderr).toContain("Nothing was sent");
     expect(pod.stats().requests).toBe(0);
     expect(await readdir(dir)).toEqual([]);
+  });
+
+  it("--report naming a pipe (a FIFO) is refused before anything is sent, and the pipe is left as it was", async () => {
+    const pod = await simulate();
+    const csv = await usersCsv("fifo-report.csv", 5);
+    const fifo = join(work, "report.fifo");
+    execFileSync("mkfifo", [fifo]);
+    const run = await startPodAdmin(["features", "apply", csv, "--pod", pod.url, "--report", fifo], {
+      env: { POD_SESSION_TOKEN: pod.currentToken() },
+      cwd: work,
+    }).done;
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`--report ${fifo} is not a regular file`);
+    expect(pod.stats().requests).toBe(0);
+    expect((await stat(fifo)).isFIFO()).toBe(true);
   });
 
   it.skipIf(!hasPrlimit)(

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
+import { rsaAuthentication } from "../src/rsa-auth.js";
 import { parseSimulatorArgs, runSimulatorCli } from "../src/simulator/index.js";
 
 /** Collects what is written, line by line. */
@@ -162,12 +163,19 @@ describe("--login-public-key: a key that cannot verify logins is refused at star
     expect(stderr.lines().join("\n")).not.toContain("-----"); // the key file is never echoed
   });
 
-  it("the public half starts, and verifies logins with it", async () => {
-    const file = write("public.pem", pair.publicKey.export({ type: "spki", format: "pem" }) as string);
+  it.each(["spki", "pkcs1"] as const)("the public half (%s PEM) starts, and verifies logins with it", async (type) => {
+    const file = write("public.pem", pair.publicKey.export({ type, format: "pem" }) as string);
     const stop = new AbortController();
     const stdout = sink();
     const done = runSimulatorCli(["--login-public-key", file], { stdout, stderr: sink(), interrupt: stop.signal });
     await expect.poll(() => stdout.lines().length).toBe(2);
+    const podUrl = (stdout.lines()[0] as string).slice("listening ".length);
+    const login = rsaAuthentication({ podUrl, username: "bot", privateKey: pair.privateKey });
+    await expect(login()).resolves.toMatch(/\S+/);
+    const other = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    await expect(rsaAuthentication({ podUrl, username: "bot", privateKey: other.privateKey })()).rejects.toMatchObject({
+      status: 401,
+    });
     stop.abort();
     expect(await done).toBe(0);
   });

@@ -85,6 +85,7 @@ export async function apply(options: {
 
   const progress = options.quiet ? undefined : progressRenderer(io.stderr, command.label, plan.calls);
   let refused: "token" | "login" | undefined;
+  let loginError: AuthenticationError | undefined;
   /** The breaker that stopped the run (the pod unreachable, the privilege missing), for its message. */
   let stoppedBy: PodError | undefined;
   const started = Date.now();
@@ -114,8 +115,10 @@ export async function apply(options: {
         // Every later call would be refused too (and a refused login retried would risk locking the account):
         // stop, and keep the rest in the report for a retry.
         if (outcome.error instanceof PodUnauthorizedError) refused = "token";
-        else if (outcome.error instanceof AuthenticationError) refused = "login";
-        else if (outcome.error instanceof PodError && outcome.error.circuitBreaker && !stoppedBy) {
+        else if (outcome.error instanceof AuthenticationError) {
+          refused = "login";
+          loginError = outcome.error;
+        } else if (outcome.error instanceof PodError && outcome.error.circuitBreaker && !stoppedBy) {
           stoppedBy = outcome.error; // the run stops by itself; its message says what to do
         }
         if (refused) controller.abort();
@@ -156,10 +159,15 @@ export async function apply(options: {
           "key is the one registered on the pod.\n",
       );
     } else if (refused === "login") {
-      io.stderr.write("The login was refused (RSA authentication): check --username and --private-key.\n");
+      // Refused (401/403) or not answered: the error says which; only a refusal points at the account.
+      const why = loginError ? printable(loginError.message) : "the RSA login failed";
+      const hint =
+        loginError?.status === 401 || loginError?.status === 403
+          ? "check --username and --private-key"
+          : "the session-auth service did not answer as it should; run the report again later";
+      io.stderr.write(`The run stopped: ${why}. ${hint[0]?.toUpperCase()}${hint.slice(1)}.\n`);
     } else if (stoppedBy) {
-      const note = stoppedBy.message.slice(stoppedBy.message.indexOf(". ") + 2);
-      io.stderr.write(`The run stopped: ${printable(note)}.\n`);
+      io.stderr.write(`The run stopped: ${printable(stoppedBy.note ?? stoppedBy.message)}.\n`);
     }
 
     let report: { lines: number; removed: boolean } | undefined;

@@ -126,6 +126,13 @@ export class Journal {
     if (existing?.isDirectory()) {
       throw new ReportUnwritableError(`--report ${shown} is a directory: name a file (e.g. ${shown}/report.jsonl)`);
     }
+    // The journal is renamed over the path at the end: a device or a pipe (/dev/null, a FIFO) would be replaced.
+    if (existing && !existing.isFile()) {
+      throw new ReportUnwritableError(
+        `--report ${shown} is not a regular file (a device, a pipe or a socket): the report is a file kept up to date ` +
+          "and moved into place, so name a file",
+      );
+    }
     const inputReal = await realpath(inputPath);
     if ((await realpath(path).catch(() => path)) === inputReal) {
       throw new ReportUnwritableError(

@@ -151,13 +151,11 @@ export type LoginCheck = (jwt: string) => Promise<LoginRefusal | undefined>;
 export function loginCheck(options: SimulatorLoginOptions | undefined): LoginCheck {
   const source = options?.publicKey;
   if (source === undefined) return async (jwt) => checkUnverified(jwt);
-  checkPublicKey(source);
+  // A PEM is read here, once, by Node (SPKI "BEGIN PUBLIC KEY" or PKCS#1 "BEGIN RSA PUBLIC KEY" alike).
+  const checked = checkPublicKey(source);
   let key: Promise<CryptoKey | KeyObject | JWTVerifyGetKey> | undefined;
   const getKey = () => {
-    key ??=
-      typeof source === "string"
-        ? loadJose().then((jose) => jose.importSPKI(source, "RS512"))
-        : Promise.resolve(source);
+    key ??= Promise.resolve(checked);
     return key;
   };
   return async (jwt) => {
@@ -180,7 +178,9 @@ export function loginCheck(options: SimulatorLoginOptions | undefined): LoginChe
  * derives a public key from a private PEM, so a private key is refused by its PEM label: it must not be handed
  * around as if it were the public half.
  */
-function checkPublicKey(source: NonNullable<SimulatorLoginOptions["publicKey"]>): void {
+function checkPublicKey(
+  source: NonNullable<SimulatorLoginOptions["publicKey"]>,
+): Exclude<SimulatorLoginOptions["publicKey"], string | undefined> {
   const howTo = "give the service account's public key, e.g. `openssl rsa -in bot.pem -pubout -out bot-public.pem`";
   if (typeof source === "string") {
     if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(source)) {
@@ -195,9 +195,12 @@ function checkPublicKey(source: NonNullable<SimulatorLoginOptions["publicKey"]>)
     if ((key as unknown as { asymmetricKeyType?: string }).asymmetricKeyType !== "rsa") {
       throw new TypeError(`login.publicKey is not an RSA key (logins are signed with RS512): ${howTo}`);
     }
-  } else if (typeof source === "object" && (source as { type?: unknown }).type === "private") {
+    return key;
+  }
+  if (typeof source === "object" && (source as { type?: unknown }).type === "private") {
     throw new TypeError(`login.publicKey is a private key: ${howTo}`);
   }
+  return source;
 }
 
 async function checkUnverified(jwt: string): Promise<LoginRefusal | undefined> {
