@@ -203,8 +203,9 @@ export class AdaptiveRateLimiter {
       this.#refusedWindow.add(now);
       this.#slowStart = false;
       if (this.#holding) {
+        // The calls in flight when the window ran out come back refused during the hold: they are the density.
+        this.#maybeCut(now);
         if (isProbe) {
-          this.#maybeCut(now);
           this.#nextProbeAt = Math.max(this.#nextProbeAt, now + this.#probeDelay);
           const admitted = this.#admittedRate(now);
           const ceiling = Math.min(
@@ -325,7 +326,7 @@ export class AdaptiveRateLimiter {
     this.#maybeCut(now);
   }
 
-  /** At a hold's start, and when one of its probes is refused too: cut if the refusals say the rate is the cause. */
+  /** At a hold's start, and at each 429 during it: cut if the refusals say the rate is the cause. */
   #maybeCut(now: number): void {
     if (this.#cutDuringHold || this.#admitted.count(now) < MIN_SAMPLE) return;
     // Within the cooldown, cut only when the client sends far more than the pod admits (an estimate from a burst).

@@ -179,6 +179,12 @@ function describeValue(value: unknown): string {
  * `JSON.stringify` alone refuses to do.
  */
 export function stringifyJson(value: unknown): string {
+  // Most bodies hold no bigint: JSON.stringify without a replacer is several times faster, and refuses a bigint.
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+  }
   let sawBigint = false;
   const text = JSON.stringify(value, (_key, v) => {
     if (typeof v !== "bigint") return v;
