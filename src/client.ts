@@ -1,9 +1,9 @@
 import createClient, { type Client } from "openapi-fetch";
 import type { paths } from "../generated/pod-api.js";
-import { type SessionTokenContext, type SessionTokenProvider, SessionTokens } from "./auth.js";
+import { type SessionTokenProvider, SessionTokens } from "./auth.js";
 import { BulkAdmin } from "./bulk.js";
 import { pipelineFetch, requestClass } from "./fetch-adapter.js";
-import { PodHttp } from "./http.js";
+import { loginLane, PodHttp } from "./http.js";
 import { AdaptiveRateLimiter, type RateLimitOptions } from "./rate-limiter.js";
 import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
 import { type FetchLike, fetchTransport, type Transport, undiciTransport } from "./transport.js";
@@ -181,31 +181,9 @@ function createInternals(options: PodClientOptions) {
     throw new TypeError("fetch must be a function");
   const transport: Transport = options.fetch ? fetchTransport(options.fetch) : undiciTransport();
   const defaults: CallDefaults = { retry: resolveRetry(DEFAULT_RETRY, options.retry, "retry"), timeoutMs };
-  const tokens = new SessionTokens(options.sessionToken, Date.now, loginContext(transport, defaults));
+  const tokens = new SessionTokens(options.sessionToken, Date.now, loginLane(transport, defaults));
   const limiter = new AdaptiveRateLimiter(checkRateLimit(options.rateLimit));
   return { baseUrl, http: new PodHttp(baseUrl, tokens, transport, limiter), defaults, transport };
-}
-
-/**
- * The login's own lane of the pipeline: the client's transport, retry policy, timeout, trace id and user agent,
- * without the pod's rate limiter or its connectivity breaker (the login host is another server).
- */
-function loginContext(transport: Transport, defaults: CallDefaults): SessionTokenContext {
-  const http = new PodHttp("", undefined, transport, undefined);
-  return {
-    async send({ url, body, retry, timeoutMs }) {
-      const { response, attempts, requestId } = await http.exchange({
-        method: "POST",
-        path: new URL(url).pathname,
-        url,
-        body,
-        session: false,
-        retry: retry === undefined ? defaults.retry : resolveRetry(defaults.retry, retry, "retry"),
-        timeoutMs: timeoutMs ?? defaults.timeoutMs,
-      });
-      return { status: response.status, body: response.body, attempts, requestId };
-    },
-  };
 }
 
 function checkRateLimit(value: unknown): RateLimitOptions {

@@ -6,7 +6,7 @@
  */
 import type { PodHttp } from "./http.js";
 import type { RetryOptions } from "./retry.js";
-import type { WireResponse } from "./transport.js";
+import { headerValue, type WireResponse } from "./transport.js";
 
 /** Per-call settings a facade call hands the pipeline through openapi-fetch's init; filled back with the outcome. @internal */
 export interface CallContext {
@@ -129,9 +129,4 @@ function toResponse(wire: WireResponse): Response {
   }
   const empty = wire.status === 204 || wire.status === 304 || wire.body === "";
   return new Response(empty ? null : wire.body, { status: wire.status, headers });
-}
-
-function headerValue(response: WireResponse, name: string): string | undefined {
-  const value = response.headers[name];
-  return Array.isArray(value) ? value.join(", ") : value;
 }

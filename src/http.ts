@@ -1,8 +1,8 @@
-import type { SessionTokens } from "./auth.js";
+import type { SessionTokenContext, SessionTokens } from "./auth.js";
 import { type CircuitBreakerName, PodApiError, PodNetworkError, podApiErrorFor } from "./errors.js";
 import type { AdaptiveRateLimiter } from "./rate-limiter.js";
-import { backoffDelay, isRetryableStatus, parseRetryAfter, type RetryOptions, sleep } from "./retry.js";
-import { AttemptSignal, type Transport, type WireResponse } from "./transport.js";
+import { backoffDelay, isRetryableStatus, parseRetryAfter, type RetryOptions, resolveRetry, sleep } from "./retry.js";
+import { AttemptSignal, headerValue, type Transport, type WireResponse } from "./transport.js";
 import { newTraceId, USER_AGENT } from "./version.js";
 
 /** One logical call: what to send, plus the per-call knobs. */
@@ -242,19 +242,6 @@ export class PodHttp {
   }
 
   /**
-   * Runs the call; a non-2xx answer is thrown as the matching {@link PodApiError}, a 2xx one is read with `decode`.
-   */
-  async send<T>(call: PodCall, decode: AnswerDecoder<T>): Promise<T> {
-    const { response, attempts, requestId } = await this.exchange(call);
-    const answer = {
-      status: response.status,
-      header: (name: string) => headerValue(response, name),
-      body: response.body,
-    };
-    return this.readAnswer({ ...call, attempts, requestId }, answer, decode);
-  }
-
-  /**
    * Reads a final answer: a non-2xx one becomes the matching {@link PodApiError}; a 2xx one is read with `decode`,
    * and one `decode` refuses (empty, not JSON, not the spec's shape) is a {@link PodApiError} saying so, since a
    * proxy's page can stand in for the pod's answer. The answer's text appears only as a redacted excerpt.
@@ -411,11 +398,6 @@ function requestIdOf(response: WireResponse, sent: string): string {
   return headerValue(response, "x-trace-id") ?? sent;
 }
 
-function headerValue(response: WireResponse, name: string): string | undefined {
-  const value = response.headers[name];
-  return Array.isArray(value) ? value.join(", ") : value;
-}
-
 function describeCause(cause: unknown): string {
   if (cause === TIMED_OUT) return "every attempt timed out";
   if (cause instanceof Error) {
@@ -424,4 +406,31 @@ function describeCause(cause: unknown): string {
     return typeof code === "string" ? code : inner.message;
   }
   return String(cause);
+}
+
+/**
+ * The login's own lane of the pipeline, as a {@link SessionTokenContext}: a transport, a retry policy, a timeout,
+ * trace id and user agent, without the pod's rate limiter or its connectivity breaker (the login host is another
+ * server). The client hands one to its token provider; `rsaAuthentication` builds one when used on its own.
+ * @internal
+ */
+export function loginLane(
+  transport: Transport,
+  defaults: { retry: Required<RetryOptions>; timeoutMs: number },
+): SessionTokenContext {
+  const http = new PodHttp("", undefined, transport, undefined);
+  return {
+    async send({ url, body, retry, timeoutMs }) {
+      const { response, attempts, requestId } = await http.exchange({
+        method: "POST",
+        path: new URL(url).pathname,
+        url,
+        body,
+        session: false,
+        retry: resolveRetry(defaults.retry, retry, "retry"),
+        timeoutMs: timeoutMs ?? defaults.timeoutMs,
+      });
+      return { status: response.status, body: response.body, attempts, requestId };
+    },
+  };
 }

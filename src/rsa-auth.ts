@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import type { components, paths } from "../generated/login-api.js";
 import type { SessionTokenContext } from "./auth.js";
 import { PodError, PodNetworkError } from "./errors.js";
-import { PodHttp } from "./http.js";
+import { loginLane } from "./http.js";
 import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
 import { type FetchLike, fetchTransport } from "./transport.js";
 import { checkHttpUrl } from "./urls.js";
@@ -201,7 +201,8 @@ export function rsaAuthentication(
   // Without a client (or with a fetch of its own), the login runs on the same pipeline, built here. The global
   // fetch is looked up per login, so one patched after construction (msw, a proxy agent) is honoured.
   const ownFetch: FetchLike = options.fetch ?? ((input, init) => fetch(input, init));
-  const standalone = standaloneContext(ownFetch);
+  // The same lane a client would hand it, with the package defaults.
+  const standalone = loginLane(fetchTransport(ownFetch), { retry: DEFAULT_RETRY, timeoutMs: 30_000 });
 
   let inFlight: Promise<string> | undefined;
   return function rsaSessionToken(context?: SessionTokenContext) {
@@ -210,26 +211,6 @@ export function rsaAuthentication(
       inFlight = undefined;
     });
     return inFlight;
-  };
-}
-
-/** The pipeline a provider uses when no client hands it one: retries, timeouts, trace id, user agent. */
-function standaloneContext(fetchFn: FetchLike): SessionTokenContext {
-  const http = new PodHttp("", undefined, fetchTransport(fetchFn), undefined);
-  return {
-    async send({ url, body, retry, timeoutMs }) {
-      const call = {
-        method: "POST",
-        path: new URL(url).pathname,
-        url,
-        body,
-        session: false,
-        retry: resolveRetry(DEFAULT_RETRY, retry, "retry"),
-        timeoutMs: timeoutMs ?? 30_000,
-      };
-      const { response, attempts, requestId } = await http.exchange(call);
-      return { status: response.status, body: response.body, attempts, requestId };
-    },
   };
 }
 

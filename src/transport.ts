@@ -59,6 +59,12 @@ export interface WireResponse {
   body: string;
 }
 
+/** A header of an answer (lower-case name), several values joined as one. @internal */
+export function headerValue(response: WireResponse, name: string): string | undefined {
+  const value = response.headers[name];
+  return Array.isArray(value) ? value.join(", ") : value;
+}
+
 /** Sends one request; rejects only when there is no HTTP answer. `close` releases its connections. */
 export type Transport = ((request: WireRequest) => Promise<WireResponse>) & { close(): Promise<void> };
 
