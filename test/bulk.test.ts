@@ -4,21 +4,15 @@ import {
   type BulkProgress,
   BulkRunError,
   createPodClient,
-  type FeatureUpdateItem,
   PodBadRequestError,
   PodForbiddenError,
   PodNetworkError,
   PodServerError,
   ValidationError,
 } from "../src/index.js";
-import { BASE_URL, testClient, useMsw } from "./helpers.js";
+import { BASE_URL, FEATURES, items, ON, testClient, tick, useMsw } from "./helpers.js";
 
 const server = useMsw();
-const FEATURES = `${BASE_URL}/v1/admin/user/:uid/features/update`;
-const ON = [{ entitlement: "canCreatePublicRoom", enabled: true }];
-const items = (n: number, from = 1): FeatureUpdateItem[] =>
-  Array.from({ length: n }, (_, i) => ({ uid: from + i, features: ON }));
-const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A fetch that answers 200 at once without msw, for runs too long to go through an interceptor. */
 const instantFetch = async () =>

@@ -12,7 +12,6 @@ import { ConnectivityBreaker } from "../src/http.js";
 import {
   AuthenticationError,
   createPodClient,
-  type FeatureUpdateItem,
   PodApiError,
   type PodError,
   PodForbiddenError,
@@ -23,14 +22,9 @@ import {
 } from "../src/index.js";
 import { AdaptiveRateLimiter } from "../src/rate-limiter.js";
 import { PACKAGE_VERSION } from "../src/version.js";
-import { BASE_URL, TOKEN, testClient, useMsw } from "./helpers.js";
+import { BASE_URL, FEATURES, items, ON, TOKEN, testClient, tick, useMsw } from "./helpers.js";
 
 const server = useMsw();
-const FEATURES = `${BASE_URL}/v1/admin/user/:uid/features/update`;
-const ON = [{ entitlement: "canCreatePublicRoom", enabled: true }];
-const items = (n: number, from = 1): FeatureUpdateItem[] =>
-  Array.from({ length: n }, (_, i) => ({ uid: from + i, features: ON }));
-const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 afterEach(() => {
   vi.useRealTimers();

@@ -1,6 +1,6 @@
 import { setupServer } from "msw/node";
 import { afterAll, afterEach, beforeAll } from "vitest";
-import { createPodClient, type PodClientOptions } from "../src/index.js";
+import { createPodClient, type FeatureUpdateItem, type PodClientOptions } from "../src/index.js";
 
 export const BASE_URL = "https://acme.pod.test/pod";
 export const TOKEN = "tok-5f1e9c-secret-session-token";
@@ -43,3 +43,13 @@ export function testClient(options: Partial<PodClientOptions> = {}) {
     retry: { initialDelayMs: 1, maxDelayMs: 5, ...options.retry },
   });
 }
+
+/** The features/update route as msw matches it. */
+export const FEATURES = `${BASE_URL}/v1/admin/user/:uid/features/update`;
+/** One feature turned on: the body of most bulk items in tests. */
+export const ON = [{ entitlement: "canCreatePublicRoom", enabled: true }];
+/** `n` feature items for uids `from`, `from + 1`, … */
+export const items = (n: number, from = 1): FeatureUpdateItem[] =>
+  Array.from({ length: n }, (_, i) => ({ uid: from + i, features: ON }));
+/** Resolves after `ms` of real time. */
+export const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
