@@ -122,6 +122,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v3/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search users by emails, usernames or ids
+         * @description Only one of the search lists should be informed at a time.
+         *     Search lists may contain up to 100 elements.
+         */
+        get: operations["v3UsersGet"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/admin/user/list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Retrieve a list of all users in the company (pod) */
+        get: operations["v2AdminUserListGet"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -203,6 +241,137 @@ export interface components {
              */
             install?: "TRUE" | "FALSE" | "KEEP" | "REMOVE";
             product?: components["schemas"]["Product"];
+        };
+        /** @description User error information */
+        UserError: {
+            /** @description Error code informing what is wrong */
+            error?: string;
+            /** @description Email with error. Only one of the following fields should be present: email or id */
+            email?: string;
+            /** @description Id with error. Only one of the following fields should be present: email or id */
+            id?: string;
+        };
+        /** @description User record version 2 */
+        UserV2: {
+            /** Format: int64 */
+            id?: number;
+            /** Format: email */
+            emailAddress?: string;
+            firstName?: string;
+            lastName?: string;
+            displayName?: string;
+            title?: string;
+            company?: string;
+            username?: string;
+            location?: string;
+            /** @enum {string} */
+            accountType?: "NORMAL" | "SYSTEM" | "SDL";
+            avatars?: components["schemas"]["AvatarList"];
+            /** @description Note: only available if the application has the extended user or contact permission */
+            workPhoneNumber?: string;
+            /** @description Note: only available if the application has the extended user or contact permission */
+            mobilePhoneNumber?: string;
+            /** @description Note: only available if the application has the extended user or contact permission */
+            jobFunction?: string;
+            /** @description Note: only available if the application has the extended user or contact permission */
+            department?: string;
+            /** @description Note: only available if the application has the extended user or contact permission */
+            division?: string;
+            roles?: components["schemas"]["StringList"];
+        };
+        /** @description List of User record version 2 */
+        V2UserList: {
+            /** @description List of all users found with the search */
+            users?: components["schemas"]["UserV2"][];
+            /** @description List of all errors found with the informed search criteria */
+            errors?: components["schemas"]["UserError"][];
+        };
+        Avatar: {
+            /** @description The Avatar Size */
+            size?: string;
+            /** @description Url of the image */
+            url?: string;
+        };
+        AvatarList: components["schemas"]["Avatar"][];
+        V2UserDetailList: components["schemas"]["V2UserDetail"][];
+        /** @description V2 Detailed User record. */
+        V2UserDetail: {
+            userAttributes?: components["schemas"]["V2UserAttributes"];
+            userSystemInfo?: components["schemas"]["UserSystemInfo"];
+            features?: components["schemas"]["IntegerList"];
+            apps?: components["schemas"]["IntegerList"];
+            groups?: components["schemas"]["IntegerList"];
+            roles?: components["schemas"]["StringList"];
+            disclaimers?: components["schemas"]["IntegerList"];
+            avatar?: components["schemas"]["Avatar"];
+        };
+        /** @description V2 User record. */
+        V2UserAttributes: {
+            emailAddress?: string;
+            firstName?: string;
+            lastName?: string;
+            userName?: string;
+            displayName?: string;
+            companyName?: string;
+            department?: string;
+            division?: string;
+            title?: string;
+            workPhoneNumber?: string;
+            mobilePhoneNumber?: string;
+            twoFactorAuthPhone?: string;
+            smsNumber?: string;
+            /** @enum {string} */
+            accountType?: "NORMAL" | "SYSTEM" | "SDL";
+            location?: string;
+            recommendedLanguage?: string;
+            jobFunction?: string;
+            assetClasses?: string[];
+            industries?: string[];
+            marketCoverage?: string[];
+            responsibility?: string[];
+            function?: string[];
+            instrument?: string[];
+            currentKey?: components["schemas"]["V2UserKeyRequest"];
+            previousKey?: components["schemas"]["V2UserKeyRequest"];
+        };
+        /** @description User RSA key information. */
+        V2UserKeyRequest: {
+            /** @description User RSA public key. */
+            key?: string;
+            /**
+             * Format: int64
+             * @description RSA key expiration date. This value is set just for rotated keys.
+             */
+            expirationDate?: number;
+            /** @description Action to be performed on the RSA key. */
+            action?: string;
+        };
+        /** @description User Status Information. */
+        UserSystemInfo: {
+            /** Format: int64 */
+            id?: number;
+            /** @enum {string} */
+            status?: "ENABLED" | "DISABLED";
+            /** @description An optional attribute indicating whether the user is temporarily suspended or not. Since SBE 20.14. */
+            suspended?: boolean;
+            /**
+             * Format: int64
+             * @description An optional unix timestamp until which the suspension is effective. Since SBE 20.14.
+             */
+            suspendedUntil?: number;
+            /** @description An optional description of the suspension reason. Since SBE 20.14. */
+            suspensionReason?: string;
+            /** Format: int64 */
+            createdDate?: number;
+            createdBy?: string;
+            /** Format: int64 */
+            lastUpdatedDate?: number;
+            /** Format: int64 */
+            lastLoginDate?: number;
+            /** Format: int64 */
+            lastPasswordReset?: number;
+            /** Format: int64 */
+            deactivatedDate?: number;
         };
     };
     responses: {
@@ -512,6 +681,91 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["StringList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["ServerError"];
+        };
+    };
+    v3UsersGet: {
+        parameters: {
+            query?: {
+                /** @description User IDs as a list of decimal integers separated by comma */
+                uid?: string;
+                /** @description List of email addresses separated by comma */
+                email?: string;
+                /** @description List of username separated by comma */
+                username?: string;
+                /**
+                 * @description If true then a local DB search will be performed and only local pod users will be
+                 *     returned. If absent or false then a directory search will be performed and users
+                 *     from other pods who are visible to the calling user will also be returned.
+                 */
+                local?: boolean;
+                /**
+                 * @description If not set all user status will be returned,
+                 *     if true all active users will be returned,
+                 *     if false all inactive users will be returned
+                 */
+                active?: boolean;
+            };
+            header: {
+                /** @description Session authentication token. */
+                sessionToken: components["parameters"]["sessionToken"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2UserList"];
+                };
+            };
+            /** @description No user found. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["ServerError"];
+        };
+    };
+    v2AdminUserListGet: {
+        parameters: {
+            query?: {
+                /** @description Number of users to skip. Default is 0. Must be a integer equals or bigger than 0. */
+                skip?: number;
+                /** @description Maximum number of users to return. Default is 100. Must be a positive integer and must not exceed 1000. */
+                limit?: number;
+            };
+            header: {
+                /** @description Session authentication token. */
+                sessionToken: components["parameters"]["sessionToken"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2UserDetailList"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -47,6 +47,109 @@ export const schemaShapes = {
     "product": {
       "object": "Product"
     }
+  },
+  "UserError": {
+    "error": {},
+    "email": {},
+    "id": {}
+  },
+  "UserV2": {
+    "id": {},
+    "emailAddress": {},
+    "firstName": {},
+    "lastName": {},
+    "displayName": {},
+    "title": {},
+    "company": {},
+    "username": {},
+    "location": {},
+    "accountType": {},
+    "avatars": {
+      "listOf": "Avatar"
+    },
+    "workPhoneNumber": {},
+    "mobilePhoneNumber": {},
+    "jobFunction": {},
+    "department": {},
+    "division": {},
+    "roles": {}
+  },
+  "V2UserList": {
+    "users": {
+      "listOf": "UserV2"
+    },
+    "errors": {
+      "listOf": "UserError"
+    }
+  },
+  "Avatar": {
+    "size": {},
+    "url": {}
+  },
+  "V2UserDetail": {
+    "userAttributes": {
+      "object": "V2UserAttributes"
+    },
+    "userSystemInfo": {
+      "object": "UserSystemInfo"
+    },
+    "features": {},
+    "apps": {},
+    "groups": {},
+    "roles": {},
+    "disclaimers": {},
+    "avatar": {
+      "object": "Avatar"
+    }
+  },
+  "V2UserAttributes": {
+    "emailAddress": {},
+    "firstName": {},
+    "lastName": {},
+    "userName": {},
+    "displayName": {},
+    "companyName": {},
+    "department": {},
+    "division": {},
+    "title": {},
+    "workPhoneNumber": {},
+    "mobilePhoneNumber": {},
+    "twoFactorAuthPhone": {},
+    "smsNumber": {},
+    "accountType": {},
+    "location": {},
+    "recommendedLanguage": {},
+    "jobFunction": {},
+    "assetClasses": {},
+    "industries": {},
+    "marketCoverage": {},
+    "responsibility": {},
+    "function": {},
+    "instrument": {},
+    "currentKey": {
+      "object": "V2UserKeyRequest"
+    },
+    "previousKey": {
+      "object": "V2UserKeyRequest"
+    }
+  },
+  "V2UserKeyRequest": {
+    "key": {},
+    "expirationDate": {},
+    "action": {}
+  },
+  "UserSystemInfo": {
+    "id": {},
+    "status": {},
+    "suspended": {},
+    "suspendedUntil": {},
+    "suspensionReason": {},
+    "createdDate": {},
+    "createdBy": {},
+    "lastUpdatedDate": {},
+    "lastLoginDate": {},
+    "lastPasswordReset": {},
+    "deactivatedDate": {}
   }
 };
 function ucs2length(str) { let length = 0; for (const _ of str) length++; return length; }
@@ -1152,6 +1255,1534 @@ return errors === 0;
 }
 validate41.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
+export const validateV3UsersGetResponse = validate42;
+const schema51 = {"description":"List of User record version 2","type":"object","properties":{"users":{"type":"array","items":{"$ref":"#/$defs/UserV2"},"description":"List of all users found with the search"},"errors":{"type":"array","items":{"$ref":"#/$defs/UserError"},"description":"List of all errors found with the informed search criteria"}}};
+const schema56 = {"description":"User error information","type":"object","properties":{"error":{"type":"string","description":"Error code informing what is wrong"},"email":{"type":"string","description":"Email with error. Only one of the following fields should be present: email or id"},"id":{"type":"string","description":"Id with error. Only one of the following fields should be present: email or id"}}};
+const schema52 = {"description":"User record version 2","type":"object","properties":{"id":{"type":"integer","format":"int64"},"emailAddress":{"type":"string","format":"email"},"firstName":{"type":"string"},"lastName":{"type":"string"},"displayName":{"type":"string"},"title":{"type":"string"},"company":{"type":"string"},"username":{"type":"string"},"location":{"type":"string"},"accountType":{"type":"string","enum":["NORMAL","SYSTEM","SDL"]},"avatars":{"$ref":"#/$defs/AvatarList"},"workPhoneNumber":{"type":"string","description":"Note: only available if the application has the extended user or contact permission"},"mobilePhoneNumber":{"type":"string","description":"Note: only available if the application has the extended user or contact permission"},"jobFunction":{"type":"string","description":"Note: only available if the application has the extended user or contact permission"},"department":{"type":"string","description":"Note: only available if the application has the extended user or contact permission"},"division":{"type":"string","description":"Note: only available if the application has the extended user or contact permission"},"roles":{"$ref":"#/$defs/StringList"}}};
+const schema53 = {"type":"array","items":{"$ref":"#/$defs/Avatar"}};
+const schema54 = {"type":"object","properties":{"size":{"description":"The Avatar Size","type":"string"},"url":{"description":"Url of the image","type":"string"}}};
+
+function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate44.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(Array.isArray(data)){
+var valid0 = true;
+const len0 = data.length;
+for(let i0=0; i0<len0; i0++){
+let data0 = data[i0];
+const _errs1 = errors;
+const _errs2 = errors;
+if(errors === _errs2){
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+if(data0.size !== undefined){
+let data1 = data0.size;
+const _errs4 = errors;
+if(typeof data1 !== "string"){
+validate44.errors = [{instancePath:instancePath+"/" + i0+"/size",schemaPath:"#/$defs/Avatar/properties/size/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema54.properties.size.type,parentSchema:schema54.properties.size,data:data1}];
+return false;
+}
+var valid2 = _errs4 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data0.url !== undefined){
+let data2 = data0.url;
+const _errs6 = errors;
+if(typeof data2 !== "string"){
+validate44.errors = [{instancePath:instancePath+"/" + i0+"/url",schemaPath:"#/$defs/Avatar/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema54.properties.url.type,parentSchema:schema54.properties.url,data:data2}];
+return false;
+}
+var valid2 = _errs6 === errors;
+}
+else {
+var valid2 = true;
+}
+}
+}
+else {
+validate44.errors = [{instancePath:instancePath+"/" + i0,schemaPath:"#/$defs/Avatar/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema54.type,parentSchema:schema54,data:data0}];
+return false;
+}
+}
+var valid0 = _errs1 === errors;
+if(!valid0){
+break;
+}
+}
+}
+else {
+validate44.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema53.type,parentSchema:schema53,data}];
+return false;
+}
+}
+validate44.errors = vErrors;
+return errors === 0;
+}
+validate44.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate43.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.id !== undefined){
+let data0 = data.id;
+const _errs1 = errors;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate43.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema52.properties.id.type,parentSchema:schema52.properties.id,data:data0}];
+return false;
+}
+var valid0 = _errs1 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.emailAddress !== undefined){
+let data1 = data.emailAddress;
+const _errs3 = errors;
+if(errors === _errs3){
+if(errors === _errs3){
+if(!(typeof data1 === "string")){
+validate43.errors = [{instancePath:instancePath+"/emailAddress",schemaPath:"#/properties/emailAddress/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.emailAddress.type,parentSchema:schema52.properties.emailAddress,data:data1}];
+return false;
+}
+}
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.firstName !== undefined){
+let data2 = data.firstName;
+const _errs5 = errors;
+if(typeof data2 !== "string"){
+validate43.errors = [{instancePath:instancePath+"/firstName",schemaPath:"#/properties/firstName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.firstName.type,parentSchema:schema52.properties.firstName,data:data2}];
+return false;
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.lastName !== undefined){
+let data3 = data.lastName;
+const _errs7 = errors;
+if(typeof data3 !== "string"){
+validate43.errors = [{instancePath:instancePath+"/lastName",schemaPath:"#/properties/lastName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.lastName.type,parentSchema:schema52.properties.lastName,data:data3}];
+return false;
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.displayName !== undefined){
+let data4 = data.displayName;
+const _errs9 = errors;
+if(typeof data4 !== "string"){
+validate43.errors = [{instancePath:instancePath+"/displayName",schemaPath:"#/properties/displayName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.displayName.type,parentSchema:schema52.properties.displayName,data:data4}];
+return false;
+}
+var valid0 = _errs9 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.title !== undefined){
+let data5 = data.title;
+const _errs11 = errors;
+if(typeof data5 !== "string"){
+validate43.errors = [{instancePath:instancePath+"/title",schemaPath:"#/properties/title/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.title.type,parentSchema:schema52.properties.title,data:data5}];
+return false;
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.company !== undefined){
+let data6 = data.company;
+const _errs13 = errors;
+if(typeof data6 !== "string"){
+validate43.errors = [{instancePath:instancePath+"/company",schemaPath:"#/properties/company/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.company.type,parentSchema:schema52.properties.company,data:data6}];
+return false;
+}
+var valid0 = _errs13 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.username !== undefined){
+let data7 = data.username;
+const _errs15 = errors;
+if(typeof data7 !== "string"){
+validate43.errors = [{instancePath:instancePath+"/username",schemaPath:"#/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.username.type,parentSchema:schema52.properties.username,data:data7}];
+return false;
+}
+var valid0 = _errs15 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.location !== undefined){
+let data8 = data.location;
+const _errs17 = errors;
+if(typeof data8 !== "string"){
+validate43.errors = [{instancePath:instancePath+"/location",schemaPath:"#/properties/location/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.location.type,parentSchema:schema52.properties.location,data:data8}];
+return false;
+}
+var valid0 = _errs17 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.accountType !== undefined){
+let data9 = data.accountType;
+const _errs19 = errors;
+if(typeof data9 !== "string"){
+validate43.errors = [{instancePath:instancePath+"/accountType",schemaPath:"#/properties/accountType/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.accountType.type,parentSchema:schema52.properties.accountType,data:data9}];
+return false;
+}
+if(!(((data9 === "NORMAL") || (data9 === "SYSTEM")) || (data9 === "SDL"))){
+validate43.errors = [{instancePath:instancePath+"/accountType",schemaPath:"#/properties/accountType/enum",keyword:"enum",params:{allowedValues: schema52.properties.accountType.enum},message:"must be equal to one of the allowed values",schema:schema52.properties.accountType.enum,parentSchema:schema52.properties.accountType,data:data9}];
+return false;
+}
+var valid0 = _errs19 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.avatars !== undefined){
+const _errs21 = errors;
+if(!(validate44(data.avatars, {instancePath:instancePath+"/avatars",parentData:data,parentDataProperty:"avatars",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate44.errors : vErrors.concat(validate44.errors);
+errors = vErrors.length;
+}
+var valid0 = _errs21 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.workPhoneNumber !== undefined){
+let data11 = data.workPhoneNumber;
+const _errs22 = errors;
+if(typeof data11 !== "string"){
+validate43.errors = [{instancePath:instancePath+"/workPhoneNumber",schemaPath:"#/properties/workPhoneNumber/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.workPhoneNumber.type,parentSchema:schema52.properties.workPhoneNumber,data:data11}];
+return false;
+}
+var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.mobilePhoneNumber !== undefined){
+let data12 = data.mobilePhoneNumber;
+const _errs24 = errors;
+if(typeof data12 !== "string"){
+validate43.errors = [{instancePath:instancePath+"/mobilePhoneNumber",schemaPath:"#/properties/mobilePhoneNumber/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.mobilePhoneNumber.type,parentSchema:schema52.properties.mobilePhoneNumber,data:data12}];
+return false;
+}
+var valid0 = _errs24 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.jobFunction !== undefined){
+let data13 = data.jobFunction;
+const _errs26 = errors;
+if(typeof data13 !== "string"){
+validate43.errors = [{instancePath:instancePath+"/jobFunction",schemaPath:"#/properties/jobFunction/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.jobFunction.type,parentSchema:schema52.properties.jobFunction,data:data13}];
+return false;
+}
+var valid0 = _errs26 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.department !== undefined){
+let data14 = data.department;
+const _errs28 = errors;
+if(typeof data14 !== "string"){
+validate43.errors = [{instancePath:instancePath+"/department",schemaPath:"#/properties/department/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.department.type,parentSchema:schema52.properties.department,data:data14}];
+return false;
+}
+var valid0 = _errs28 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.division !== undefined){
+let data15 = data.division;
+const _errs30 = errors;
+if(typeof data15 !== "string"){
+validate43.errors = [{instancePath:instancePath+"/division",schemaPath:"#/properties/division/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.division.type,parentSchema:schema52.properties.division,data:data15}];
+return false;
+}
+var valid0 = _errs30 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.roles !== undefined){
+let data16 = data.roles;
+const _errs32 = errors;
+const _errs33 = errors;
+if(errors === _errs33){
+if(Array.isArray(data16)){
+var valid2 = true;
+const len0 = data16.length;
+for(let i0=0; i0<len0; i0++){
+let data17 = data16[i0];
+const _errs35 = errors;
+if(typeof data17 !== "string"){
+validate43.errors = [{instancePath:instancePath+"/roles/" + i0,schemaPath:"#/$defs/StringList/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema50.items.type,parentSchema:schema50.items,data:data17}];
+return false;
+}
+var valid2 = _errs35 === errors;
+if(!valid2){
+break;
+}
+}
+}
+else {
+validate43.errors = [{instancePath:instancePath+"/roles",schemaPath:"#/$defs/StringList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema50.type,parentSchema:schema50,data:data16}];
+return false;
+}
+}
+var valid0 = _errs32 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate43.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema52.type,parentSchema:schema52,data}];
+return false;
+}
+}
+validate43.errors = vErrors;
+return errors === 0;
+}
+validate43.evaluated = {"props":{"id":true,"emailAddress":true,"firstName":true,"lastName":true,"displayName":true,"title":true,"company":true,"username":true,"location":true,"accountType":true,"avatars":true,"workPhoneNumber":true,"mobilePhoneNumber":true,"jobFunction":true,"department":true,"division":true,"roles":true},"dynamicProps":false,"dynamicItems":false};
+
+
+function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate42.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.users !== undefined){
+let data0 = data.users;
+const _errs1 = errors;
+if(errors === _errs1){
+if(Array.isArray(data0)){
+var valid1 = true;
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+const _errs3 = errors;
+if(!(validate43(data0[i0], {instancePath:instancePath+"/users/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
+errors = vErrors.length;
+}
+var valid1 = _errs3 === errors;
+if(!valid1){
+break;
+}
+}
+}
+else {
+validate42.errors = [{instancePath:instancePath+"/users",schemaPath:"#/properties/users/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema51.properties.users.type,parentSchema:schema51.properties.users,data:data0}];
+return false;
+}
+}
+var valid0 = _errs1 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.errors !== undefined){
+let data2 = data.errors;
+const _errs4 = errors;
+if(errors === _errs4){
+if(Array.isArray(data2)){
+var valid2 = true;
+const len1 = data2.length;
+for(let i1=0; i1<len1; i1++){
+let data3 = data2[i1];
+const _errs6 = errors;
+const _errs7 = errors;
+if(errors === _errs7){
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(data3.error !== undefined){
+let data4 = data3.error;
+const _errs9 = errors;
+if(typeof data4 !== "string"){
+validate42.errors = [{instancePath:instancePath+"/errors/" + i1+"/error",schemaPath:"#/$defs/UserError/properties/error/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema56.properties.error.type,parentSchema:schema56.properties.error,data:data4}];
+return false;
+}
+var valid4 = _errs9 === errors;
+}
+else {
+var valid4 = true;
+}
+if(valid4){
+if(data3.email !== undefined){
+let data5 = data3.email;
+const _errs11 = errors;
+if(typeof data5 !== "string"){
+validate42.errors = [{instancePath:instancePath+"/errors/" + i1+"/email",schemaPath:"#/$defs/UserError/properties/email/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema56.properties.email.type,parentSchema:schema56.properties.email,data:data5}];
+return false;
+}
+var valid4 = _errs11 === errors;
+}
+else {
+var valid4 = true;
+}
+if(valid4){
+if(data3.id !== undefined){
+let data6 = data3.id;
+const _errs13 = errors;
+if(typeof data6 !== "string"){
+validate42.errors = [{instancePath:instancePath+"/errors/" + i1+"/id",schemaPath:"#/$defs/UserError/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema56.properties.id.type,parentSchema:schema56.properties.id,data:data6}];
+return false;
+}
+var valid4 = _errs13 === errors;
+}
+else {
+var valid4 = true;
+}
+}
+}
+}
+else {
+validate42.errors = [{instancePath:instancePath+"/errors/" + i1,schemaPath:"#/$defs/UserError/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema56.type,parentSchema:schema56,data:data3}];
+return false;
+}
+}
+var valid2 = _errs6 === errors;
+if(!valid2){
+break;
+}
+}
+}
+else {
+validate42.errors = [{instancePath:instancePath+"/errors",schemaPath:"#/properties/errors/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema51.properties.errors.type,parentSchema:schema51.properties.errors,data:data2}];
+return false;
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+else {
+validate42.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema51.type,parentSchema:schema51,data}];
+return false;
+}
+}
+validate42.errors = vErrors;
+return errors === 0;
+}
+validate42.evaluated = {"props":{"users":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+
+export const validateV2AdminUserListGetResponse = validate47;
+const schema57 = {"type":"array","items":{"$ref":"#/$defs/V2UserDetail"}};
+const schema58 = {"description":"V2 Detailed User record.","type":"object","properties":{"userAttributes":{"$ref":"#/$defs/V2UserAttributes"},"userSystemInfo":{"$ref":"#/$defs/UserSystemInfo"},"features":{"$ref":"#/$defs/IntegerList"},"apps":{"$ref":"#/$defs/IntegerList"},"groups":{"$ref":"#/$defs/IntegerList"},"roles":{"$ref":"#/$defs/StringList"},"disclaimers":{"$ref":"#/$defs/IntegerList"},"avatar":{"$ref":"#/$defs/Avatar"}}};
+const schema62 = {"description":"User Status Information.","type":"object","properties":{"id":{"type":"integer","format":"int64"},"status":{"type":"string","enum":["ENABLED","DISABLED"]},"suspended":{"type":"boolean","description":"An optional attribute indicating whether the user is temporarily suspended or not. Since SBE 20.14."},"suspendedUntil":{"type":"integer","format":"int64","description":"An optional unix timestamp until which the suspension is effective. Since SBE 20.14."},"suspensionReason":{"type":"string","description":"An optional description of the suspension reason. Since SBE 20.14."},"createdDate":{"type":"integer","format":"int64"},"createdBy":{"type":"string"},"lastUpdatedDate":{"type":"integer","format":"int64"},"lastLoginDate":{"type":"integer","format":"int64"},"lastPasswordReset":{"type":"integer","format":"int64"},"deactivatedDate":{"type":"integer","format":"int64"}}};
+const schema59 = {"description":"V2 User record.","type":"object","properties":{"emailAddress":{"type":"string"},"firstName":{"type":"string"},"lastName":{"type":"string"},"userName":{"type":"string"},"displayName":{"type":"string"},"companyName":{"type":"string"},"department":{"type":"string"},"division":{"type":"string"},"title":{"type":"string"},"workPhoneNumber":{"type":"string"},"mobilePhoneNumber":{"type":"string"},"twoFactorAuthPhone":{"type":"string"},"smsNumber":{"type":"string"},"accountType":{"type":"string","enum":["NORMAL","SYSTEM","SDL"]},"location":{"type":"string"},"recommendedLanguage":{"type":"string"},"jobFunction":{"type":"string"},"assetClasses":{"type":"array","items":{"type":"string"}},"industries":{"type":"array","items":{"type":"string"}},"marketCoverage":{"type":"array","items":{"type":"string"}},"responsibility":{"type":"array","items":{"type":"string"}},"function":{"type":"array","items":{"type":"string"}},"instrument":{"type":"array","items":{"type":"string"}},"currentKey":{"$ref":"#/$defs/V2UserKeyRequest"},"previousKey":{"$ref":"#/$defs/V2UserKeyRequest"}}};
+const schema60 = {"description":"User RSA key information.","type":"object","properties":{"key":{"description":"User RSA public key.","type":"string"},"expirationDate":{"description":"RSA key expiration date. This value is set just for rotated keys.","type":"integer","format":"int64"},"action":{"description":"Action to be performed on the RSA key.","type":"string"}}};
+
+function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate49.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.emailAddress !== undefined){
+let data0 = data.emailAddress;
+const _errs1 = errors;
+if(typeof data0 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/emailAddress",schemaPath:"#/properties/emailAddress/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.emailAddress.type,parentSchema:schema59.properties.emailAddress,data:data0}];
+return false;
+}
+var valid0 = _errs1 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.firstName !== undefined){
+let data1 = data.firstName;
+const _errs3 = errors;
+if(typeof data1 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/firstName",schemaPath:"#/properties/firstName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.firstName.type,parentSchema:schema59.properties.firstName,data:data1}];
+return false;
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.lastName !== undefined){
+let data2 = data.lastName;
+const _errs5 = errors;
+if(typeof data2 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/lastName",schemaPath:"#/properties/lastName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.lastName.type,parentSchema:schema59.properties.lastName,data:data2}];
+return false;
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.userName !== undefined){
+let data3 = data.userName;
+const _errs7 = errors;
+if(typeof data3 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/userName",schemaPath:"#/properties/userName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.userName.type,parentSchema:schema59.properties.userName,data:data3}];
+return false;
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.displayName !== undefined){
+let data4 = data.displayName;
+const _errs9 = errors;
+if(typeof data4 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/displayName",schemaPath:"#/properties/displayName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.displayName.type,parentSchema:schema59.properties.displayName,data:data4}];
+return false;
+}
+var valid0 = _errs9 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.companyName !== undefined){
+let data5 = data.companyName;
+const _errs11 = errors;
+if(typeof data5 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/companyName",schemaPath:"#/properties/companyName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.companyName.type,parentSchema:schema59.properties.companyName,data:data5}];
+return false;
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.department !== undefined){
+let data6 = data.department;
+const _errs13 = errors;
+if(typeof data6 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/department",schemaPath:"#/properties/department/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.department.type,parentSchema:schema59.properties.department,data:data6}];
+return false;
+}
+var valid0 = _errs13 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.division !== undefined){
+let data7 = data.division;
+const _errs15 = errors;
+if(typeof data7 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/division",schemaPath:"#/properties/division/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.division.type,parentSchema:schema59.properties.division,data:data7}];
+return false;
+}
+var valid0 = _errs15 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.title !== undefined){
+let data8 = data.title;
+const _errs17 = errors;
+if(typeof data8 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/title",schemaPath:"#/properties/title/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.title.type,parentSchema:schema59.properties.title,data:data8}];
+return false;
+}
+var valid0 = _errs17 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.workPhoneNumber !== undefined){
+let data9 = data.workPhoneNumber;
+const _errs19 = errors;
+if(typeof data9 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/workPhoneNumber",schemaPath:"#/properties/workPhoneNumber/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.workPhoneNumber.type,parentSchema:schema59.properties.workPhoneNumber,data:data9}];
+return false;
+}
+var valid0 = _errs19 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.mobilePhoneNumber !== undefined){
+let data10 = data.mobilePhoneNumber;
+const _errs21 = errors;
+if(typeof data10 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/mobilePhoneNumber",schemaPath:"#/properties/mobilePhoneNumber/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.mobilePhoneNumber.type,parentSchema:schema59.properties.mobilePhoneNumber,data:data10}];
+return false;
+}
+var valid0 = _errs21 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.twoFactorAuthPhone !== undefined){
+let data11 = data.twoFactorAuthPhone;
+const _errs23 = errors;
+if(typeof data11 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/twoFactorAuthPhone",schemaPath:"#/properties/twoFactorAuthPhone/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.twoFactorAuthPhone.type,parentSchema:schema59.properties.twoFactorAuthPhone,data:data11}];
+return false;
+}
+var valid0 = _errs23 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.smsNumber !== undefined){
+let data12 = data.smsNumber;
+const _errs25 = errors;
+if(typeof data12 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/smsNumber",schemaPath:"#/properties/smsNumber/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.smsNumber.type,parentSchema:schema59.properties.smsNumber,data:data12}];
+return false;
+}
+var valid0 = _errs25 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.accountType !== undefined){
+let data13 = data.accountType;
+const _errs27 = errors;
+if(typeof data13 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/accountType",schemaPath:"#/properties/accountType/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.accountType.type,parentSchema:schema59.properties.accountType,data:data13}];
+return false;
+}
+if(!(((data13 === "NORMAL") || (data13 === "SYSTEM")) || (data13 === "SDL"))){
+validate49.errors = [{instancePath:instancePath+"/accountType",schemaPath:"#/properties/accountType/enum",keyword:"enum",params:{allowedValues: schema59.properties.accountType.enum},message:"must be equal to one of the allowed values",schema:schema59.properties.accountType.enum,parentSchema:schema59.properties.accountType,data:data13}];
+return false;
+}
+var valid0 = _errs27 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.location !== undefined){
+let data14 = data.location;
+const _errs29 = errors;
+if(typeof data14 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/location",schemaPath:"#/properties/location/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.location.type,parentSchema:schema59.properties.location,data:data14}];
+return false;
+}
+var valid0 = _errs29 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.recommendedLanguage !== undefined){
+let data15 = data.recommendedLanguage;
+const _errs31 = errors;
+if(typeof data15 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/recommendedLanguage",schemaPath:"#/properties/recommendedLanguage/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.recommendedLanguage.type,parentSchema:schema59.properties.recommendedLanguage,data:data15}];
+return false;
+}
+var valid0 = _errs31 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.jobFunction !== undefined){
+let data16 = data.jobFunction;
+const _errs33 = errors;
+if(typeof data16 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/jobFunction",schemaPath:"#/properties/jobFunction/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.jobFunction.type,parentSchema:schema59.properties.jobFunction,data:data16}];
+return false;
+}
+var valid0 = _errs33 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.assetClasses !== undefined){
+let data17 = data.assetClasses;
+const _errs35 = errors;
+if(errors === _errs35){
+if(Array.isArray(data17)){
+var valid1 = true;
+const len0 = data17.length;
+for(let i0=0; i0<len0; i0++){
+let data18 = data17[i0];
+const _errs37 = errors;
+if(typeof data18 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/assetClasses/" + i0,schemaPath:"#/properties/assetClasses/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.assetClasses.items.type,parentSchema:schema59.properties.assetClasses.items,data:data18}];
+return false;
+}
+var valid1 = _errs37 === errors;
+if(!valid1){
+break;
+}
+}
+}
+else {
+validate49.errors = [{instancePath:instancePath+"/assetClasses",schemaPath:"#/properties/assetClasses/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema59.properties.assetClasses.type,parentSchema:schema59.properties.assetClasses,data:data17}];
+return false;
+}
+}
+var valid0 = _errs35 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.industries !== undefined){
+let data19 = data.industries;
+const _errs39 = errors;
+if(errors === _errs39){
+if(Array.isArray(data19)){
+var valid2 = true;
+const len1 = data19.length;
+for(let i1=0; i1<len1; i1++){
+let data20 = data19[i1];
+const _errs41 = errors;
+if(typeof data20 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/industries/" + i1,schemaPath:"#/properties/industries/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.industries.items.type,parentSchema:schema59.properties.industries.items,data:data20}];
+return false;
+}
+var valid2 = _errs41 === errors;
+if(!valid2){
+break;
+}
+}
+}
+else {
+validate49.errors = [{instancePath:instancePath+"/industries",schemaPath:"#/properties/industries/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema59.properties.industries.type,parentSchema:schema59.properties.industries,data:data19}];
+return false;
+}
+}
+var valid0 = _errs39 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.marketCoverage !== undefined){
+let data21 = data.marketCoverage;
+const _errs43 = errors;
+if(errors === _errs43){
+if(Array.isArray(data21)){
+var valid3 = true;
+const len2 = data21.length;
+for(let i2=0; i2<len2; i2++){
+let data22 = data21[i2];
+const _errs45 = errors;
+if(typeof data22 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/marketCoverage/" + i2,schemaPath:"#/properties/marketCoverage/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.marketCoverage.items.type,parentSchema:schema59.properties.marketCoverage.items,data:data22}];
+return false;
+}
+var valid3 = _errs45 === errors;
+if(!valid3){
+break;
+}
+}
+}
+else {
+validate49.errors = [{instancePath:instancePath+"/marketCoverage",schemaPath:"#/properties/marketCoverage/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema59.properties.marketCoverage.type,parentSchema:schema59.properties.marketCoverage,data:data21}];
+return false;
+}
+}
+var valid0 = _errs43 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.responsibility !== undefined){
+let data23 = data.responsibility;
+const _errs47 = errors;
+if(errors === _errs47){
+if(Array.isArray(data23)){
+var valid4 = true;
+const len3 = data23.length;
+for(let i3=0; i3<len3; i3++){
+let data24 = data23[i3];
+const _errs49 = errors;
+if(typeof data24 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/responsibility/" + i3,schemaPath:"#/properties/responsibility/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.responsibility.items.type,parentSchema:schema59.properties.responsibility.items,data:data24}];
+return false;
+}
+var valid4 = _errs49 === errors;
+if(!valid4){
+break;
+}
+}
+}
+else {
+validate49.errors = [{instancePath:instancePath+"/responsibility",schemaPath:"#/properties/responsibility/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema59.properties.responsibility.type,parentSchema:schema59.properties.responsibility,data:data23}];
+return false;
+}
+}
+var valid0 = _errs47 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.function !== undefined){
+let data25 = data.function;
+const _errs51 = errors;
+if(errors === _errs51){
+if(Array.isArray(data25)){
+var valid5 = true;
+const len4 = data25.length;
+for(let i4=0; i4<len4; i4++){
+let data26 = data25[i4];
+const _errs53 = errors;
+if(typeof data26 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/function/" + i4,schemaPath:"#/properties/function/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.function.items.type,parentSchema:schema59.properties.function.items,data:data26}];
+return false;
+}
+var valid5 = _errs53 === errors;
+if(!valid5){
+break;
+}
+}
+}
+else {
+validate49.errors = [{instancePath:instancePath+"/function",schemaPath:"#/properties/function/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema59.properties.function.type,parentSchema:schema59.properties.function,data:data25}];
+return false;
+}
+}
+var valid0 = _errs51 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.instrument !== undefined){
+let data27 = data.instrument;
+const _errs55 = errors;
+if(errors === _errs55){
+if(Array.isArray(data27)){
+var valid6 = true;
+const len5 = data27.length;
+for(let i5=0; i5<len5; i5++){
+let data28 = data27[i5];
+const _errs57 = errors;
+if(typeof data28 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/instrument/" + i5,schemaPath:"#/properties/instrument/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.instrument.items.type,parentSchema:schema59.properties.instrument.items,data:data28}];
+return false;
+}
+var valid6 = _errs57 === errors;
+if(!valid6){
+break;
+}
+}
+}
+else {
+validate49.errors = [{instancePath:instancePath+"/instrument",schemaPath:"#/properties/instrument/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema59.properties.instrument.type,parentSchema:schema59.properties.instrument,data:data27}];
+return false;
+}
+}
+var valid0 = _errs55 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.currentKey !== undefined){
+let data29 = data.currentKey;
+const _errs59 = errors;
+const _errs60 = errors;
+if(errors === _errs60){
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+if(data29.key !== undefined){
+let data30 = data29.key;
+const _errs62 = errors;
+if(typeof data30 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/currentKey/key",schemaPath:"#/$defs/V2UserKeyRequest/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema60.properties.key.type,parentSchema:schema60.properties.key,data:data30}];
+return false;
+}
+var valid8 = _errs62 === errors;
+}
+else {
+var valid8 = true;
+}
+if(valid8){
+if(data29.expirationDate !== undefined){
+let data31 = data29.expirationDate;
+const _errs64 = errors;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+validate49.errors = [{instancePath:instancePath+"/currentKey/expirationDate",schemaPath:"#/$defs/V2UserKeyRequest/properties/expirationDate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema60.properties.expirationDate.type,parentSchema:schema60.properties.expirationDate,data:data31}];
+return false;
+}
+var valid8 = _errs64 === errors;
+}
+else {
+var valid8 = true;
+}
+if(valid8){
+if(data29.action !== undefined){
+let data32 = data29.action;
+const _errs66 = errors;
+if(typeof data32 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/currentKey/action",schemaPath:"#/$defs/V2UserKeyRequest/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema60.properties.action.type,parentSchema:schema60.properties.action,data:data32}];
+return false;
+}
+var valid8 = _errs66 === errors;
+}
+else {
+var valid8 = true;
+}
+}
+}
+}
+else {
+validate49.errors = [{instancePath:instancePath+"/currentKey",schemaPath:"#/$defs/V2UserKeyRequest/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema60.type,parentSchema:schema60,data:data29}];
+return false;
+}
+}
+var valid0 = _errs59 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.previousKey !== undefined){
+let data33 = data.previousKey;
+const _errs68 = errors;
+const _errs69 = errors;
+if(errors === _errs69){
+if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
+if(data33.key !== undefined){
+let data34 = data33.key;
+const _errs71 = errors;
+if(typeof data34 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/previousKey/key",schemaPath:"#/$defs/V2UserKeyRequest/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema60.properties.key.type,parentSchema:schema60.properties.key,data:data34}];
+return false;
+}
+var valid10 = _errs71 === errors;
+}
+else {
+var valid10 = true;
+}
+if(valid10){
+if(data33.expirationDate !== undefined){
+let data35 = data33.expirationDate;
+const _errs73 = errors;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+validate49.errors = [{instancePath:instancePath+"/previousKey/expirationDate",schemaPath:"#/$defs/V2UserKeyRequest/properties/expirationDate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema60.properties.expirationDate.type,parentSchema:schema60.properties.expirationDate,data:data35}];
+return false;
+}
+var valid10 = _errs73 === errors;
+}
+else {
+var valid10 = true;
+}
+if(valid10){
+if(data33.action !== undefined){
+let data36 = data33.action;
+const _errs75 = errors;
+if(typeof data36 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/previousKey/action",schemaPath:"#/$defs/V2UserKeyRequest/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema60.properties.action.type,parentSchema:schema60.properties.action,data:data36}];
+return false;
+}
+var valid10 = _errs75 === errors;
+}
+else {
+var valid10 = true;
+}
+}
+}
+}
+else {
+validate49.errors = [{instancePath:instancePath+"/previousKey",schemaPath:"#/$defs/V2UserKeyRequest/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema60.type,parentSchema:schema60,data:data33}];
+return false;
+}
+}
+var valid0 = _errs68 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate49.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema59.type,parentSchema:schema59,data}];
+return false;
+}
+}
+validate49.errors = vErrors;
+return errors === 0;
+}
+validate49.evaluated = {"props":{"emailAddress":true,"firstName":true,"lastName":true,"userName":true,"displayName":true,"companyName":true,"department":true,"division":true,"title":true,"workPhoneNumber":true,"mobilePhoneNumber":true,"twoFactorAuthPhone":true,"smsNumber":true,"accountType":true,"location":true,"recommendedLanguage":true,"jobFunction":true,"assetClasses":true,"industries":true,"marketCoverage":true,"responsibility":true,"function":true,"instrument":true,"currentKey":true,"previousKey":true},"dynamicProps":false,"dynamicItems":false};
+
+
+function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate48.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.userAttributes !== undefined){
+const _errs1 = errors;
+if(!(validate49(data.userAttributes, {instancePath:instancePath+"/userAttributes",parentData:data,parentDataProperty:"userAttributes",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate49.errors : vErrors.concat(validate49.errors);
+errors = vErrors.length;
+}
+var valid0 = _errs1 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.userSystemInfo !== undefined){
+let data1 = data.userSystemInfo;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+if(data1.id !== undefined){
+let data2 = data1.id;
+const _errs5 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate48.errors = [{instancePath:instancePath+"/userSystemInfo/id",schemaPath:"#/$defs/UserSystemInfo/properties/id/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema62.properties.id.type,parentSchema:schema62.properties.id,data:data2}];
+return false;
+}
+var valid2 = _errs5 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data1.status !== undefined){
+let data3 = data1.status;
+const _errs7 = errors;
+if(typeof data3 !== "string"){
+validate48.errors = [{instancePath:instancePath+"/userSystemInfo/status",schemaPath:"#/$defs/UserSystemInfo/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.status.type,parentSchema:schema62.properties.status,data:data3}];
+return false;
+}
+if(!((data3 === "ENABLED") || (data3 === "DISABLED"))){
+validate48.errors = [{instancePath:instancePath+"/userSystemInfo/status",schemaPath:"#/$defs/UserSystemInfo/properties/status/enum",keyword:"enum",params:{allowedValues: schema62.properties.status.enum},message:"must be equal to one of the allowed values",schema:schema62.properties.status.enum,parentSchema:schema62.properties.status,data:data3}];
+return false;
+}
+var valid2 = _errs7 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data1.suspended !== undefined){
+let data4 = data1.suspended;
+const _errs9 = errors;
+if(typeof data4 !== "boolean"){
+validate48.errors = [{instancePath:instancePath+"/userSystemInfo/suspended",schemaPath:"#/$defs/UserSystemInfo/properties/suspended/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema62.properties.suspended.type,parentSchema:schema62.properties.suspended,data:data4}];
+return false;
+}
+var valid2 = _errs9 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data1.suspendedUntil !== undefined){
+let data5 = data1.suspendedUntil;
+const _errs11 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+validate48.errors = [{instancePath:instancePath+"/userSystemInfo/suspendedUntil",schemaPath:"#/$defs/UserSystemInfo/properties/suspendedUntil/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema62.properties.suspendedUntil.type,parentSchema:schema62.properties.suspendedUntil,data:data5}];
+return false;
+}
+var valid2 = _errs11 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data1.suspensionReason !== undefined){
+let data6 = data1.suspensionReason;
+const _errs13 = errors;
+if(typeof data6 !== "string"){
+validate48.errors = [{instancePath:instancePath+"/userSystemInfo/suspensionReason",schemaPath:"#/$defs/UserSystemInfo/properties/suspensionReason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.suspensionReason.type,parentSchema:schema62.properties.suspensionReason,data:data6}];
+return false;
+}
+var valid2 = _errs13 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data1.createdDate !== undefined){
+let data7 = data1.createdDate;
+const _errs15 = errors;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+validate48.errors = [{instancePath:instancePath+"/userSystemInfo/createdDate",schemaPath:"#/$defs/UserSystemInfo/properties/createdDate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema62.properties.createdDate.type,parentSchema:schema62.properties.createdDate,data:data7}];
+return false;
+}
+var valid2 = _errs15 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data1.createdBy !== undefined){
+let data8 = data1.createdBy;
+const _errs17 = errors;
+if(typeof data8 !== "string"){
+validate48.errors = [{instancePath:instancePath+"/userSystemInfo/createdBy",schemaPath:"#/$defs/UserSystemInfo/properties/createdBy/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.createdBy.type,parentSchema:schema62.properties.createdBy,data:data8}];
+return false;
+}
+var valid2 = _errs17 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data1.lastUpdatedDate !== undefined){
+let data9 = data1.lastUpdatedDate;
+const _errs19 = errors;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+validate48.errors = [{instancePath:instancePath+"/userSystemInfo/lastUpdatedDate",schemaPath:"#/$defs/UserSystemInfo/properties/lastUpdatedDate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema62.properties.lastUpdatedDate.type,parentSchema:schema62.properties.lastUpdatedDate,data:data9}];
+return false;
+}
+var valid2 = _errs19 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data1.lastLoginDate !== undefined){
+let data10 = data1.lastLoginDate;
+const _errs21 = errors;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+validate48.errors = [{instancePath:instancePath+"/userSystemInfo/lastLoginDate",schemaPath:"#/$defs/UserSystemInfo/properties/lastLoginDate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema62.properties.lastLoginDate.type,parentSchema:schema62.properties.lastLoginDate,data:data10}];
+return false;
+}
+var valid2 = _errs21 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data1.lastPasswordReset !== undefined){
+let data11 = data1.lastPasswordReset;
+const _errs23 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+validate48.errors = [{instancePath:instancePath+"/userSystemInfo/lastPasswordReset",schemaPath:"#/$defs/UserSystemInfo/properties/lastPasswordReset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema62.properties.lastPasswordReset.type,parentSchema:schema62.properties.lastPasswordReset,data:data11}];
+return false;
+}
+var valid2 = _errs23 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data1.deactivatedDate !== undefined){
+let data12 = data1.deactivatedDate;
+const _errs25 = errors;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+validate48.errors = [{instancePath:instancePath+"/userSystemInfo/deactivatedDate",schemaPath:"#/$defs/UserSystemInfo/properties/deactivatedDate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema62.properties.deactivatedDate.type,parentSchema:schema62.properties.deactivatedDate,data:data12}];
+return false;
+}
+var valid2 = _errs25 === errors;
+}
+else {
+var valid2 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate48.errors = [{instancePath:instancePath+"/userSystemInfo",schemaPath:"#/$defs/UserSystemInfo/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema62.type,parentSchema:schema62,data:data1}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.features !== undefined){
+let data13 = data.features;
+const _errs27 = errors;
+const _errs28 = errors;
+if(errors === _errs28){
+if(Array.isArray(data13)){
+var valid4 = true;
+const len0 = data13.length;
+for(let i0=0; i0<len0; i0++){
+let data14 = data13[i0];
+const _errs30 = errors;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+validate48.errors = [{instancePath:instancePath+"/features/" + i0,schemaPath:"#/$defs/IntegerList/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.items.type,parentSchema:schema46.items,data:data14}];
+return false;
+}
+var valid4 = _errs30 === errors;
+if(!valid4){
+break;
+}
+}
+}
+else {
+validate48.errors = [{instancePath:instancePath+"/features",schemaPath:"#/$defs/IntegerList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema46.type,parentSchema:schema46,data:data13}];
+return false;
+}
+}
+var valid0 = _errs27 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.apps !== undefined){
+let data15 = data.apps;
+const _errs32 = errors;
+const _errs33 = errors;
+if(errors === _errs33){
+if(Array.isArray(data15)){
+var valid6 = true;
+const len1 = data15.length;
+for(let i1=0; i1<len1; i1++){
+let data16 = data15[i1];
+const _errs35 = errors;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+validate48.errors = [{instancePath:instancePath+"/apps/" + i1,schemaPath:"#/$defs/IntegerList/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.items.type,parentSchema:schema46.items,data:data16}];
+return false;
+}
+var valid6 = _errs35 === errors;
+if(!valid6){
+break;
+}
+}
+}
+else {
+validate48.errors = [{instancePath:instancePath+"/apps",schemaPath:"#/$defs/IntegerList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema46.type,parentSchema:schema46,data:data15}];
+return false;
+}
+}
+var valid0 = _errs32 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.groups !== undefined){
+let data17 = data.groups;
+const _errs37 = errors;
+const _errs38 = errors;
+if(errors === _errs38){
+if(Array.isArray(data17)){
+var valid8 = true;
+const len2 = data17.length;
+for(let i2=0; i2<len2; i2++){
+let data18 = data17[i2];
+const _errs40 = errors;
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
+validate48.errors = [{instancePath:instancePath+"/groups/" + i2,schemaPath:"#/$defs/IntegerList/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.items.type,parentSchema:schema46.items,data:data18}];
+return false;
+}
+var valid8 = _errs40 === errors;
+if(!valid8){
+break;
+}
+}
+}
+else {
+validate48.errors = [{instancePath:instancePath+"/groups",schemaPath:"#/$defs/IntegerList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema46.type,parentSchema:schema46,data:data17}];
+return false;
+}
+}
+var valid0 = _errs37 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.roles !== undefined){
+let data19 = data.roles;
+const _errs42 = errors;
+const _errs43 = errors;
+if(errors === _errs43){
+if(Array.isArray(data19)){
+var valid10 = true;
+const len3 = data19.length;
+for(let i3=0; i3<len3; i3++){
+let data20 = data19[i3];
+const _errs45 = errors;
+if(typeof data20 !== "string"){
+validate48.errors = [{instancePath:instancePath+"/roles/" + i3,schemaPath:"#/$defs/StringList/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema50.items.type,parentSchema:schema50.items,data:data20}];
+return false;
+}
+var valid10 = _errs45 === errors;
+if(!valid10){
+break;
+}
+}
+}
+else {
+validate48.errors = [{instancePath:instancePath+"/roles",schemaPath:"#/$defs/StringList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema50.type,parentSchema:schema50,data:data19}];
+return false;
+}
+}
+var valid0 = _errs42 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.disclaimers !== undefined){
+let data21 = data.disclaimers;
+const _errs47 = errors;
+const _errs48 = errors;
+if(errors === _errs48){
+if(Array.isArray(data21)){
+var valid12 = true;
+const len4 = data21.length;
+for(let i4=0; i4<len4; i4++){
+let data22 = data21[i4];
+const _errs50 = errors;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+validate48.errors = [{instancePath:instancePath+"/disclaimers/" + i4,schemaPath:"#/$defs/IntegerList/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.items.type,parentSchema:schema46.items,data:data22}];
+return false;
+}
+var valid12 = _errs50 === errors;
+if(!valid12){
+break;
+}
+}
+}
+else {
+validate48.errors = [{instancePath:instancePath+"/disclaimers",schemaPath:"#/$defs/IntegerList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema46.type,parentSchema:schema46,data:data21}];
+return false;
+}
+}
+var valid0 = _errs47 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.avatar !== undefined){
+let data23 = data.avatar;
+const _errs52 = errors;
+const _errs53 = errors;
+if(errors === _errs53){
+if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
+if(data23.size !== undefined){
+let data24 = data23.size;
+const _errs55 = errors;
+if(typeof data24 !== "string"){
+validate48.errors = [{instancePath:instancePath+"/avatar/size",schemaPath:"#/$defs/Avatar/properties/size/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema54.properties.size.type,parentSchema:schema54.properties.size,data:data24}];
+return false;
+}
+var valid14 = _errs55 === errors;
+}
+else {
+var valid14 = true;
+}
+if(valid14){
+if(data23.url !== undefined){
+let data25 = data23.url;
+const _errs57 = errors;
+if(typeof data25 !== "string"){
+validate48.errors = [{instancePath:instancePath+"/avatar/url",schemaPath:"#/$defs/Avatar/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema54.properties.url.type,parentSchema:schema54.properties.url,data:data25}];
+return false;
+}
+var valid14 = _errs57 === errors;
+}
+else {
+var valid14 = true;
+}
+}
+}
+else {
+validate48.errors = [{instancePath:instancePath+"/avatar",schemaPath:"#/$defs/Avatar/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema54.type,parentSchema:schema54,data:data23}];
+return false;
+}
+}
+var valid0 = _errs52 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate48.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema58.type,parentSchema:schema58,data}];
+return false;
+}
+}
+validate48.errors = vErrors;
+return errors === 0;
+}
+validate48.evaluated = {"props":{"userAttributes":true,"userSystemInfo":true,"features":true,"apps":true,"groups":true,"roles":true,"disclaimers":true,"avatar":true},"dynamicProps":false,"dynamicItems":false};
+
+
+function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate47.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(Array.isArray(data)){
+var valid0 = true;
+const len0 = data.length;
+for(let i0=0; i0<len0; i0++){
+const _errs1 = errors;
+if(!(validate48(data[i0], {instancePath:instancePath+"/" + i0,parentData:data,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate48.errors : vErrors.concat(validate48.errors);
+errors = vErrors.length;
+}
+var valid0 = _errs1 === errors;
+if(!valid0){
+break;
+}
+}
+}
+else {
+validate47.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema57.type,parentSchema:schema57,data}];
+return false;
+}
+}
+validate47.errors = vErrors;
+return errors === 0;
+}
+validate47.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+
 /** The validator of each operation's success answer, keyed `"<method> <path>"`. */
 export const responseValidators = {
   "post /v1/admin/user/{uid}/features/update": validateV1AdminUserUidFeaturesUpdatePostResponse,
@@ -1162,4 +2793,6 @@ export const responseValidators = {
   "post /v1/admin/user/{uid}/app/entitlement/list": validateV1AdminUserUidAppEntitlementListPostResponse,
   "patch /v1/admin/user/{uid}/app/entitlement/list": validateV1AdminUserUidAppEntitlementListPatchResponse,
   "get /v1/admin/system/features/list": validateV1AdminSystemFeaturesListGetResponse,
+  "get /v3/users": validateV3UsersGetResponse,
+  "get /v2/admin/user/list": validateV2AdminUserListGetResponse,
 };
