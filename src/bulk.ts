@@ -1,7 +1,7 @@
 import { PodError, PodForbiddenError, ValidationError } from "./errors.js";
 import type { PodHttp } from "./http.js";
 import { type UserId, userIdToDecimal } from "./ids.js";
-import { OPERATIONS } from "./operations.js";
+import { type InputOf, OPERATIONS, type WriteOperation } from "./operations.js";
 import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
 import { type BulkOutcome, type BulkProgress, BulkRunError, type Items, schedule } from "./scheduler.js";
 import type {
@@ -160,24 +160,23 @@ interface ItemKind<Item> {
   run(users: UserAdmin, item: Item, options: CallOptions | undefined): Promise<unknown>;
 }
 
+/** A bulk form of a write operation of the table: its item's fields, and the facade call an item makes. */
+function kind<K extends WriteOperation>(name: K): ItemKind<BulkItemOf<K>> {
+  const { fields, input } = OPERATIONS[name].bulk as { fields: readonly string[]; input: (item: never) => unknown };
+  return {
+    fields,
+    run: (users, item, options) => users.invoke(name, item.uid, input(item as never) as InputOf<K>, options),
+  };
+}
+
+/** The bulk item of a write operation, as its table entry declares it. */
+type BulkItemOf<K extends WriteOperation> = Parameters<(typeof OPERATIONS)[K]["bulk"]["input"]>[0];
+
 const KINDS = {
-  updateFeatures: {
-    fields: OPERATIONS.updateFeatures.bulk.fields,
-    run: (users, item, options) => users.updateFeatures(item.uid, item.features, options),
-  } satisfies ItemKind<FeatureUpdateItem>,
-  updateDelegates: {
-    fields: OPERATIONS.updateDelegates.bulk.fields,
-    run: (users, item, options) =>
-      users.updateDelegates(item.uid, { userId: item.userId, action: item.action }, options),
-  } satisfies ItemKind<DelegateUpdateItem>,
-  replaceApps: {
-    fields: OPERATIONS.replaceApps.bulk.fields,
-    run: (users, item, options) => users.replaceApps(item.uid, item.apps, options),
-  } satisfies ItemKind<AppReplaceItem>,
-  patchApps: {
-    fields: OPERATIONS.patchApps.bulk.fields,
-    run: (users, item, options) => users.patchApps(item.uid, item.patches, options),
-  } satisfies ItemKind<AppPatchItem>,
+  updateFeatures: kind("updateFeatures"),
+  updateDelegates: kind("updateDelegates"),
+  replaceApps: kind("replaceApps"),
+  patchApps: kind("patchApps"),
 };
 
 /**

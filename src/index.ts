@@ -48,5 +48,10 @@ export {
   type DelegateAction,
   type DelegateUpdate,
   type FeatureEntitlement,
+  type ListUsersOptions,
+  type LookupOptions,
+  type PodUser,
   UserAdmin,
+  type UserLookup,
+  type UserQuery,
 } from "./users.js";

@@ -5,9 +5,8 @@ import { ValidationError } from "./errors.js";
 import { CALL_CONTEXT, type CallContext } from "./fetch-adapter.js";
 import type { AnswerDecoder, PodHttp } from "./http.js";
 import { type UserId, userIdToDecimal } from "./ids.js";
-import { OPERATIONS, operationKey } from "./operations.js";
+import { answerDecoder, type InputOf, OPERATIONS, type OperationName, type ResultOf } from "./operations.js";
 import { checkTimeoutMs, type RetryOptions, resolveRetry } from "./retry.js";
-import { checkBody, fromWire, int64ListAnswer, jsonAnswer, requireFields, toWire } from "./wire.js";
 
 type Schemas = components["schemas"];
 
@@ -124,6 +123,117 @@ export interface CallOptions {
   timeoutMs?: number | undefined;
 }
 
+/**
+ * A user of the pod, as {@link UserAdmin.lookup} and {@link UserAdmin.list} return it. The id is exact, as a
+ * `bigint`; the other fields are the pod's, present when the pod sends them.
+ *
+ * @example
+ * ```ts
+ * const user: PodUser = { id: 7215545057281n, emailAddress: "ada@acme.com", username: "ada", displayName: "Ada L." };
+ * ```
+ */
+export interface PodUser {
+  /** The user's id. */
+  id: bigint;
+  emailAddress?: string | undefined;
+  username?: string | undefined;
+  displayName?: string | undefined;
+  firstName?: string | undefined;
+  lastName?: string | undefined;
+  title?: string | undefined;
+  company?: string | undefined;
+  location?: string | undefined;
+  department?: string | undefined;
+  division?: string | undefined;
+  jobFunction?: string | undefined;
+  workPhoneNumber?: string | undefined;
+  mobilePhoneNumber?: string | undefined;
+  /** `NORMAL` for a person, `SYSTEM` for a service account, `SDL` for a distribution list. */
+  accountType?: "NORMAL" | "SYSTEM" | "SDL" | undefined;
+  /** Set by {@link UserAdmin.list}: `ENABLED` or `DISABLED`. */
+  status?: "ENABLED" | "DISABLED" | undefined;
+  roles?: string[] | undefined;
+  avatars?: { size?: string; url?: string }[] | undefined;
+}
+
+/**
+ * What {@link UserAdmin.lookup} searches by: exactly one of `emails`, `usernames` or `uids`.
+ *
+ * @example
+ * ```ts
+ * const query: UserQuery = { emails: ["ada@acme.com"] };
+ * ```
+ */
+export type UserQuery =
+  | { emails: readonly string[]; usernames?: never; uids?: never }
+  | { usernames: readonly string[]; emails?: never; uids?: never }
+  | { uids: readonly UserId[]; emails?: never; usernames?: never };
+
+/**
+ * Options of {@link UserAdmin.lookup}.
+ *
+ * @example
+ * ```ts
+ * const options: LookupOptions = { active: true, concurrency: 4, signal: AbortSignal.timeout(30_000) };
+ * ```
+ */
+export interface LookupOptions extends CallOptions {
+  /** Only this pod's users (`true`, the default) or also users of other pods visible to the caller (`false`). */
+  local?: boolean | undefined;
+  /** Only active users (`true`), only inactive ones (`false`), or both (unset, the default). */
+  active?: boolean | undefined;
+  /** Lookup calls (of up to 100 values each) running at once, 1 to 100. Default 10. */
+  concurrency?: number | undefined;
+}
+
+/**
+ * The answer of {@link UserAdmin.lookup}.
+ *
+ * @example
+ * ```ts
+ * const { users, notFound }: UserLookup = await pod.users.lookup({ usernames: ["ada", "nobody"] });
+ * ```
+ */
+export interface UserLookup {
+  /** The users found, once each, in the order of the values that found them. */
+  users: PodUser[];
+  /** The values no user matched, as given (the first spelling of a repeated email), in input order. */
+  notFound: string[];
+}
+
+/**
+ * Options of {@link UserAdmin.list}.
+ *
+ * @example
+ * ```ts
+ * const options: ListUsersOptions = { pageSize: 500 };
+ * ```
+ */
+export interface ListUsersOptions extends CallOptions {
+  /** Users per call, 1 to 1,000 (the pod's limit). Default 1,000. */
+  pageSize?: number | undefined;
+}
+
+/** One `GET /v3/users` call: which list, its values (at most 100), and the flags. @internal */
+export interface UserLookupQuery {
+  by: "email" | "username" | "uid";
+  values: readonly string[];
+  local: boolean;
+  active?: boolean;
+}
+
+/** The pod takes at most this many values per lookup call. */
+const LOOKUP_BATCH = 100;
+
+/** An entry of the operation table, as the facade runs it. */
+interface TableEntry {
+  method: "get" | "post" | "patch";
+  path: string;
+  request?: (input: never) => { body?: unknown; query?: object };
+  result?: (wire: never) => unknown;
+  dryRun?: () => unknown;
+}
+
 /** Settings every call inherits from the client. @internal */
 export interface CallDefaults {
   retry: Required<RetryOptions>;
@@ -173,17 +283,7 @@ export class UserAdmin {
    * @throws {@link ValidationError} before sending, for a bad uid or feature; {@link PodApiError} when the pod refuses.
    */
   async updateFeatures(uid: UserId, features: readonly FeatureEntitlement[], options?: CallOptions): Promise<void> {
-    const userId = userIdToDecimal(uid, "uid");
-    const body = mapList(features, "features", (feature, field) => {
-      const wire = toWire(feature, "Feature", field);
-      requireFields(fromWire(wire), ["entitlement", "enabled"], field);
-      return wire;
-    });
-    checkBody(body, "FeatureList", "features");
-    if (this.#dryRun) return;
-    const { context, init } = this.#init(userId, options);
-    const result = await this.#client.POST(OPERATIONS.updateFeatures.path, { ...init, body });
-    this.#read(context, "POST", result, jsonAnswer(operationKey("updateFeatures")));
+    return this.invoke("updateFeatures", uid, features, options);
   }
 
   /**
@@ -195,12 +295,8 @@ export class UserAdmin {
    * const canCreate = features.find((f) => f.entitlement === "canCreatePublicRoom")?.enabled;
    * ```
    */
-  async listFeatures(uid: UserId, options?: CallOptions): Promise<FeatureEntitlement[]> {
-    const userId = userIdToDecimal(uid, "uid");
-    const { context, init } = this.#init(userId, options);
-    const result = await this.#client.GET(OPERATIONS.listFeatures.path, init);
-    const wire = this.#read(context, "GET", result, jsonAnswer<Schemas["FeatureList"]>(operationKey("listFeatures")));
-    return wire.map((feature) => fromWire<FeatureEntitlement>(feature));
+  listFeatures(uid: UserId, options?: CallOptions): Promise<FeatureEntitlement[]> {
+    return this.invoke("listFeatures", uid, undefined, options);
   }
 
   /**
@@ -236,23 +332,8 @@ export class UserAdmin {
    * await pod.users.updateDelegates(7215545057281n, { userId: 7215545057282n, action: "ADD" });
    * ```
    */
-  async updateDelegates(uid: UserId, update: DelegateUpdate, options?: CallOptions): Promise<void> {
-    const userId = userIdToDecimal(uid, "uid");
-    if (update === null || typeof update !== "object") {
-      throw new ValidationError("update", "type object", "must be an object { userId, action }");
-    }
-    // Checks and body read the same copy, so what was checked is what is sent.
-    const wire = toWire(update, "DelegateAction", "update") as { userId?: unknown; action?: unknown };
-    requireFields(wire, ["userId", "action"], "update");
-    const delegate = BigInt(userIdToDecimal(wire.userId, "update.userId"));
-    const checked = { action: wire.action };
-    checkBody(checked, "DelegateAction", "update");
-    if (this.#dryRun) return;
-    // int64: the delegate goes out as a bigint, written with every digit by the body serializer.
-    const body = { userId: delegate as unknown as number, action: checked.action };
-    const { context, init } = this.#init(userId, options);
-    const result = await this.#client.POST(OPERATIONS.updateDelegates.path, { ...init, body });
-    this.#read(context, "POST", result, jsonAnswer(operationKey("updateDelegates")));
+  updateDelegates(uid: UserId, update: DelegateUpdate, options?: CallOptions): Promise<void> {
+    return this.invoke("updateDelegates", uid, update, options);
   }
 
   /**
@@ -264,11 +345,8 @@ export class UserAdmin {
    * if (delegates.includes(7215545057282n)) console.log("already a delegate");
    * ```
    */
-  async listDelegates(uid: UserId, options?: CallOptions): Promise<bigint[]> {
-    const userId = userIdToDecimal(uid, "uid");
-    const { context, init } = this.#init(userId, options);
-    const result = await this.#client.GET(OPERATIONS.listDelegates.path, init);
-    return this.#read(context, "GET", result, int64ListAnswer(operationKey("listDelegates")));
+  listDelegates(uid: UserId, options?: CallOptions): Promise<bigint[]> {
+    return this.invoke("listDelegates", uid, undefined, options);
   }
 
   /**
@@ -288,14 +366,8 @@ export class UserAdmin {
    * ]);
    * ```
    */
-  async replaceApps(uid: UserId, apps: readonly AppEntitlement[], options?: CallOptions): Promise<AppEntitlement[]> {
-    const userId = userIdToDecimal(uid, "uid");
-    const body = mapList(apps, "apps", (app, field) => toWire(app, "UserAppEntitlement", field));
-    checkBody(body, "UserAppEntitlementList", "apps");
-    if (this.#dryRun) return [];
-    const { context, init } = this.#init(userId, options);
-    const result = await this.#client.POST(OPERATIONS.replaceApps.path, { ...init, body });
-    return this.#read(context, "POST", result, jsonAnswer(operationKey("replaceApps")));
+  replaceApps(uid: UserId, apps: readonly AppEntitlement[], options?: CallOptions): Promise<AppEntitlement[]> {
+    return this.invoke("replaceApps", uid, apps, options);
   }
 
   /**
@@ -310,28 +382,8 @@ export class UserAdmin {
    * ]);
    * ```
    */
-  async patchApps(
-    uid: UserId,
-    patches: readonly AppEntitlementPatch[],
-    options?: CallOptions,
-  ): Promise<AppEntitlement[]> {
-    const userId = userIdToDecimal(uid, "uid");
-    const body = mapList(patches, "patches", (patch, field) => {
-      const wire = toWire(patch, "UserAppEntitlementPatch", field) as Record<string, unknown>;
-      if (wire === null || typeof wire !== "object") return wire;
-      if (Object.hasOwn(wire, "product") && wire.product === null) {
-        throw new ValidationError(`${field}.product`, "not null", "must not be null; leave it out to keep the product");
-      }
-      for (const setting of ["listed", "install"]) {
-        if (typeof wire[setting] === "boolean") wire[setting] = wire[setting] ? "TRUE" : "FALSE";
-      }
-      return wire;
-    });
-    checkBody(body, "UserAppEntitlementsPatchList", "patches");
-    if (this.#dryRun) return [];
-    const { context, init } = this.#init(userId, options);
-    const result = await this.#client.PATCH(OPERATIONS.patchApps.path, { ...init, body });
-    return this.#read(context, "PATCH", result, jsonAnswer(operationKey("patchApps")));
+  patchApps(uid: UserId, patches: readonly AppEntitlementPatch[], options?: CallOptions): Promise<AppEntitlement[]> {
+    return this.invoke("patchApps", uid, patches, options);
   }
 
   /**
@@ -343,11 +395,8 @@ export class UserAdmin {
    * const installed = apps.filter((app) => app.install).map((app) => app.appId);
    * ```
    */
-  async listApps(uid: UserId, options?: CallOptions): Promise<AppEntitlement[]> {
-    const userId = userIdToDecimal(uid, "uid");
-    const { context, init } = this.#init(userId, options);
-    const result = await this.#client.GET(OPERATIONS.listApps.path, init);
-    return this.#read(context, "GET", result, jsonAnswer(operationKey("listApps")));
+  listApps(uid: UserId, options?: CallOptions): Promise<AppEntitlement[]> {
+    return this.invoke("listApps", uid, undefined, options);
   }
 
   /**
@@ -359,45 +408,144 @@ export class UserAdmin {
    * if (!known.has("canCreatePublicRoom")) throw new Error("unknown feature");
    * ```
    */
-  async listAvailableFeatures(options?: CallOptions): Promise<string[]> {
-    const { context, init } = this.#init(undefined, options);
-    const result = await this.#client.GET(OPERATIONS.listAvailableFeatures.path, { ...init, params: {} });
-    return this.#read(context, "GET", result, jsonAnswer<string[]>(operationKey("listAvailableFeatures")));
+  listAvailableFeatures(options?: CallOptions): Promise<string[]> {
+    return this.invoke("listAvailableFeatures", undefined, undefined, options);
   }
 
   /**
-   * The init every call hands openapi-fetch: the uid as its path parameter, the answer read as text (so int64 ids
-   * are parsed exactly and the spec's schema checks it), the signal, and the per-call settings for the pipeline.
+   * Finds users by email address, username or uid (`GET /v3/users`, `local=true`: this pod's users only). Any number
+   * of values: they are de-duplicated (emails case-insensitively, as the pod matches them) and sent at most 100 per
+   * call, `concurrency` calls at a time, through the client's flow control. Resolves to the users found, with exact
+   * int64 ids, and the values no user matched.
+   *
+   * @example
+   * ```ts
+   * const { users, notFound } = await pod.users.lookup({ emails: ["ada@acme.com", "grace@acme.com"] });
+   * for (const user of users) console.log(user.emailAddress, user.id); // ada@acme.com 7215545057281n
+   * if (notFound.length > 0) console.error(`no such users: ${notFound.join(", ")}`);
+   * ```
+   * @throws {@link ValidationError} before sending, for an empty value, a value holding a comma, or a bad uid.
    */
-  #init(uid: string | undefined, options: CallOptions | undefined) {
+  async lookup(query: UserQuery, options?: LookupOptions): Promise<UserLookup> {
+    const { by, values, keyOf, matchKeys } = checkUserQuery(query);
+    const { local = true, active, concurrency = 10, ...callOptions } = checkLookupOptions(options);
+    const batches: string[][] = [];
+    for (let i = 0; i < values.length; i += LOOKUP_BATCH) batches.push(values.slice(i, i + LOOKUP_BATCH));
+    const found = new Map<string, PodUser>();
+    let next = 0;
+    const worker = async () => {
+      while (next < batches.length) {
+        const batch = batches[next++] as string[];
+        const query: UserLookupQuery = { by, values: batch, local, ...(active === undefined ? {} : { active }) };
+        for (const user of await this.invoke("findUsers", undefined, query, callOptions)) {
+          for (const key of matchKeys(user)) if (!found.has(key)) found.set(key, user);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, worker));
+    const users: PodUser[] = [];
+    const seen = new Set<bigint>();
+    const notFound: string[] = [];
+    for (const value of values) {
+      const user = found.get(keyOf(value));
+      if (user === undefined) notFound.push(value);
+      else if (!seen.has(user.id)) {
+        seen.add(user.id);
+        users.push(user);
+      }
+    }
+    return { users, notFound };
+  }
+
+  /**
+   * Lists every user of the pod (`GET /v2/admin/user/list`), page by page as the loop asks for them.
+   *
+   * @example
+   * ```ts
+   * for await (const user of pod.users.list({ pageSize: 500 })) {
+   *   if (user.status === "ENABLED") console.log(user.id, user.emailAddress);
+   * }
+   * ```
+   */
+  async *list(options?: ListUsersOptions): AsyncGenerator<PodUser, void, undefined> {
+    const { pageSize = 1000, ...callOptions } = checkListOptions(options);
+    for (let skip = 0; ; ) {
+      const page = await this.invoke("listUsers", undefined, { skip, limit: pageSize }, callOptions);
+      yield* page;
+      if (page.length < pageSize) return;
+      skip += page.length;
+    }
+  }
+
+  /**
+   * Runs one operation of the table (operations.ts): maps the input to the wire, calls the typed openapi-fetch
+   * client with the entry's spec method and path, reads the answer as the entry declares.
+   * @internal
+   */
+  async invoke<K extends OperationName>(
+    name: K,
+    uid: UserId | undefined,
+    input: InputOf<K>,
+    options: CallOptions | undefined,
+  ): Promise<ResultOf<K>> {
+    const entry: TableEntry = OPERATIONS[name];
+    const userId = entry.path.includes("{uid}") ? userIdToDecimal(uid, "uid") : undefined;
+    const wire = entry.request?.(input as never);
+    if (this.#dryRun && entry.dryRun) return entry.dryRun() as ResultOf<K>;
+    const { context, init } = this.#init(userId, wire, options);
+    const result = await this.#client.request(entry.method, entry.path as never, init as never);
+    const answer = this.#read(context, entry.method, result, answerDecoder(name));
+    return (entry.result ? entry.result(answer as never) : answer) as ResultOf<K>;
+  }
+
+  /**
+   * The init every call hands openapi-fetch: the uid as its path parameter, the query and body the table built, the
+   * answer read as text (so int64 ids are parsed exactly and the spec's schema checks it), the signal, and the
+   * per-call settings for the pipeline.
+   */
+  #init(
+    uid: string | undefined,
+    wire: { body?: unknown; query?: object } | undefined,
+    options: CallOptions | undefined,
+  ) {
     const settings = this.#settings(options);
     const context: CallContext = { uid, retry: settings.retry, timeoutMs: settings.timeoutMs };
     // int64: openapi-typescript types uids as `number`; the facade keeps them as decimal strings, every digit intact.
-    const path = (uid === undefined ? {} : { uid }) as unknown as { uid: number };
-    const init = {
-      params: { path },
-      parseAs: "text" as const,
-      signal: "signal" in settings ? settings.signal : undefined,
+    const params = uid === undefined ? { query: wire?.query } : { path: { uid }, query: wire?.query };
+    return {
+      context,
+      init: {
+        params,
+        body: wire?.body,
+        parseAs: "text" as const,
+        signal: "signal" in settings ? settings.signal : undefined,
+        [CALL_CONTEXT]: context,
+      },
     };
-    return { context, init: { ...init, [CALL_CONTEXT]: context } };
   }
 
   /** openapi-fetch's result, as the pipeline's errors and the operation's decoder read it. */
   #read<T>(
     context: CallContext,
     method: string,
-    result: { data?: string; error?: unknown; response: Response },
+    result: { data?: unknown; error?: unknown; response: Response },
     decode: AnswerDecoder<T>,
   ): T {
     const { response } = result;
     const body = response.ok
-      ? (result.data ?? "")
+      ? ((result.data as string | undefined) ?? "")
       : typeof result.error === "string"
         ? result.error
         : JSON.stringify(result.error ?? "");
     const answer = { status: response.status, header: (name: string) => response.headers.get(name) ?? undefined, body };
     const requestId = context.requestId ?? answer.header("x-trace-id");
-    const meta = { method, path: context.path ?? "", uid: context.uid, attempts: context.attempts ?? 1, requestId };
+    const meta = {
+      method: method.toUpperCase(),
+      path: context.path ?? "",
+      uid: context.uid,
+      attempts: context.attempts ?? 1,
+      requestId,
+    };
     return this.#http.readAnswer(meta, answer, decode);
   }
 
@@ -454,17 +602,75 @@ export function describeValueKind(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-function mapList<T>(items: readonly T[], field: string, map: (item: T, field: string) => unknown): unknown[] {
-  if (!Array.isArray(items)) throw new ValidationError(field, "type array", `must be an array, got ${typeof items}`);
-  return items.map((item, i) => {
-    const itemField = `${field}[${i}]`;
-    if (item === null || typeof item !== "object" || Array.isArray(item)) {
-      throw new ValidationError(
-        itemField,
-        "type object",
-        `must be an object, got ${item === null ? "null" : Array.isArray(item) ? "an array" : typeof item}`,
-      );
+/** The query of a lookup, checked, its values de-duplicated, and how a user found matches a value. */
+function checkUserQuery(query: UserQuery) {
+  if (query === null || typeof query !== "object" || Array.isArray(query)) {
+    throw new ValidationError("query", "type object", "must be an object { emails } or { usernames } or { uids }");
+  }
+  const given = (["emails", "usernames", "uids"] as const).filter((key) => query[key] !== undefined);
+  if (given.length !== 1) {
+    throw new ValidationError(
+      "query",
+      "exactly one of emails, usernames, uids",
+      given.length === 0 ? "must name emails, usernames or uids" : `names ${given.join(" and ")}; give exactly one`,
+    );
+  }
+  const key = given[0] as "emails" | "usernames" | "uids";
+  const list: unknown = query[key];
+  if (!Array.isArray(list)) throw new ValidationError(`query.${key}`, "type array", "must be an array");
+  const by = key === "emails" ? "email" : key === "usernames" ? "username" : "uid";
+  // The pod matches emails whatever their case; usernames and uids exactly.
+  const keyOf = by === "email" ? (value: string) => value.toLowerCase() : (value: string) => value;
+  const values: string[] = [];
+  const seen = new Set<string>();
+  list.forEach((raw, i) => {
+    const field = `query.${key}[${i}]`;
+    let value: string;
+    if (by === "uid") value = userIdToDecimal(raw, field);
+    else if (typeof raw !== "string")
+      throw new ValidationError(field, "type string", `must be a string, got ${describeValueKind(raw)}`);
+    else if (raw.trim() === "") throw new ValidationError(field, "not empty", "must not be empty");
+    else if (raw.includes(",")) {
+      throw new ValidationError(field, "no comma", "must not hold a comma: the pod reads the list comma-separated");
+    } else value = raw;
+    if (!seen.has(keyOf(value))) {
+      seen.add(keyOf(value));
+      values.push(value);
     }
-    return map(item, itemField);
   });
+  const matchKeys = (user: PodUser): string[] => {
+    const field = by === "email" ? user.emailAddress : by === "username" ? user.username : String(user.id);
+    return field === undefined ? [] : [keyOf(field)];
+  };
+  return { by, values, keyOf, matchKeys } as const;
+}
+
+function checkLookupOptions(options: LookupOptions | undefined): LookupOptions {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== "object") checkCallOptions(options);
+  const { local, active, concurrency, ...callOptions } = options;
+  checkCallOptions(callOptions);
+  for (const [name, value] of [
+    ["local", local],
+    ["active", active],
+  ] as const) {
+    if (value !== undefined && typeof value !== "boolean") {
+      throw new TypeError(`options.${name} must be a boolean, got ${describeValueKind(value)}`);
+    }
+  }
+  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 100)) {
+    throw new TypeError(`options.concurrency must be an integer from 1 to 100, got ${String(concurrency)}`);
+  }
+  return options;
+}
+
+function checkListOptions(options: ListUsersOptions | undefined): ListUsersOptions {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== "object") checkCallOptions(options);
+  const { pageSize, ...callOptions } = options;
+  checkCallOptions(callOptions);
+  if (pageSize !== undefined && !(Number.isInteger(pageSize) && pageSize >= 1 && pageSize <= 1000)) {
+    throw new TypeError(`options.pageSize must be an integer from 1 to 1000, got ${String(pageSize)}`);
+  }
+  return options;
 }

@@ -238,6 +238,39 @@ export function int64ListAnswer(operation: OperationKey): AnswerDecoder<bigint[]
   };
 }
 
+/**
+ * {@link jsonAnswer} for answers holding int64 ids in objects: checked against the schema, then read again without
+ * float rounding when the text holds a long digit run, so every id comes out exact (a number or a bigint, for the
+ * operation's `result` to make a bigint). `empty`: what a bodiless 2xx (204) means, where the spec allows one.
+ */
+export function exactIdsAnswer<T>(operation: OperationKey, options: { empty?: T } = {}): AnswerDecoder<T> {
+  const checked = jsonAnswer<T>(operation);
+  return (text) => {
+    if (options.empty !== undefined && text.trim() === "") return options.empty;
+    const parsed = checked(text);
+    return mayHoldUnsafeInteger(text) ? (parseJsonLossless(text) as T) : parsed;
+  };
+}
+
+/**
+ * Maps a facade list to its wire form, item by item, after checking it is a list of objects: the errors name the
+ * item (`features[2]`), before the schema check would with less helpful words.
+ */
+export function mapList<T>(items: readonly T[], field: string, map: (item: T, field: string) => unknown): unknown[] {
+  if (!Array.isArray(items)) throw new ValidationError(field, "type array", `must be an array, got ${typeof items}`);
+  return items.map((item, i) => {
+    const itemField = `${field}[${i}]`;
+    if (item === null || typeof item !== "object" || Array.isArray(item)) {
+      throw new ValidationError(
+        itemField,
+        "type object",
+        `must be an object, got ${item === null ? "null" : Array.isArray(item) ? "an array" : typeof item}`,
+      );
+    }
+    return map(item, itemField);
+  });
+}
+
 function parseAnswer(text: string): unknown {
   if (text.trim() === "") throw new UnreadableAnswer("is empty, where the spec promises JSON");
   try {
