@@ -377,10 +377,16 @@ export class PodNetworkError extends PodError {
   }
 }
 
-function describeCause(cause: unknown): string {
+/**
+ * Why a call got no answer, in words: the system code and message (`ECONNREFUSED: connect ECONNREFUSED …`), looking
+ * one level into `cause`, where undici puts the socket's error under its own "fetch failed".
+ * @internal
+ */
+export function describeCause(cause: unknown): string {
   if (cause instanceof Error) {
-    const code = (cause as { code?: unknown }).code;
-    return typeof code === "string" ? `${code}: ${cause.message}` : cause.message;
+    const inner = cause.cause instanceof Error ? cause.cause : cause;
+    const code = (inner as { code?: unknown }).code;
+    return typeof code === "string" ? `${code}: ${inner.message}` : inner.message;
   }
   return String(cause);
 }

@@ -2,7 +2,7 @@ import { createPrivateKey, type KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { components, paths } from "../generated/login-api.js";
 import type { SessionTokenContext } from "./auth.js";
-import { PodError, PodNetworkError } from "./errors.js";
+import { describeCause, PodError, PodNetworkError } from "./errors.js";
 import { loginLane } from "./http.js";
 import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
 import { type FetchLike, fetchTransport } from "./transport.js";
@@ -379,13 +379,4 @@ function parseError(text: string, jwt: string): { code?: number; podMessage?: st
   // Redact before cutting, so a JWT cut in half is still found.
   const podMessage = message?.replaceAll(jwt, "[redacted]").replace(JWT_LIKE, "[redacted]").trim().slice(0, 200);
   return { ...(code === undefined ? {} : { code }), ...(podMessage ? { podMessage } : {}) };
-}
-
-function describeCause(cause: unknown): string {
-  if (cause instanceof Error) {
-    const inner = cause.cause instanceof Error ? cause.cause : cause;
-    const code = (inner as { code?: unknown }).code;
-    return typeof code === "string" ? `${code}: ${inner.message}` : inner.message;
-  }
-  return String(cause);
 }
