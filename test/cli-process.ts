@@ -1,7 +1,11 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { afterAll, afterEach, beforeAll } from "vitest";
+import { type SimulatedPod, type SimulatedPodOptions, startSimulatedPod } from "../src/simulator/index.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 // Children may run in a temporary directory, so tsx's loader is named by its full path.
@@ -47,4 +51,31 @@ export function startPodAdmin(
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })),
   );
   return { child, done };
+}
+
+/**
+ * What every e2e file of the CLI sets up: a temporary working directory (removed after the file's tests) and the
+ * simulated pod of the running test (closed after it). Call at the top level of a test file.
+ */
+export function useCliWorkspace(prefix: string) {
+  const state: { work: string; pod: SimulatedPod | undefined } = { work: "", pod: undefined };
+  beforeAll(async () => {
+    state.work = await mkdtemp(join(tmpdir(), prefix));
+  });
+  afterAll(() => rm(state.work, { recursive: true, force: true }));
+  afterEach(async () => {
+    await state.pod?.close();
+    state.pod = undefined;
+  });
+  return {
+    /** The working directory (valid inside tests and hooks). */
+    get work(): string {
+      return state.work;
+    },
+    /** Starts the test's simulated pod; it is closed after the test. */
+    async simulate(options: SimulatedPodOptions = {}): Promise<SimulatedPod> {
+      state.pod = await startSimulatedPod(options);
+      return state.pod;
+    },
+  };
 }

@@ -3,39 +3,23 @@
  */
 import { generateKeyPairSync } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type SimulatedPod, type SimulatedPodOptions, startSimulatedPod } from "../src/simulator/index.js";
-import { startPodAdmin } from "./cli-process.js";
+import { describe, expect, it } from "vitest";
+import { startPodAdmin, useCliWorkspace } from "./cli-process.js";
 
-let work: string;
-let pod: SimulatedPod | undefined;
-
-beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), "pod-admin-e2e-"));
-});
-afterAll(() => rm(work, { recursive: true, force: true }));
-afterEach(async () => {
-  await pod?.close();
-  pod = undefined;
-});
-
-async function simulate(options: SimulatedPodOptions = {}) {
-  pod = await startSimulatedPod(options);
-  return pod;
-}
+const workspace = useCliWorkspace("pod-admin-e2e-");
+const simulate = workspace.simulate;
 
 function start(args: string[], env: Record<string, string | undefined> = {}, stdin?: string) {
-  return startPodAdmin(args, { env, stdin, cwd: work });
+  return startPodAdmin(args, { env, stdin, cwd: workspace.work });
 }
 
 const podAdmin = (args: string[], env?: Record<string, string | undefined>, stdin?: string) =>
   start(args, env, stdin).done;
 
 async function featuresCsv(name: string, users: number, from = 1, extra = ""): Promise<string> {
-  const path = join(work, name);
+  const path = join(workspace.work, name);
   const out = createWriteStream(path);
   out.write("uid,entitlement,enabled\n");
   for (let i = 0; i < users; i++) {
@@ -103,7 +87,7 @@ describe("pod-admin features apply", () => {
 
   it("a row the spec refuses (JSON Lines) is reported with its line", async () => {
     const pod = await simulate();
-    const file = join(work, "bad.jsonl");
+    const file = join(workspace.work, "bad.jsonl");
     await writeFile(
       file,
       '{"uid":1,"features":[{"entitlement":"a","enabled":true}]}\n{"uid":2,"features":[{"entitlement":"a","enabled":"on"}]}\n',
@@ -117,7 +101,7 @@ describe("pod-admin features apply", () => {
   it("writes failures to --report; applying the report retries exactly those", async () => {
     const pod = await simulate({ users: Array.from({ length: 90 }, (_, i) => i + 1) }); // 91..100 unknown: 404
     const csv = await featuresCsv("partial.csv", 100);
-    const report = join(work, "partial-report.jsonl");
+    const report = join(workspace.work, "partial-report.jsonl");
     const token = { POD_SESSION_TOKEN: pod.currentToken() };
     const first = await podAdmin(["features", "apply", csv, "--pod", pod.url, "--report", report], token);
     expect(first.code).toBe(1);
@@ -141,7 +125,7 @@ describe("pod-admin features apply", () => {
   it("a refused token (401): stops, says so, and keeps every unapplied item in the report", async () => {
     const pod = await simulate();
     const csv = await featuresCsv("unauthorized.csv", 500);
-    const report = join(work, "unauthorized-report.jsonl");
+    const report = join(workspace.work, "unauthorized-report.jsonl");
     const run = await podAdmin(["features", "apply", csv, "--pod", pod.url, "--report", report, "--concurrency", "5"], {
       POD_SESSION_TOKEN: "not-the-token",
     });
@@ -159,7 +143,7 @@ describe("pod-admin features apply", () => {
     const pod = await simulate({ faults: { latencyMs: 20 } });
     const users = 2000;
     const csv = await featuresCsv("interrupt.csv", users);
-    const report = join(work, "interrupt-report.jsonl");
+    const report = join(workspace.work, "interrupt-report.jsonl");
     const { child, done } = start(
       ["features", "apply", csv, "--pod", pod.url, "--report", report, "--concurrency", "10"],
       {
@@ -183,7 +167,7 @@ describe("pod-admin features apply", () => {
 describe("pod-admin: the report file", () => {
   it("refuses to write the report over its own input, sending nothing", async () => {
     const pod = await simulate();
-    const file = join(work, "same.jsonl");
+    const file = join(workspace.work, "same.jsonl");
     await writeFile(file, '{"uid":1,"features":[{"entitlement":"a","enabled":true}]}\n');
     const run = await podAdmin(["features", "apply", file, "--pod", pod.url, "--report", file], {
       POD_SESSION_TOKEN: pod.currentToken(),
@@ -198,7 +182,7 @@ describe("pod-admin: the report file", () => {
     const pod = await simulate();
     const csv = await featuresCsv("unwritable.csv", 5);
     const run = await podAdmin(
-      ["features", "apply", csv, "--pod", pod.url, "--report", join(work, "no/such/dir/r.jsonl")],
+      ["features", "apply", csv, "--pod", pod.url, "--report", join(workspace.work, "no/such/dir/r.jsonl")],
       {
         POD_SESSION_TOKEN: pod.currentToken(),
       },
@@ -211,7 +195,7 @@ describe("pod-admin: the report file", () => {
   it("a fully successful run leaves an empty report, never a stale one", async () => {
     const pod = await simulate();
     const csv = await featuresCsv("stale.csv", 20);
-    const report = join(work, "stale-report.jsonl");
+    const report = join(workspace.work, "stale-report.jsonl");
     await writeFile(report, '{"uid":"999","features":[]}\n');
     const run = await podAdmin(["features", "apply", csv, "--pod", pod.url, "--report", report], {
       POD_SESSION_TOKEN: pod.currentToken(),
@@ -224,7 +208,7 @@ describe("pod-admin: the report file", () => {
 describe("pod-admin: one call per user", () => {
   it("refuses a user whose rows are split: the two calls would race", async () => {
     const pod = await simulate();
-    const csv = join(work, "split.csv");
+    const csv = join(workspace.work, "split.csv");
     await writeFile(csv, "uid,entitlement,enabled\n1,a,true\n2,a,true\n1,a,false\n");
     const run = await podAdmin(["features", "apply", csv, "--pod", pod.url], { POD_SESSION_TOKEN: pod.currentToken() });
     expect(run.code).toBe(2);
@@ -233,7 +217,7 @@ describe("pod-admin: one call per user", () => {
   });
 
   it("refuses two different changes of one delegate for a user, also with the uid spelt two ways", async () => {
-    const csv = join(work, "twice.csv");
+    const csv = join(workspace.work, "twice.csv");
     await writeFile(csv, "uid,userId,action\n1,5,ADD\n1,6,ADD\n01,5,REMOVE\n");
     const run = await podAdmin(["delegates", "apply", csv, "--dry-run"]);
     expect(run.code).toBe(2);
@@ -250,7 +234,7 @@ describe("pod-admin with RSA authentication", () => {
       expireTokenAfterRequests: 150,
       login: { publicKey: publicKey.export({ type: "spki", format: "pem" }).toString() },
     });
-    const keyFile = join(work, "bot.pem");
+    const keyFile = join(workspace.work, "bot.pem");
     await writeFile(keyFile, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
     const csv = await featuresCsv("rsa.csv", 400);
     const run = await podAdmin(
@@ -268,7 +252,7 @@ describe("pod-admin with RSA authentication", () => {
     const { publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
     const { privateKey: otherKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
     const pod = await simulate({ login: { publicKey: publicKey.export({ type: "spki", format: "pem" }).toString() } });
-    const keyFile = join(work, "wrong.pem");
+    const keyFile = join(workspace.work, "wrong.pem");
     await writeFile(keyFile, otherKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
     const csv = await featuresCsv("refused.csv", 50);
     const run = await podAdmin([
@@ -291,7 +275,7 @@ describe("pod-admin with RSA authentication", () => {
 
   it("a key that is not an RSA private key is a usage error naming the file, not its content", async () => {
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-    const keyFile = join(work, "ec.pem");
+    const keyFile = join(workspace.work, "ec.pem");
     await writeFile(keyFile, privateKey.export({ type: "pkcs8", format: "pem" }));
     const run = await podAdmin([
       "features",

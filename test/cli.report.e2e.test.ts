@@ -5,12 +5,11 @@
 
 import { execFileSync, spawnSync } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type SimulatedPod, type SimulatedPodOptions, startSimulatedPod } from "../src/simulator/index.js";
-import { startPodAdmin } from "./cli-process.js";
+import { describe, expect, it } from "vitest";
+import type { SimulatedPod } from "../src/simulator/index.js";
+import { startPodAdmin, useCliWorkspace } from "./cli-process.js";
 
 const FEATURE = "canCreatePublicRoom";
 const intended = (uid: number) => uid % 2 === 0;
@@ -18,24 +17,11 @@ const FIRST_UID = 1_000_000; // seven digits: every journal line of a user has a
 /** util-linux's prlimit runs the process under a file size limit: writes past it fail (EFBIG), as on a full disk. */
 const hasPrlimit = spawnSync("prlimit", ["--version"]).status === 0;
 
-let work: string;
-let pod: SimulatedPod | undefined;
-beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), "pod-admin-report-"));
-});
-afterAll(() => rm(work, { recursive: true, force: true }));
-afterEach(async () => {
-  await pod?.close();
-  pod = undefined;
-});
-
-async function simulate(options: SimulatedPodOptions = {}) {
-  pod = await startSimulatedPod(options);
-  return pod;
-}
+const workspace = useCliWorkspace("pod-admin-report-");
+const simulate = workspace.simulate;
 
 async function usersCsv(name: string, users: number): Promise<string> {
-  const path = join(work, name);
+  const path = join(workspace.work, name);
   const out = createWriteStream(path);
   out.write("uid,entitlement,enabled\n");
   for (let i = 0; i < users; i++) out.write(`${FIRST_UID + i},${FEATURE},${intended(FIRST_UID + i)}\n`);
@@ -72,7 +58,7 @@ async function resumeAndCheck(pod: SimulatedPod, report: string, users: number) 
   pod.setFaults(undefined);
   const run = await startPodAdmin(
     ["features", "apply", report, "--pod", pod.url, "--report", `${report}.next`, "--quiet"],
-    { env: { POD_SESSION_TOKEN: pod.currentToken() }, cwd: work },
+    { env: { POD_SESSION_TOKEN: pod.currentToken() }, cwd: workspace.work },
   ).done;
   // A journal whose last write failed may end with a line cut short: it is ignored, with a warning.
   expect(run.stderr.replace(/^ {2}warning: .*: cut short .*\n/m, "")).toBe("");
@@ -90,11 +76,11 @@ describe("a report that cannot be written", () => {
   it("--report naming a directory is refused before anything is sent (exit 2)", async () => {
     const pod = await simulate();
     const csv = await usersCsv("dir-report.csv", 5);
-    const dir = join(work, "reports");
+    const dir = join(workspace.work, "reports");
     await mkdir(dir, { recursive: true });
     const run = await startPodAdmin(["features", "apply", csv, "--pod", pod.url, "--report", dir], {
       env: { POD_SESSION_TOKEN: pod.currentToken() },
-      cwd: work,
+      cwd: workspace.work,
     }).done;
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(`--report ${dir} is a directory`);
@@ -106,11 +92,11 @@ describe("a report that cannot be written", () => {
   it("--report naming a pipe (a FIFO) is refused before anything is sent, and the pipe is left as it was", async () => {
     const pod = await simulate();
     const csv = await usersCsv("fifo-report.csv", 5);
-    const fifo = join(work, "report.fifo");
+    const fifo = join(workspace.work, "report.fifo");
     execFileSync("mkfifo", [fifo]);
     const run = await startPodAdmin(["features", "apply", csv, "--pod", pod.url, "--report", fifo], {
       env: { POD_SESSION_TOKEN: pod.currentToken() },
-      cwd: work,
+      cwd: workspace.work,
     }).done;
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(`--report ${fifo} is not a regular file`);
@@ -119,12 +105,12 @@ describe("a report that cannot be written", () => {
   });
 
   it.skipIf(!hasPrlimit)(
-    "a write failing mid-run (file size limit, as a full disk): stops taking work, says where the report is, exit 1; applying it finishes the job",
+    "a write failing mid-run (file size limit, as a full disk): stops taking workspace.work, says where the report is, exit 1; applying it finishes the job",
     async () => {
       const pod = await simulate({ faults: { latencyMs: 2 } });
       const users = 2000;
       const csv = await usersCsv("full-disk.csv", users);
-      const report = join(work, "full-disk.jsonl");
+      const report = join(workspace.work, "full-disk.jsonl");
       // The plan's pending lines fit under the limit; the outcomes run into it after a few hundred.
       let pendingBytes = 0;
       for (let i = 0; i < users; i++) {
@@ -137,7 +123,7 @@ describe("a report that cannot be written", () => {
         ["features", "apply", csv, "--pod", pod.url, "--report", report, "--quiet", "--concurrency", "20"],
         {
           env: { POD_SESSION_TOKEN: pod.currentToken() },
-          cwd: work,
+          cwd: workspace.work,
           wrap: ["prlimit", `--fsize=${pendingBytes + 15_000}`],
         },
       ).done;
@@ -157,10 +143,10 @@ describe("Ctrl-C", () => {
     const pod = await simulate({ faults: { latencyMs: 300 } });
     const users = 400;
     const csv = await usersCsv("second-ctrl-c.csv", users);
-    const report = join(work, "second-ctrl-c.jsonl");
+    const report = join(workspace.work, "second-ctrl-c.jsonl");
     const { child, done } = startPodAdmin(
       ["features", "apply", csv, "--pod", pod.url, "--report", report, "--concurrency", "20"],
-      { env: { POD_SESSION_TOKEN: pod.currentToken() }, cwd: work },
+      { env: { POD_SESSION_TOKEN: pod.currentToken() }, cwd: workspace.work },
     );
     await waitFor(() => pod.stats().writes >= 40);
     child.kill("SIGINT");
@@ -176,10 +162,10 @@ describe("Ctrl-C", () => {
   it("a second Ctrl-C while the input is read: exits 130, nothing sent, no report left", async () => {
     const pod = await simulate();
     const csv = await usersCsv("ctrl-c-plan.csv", 300_000);
-    const report = join(work, "ctrl-c-plan.jsonl");
+    const report = join(workspace.work, "ctrl-c-plan.jsonl");
     const { child, done } = startPodAdmin(["features", "apply", csv, "--pod", pod.url, "--report", report], {
       env: { POD_SESSION_TOKEN: pod.currentToken() },
-      cwd: work,
+      cwd: workspace.work,
     });
     await new Promise((r) => setTimeout(r, 1500));
     child.kill("SIGINT");
@@ -188,7 +174,7 @@ describe("Ctrl-C", () => {
     expect(run.stdout).not.toContain("Done");
     expect(run.code).toBe(130);
     expect(pod.stats().requests).toBe(0);
-    expect((await readdir(work)).filter((name) => name.startsWith("ctrl-c-plan.jsonl"))).toEqual([]);
+    expect((await readdir(workspace.work)).filter((name) => name.startsWith("ctrl-c-plan.jsonl"))).toEqual([]);
   });
 });
 
