@@ -135,25 +135,47 @@ export interface CallOptions {
 export interface PodUser {
   /** The user's id. */
   id: bigint;
+  /** The user's email address. */
   emailAddress?: string | undefined;
+  /** The user's login name. */
   username?: string | undefined;
+  /** The name other users see. */
   displayName?: string | undefined;
+  /** First name. */
   firstName?: string | undefined;
+  /** Last name. */
   lastName?: string | undefined;
+  /** Job title. */
   title?: string | undefined;
+  /** Company name. */
   company?: string | undefined;
+  /** Office location. */
   location?: string | undefined;
+  /** Department; the pod sends it only to callers with the extended user permission. */
   department?: string | undefined;
+  /** Division; as `department`. */
   division?: string | undefined;
+  /** Job function; as `department`. */
   jobFunction?: string | undefined;
+  /** Work phone; as `department`. */
   workPhoneNumber?: string | undefined;
+  /** Mobile phone; as `department`. */
   mobilePhoneNumber?: string | undefined;
   /** `NORMAL` for a person, `SYSTEM` for a service account, `SDL` for a distribution list. */
   accountType?: "NORMAL" | "SYSTEM" | "SDL" | undefined;
   /** Set by {@link UserAdmin.list}: `ENABLED` or `DISABLED`. */
   status?: "ENABLED" | "DISABLED" | undefined;
+  /** The user's roles, e.g. `INDIVIDUAL`, `USER_PROVISIONING`. */
   roles?: string[] | undefined;
-  avatars?: { size?: string; url?: string }[] | undefined;
+  /** Avatar images. */
+  avatars?:
+    | {
+        /** `original` or `small`. */
+        size?: string;
+        /** Where the image is, relative to the pod. */
+        url?: string;
+      }[]
+    | undefined;
 }
 
 /**
@@ -165,9 +187,30 @@ export interface PodUser {
  * ```
  */
 export type UserQuery =
-  | { emails: readonly string[]; usernames?: never; uids?: never }
-  | { usernames: readonly string[]; emails?: never; uids?: never }
-  | { uids: readonly UserId[]; emails?: never; usernames?: never };
+  | {
+      /** Email addresses; the pod matches them whatever their case. */
+      emails: readonly string[];
+      /** Not with `emails`. */
+      usernames?: never;
+      /** Not with `emails`. */
+      uids?: never;
+    }
+  | {
+      /** Usernames, matched exactly. */
+      usernames: readonly string[];
+      /** Not with `usernames`. */
+      emails?: never;
+      /** Not with `usernames`. */
+      uids?: never;
+    }
+  | {
+      /** User ids. */
+      uids: readonly UserId[];
+      /** Not with `uids`. */
+      emails?: never;
+      /** Not with `uids`. */
+      usernames?: never;
+    };
 
 /**
  * Options of {@link UserAdmin.lookup}.
