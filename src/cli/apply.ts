@@ -6,14 +6,19 @@ import { createReadStream } from "node:fs";
 import type { BulkStreamEnd } from "../bulk.js";
 import type { PodClient } from "../client.js";
 import { PodApiError, PodError, PodUnauthorizedError } from "../errors.js";
+import { userIdToDecimal } from "../ids.js";
 import { AuthenticationError } from "../rsa-auth.js";
+import { schedule } from "../scheduler.js";
 import { type Command, EXIT } from "./args.js";
+import { beforeEntry, type CurrentOf, differences, READ_CALL, readCurrent } from "./changes.js";
+import { BitSet } from "./keysort.js";
 import { BULK_METHOD, type LooseBulk, type Plan } from "./plan.js";
 import { progressRenderer } from "./progress.js";
-import { readItems } from "./readers.js";
+import { type ItemOf, type Operation, readItems } from "./readers.js";
 import type { Journal } from "./report.js";
 import type { CliIo } from "./run.js";
 import { plural, printable } from "./text.js";
+import type { UndoJournal } from "./undo-journal.js";
 
 /**
  * Applies the plan. Ctrl-C (`io.interrupt`) stops taking work and lets the calls in flight finish; a second one
@@ -35,8 +40,12 @@ export async function apply(options: {
   plan: Plan;
   concurrency: number;
   quiet: boolean;
+  /** What the read pass found ({@link readBeforeWriting}): items not to send, and how the reads ended. */
+  reads?: ReadPass | undefined;
 }): Promise<number> {
-  const { io, pod, command, journal, plan } = options;
+  const { io, pod, command, journal, plan, reads } = options;
+  /** Calls to make: the plan's, less the items the read pass settled (unchanged, unreadable, not attempted). */
+  const calls = plan.calls - (reads?.skip.size ?? 0);
   const retryHint = `pod-admin ${command.words} ${journal.path}`;
   io.stdout.write(
     `Report: ${journal.path} (kept up to date as calls settle; if this run stops, ${retryHint} finishes it)\n`,
@@ -76,18 +85,26 @@ export async function apply(options: {
     for await (const record of readItems(command.operation, source, journal.path, "jsonl")) {
       if (!("item" in record)) continue;
       const ordinal = record.meta?.item as number;
-      if (plan.merged.has(ordinal)) continue;
+      if (plan.merged.has(ordinal) || reads?.skip.has(ordinal)) continue;
       where.set(record.item as object, { ordinal, line: record.meta?.line });
       taken++;
       yield record.item;
     }
   }
 
-  const progress = options.quiet ? undefined : progressRenderer(io.stderr, command.label, plan.calls);
+  const progress = options.quiet ? undefined : progressRenderer(io.stderr, command.label, calls);
   let refused: "token" | "login" | undefined;
   let loginError: AuthenticationError | undefined;
   /** The breaker that stopped the run (the pod unreachable, the privilege missing), for its message. */
   let stoppedBy: PodError | undefined;
+  // The read pass stopped (a refused session, a breaker): nothing is written, and the same message says why.
+  const stopReason = reads?.stoppedBy;
+  if (stopReason instanceof PodUnauthorizedError) refused = "token";
+  else if (stopReason instanceof AuthenticationError) {
+    refused = "login";
+    loginError = stopReason;
+  } else if (stopReason instanceof PodError) stoppedBy = stopReason;
+  if (stopReason) controller.abort();
   const started = Date.now();
   const bulk = pod.bulk.stream[BULK_METHOD[command.operation]] as LooseBulk;
   try {
@@ -150,7 +167,10 @@ export async function apply(options: {
     const done = counts.succeeded + counts.failed;
     io.stdout.write(
       `Done in ${elapsed.toFixed(1)} s (${(done / Math.max(elapsed, 0.001)).toFixed(0)} calls/s): ` +
-        `${counts.succeeded} succeeded, ${counts.failed} failed, ${counts.notAttempted} not attempted.\n`,
+        `${counts.succeeded} succeeded, ${counts.failed} failed, ${counts.notAttempted} not attempted` +
+        (reads ? `; ${reads.unchangedSkipped} already held it (not sent)` : "") +
+        (reads && reads.unsent > 0 ? `, ${reads.unsent} not sent (their user was not read)` : "") +
+        ".\n",
     );
     if (refused === "token") {
       io.stderr.write(
@@ -181,7 +201,8 @@ export async function apply(options: {
     } else {
       await journal.discard();
     }
-    const applied = done + counts.notAttempted === plan.calls && counts.succeeded === plan.calls;
+    const applied =
+      done + counts.notAttempted === calls && counts.succeeded === calls && (reads === undefined || reads.unsent === 0);
     if (reportError) {
       io.stderr.write(
         `pod-admin: cannot write the report ${journal.path}: ${printable(reportError.message)}.\n` +
@@ -195,8 +216,226 @@ export async function apply(options: {
       io.stdout.write(`Report: ${journal.path} (${plural(report.lines, "item")}). Retry them with: ${retryHint}\n`);
     }
     if (applied) return EXIT.ok;
-    return counts.succeeded + counts.failed === 0 && controller.signal.aborted && !refused
+    return counts.succeeded + counts.failed === 0 && controller.signal.aborted && !refused && !stopReason
       ? EXIT.interrupted
       : EXIT.someFailed;
   }
+}
+
+/**
+ * What the read pass found: the items not to send, and the counts the plan prints.
+ *
+ * @example
+ * ```ts
+ * const options = {} as Parameters<typeof readBeforeWriting>[0]; // from run.ts
+ * const reads: ReadPass = await readBeforeWriting(options);
+ * console.log(`${reads.changed} differ, ${reads.unchanged} already hold it`);
+ * ```
+ */
+export interface ReadPass {
+  /** Item numbers not to send: unchanged (with `--only-changes`), unreadable, or not read. */
+  skip: BitSet;
+  /** Users (items) read. */
+  read: number;
+  /** Items that differ from what their user holds. */
+  changed: number;
+  /** Items their user already holds. */
+  unchanged: number;
+  /** Of those, the ones not sent (`--only-changes`). */
+  unchangedSkipped: number;
+  /** Items whose user could not be read, or that were never read (interrupted, stopped): not sent. */
+  unsent: number;
+  /** The error that stopped the reads: a refused session, a breaker. Nothing is written then. */
+  stoppedBy: Error | undefined;
+}
+
+/** Users whose differences a dry run prints, and lines per user. */
+const SHOWN_USERS = 20;
+const SHOWN_LINES = 10;
+/** Read failures listed (the rest are counted; every one is in the report). */
+const LISTED_FAILURES = 20;
+
+/**
+ * The read pass of `--only-changes` and `--journal`, between the plan and the writes: reads each pending item's user
+ * through the client (its rate limit, retries and breakers, at the run's concurrency, with progress), finds what the
+ * item would change (changes.ts), records in the report each item not to send (`unchanged`, or `failed` with the
+ * read's error, or `notAttempted`), records the state before each write in the undo journal, and prints what it
+ * found: counts, the read failures, and in a dry run the first differences.
+ *
+ * @example
+ * ```ts
+ * const options = {} as Parameters<typeof readBeforeWriting>[0]; // io, pod, command, journal, plan, … from run.ts
+ * const reads = await readBeforeWriting({ ...options, onlyChanges: true, undo: undefined, dryRun: true });
+ * ```
+ */
+export async function readBeforeWriting(options: {
+  io: CliIo;
+  pod: PodClient;
+  command: Command;
+  journal: Journal;
+  pendingBytes: number;
+  plan: Plan;
+  concurrency: number;
+  quiet: boolean;
+  onlyChanges: boolean;
+  undo: UndoJournal | undefined;
+  dryRun: boolean;
+}): Promise<ReadPass> {
+  const { io, pod, command, journal, plan, undo } = options;
+  const operation = command.operation;
+  const result: ReadPass = {
+    skip: new BitSet(),
+    read: 0,
+    changed: 0,
+    unchanged: 0,
+    unchangedSkipped: 0,
+    unsent: 0,
+    stoppedBy: undefined,
+  };
+  const controller = new AbortController();
+  const onInterrupt = () => {
+    io.stderr.write("\nInterrupted while reading the users' state: nothing will be written.\n");
+    controller.abort();
+  };
+  io.interrupt?.addEventListener("abort", onInterrupt, { once: true });
+  if (io.interrupt?.aborted) controller.abort();
+
+  interface Entry {
+    item: ItemOf[Operation];
+    ordinal: number;
+    line: number | undefined;
+    current?: CurrentOf[Operation];
+  }
+  async function* entries(): AsyncGenerator<Entry> {
+    if (options.pendingBytes === 0) return;
+    const source = createReadStream(journal.path, { start: 0, end: options.pendingBytes - 1 });
+    for await (const record of readItems(operation, source, journal.path, "jsonl")) {
+      if (!("item" in record)) continue;
+      const ordinal = record.meta?.item as number;
+      if (plan.merged.has(ordinal)) continue;
+      yield { item: record.item, ordinal, line: record.meta?.line };
+    }
+  }
+
+  const shown: string[] = [];
+  let shownUsers = 0;
+  let failures = 0;
+  const progress = options.quiet
+    ? undefined
+    : progressRenderer(io.stderr, `reading (${READ_CALL[operation]})`, plan.calls);
+  try {
+    const outcomes = schedule<Entry>(
+      entries(),
+      {
+        check: (entry) => userIdToDecimal(entry.item.uid, "uid"),
+        run: async (entry) => {
+          // No signal per call (hundreds of listeners on one signal): reads in flight finish, as writes do.
+          entry.current = await readCurrent(pod, operation, userIdToDecimal(entry.item.uid, "uid"));
+        },
+        keyOf: (entry) => String((entry as Entry).item.uid),
+        stopWhen: (error) =>
+          error instanceof PodUnauthorizedError ||
+          error instanceof AuthenticationError ||
+          (error instanceof PodError && error.circuitBreaker !== undefined)
+            ? (error as Error)
+            : undefined,
+      },
+      {
+        concurrency: options.concurrency,
+        signal: controller.signal,
+        onProgress: progress?.update,
+        progressIntervalMs: 200,
+      },
+    );
+    for (;;) {
+      const next = await outcomes.next();
+      if (next.done) {
+        result.stoppedBy ??= next.value.stoppedBy;
+        break;
+      }
+      const outcome = next.value;
+      const entry = outcome.input;
+      if (outcome.status === "succeeded") {
+        result.read++;
+        const current = entry.current as CurrentOf[Operation];
+        const lines = differences(operation, entry.item, current);
+        if (lines.length === 0) {
+          result.unchanged++;
+          if (options.onlyChanges) {
+            result.unchangedSkipped++;
+            result.skip.add(entry.ordinal);
+            journal.unchanged(entry.ordinal);
+            continue;
+          }
+        } else {
+          result.changed++;
+          if (options.dryRun && shownUsers < SHOWN_USERS) {
+            shownUsers++;
+            shown.push(`  user ${outcome.uid}${entry.line === undefined ? "" : ` (line ${entry.line})`}:\n`);
+            for (const line of lines.slice(0, SHOWN_LINES)) shown.push(`    ${printable(line, 300)}\n`);
+            if (lines.length > SHOWN_LINES)
+              shown.push(`    … and ${plural(lines.length - SHOWN_LINES, "more line")}\n`);
+          }
+        }
+        // Recorded before anything is written: a kill after this line loses nothing undo needs.
+        undo?.record(beforeEntry(operation, entry.item, current));
+        continue;
+      }
+      result.unsent++;
+      result.skip.add(entry.ordinal);
+      if (outcome.status === "failed") {
+        const error = outcome.error;
+        if (!result.stoppedBy && ++failures <= LISTED_FAILURES) {
+          io.stderr.write(`  user ${outcome.uid}: cannot read what it holds: ${printable(error.message)}\n`);
+        }
+        journal.unapplied(entry.item as object, entry.ordinal, {
+          status: "failed",
+          line: entry.line,
+          error: error.name,
+          ...(error instanceof PodApiError && { httpStatus: error.status }),
+          message: `reading the user's state before writing failed, so nothing was written: ${error.message}`,
+        });
+      } else {
+        journal.unapplied(entry.item as object, entry.ordinal, { status: "notAttempted", line: entry.line });
+      }
+    }
+  } finally {
+    progress?.stop();
+    io.interrupt?.removeEventListener("abort", onInterrupt);
+  }
+  undo?.sync();
+  if (failures > LISTED_FAILURES) io.stderr.write(`  … and ${plural(failures - LISTED_FAILURES, "more user")}\n`);
+
+  const out = io.stdout;
+  const noun = operation === "delegates" ? "delegate change" : "user";
+  const nouns = `${noun}s`;
+  const total = result.read + result.unsent;
+  out.write(
+    `Read before writing (${READ_CALL[operation]}): ${plural(result.read, noun, nouns)} of ${total} read, ` +
+      `${result.changed} differ, ${result.unchanged} already hold it` +
+      (failures > 0 ? `, ${plural(failures, "read")} failed (not written; in the report)` : "") +
+      "\n",
+  );
+  const toWrite = plan.calls - result.skip.size;
+  if (options.onlyChanges) {
+    out.write(
+      `  --only-changes: ${plural(toWrite, "call")} to send (${command.call}), ${result.unchangedSkipped} not sent\n`,
+    );
+  } else if (result.unchanged > 0) {
+    out.write(
+      `  all ${plural(toWrite, "call")} sent (--only-changes would skip the ${result.unchanged} that hold it)\n`,
+    );
+  }
+  if (undo)
+    out.write(`  journal: ${undo.path} (${plural(undo.entries, "state")} recorded; pod-admin undo ${undo.path})\n`);
+  if (options.dryRun && shown.length > 0) {
+    out.write(`Differences (the first ${SHOWN_USERS} ${nouns} that differ, ${SHOWN_LINES} lines each):\n`);
+    for (const line of shown) out.write(line);
+    if (result.changed > shownUsers)
+      out.write(`  … and ${plural(result.changed - shownUsers, `more ${noun}`, `more ${nouns}`)}\n`);
+  }
+  if (result.stoppedBy && !options.dryRun) {
+    io.stderr.write("The reads stopped before anything was written.\n");
+  }
+  return result;
 }

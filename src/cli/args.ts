@@ -115,6 +115,10 @@ export interface ApplyArgs {
   username: string | undefined;
   privateKey: string | undefined;
   quiet: boolean;
+  /** `--only-changes`: read each user first, write only where the item differs. */
+  onlyChanges: boolean;
+  /** `--journal FILE`: record each user's state before it is written, for `pod-admin undo`. */
+  journal: string | undefined;
 }
 
 /**
@@ -136,6 +140,22 @@ export function parseApplyArgs(argv: string[], env: Record<string, string | unde
   if (file === undefined || positionals.length > 3) {
     throw new UsageError("give exactly one input FILE (or - for standard input)");
   }
+  refuseExportOptions(values);
+  return checkApplyOptions(values, env, command, file);
+}
+
+/** `--all` and `--out` belong to export: elsewhere they would be silently ignored. */
+function refuseExportOptions(values: { all?: boolean | undefined; out?: string | undefined }) {
+  if (values.all) throw new UsageError("--all is an option of the export commands (e.g. features export --all)");
+  if (values.out !== undefined) throw new UsageError("--out is an option of the export commands");
+}
+
+function checkApplyOptions(
+  values: ReturnType<typeof parseOptions>["values"],
+  env: Record<string, string | undefined>,
+  command: Command,
+  file: string,
+): ApplyArgs {
   const concurrency = values.concurrency === undefined ? 300 : Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
     throw new UsageError(`--concurrency must be an integer from 1 to 1000, got ${quote(String(values.concurrency))}`);
@@ -153,7 +173,16 @@ export function parseApplyArgs(argv: string[], env: Record<string, string | unde
   const fromOption = values.pod !== undefined;
   const podUrl = values.pod ?? env.POD_URL;
   if (podUrl !== undefined) checkPodUrl(podUrl, fromOption ? "--pod" : "POD_URL");
-  if (!dryRun && !podUrl) throw new UsageError("--pod URL is required (or set POD_URL)");
+  const onlyChanges = values["only-changes"] === true;
+  if (dryRun && values.journal !== undefined) {
+    throw new UsageError("--journal records the state before each write, and a dry run writes nothing: drop one");
+  }
+  // Reading what users hold needs the pod, even in a dry run.
+  if ((!dryRun || onlyChanges || values.journal !== undefined) && !podUrl) {
+    throw new UsageError(
+      `--pod URL is required (or set POD_URL)${dryRun ? ": --only-changes and --journal read the users' state" : ""}`,
+    );
+  }
   return {
     command,
     file,
@@ -166,6 +195,122 @@ export function parseApplyArgs(argv: string[], env: Record<string, string | unde
     username: values.username ?? env.POD_USERNAME,
     privateKey: values["private-key"] ?? env.POD_PRIVATE_KEY_FILE,
     quiet: values.quiet === true,
+    onlyChanges,
+    journal: values.journal,
+  };
+}
+
+/**
+ * Parses `pod-admin undo FILE [options]`: the apply options; the command comes from the journal's first line.
+ *
+ * @example
+ * ```ts
+ * const undo = parseUndoArgs(["undo", "journal.jsonl", "--dry-run", "--pod", "https://acme.symphony.com/pod"], {});
+ * ```
+ * @throws UsageError for anything wrong.
+ */
+export function parseUndoArgs(
+  argv: string[],
+  env: Record<string, string | undefined>,
+): { journalFile: string; options: (command: Command, file: string) => ApplyArgs } | "help" {
+  const { values, positionals } = parseOptions(argv);
+  if (values.help) return "help";
+  const journalFile = positionals[1];
+  if (journalFile === undefined || positionals.length > 2) {
+    throw new UsageError("give exactly one journal FILE (written by --journal)");
+  }
+  refuseExportOptions(values);
+  if (values.format !== undefined) throw new UsageError("--format does not apply to undo: a journal is JSON Lines");
+  // Checked now (exit 2 before the journal is read); the command is known once its first line is.
+  checkApplyOptions(values, env, COMMANDS["features apply"] as Command, journalFile);
+  return { journalFile, options: (command, file) => checkApplyOptions(values, env, command, file) };
+}
+
+/**
+ * The checked options of an export command.
+ *
+ * @example
+ * ```ts
+ * const args = parseExportArgs(["features", "export", "--all", "--pod", "https://acme.symphony.com/pod"], {}) as ExportArgs;
+ * console.log(args.operation); // "features"
+ * ```
+ */
+export interface ExportArgs {
+  /** What to export, as the apply layout it is written in: `features`, `delegates` or `appsReplace`. */
+  operation: Operation;
+  /** The file naming the users (a `uid`, `email` or `username` column); undefined with `--all`. */
+  file: string | undefined;
+  all: boolean;
+  out: string | undefined;
+  format: "csv" | "jsonl";
+  concurrency: number;
+  maxAttempts: number | undefined;
+  podUrl: string | undefined;
+  username: string | undefined;
+  privateKey: string | undefined;
+  quiet: boolean;
+}
+
+/**
+ * The export commands by their two words, and the apply layout each writes.
+ *
+ * @example
+ * ```ts
+ * EXPORTS["apps export"]; // "appsReplace"
+ * ```
+ */
+export const EXPORTS: Record<string, Operation> = {
+  "features export": "features",
+  "delegates export": "delegates",
+  "apps export": "appsReplace",
+};
+
+/**
+ * Parses and checks an export command line. Returns `"help"` for `--help`.
+ *
+ * @example
+ * ```ts
+ * const args = parseExportArgs(["delegates", "export", "users.csv", "--out", "delegates.csv"], { POD_URL: "https://acme.symphony.com/pod" });
+ * ```
+ * @throws UsageError for anything wrong.
+ */
+export function parseExportArgs(argv: string[], env: Record<string, string | undefined>): ExportArgs | "help" {
+  const { values, positionals } = parseOptions(argv);
+  if (values.help) return "help";
+  const operation = EXPORTS[positionals.slice(0, 2).join(" ")] as Operation;
+  const file = positionals[2];
+  const all = values.all === true;
+  if (positionals.length > 3) throw new UsageError("give at most one FILE naming the users");
+  if (all === (file !== undefined)) {
+    throw new UsageError("name the users: a FILE with a uid, email or username column, or --all for every user");
+  }
+  for (const option of ["dry-run", "report", "only-changes", "journal"] as const) {
+    if (values[option] !== undefined) throw new UsageError(`--${option} does not apply to export`);
+  }
+  const applied = checkApplyOptions(
+    { ...values, format: undefined },
+    env,
+    COMMANDS["features apply"] as Command,
+    file ?? "",
+  );
+  if (values.format !== undefined && values.format !== "csv" && values.format !== "jsonl") {
+    throw new UsageError(`--format must be csv or jsonl, got ${quote(values.format)}`);
+  }
+  const format = (values.format ?? (values.out && /\.(jsonl|ndjson|json)$/i.test(values.out) ? "jsonl" : "csv")) as
+    | "csv"
+    | "jsonl";
+  return {
+    operation,
+    file,
+    all,
+    out: values.out,
+    format,
+    concurrency: applied.concurrency,
+    maxAttempts: applied.maxAttempts,
+    podUrl: applied.podUrl,
+    username: applied.username,
+    privateKey: applied.privateKey,
+    quiet: applied.quiet,
   };
 }
 
@@ -198,6 +343,10 @@ function parseOptions(argv: string[]) {
         username: { type: "string" },
         "private-key": { type: "string" },
         quiet: { type: "boolean" },
+        "only-changes": { type: "boolean" },
+        journal: { type: "string" },
+        all: { type: "boolean" },
+        out: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });

@@ -153,6 +153,8 @@ export async function makePlan(options: {
       } else if ("warning" in record) addWarning(record.warning);
       else if ("item" in record) {
         const meta = record.meta;
+        // An `unchanged` line (--only-changes) holds no item: its item is settled, like a `succeeded` one.
+        if (meta?.status === "unchanged") continue;
         if (scan && meta?.status === "pending" && meta.item !== undefined && scan.settled.has(meta.item)) continue;
         where.set(record.item as object, { line: record.line, ordinal: ordinal++ });
         yield record.item;

@@ -90,3 +90,34 @@ function pace(p: BulkProgress): string {
  * ```
  */
 export const RESTORE_TERMINAL = "\x1b[?25h\x1b[?7h\n";
+
+/**
+ * Progress of a run whose total is not known (an export of `--all` users): on a terminal only, a line redrawn in
+ * place with the count, failures and rate; nothing elsewhere.
+ *
+ * @example
+ * ```ts
+ * const progress = counterRenderer(process.stderr, "exporting");
+ * const p = {} as Parameters<typeof progress.update>[0]; // from the run's onProgress
+ * progress.update(p);
+ * progress.stop();
+ * ```
+ */
+export function counterRenderer(
+  stderr: ProgressStream,
+  label: string,
+): { update(p: BulkProgress): void; stop(): void } {
+  if (!stderr.isTTY) return { update: () => {}, stop: () => {} };
+  let drawn = false;
+  return {
+    update: (p: BulkProgress) => {
+      drawn = true;
+      stderr.write(
+        `\r\x1b[K${label}: ${p.done} users read · ${p.failed} failed · ${p.ratePerSecond.toFixed(0)}/s${pace(p)}`,
+      );
+    },
+    stop: () => {
+      if (drawn) stderr.write("\r\x1b[K");
+    },
+  };
+}

@@ -203,6 +203,14 @@ export class Journal {
     this.#append(`{"${REPORT_KEY}":{"status":"succeeded","item":${ordinal}}}\n`);
   }
 
+  /**
+   * `--only-changes`: the user already holds what the item sets, so it is not sent. Settled like an applied item
+   * (applying the journal never sends it), and not in the final report.
+   */
+  unchanged(ordinal: number): void {
+    this.#append(`{"${REPORT_KEY}":{"status":"unchanged","item":${ordinal}}}\n`);
+  }
+
   /** Apply pass: the item failed or was not attempted; the line holds the item, so it can be applied again. */
   unapplied(item: object, ordinal: number, meta: OutcomeMeta): void {
     const { status, ...rest } = meta;

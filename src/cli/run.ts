@@ -4,15 +4,32 @@
  * orchestrates: arguments (args.ts), session (session.ts), input (input.ts), the journal (report.ts), the plan
  * pass (plan.ts), the apply pass (apply.ts) and progress (progress.ts) each live in their own file.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
-import { apply } from "./apply.js";
-import { EXIT, parseApplyArgs, USAGE, UsageError } from "./args.js";
+import { apply, readBeforeWriting } from "./apply.js";
+import {
+  type ApplyArgs,
+  COMMANDS,
+  type Command,
+  EXIT,
+  EXPORTS,
+  parseApplyArgs,
+  parseExportArgs,
+  parseUndoArgs,
+  USAGE,
+  UsageError,
+} from "./args.js";
+import { runExport } from "./export.js";
 import { type InputFile, inputFormat, openInput } from "./input.js";
 import { makePlan, printPlan } from "./plan.js";
 import { CSV_COLUMNS, type ItemOf } from "./readers.js";
 import { Journal, ReportUnwritableError } from "./report.js";
 import { podClient, resolveSessionToken } from "./session.js";
-import { printable } from "./text.js";
+import { plural, printable } from "./text.js";
+import { prepareUndo } from "./undo.js";
+import { UndoJournal } from "./undo-journal.js";
 
 /**
  * Where the command reads and writes; the real process's streams, or test doubles.
@@ -83,21 +100,80 @@ async function run(
     const { runSimulatorCli } = await import("../simulator/cli.js");
     return runSimulatorCli(argv.slice(1), io);
   }
+  if (argv[0] === "undo") {
+    const parsed = parseUndoArgs(argv, io.env);
+    if (parsed === "help") {
+      io.stdout.write(`${USAGE}\n`);
+      return EXIT.ok;
+    }
+    // The journal is read and checked before any login: a malformed one is exit 2, nothing sent.
+    const podUrl = parsed.options(COMMANDS["features apply"] as Command, parsed.journalFile).podUrl;
+    const undo = await prepareUndo(parsed.journalFile, podUrl, io.stderr);
+    try {
+      const args = parsed.options(undo.command, undo.input.path);
+      io.stdout.write(
+        `Undo: ${parsed.journalFile} restores ${plural(undo.items, "item")} with ${undo.command.words}` +
+          (undo.nothingToUndo > 0 ? ` (${undo.nothingToUndo} recorded changes changed nothing)` : "") +
+          "\n",
+      );
+      if (undo.items === 0) return EXIT.ok;
+      return await runApply(args, io, state, undo.input, "jsonl", await sessionOf(args, io));
+    } finally {
+      await undo.input.cleanup();
+    }
+  }
+  if (EXPORTS[argv.slice(0, 2).join(" ")] !== undefined) {
+    const args = parseExportArgs(argv, io.env);
+    if (args === "help") {
+      io.stdout.write(`${USAGE}\n`);
+      return EXIT.ok;
+    }
+    const sessionToken = await resolveSessionToken(args, io.env);
+    const pod = podClient(args, sessionToken);
+    return runExport(args, pod, io);
+  }
   const args = parseApplyArgs(argv, io.env);
   if (args === "help") {
     io.stdout.write(`${USAGE}\n`);
     return argv.length === 0 ? EXIT.usage : EXIT.ok;
   }
-  const sessionToken = args.dryRun ? "dry-run" : await resolveSessionToken(args, io.env);
+  const sessionToken = await sessionOf(args, io);
   const input: InputFile = await openInput(args.file, io.stdin);
+  try {
+    return await runApply(args, io, state, input, args.format, sessionToken);
+  } finally {
+    await input.cleanup();
+  }
+}
+
+/** The session of a run that talks to the pod (before the input is read: a refused login sends nothing). */
+function sessionOf(args: ApplyArgs, io: CliIo) {
+  const reading = args.onlyChanges || args.journal !== undefined;
+  return args.dryRun && !reading ? Promise.resolve("dry-run") : resolveSessionToken(args, io.env);
+}
+
+/** The plan, the read pass (`--only-changes`, `--journal`) and the writes of one apply (or undo) run. */
+async function runApply(
+  args: ApplyArgs,
+  io: CliIo,
+  state: { sending: boolean; journal: Journal | undefined },
+  input: InputFile,
+  givenFormat: "csv" | "jsonl" | undefined,
+  sessionToken: Awaited<ReturnType<typeof sessionOf>>,
+): Promise<number> {
+  const reading = args.onlyChanges || args.journal !== undefined;
   let journal: Journal | undefined;
+  let undoJournal: UndoJournal | undefined;
+  // A dry run that reads keeps its items in a temporary journal, removed at the end.
+  const scratch = args.dryRun && reading ? await mkdtemp(join(tmpdir(), "pod-admin-dry-")) : undefined;
   try {
     // Opened before anything is read or sent: an unwritable report is refused with exit 2.
     if (!args.dryRun) journal = state.journal = await Journal.open(args.report, input.path);
+    else if (scratch) journal = await Journal.open(join(scratch, "journal.jsonl"), input.path);
     // A second Ctrl-C before the first call exits at once (130, main.ts): leave no REPORT.partial behind.
     const dropPartial = () => journal?.discardSync();
     io.quit?.addEventListener("abort", dropPartial, { once: true });
-    const format = await inputFormat(input, args.format);
+    const format = await inputFormat(input, givenFormat);
     const pod = podClient(args, sessionToken);
     const plan = await makePlan({ pod, command: args.command, input, format, interrupt: io.interrupt, journal });
     if (plan.interrupted || io.interrupt?.aborted) {
@@ -106,26 +182,36 @@ async function run(
     }
     printPlan(io, args.command, input.label, plan, args.concurrency, args.dryRun);
     if (plan.invalidCount > 0) return EXIT.usage;
-    if (args.dryRun || !journal) return EXIT.ok;
+    if ((args.dryRun && !reading) || !journal) return EXIT.ok;
+    if (args.journal !== undefined) {
+      undoJournal = await UndoJournal.create(args.journal, {
+        operation: args.command.operation,
+        command: args.command.words,
+        pod: args.podUrl as string,
+      });
+    }
     const { pendingBytes } = await journal.commit();
+    const common = { io, pod, command: args.command, journal, pendingBytes, plan, concurrency: args.concurrency };
+    const reads = reading
+      ? await readBeforeWriting({
+          ...common,
+          quiet: args.quiet,
+          onlyChanges: args.onlyChanges,
+          undo: undoJournal,
+          dryRun: args.dryRun,
+        })
+      : undefined;
+    if (args.dryRun) return reads?.stoppedBy || (reads?.unsent ?? 0) > 0 ? EXIT.someFailed : EXIT.ok;
     state.sending = true;
-    const code = await apply({
-      io,
-      pod,
-      command: args.command,
-      journal,
-      pendingBytes,
-      plan,
-      concurrency: args.concurrency,
-      quiet: args.quiet,
-    });
+    const code = await apply({ ...common, quiet: args.quiet, reads });
     // Calls were sent: a second Ctrl-C from here on exits with the run's code, never 130.
     io.quit?.addEventListener("abort", () => io.exitNow?.(code), { once: true });
     return code;
   } finally {
     // Before the commit this removes REPORT.partial (nothing was sent); after it, the journal is kept.
     await journal?.discard();
-    await input.cleanup();
+    undoJournal?.close();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
   }
 }
 

@@ -1,0 +1,196 @@
+/**
+ * `--only-changes` through the real pod-admin process against the simulator, for each write command: a file where
+ * 90 % of the users already hold the state sends writes for exactly the other 10 %, reads every user once, and the
+ * dry run prints the `- old` / `+ new` lines; a user that cannot be read is listed and kept in the report.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import type { SimulatedPod } from "../src/simulator/index.js";
+import type { AppEntitlement } from "../src/users.js";
+import { startPodAdmin, useCliWorkspace } from "./cli-process.js";
+
+const workspace = useCliWorkspace("pod-admin-changes-");
+const USERS = 100;
+const FIRST = 5_000_000;
+const uids = Array.from({ length: USERS }, (_, i) => FIRST + i);
+/** Every tenth user differs from the file. */
+const differs = (uid: number) => (uid - FIRST) % 10 === 3;
+/** The delegate: a user of the pod too (a delegate who is not one is refused). */
+const DELEGATE = 9007199254740993n;
+const POD_USERS = [...uids, DELEGATE];
+
+const F = "canCreatePublicRoom";
+const APP: AppEntitlement = {
+  appId: "djApp",
+  appName: "DJ, the app",
+  listed: true,
+  install: false,
+  products: [{ name: "pro", type: "premium", subscribed: true, sku: "S-1" }],
+};
+
+interface Case {
+  words: string[];
+  write: string;
+  read: string;
+  csv: (uid: number) => string;
+  header: string;
+  /** The state before: the file's for 90 %, something else for the rest. */
+  seed: (pod: SimulatedPod, uid: number) => void;
+  /** The user now holds the file's state. */
+  holds: (pod: SimulatedPod, uid: number) => void;
+  /** The dry run's lines for user FIRST + 3. */
+  lines: string[];
+}
+
+const CASES: Case[] = [
+  {
+    words: ["features", "apply"],
+    write: "POST /v1/admin/user/{uid}/features/update",
+    read: "GET /v1/admin/user/{uid}/features",
+    header: "uid,entitlement,enabled",
+    csv: (uid) => `${uid},${F},true\n${uid},sendFilesEnabled,false\n`,
+    seed: (pod, uid) => pod.state.setFeatures(uid, { [F]: !differs(uid), sendFilesEnabled: false, other: true }),
+    holds: (pod, uid) => expect(pod.state.features(uid)).toEqual({ [F]: true, sendFilesEnabled: false, other: true }),
+    lines: [`    - ${F}: false`, `    + ${F}: true`],
+  },
+  {
+    words: ["delegates", "apply"],
+    write: "POST /v1/admin/user/{uid}/delegates/update",
+    read: "GET /v1/admin/user/{uid}/delegates",
+    header: "uid,userId,action",
+    csv: (uid) => `${uid},9007199254740993,ADD\n`,
+    seed: (pod, uid) => pod.state.setDelegates(uid, differs(uid) ? [7n] : [7n, 9007199254740993n]),
+    holds: (pod, uid) => expect(pod.state.delegates(uid).sort()).toEqual([7n, 9007199254740993n]),
+    lines: ["    + delegate 9007199254740993"],
+  },
+  {
+    words: ["apps", "replace"],
+    write: "POST /v1/admin/user/{uid}/app/entitlement/list",
+    read: "GET /v1/admin/user/{uid}/app/entitlement/list",
+    header: "uid,appId,listed,install,appName,productName,productType,productSubscribed,productSku",
+    csv: (uid) => `${uid},djApp,true,false,"DJ, the app",pro,premium,true,S-1\n`,
+    seed: (pod, uid) => pod.state.setApps(uid, differs(uid) ? [{ ...APP, install: true }] : [APP]),
+    holds: (pod, uid) => expect(pod.state.apps(uid)).toEqual([APP]),
+    lines: [
+      '    - app "djApp" listed=true install=true appName="DJ, the app" products=[{name="pro" type="premium" subscribed=true sku="S-1"}]',
+      '    + app "djApp" listed=true install=false appName="DJ, the app" products=[{name="pro" type="premium" subscribed=true sku="S-1"}]',
+    ],
+  },
+  {
+    words: ["apps", "patch"],
+    write: "PATCH /v1/admin/user/{uid}/app/entitlement/list",
+    read: "GET /v1/admin/user/{uid}/app/entitlement/list",
+    header: "uid,appId,listed,install",
+    csv: (uid) => `${uid},djApp,KEEP,FALSE\n`,
+    seed: (pod, uid) => pod.state.setApps(uid, differs(uid) ? [{ ...APP, install: true }] : [APP]),
+    holds: (pod, uid) => expect(pod.state.apps(uid)).toEqual([APP]),
+    lines: ['    - app "djApp" install: true', '    + app "djApp" install: false'],
+  },
+];
+
+async function fileFor(c: Case): Promise<string> {
+  const path = join(workspace.work, `${c.words.join("-")}.csv`);
+  await writeFile(path, `${c.header}\n${uids.map(c.csv).join("")}`);
+  return path;
+}
+
+describe.each(CASES)("$words.0 $words.1 --only-changes", (c) => {
+  it("sends writes for exactly the 10 % of users who differ, after one read per user", async () => {
+    const pod = await workspace.simulate({ users: POD_USERS });
+    for (const uid of uids) c.seed(pod, uid);
+    const file = await fileFor(c);
+    const report = join(workspace.work, `${c.words.join("-")}-report.jsonl`);
+    const run = await startPodAdmin(
+      [...c.words, file, "--pod", pod.url, "--only-changes", "--report", report, "--concurrency", "20", "--quiet"],
+      { env: { POD_SESSION_TOKEN: pod.currentToken() } },
+    ).done;
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    const noun = c.words[0] === "delegates" ? "delegate changes" : "users";
+    expect(run.stdout).toContain(`: 100 ${noun} of 100 read, 10 differ, 90 already hold it\n`);
+    expect(run.stdout).toContain("  --only-changes: 10 calls to send");
+    expect(run.stdout).toContain("10 succeeded, 0 failed, 0 not attempted; 90 already held it (not sent)");
+    expect(pod.stats().byOperation[c.read]).toBe(USERS);
+    expect(pod.stats().byOperation[c.write]).toBe(10);
+    for (const uid of uids) c.holds(pod, uid);
+    // Everything applied: the report is left empty, not holding the unchanged items.
+    expect(await readFile(report, "utf8")).toBe("");
+  });
+
+  it("--dry-run prints the first differences as - old / + new lines and sends no write", async () => {
+    const pod = await workspace.simulate({ users: POD_USERS });
+    for (const uid of uids) c.seed(pod, uid);
+    const file = await fileFor(c);
+    const run = await startPodAdmin([...c.words, file, "--pod", pod.url, "--only-changes", "--dry-run", "--quiet"], {
+      env: { POD_SESSION_TOKEN: pod.currentToken() },
+    }).done;
+    expect(run.code).toBe(0);
+    const line = c.words[0] === "features" ? 2 + 3 * 2 : 2 + 3;
+    expect(run.stdout).toContain(`  user ${FIRST + 3} (line ${line}):\n${c.lines.join("\n")}\n  user ${FIRST + 13}`);
+    expect(run.stdout.match(/^ {2}user /gm)).toHaveLength(10);
+    expect(pod.stats().byOperation[c.write] ?? 0).toBe(0);
+    expect(pod.stats().byOperation[c.read]).toBe(USERS);
+  });
+});
+
+describe("--only-changes, the edges", () => {
+  it("a user that cannot be read is listed with its reason, not written, and kept in the report", async () => {
+    const pod = await workspace.simulate({ users: uids.slice(1) }); // the first user is unknown: 404
+    for (const uid of uids.slice(1)) pod.state.setFeatures(uid, { [F]: true });
+    const file = join(workspace.work, "one-unknown.csv");
+    await writeFile(file, `uid,entitlement,enabled\n${uids.map((uid) => `${uid},${F},true\n`).join("")}`);
+    const report = join(workspace.work, "one-unknown-report.jsonl");
+    const run = await startPodAdmin(
+      ["features", "apply", file, "--pod", pod.url, "--only-changes", "--report", report, "--quiet"],
+      { env: { POD_SESSION_TOKEN: pod.currentToken() } },
+    ).done;
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(new RegExp(`^ {2}user ${FIRST}: cannot read what it holds: .*404`, "m"));
+    expect(run.stdout).toContain("99 users of 100 read, 0 differ, 99 already hold it, 1 read failed");
+    expect(pod.stats().byOperation["POST /v1/admin/user/{uid}/features/update"] ?? 0).toBe(0);
+    const lines = (await readFile(report, "utf8")).trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] as string)).toMatchObject({
+      uid: String(FIRST),
+      _report: { status: "failed", line: 2, httpStatus: 404 },
+    });
+  });
+
+  it("a report of a run stopped after the reads resumes: unchanged items are never sent, the rest are", async () => {
+    // The token serves the 100 reads and one write: the write after is refused (401) and the run stops.
+    const pod = await workspace.simulate({ users: uids, expireTokenAfterRequests: USERS + 1 });
+    for (const uid of uids) pod.state.setFeatures(uid, { [F]: !differs(uid) });
+    const file = join(workspace.work, "resume.csv");
+    await writeFile(file, `uid,entitlement,enabled\n${uids.map((uid) => `${uid},${F},true\n`).join("")}`);
+    const report = join(workspace.work, "resume-report.jsonl");
+    const first = await startPodAdmin(
+      [
+        "features",
+        "apply",
+        file,
+        "--pod",
+        pod.url,
+        "--only-changes",
+        "--report",
+        report,
+        "--quiet",
+        "--concurrency",
+        "1",
+      ],
+      { env: { POD_SESSION_TOKEN: pod.currentToken() } },
+    ).done;
+    expect(first.code).toBe(1);
+    expect(first.stdout).toContain("1 succeeded, 1 failed, 8 not attempted; 90 already held it (not sent).");
+    pod.resetStats();
+    const second = await startPodAdmin(
+      ["features", "apply", report, "--pod", pod.url, "--report", `${report}.2`, "--quiet"],
+      { env: { POD_SESSION_TOKEN: pod.currentToken() } },
+    ).done;
+    expect(second.stderr).toBe("");
+    expect(second.code).toBe(0);
+    // One was applied before the stop: the other 9 are sent, the 90 unchanged never.
+    expect(pod.stats().byOperation["POST /v1/admin/user/{uid}/features/update"]).toBe(9);
+    for (const uid of uids) expect(pod.state.features(uid)).toEqual({ [F]: true });
+  });
+});
