@@ -9,6 +9,7 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { canonicalUserId } from "../ids.js";
 import { UsageError } from "../usage-error.js";
+import { readDirectoryFile } from "./directory-file.js";
 import { latencyRange, type SimulatorFaults } from "./faults.js";
 import { DEFAULT_SIMULATOR_TOKEN, type SimulatedPodOptions, startSimulatedPod } from "./pod.js";
 import { checkRateLimit } from "./ratelimit.js";
@@ -45,7 +46,13 @@ Options:
   --seed N                  seed of the fault PRNG (default 1)
   --features A,B,...        feature names the pod knows (features/list)
   --strict-features         refuse unknown feature names with 400
-  --users A,B,...|FROM-TO   the pod's users; other uids get 404 (default: any uid)
+  --users A,B,...|FROM-TO   the pod's users; other uids get 404 (default: any uid). Each has the
+                            synthetic directory entry: email user.<uid>@example.com, username user.<uid>
+  --directory FILE          the pod's users with their directory entries, for GET /v3/users (lookup by
+                            uid, email or username) and GET /v2/admin/user/list; other uids get 404.
+                            CSV with a header (uid,email required; username, displayName, status
+                            optional) or JSON Lines (.jsonl) with the same keys. Not with --users.
+                            Without either, any uid is a user and user.<uid>@example.com finds it
   --login-public-key FILE   PEM public key to verify login JWTs with (default: accept any well-formed JWT)
   -h, --help                this text`;
 
@@ -85,8 +92,11 @@ export interface SimulatorCliIo {
  * // { port: 8443, faults: { rateLimit: 0.1, seed: 7 } }
  * await parseSimulatorArgs(["--rate-limit-per-second", "1500", "--rate-window", "100"]);
  * // { rateLimit: { perSecond: 1500, windowMs: 100 } }
+ * await parseSimulatorArgs(["--directory", "users.csv"]);
+ * // { directory: [{ uid: "7215545057281", email: "ada@example.com", username: "ada" }, …] }
  * ```
- * @throws Error with a message for the person at the terminal, for an unknown flag or a bad value.
+ * @throws UsageError with a message for the person at the terminal, for an unknown flag, a bad value, or a
+ * `--directory` file that cannot be read or breaks a rule (naming `file:line`).
  */
 export async function parseSimulatorArgs(argv: readonly string[]): Promise<SimulatedPodOptions | "help"> {
   let values: Record<string, string | boolean | undefined>;
@@ -112,6 +122,7 @@ export async function parseSimulatorArgs(argv: readonly string[]): Promise<Simul
         features: { type: "string" },
         "strict-features": { type: "boolean" },
         users: { type: "string" },
+        directory: { type: "string" },
         "login-public-key": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -148,6 +159,11 @@ export async function parseSimulatorArgs(argv: readonly string[]): Promise<Simul
   if (values["strict-features"]) options.strictFeatures = true;
   const users = text("users");
   if (users !== undefined) options.users = userList(users);
+  const directory = text("directory");
+  if (directory !== undefined) {
+    if (users !== undefined) throw new UsageError("--users and --directory both name the pod's users: give one");
+    options.directory = await readDirectoryFile(directory);
+  }
   const keyFile = text("login-public-key");
   if (keyFile !== undefined) {
     try {
@@ -203,7 +219,8 @@ export async function runSimulatorCli(argv: readonly string[], io: SimulatorCliI
   const limiter = options.rateLimit === undefined ? "" : `, rate limiter ${JSON.stringify(stats.rateLimiter)}`;
   err(
     `stopped: ${stats.requests} requests, by status ${JSON.stringify(stats.byStatus)}, faults ${JSON.stringify(stats.faults)}${limiter}, ` +
-      `${stats.writes} writes, ${stats.tokenExpiries} token expiries, ${stats.logins} logins`,
+      `${stats.writes} writes, ${stats.tokenExpiries} token expiries, ${stats.logins} logins, ` +
+      `by operation ${JSON.stringify(Object.fromEntries(Object.entries(stats.byOperation).filter(([, n]) => n > 0)))}`,
   );
   return 0;
 }

@@ -16,6 +16,7 @@ export {
   SIMULATOR_USAGE,
   type SimulatorCliIo,
 } from "./cli.js";
+export type { SimulatorDirectoryEntry, SimulatorDirectoryUser } from "./directory.js";
 export { mulberry32, type SimulatorFaults } from "./faults.js";
 export {
   DEFAULT_AVAILABLE_FEATURES,

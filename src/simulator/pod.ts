@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { components } from "../../generated/pod-api.js";
 import {
@@ -10,6 +10,7 @@ import {
 import { canonicalUserId, type UserId } from "../ids.js";
 import { mayHoldUnsafeInteger, parseJsonLossless } from "../json.js";
 import { type AjvError, type CompiledValidator, describeSchemaError } from "../wire.js";
+import type { SimulatorDirectoryEntry, SimulatorDirectoryUser } from "./directory.js";
 import { Fault, FaultPlan, type SimulatorFaults } from "./faults.js";
 import { RateLimiter } from "./ratelimit.js";
 import { PodStore, SimulatedPodState, type SimulatorAppDefaults, type UserRecord } from "./state.js";
@@ -89,8 +90,34 @@ export interface SimulatedPodOptions {
    * {@link SimulatedPod.currentToken}, {@link SimulatedPod.rotateToken} or the login endpoint. Default: no expiry.
    */
   expireTokenAfterRequests?: number;
-  /** The pod's users. When given, other uids get 404 (and 400 as a delegate). Default: every int64 uid is a user. */
+  /**
+   * The pod's users. When given, other uids get 404 (and 400 as a delegate). Each has the synthetic directory entry
+   * (email `user.<uid>@example.com`, username `user.<uid>`, display name `User <uid>`) for `GET /v3/users` and
+   * `GET /v2/admin/user/list`. Not with `directory`. Default: every int64 uid is a user.
+   */
   users?: Iterable<UserId>;
+  /**
+   * The pod's users with their directory entries: what `GET /v3/users` finds by uid, email (ignoring case) or
+   * username, and `GET /v2/admin/user/list` lists in uid order. Other uids get 404, as with `users`; giving both
+   * `users` and `directory` is refused (TypeError), so each user's entry has one source. An entry with a bad field,
+   * or a uid, email or username of an earlier entry, is refused at start (TypeError naming `directory[i]`).
+   *
+   * Without a directory, users have synthetic entries: email `user.<uid>@example.com`, username `user.<uid>`,
+   * display name `User <uid>`. In the default mode (no `users` either) a lookup of such an email or username finds
+   * that uid, so a demo can look users up by email without seeding any; and the user list, since every uid is a
+   * user, lists the users the pod holds state for.
+   *
+   * @example
+   * ```ts
+   * const pod = await startSimulatedPod({
+   *   directory: [
+   *     { uid: 7215545057281n, email: "ada@example.com", username: "ada", displayName: "Ada Lovelace" },
+   *     { uid: 7215545057282n, email: "bob@example.com", status: "DISABLED" },
+   *   ],
+   * });
+   * ```
+   */
+  directory?: Iterable<SimulatorDirectoryEntry>;
   /**
    * The answer of `GET /v1/admin/system/features/list`. Default: the usual Symphony user entitlements
    * (`postReadEnabled`, `canCreatePublicRoom`, `isExternalIMEnabled`, `sendFilesEnabled` and 20 more).
@@ -174,6 +201,19 @@ export interface SimulatorStats {
   };
   /** Writes applied to the state (200 answers of the four write operations). */
   writes: number;
+  /**
+   * Answers by operation of the Pod API, keyed `"<METHOD> <spec path>"` (`"GET /v3/users"`,
+   * `"POST /v1/admin/user/{uid}/features/update"`): every operation of the spec is a key, 0 when never called.
+   * Counts every answer, whatever its status (rate-limiter and fault 429s, 503s, 401s, 400s and 404s included), but
+   * not dropped connections, login, 405s or unknown routes. Made for checks such as "no write was sent" or "the
+   * lookups took at most ⌈users / 100⌉ calls".
+   *
+   * @example
+   * ```ts
+   * expect(pod.stats().byOperation["POST /v1/admin/user/{uid}/features/update"]).toBe(0);
+   * ```
+   */
+  byOperation: Record<string, number>;
   /** Session tokens that ran out of requests or were expired by hand. */
   tokenExpiries: number;
   /** Successful logins. */
@@ -224,39 +264,97 @@ export interface SimulatedPod {
   close(): Promise<void>;
 }
 
+const POD = "/pod";
 const USER_PREFIX = "/pod/v1/admin/user/";
-const SYSTEM_FEATURES = "/pod/v1/admin/system/features/list";
 const LOGIN = "/login/pubkey/authenticate";
 const STATS = "/__simulator/stats";
 const SUCCESS = JSON.stringify({ format: "TEXT", message: "OK" } satisfies Schemas["SuccessResponse"]);
 const JSON_TYPE = "application/json";
 
-type Handler = (pod: PodServer, res: ServerResponse, key: string, body: string) => void;
+/** `query`: the text after `?` (empty when none), for the operations that take query parameters. */
+type Handler = (pod: PodServer, res: PodResponse, key: string, body: string, query: string) => void;
+type Method = "GET" | "POST" | "PATCH";
+
+/** An operation of the spec: its handler and its slot in the per-operation counters. */
+interface Operation {
+  /** `"<METHOD> <spec path>"`, the key of {@link SimulatorStats.byOperation}. */
+  name: string;
+  index: number;
+  handler: Handler;
+  /** Whether it reads a request body. */
+  write: boolean;
+}
+
 interface Route {
   allow: string;
-  GET?: Handler;
-  POST?: Handler;
-  PATCH?: Handler;
+  GET?: Operation;
+  POST?: Operation;
+  PATCH?: Operation;
+}
+
+const OPERATIONS: Operation[] = [];
+
+/** A route of the spec's `path`: each method's operation gets its counter slot, in the order of the tables below. */
+function route(path: string, handlers: Partial<Record<Method, Handler>>): Route {
+  const methods = Object.keys(handlers) as Method[];
+  const entry: Route = { allow: methods.join(", ") };
+  for (const method of methods) {
+    const operation = {
+      name: `${method} ${path}`,
+      index: OPERATIONS.length,
+      handler: handlers[method] as Handler,
+      write: method !== "GET",
+    };
+    OPERATIONS.push(operation);
+    entry[method] = operation;
+  }
+  return entry;
 }
 
 /** The part of the path after `/pod/v1/admin/user/{uid}/` → its operations. */
-const USER_ROUTES = new Map<string, Route>([
-  ["features/update", { allow: "POST", POST: (p, res, key, body) => p.updateFeatures(res, key, body) }],
-  ["features", { allow: "GET", GET: (p, res, key) => p.listFeatures(res, key) }],
-  ["delegates/update", { allow: "POST", POST: (p, res, key, body) => p.updateDelegates(res, key, body) }],
-  ["delegates", { allow: "GET", GET: (p, res, key) => p.listDelegates(res, key) }],
-  [
-    "app/entitlement/list",
-    {
-      allow: "GET, POST, PATCH",
-      GET: (p, res, key) => p.listApps(res, key),
-      POST: (p, res, key, body) => p.replaceApps(res, key, body),
-      PATCH: (p, res, key, body) => p.patchApps(res, key, body),
-    },
-  ],
-]);
+const USER_ROUTES = new Map<string, Route>(
+  (
+    [
+      ["features/update", { POST: (p, res, key, body) => p.updateFeatures(res, key, body) }],
+      ["features", { GET: (p, res, key) => p.listFeatures(res, key) }],
+      ["delegates/update", { POST: (p, res, key, body) => p.updateDelegates(res, key, body) }],
+      ["delegates", { GET: (p, res, key) => p.listDelegates(res, key) }],
+      [
+        "app/entitlement/list",
+        {
+          GET: (p, res, key) => p.listApps(res, key),
+          POST: (p, res, key, body) => p.replaceApps(res, key, body),
+          PATCH: (p, res, key, body) => p.patchApps(res, key, body),
+        },
+      ],
+    ] satisfies [string, Partial<Record<Method, Handler>>][]
+  ).map(([tail, handlers]) => [tail, route(`/v1/admin/user/{uid}/${tail}`, handlers)]),
+);
 
-const LIST_AVAILABLE_FEATURES: Handler = (p, res) => p.listAvailableFeatures(res);
+/** The operations without a uid in the path: the path after `/pod` → its operations. */
+const POD_ROUTES = new Map<string, Route>(
+  (
+    [
+      ["/v1/admin/system/features/list", { GET: (p, res) => p.listAvailableFeatures(res) }],
+      ["/v3/users", { GET: (p, res, _key, _body, query) => p.lookUpUsers(res, query) }],
+      ["/v2/admin/user/list", { GET: (p, res, _key, _body, query) => p.listUsers(res, query) }],
+    ] satisfies [string, Partial<Record<Method, Handler>>][]
+  ).map(([path, handlers]) => [POD + path, route(path, handlers)]),
+);
+
+/**
+ * The server's answers, with the operation being answered: set once a request is routed, so every answer (a fault,
+ * a 401, a 400 from the handler) counts for it without passing it through every call. A class field, not a
+ * property added later, so answers keep one shape and nothing is allocated for it.
+ */
+class PodResponse extends ServerResponse<IncomingMessage> {
+  operation = -1;
+}
+
+/** `GET /v3/users`: the search lists, of which a call gives exactly one. */
+const LOOKUP_LISTS = ["uid", "email", "username"] as const;
+const LOOKUP_MAX = 100;
+const LIST_LIMIT_MAX = 1000;
 
 /** The server's request handling; one per simulated pod. @internal */
 class PodServer {
@@ -271,6 +369,7 @@ class PodServer {
   readonly #maxBody: number;
   // Counters as plain fields and a typed array: nothing allocated per request.
   readonly byStatus = new Uint32Array(600);
+  readonly byOperation = new Uint32Array(OPERATIONS.length);
   requests = 0;
   writes = 0;
   logins = 0;
@@ -288,7 +387,7 @@ class PodServer {
     if (!(Number.isInteger(maxBody) && maxBody > 0)) {
       throw new RangeError(`maxBodyBytes must be an integer > 0, got ${String(options.maxBodyBytes)}`);
     }
-    this.store = new PodStore(options.users, options.appDefaults);
+    this.store = new PodStore(options.users, options.appDefaults, options.directory);
     this.state = new SimulatedPodState(this.store);
     this.tokens = new SessionRegistry(
       options.sessionToken ?? DEFAULT_SIMULATOR_TOKEN,
@@ -302,10 +401,11 @@ class PodServer {
     this.#maxBody = maxBody;
   }
 
-  handle(req: IncomingMessage, res: ServerResponse) {
+  handle(req: IncomingMessage, res: PodResponse) {
     const url = req.url ?? "/";
-    const query = url.indexOf("?");
-    const path = query === -1 ? url : url.slice(0, query);
+    const mark = url.indexOf("?");
+    const path = mark === -1 ? url : url.slice(0, mark);
+    const query = mark === -1 ? "" : url.slice(mark + 1);
     // The simulator's own route, for benchmarks in another process: not part of the Pod API, counted nowhere.
     if (path === STATS && req.method === "GET") return this.sendStats(res);
     this.requests++;
@@ -313,13 +413,15 @@ class PodServer {
       const slash = path.indexOf("/", USER_PREFIX.length);
       const route = slash === -1 ? undefined : USER_ROUTES.get(path.slice(slash + 1));
       if (route === undefined) return this.notFound(res, path);
-      const handler = route[req.method as "GET"];
-      if (handler === undefined) return this.notAllowed(res, route.allow);
-      return this.podRequest(req, res, handler, path.slice(USER_PREFIX.length, slash), req.method !== "GET");
+      const operation = route[req.method as Method];
+      if (operation === undefined) return this.notAllowed(res, route.allow);
+      return this.podRequest(req, res, operation, path.slice(USER_PREFIX.length, slash), query);
     }
-    if (path === SYSTEM_FEATURES) {
-      if (req.method !== "GET") return this.notAllowed(res, "GET");
-      return this.podRequest(req, res, LIST_AVAILABLE_FEATURES, undefined, false);
+    const route = POD_ROUTES.get(path);
+    if (route !== undefined) {
+      const operation = route[req.method as Method];
+      if (operation === undefined) return this.notAllowed(res, route.allow);
+      return this.podRequest(req, res, operation, undefined, query);
     }
     if (path === LOGIN) {
       if (req.method !== "POST") return this.notAllowed(res, "POST");
@@ -333,7 +435,8 @@ class PodServer {
   }
 
   /** A user-admin request: the rate limit, faults, then the session token, the uid, the body, the operation. */
-  podRequest(req: IncomingMessage, res: ServerResponse, handler: Handler, uid: string | undefined, write: boolean) {
+  podRequest(req: IncomingMessage, res: PodResponse, operation: Operation, uid: string | undefined, query: string) {
+    res.operation = operation.index;
     if (this.limiter !== undefined) {
       const retryAfter = this.limiter.take();
       if (retryAfter > 0) {
@@ -376,8 +479,9 @@ class PodServer {
         if (!this.store.isUser(parsed)) return this.error(res, 404, `user ${parsed} not found`);
         key = parsed;
       }
-      if (write) this.readBody(req, res, (body) => this.run(handler, res, key, body));
-      else this.run(handler, res, key, "");
+      const { handler } = operation;
+      if (operation.write) this.readBody(req, res, (body) => this.run(handler, res, key, body, query));
+      else this.run(handler, res, key, "", query);
     };
     if (delay > 0) {
       this.delayed++;
@@ -385,9 +489,9 @@ class PodServer {
     } else proceed();
   }
 
-  run(handler: Handler, res: ServerResponse, key: string, body: string) {
+  run(handler: Handler, res: PodResponse, key: string, body: string, query: string) {
     try {
-      handler(this, res, key, body);
+      handler(this, res, key, body, query);
     } catch (error) {
       // A bug here must answer, not hang the client.
       if (!res.headersSent) this.error(res, 500, `simulator error: ${(error as Error).message}`);
@@ -486,6 +590,87 @@ class PodServer {
     this.send(res, 200, JSON.stringify(this.store.appsOf(this.store.users.get(key))));
   }
 
+  /**
+   * `GET /v3/users`: the users named by one comma-separated list, in the list's order, each once; 204 without a body
+   * when none is found, as real pods answer. `local` is checked but changes nothing: every user here is local.
+   */
+  lookUpUsers(res: ServerResponse, query: string) {
+    const params = new URLSearchParams(query);
+    const given = LOOKUP_LISTS.filter((name) => params.has(name));
+    if (given.length !== 1) {
+      const message =
+        given.length === 0
+          ? "one of uid, email or username is required"
+          : `only one of uid, email or username per call, got ${given.join(" and ")}`;
+      return this.error(res, 400, message);
+    }
+    const by = given[0] as (typeof LOOKUP_LISTS)[number];
+    const values = params.getAll(by);
+    if (values.length > 1) return this.error(res, 400, `${by} must be given once, as one comma-separated list`);
+    const items = (values[0] as string).split(",").filter((item) => item !== "");
+    if (items.length === 0) return this.error(res, 400, `${by} must list at least one value`);
+    if (items.length > LOOKUP_MAX) {
+      return this.error(res, 400, `${by} lists ${items.length} values; at most ${LOOKUP_MAX} per call`);
+    }
+    const active = booleanParam(params, "active");
+    const local = booleanParam(params, "local");
+    if (active === null || local === null) {
+      const name = active === null ? "active" : "local";
+      return this.error(res, 400, `${name} must be true or false, got ${JSON.stringify(params.get(name))}`);
+    }
+    const found = new Map<string, SimulatorDirectoryUser>();
+    for (const item of items) {
+      let user: SimulatorDirectoryUser | undefined;
+      if (by === "uid") {
+        const key = canonicalUserId(item);
+        if (key === undefined) {
+          return this.error(res, 400, `uid: ${JSON.stringify(item.slice(0, 40))} is not a positive int64`);
+        }
+        user = this.store.entry(key);
+      } else user = by === "email" ? this.store.byEmail(item) : this.store.byUsername(item);
+      if (user === undefined || (active !== undefined && active !== (user.status === "ENABLED"))) continue;
+      found.set(user.uid, user);
+    }
+    if (found.size === 0) return this.noContent(res);
+    // Ids are written as bare JSON numbers from their decimal strings, as listDelegates does: every digit survives.
+    const users = Array.from(found.values(), (user) => {
+      const fields: Schemas["UserV2"] = {
+        emailAddress: user.email,
+        displayName: user.displayName,
+        username: user.username,
+        accountType: "NORMAL",
+      };
+      return `{"id":${user.uid},${JSON.stringify(fields).slice(1)}`;
+    });
+    this.send(res, 200, `{"users":[${users.join(",")}]}`);
+  }
+
+  /** `GET /v2/admin/user/list`: a page of the pod's users in uid order, so consecutive pages neither skip nor repeat. */
+  listUsers(res: ServerResponse, query: string) {
+    const params = new URLSearchParams(query);
+    const skip = integerParam(params, "skip", 0);
+    if (skip === undefined || skip < 0) {
+      return this.error(res, 400, `skip must be an integer ≥ 0, got ${JSON.stringify(params.get("skip"))}`);
+    }
+    const limit = integerParam(params, "limit", 100);
+    if (limit === undefined || limit < 1 || limit > LIST_LIMIT_MAX) {
+      const got = JSON.stringify(params.get("limit"));
+      return this.error(res, 400, `limit must be an integer from 1 to ${LIST_LIMIT_MAX}, got ${got}`);
+    }
+    const page = this.store.listed().slice(skip, skip + limit);
+    const details = page.map((key) => {
+      const user = this.store.entry(key) as SimulatorDirectoryUser;
+      const attributes: Schemas["V2UserAttributes"] = {
+        emailAddress: user.email,
+        userName: user.username,
+        displayName: user.displayName,
+        accountType: "NORMAL",
+      };
+      return `{"userAttributes":${JSON.stringify(attributes)},"userSystemInfo":{"id":${key},"status":"${user.status}"}}`;
+    });
+    this.send(res, 200, `[${details.join(",")}]`);
+  }
+
   async login(res: ServerResponse, text: string): Promise<void> {
     let body: unknown;
     try {
@@ -541,11 +726,24 @@ class PodServer {
   }
 
   send(res: ServerResponse, status: number, body: string, extra?: [string, string]) {
-    this.byStatus[status] = (this.byStatus[status] ?? 0) + 1;
+    this.count(res, status);
     const headers = ["content-type", JSON_TYPE, "content-length", String(Buffer.byteLength(body))];
     if (extra !== undefined) headers.push(extra[0], extra[1]);
     res.writeHead(status, headers);
     res.end(body);
+  }
+
+  /** 204: no body, so no content type either (a real pod sends none). */
+  noContent(res: ServerResponse) {
+    this.count(res, 204);
+    res.writeHead(204);
+    res.end();
+  }
+
+  count(res: ServerResponse, status: number) {
+    this.byStatus[status] = (this.byStatus[status] ?? 0) + 1;
+    const operation = (res as PodResponse).operation;
+    if (operation >= 0) this.byOperation[operation] = (this.byOperation[operation] ?? 0) + 1;
   }
 
   stats(): SimulatorStats {
@@ -564,6 +762,9 @@ class PodServer {
         delayed: this.delayed,
       },
       writes: this.writes,
+      byOperation: Object.fromEntries(
+        OPERATIONS.map((operation) => [operation.name, this.byOperation[operation.index] ?? 0]),
+      ),
       tokenExpiries: this.tokens.expiries,
       logins: this.logins,
     };
@@ -578,11 +779,26 @@ class PodServer {
 
   resetStats() {
     this.byStatus.fill(0);
+    this.byOperation.fill(0);
     this.requests = this.writes = this.logins = 0;
     this.rateLimited = this.serverErrors = this.dropped = this.delayed = 0;
     this.tokens.expiries = 0;
     if (this.limiter !== undefined) this.limiter.admitted = this.limiter.refused = 0;
   }
+}
+
+/** A boolean query parameter: undefined when absent, null when neither `true` nor `false`. */
+function booleanParam(params: URLSearchParams, name: string): boolean | undefined | null {
+  const value = params.get(name);
+  if (value === null) return undefined;
+  return value === "true" ? true : value === "false" ? false : null;
+}
+
+/** A whole-number query parameter, `fallback` when absent; undefined when not a decimal integer. */
+function integerParam(params: URLSearchParams, name: string, fallback: number): number | undefined {
+  const value = params.get(name);
+  if (value === null) return fallback;
+  return /^-?\d{1,15}$/.test(value) ? Number(value) : undefined;
 }
 
 /** An Ajv error as the Error body's message, in the client's words but the wire's names: `body[0].entitlment …`. */
@@ -621,7 +837,10 @@ export async function startSimulatedPod(options: SimulatedPodOptions = {}): Prom
   if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) {
     throw new RangeError(`port must be an integer from 0 to 65535, got ${String(options.port)}`);
   }
-  const server: Server = createServer((req, res) => pod.handle(req, res));
+  const server: Server<typeof IncomingMessage, typeof PodResponse> = createServer(
+    { ServerResponse: PodResponse },
+    (req, res) => pod.handle(req, res),
+  );
   // Benchmarks hold hundreds of keep-alive connections; do not let the server close them between bursts.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

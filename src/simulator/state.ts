@@ -1,5 +1,13 @@
 import type { components } from "../../generated/pod-api.js";
 import { canonicalUserId, type UserId } from "../ids.js";
+import {
+  compareUids,
+  Directory,
+  type SimulatorDirectoryEntry,
+  type SimulatorDirectoryUser,
+  syntheticEntry,
+  syntheticUid,
+} from "./directory.js";
 
 type Schemas = components["schemas"];
 type Product = Schemas["Product"];
@@ -64,13 +72,29 @@ export interface SimulatorAppDefaults {
  * @internal
  */
 export class PodStore {
+  /** Read here; written only through {@link PodStore.record} and {@link PodStore.clear}, which keep the list's order. */
   readonly users = new Map<string, UserRecord>();
-  /** The users of the pod when seeded; undefined: every int64 uid is a user. */
-  readonly known: Set<string> | undefined;
+  /** The users of the pod when seeded (`users` or `directory`); undefined: every int64 uid is a user. */
+  readonly known: ReadonlySet<string> | undefined;
+  readonly directory: Directory;
   readonly #appDefaults: SimulatorAppDefaults;
+  /** The listed uids in uid order, kept until a user is added or the state cleared: paging costs no sort per page. */
+  #sorted: string[] | undefined;
 
-  constructor(users: Iterable<UserId> | undefined, appDefaults: SimulatorAppDefaults | undefined) {
-    this.known = users === undefined ? undefined : new Set(Array.from(users, (uid) => keyOf(uid, "users[]")));
+  constructor(
+    users: Iterable<UserId> | undefined,
+    appDefaults: SimulatorAppDefaults | undefined,
+    directory?: Iterable<SimulatorDirectoryEntry>,
+  ) {
+    if (users !== undefined && directory !== undefined) {
+      // Merging would leave it unclear which users have which entry; one source of users is one answer.
+      throw new TypeError(
+        "give the pod's users as users or as directory, not both: the directory's entries are the pod's users",
+      );
+    }
+    this.directory = new Directory(directory ?? [], (index) => `directory[${index}]`);
+    if (directory !== undefined) this.known = new Set(this.directory.uids());
+    else if (users !== undefined) this.known = new Set(Array.from(users, (uid) => keyOf(uid, "users[]")));
     this.#appDefaults = { listed: appDefaults?.listed ?? true, install: appDefaults?.install ?? false };
   }
 
@@ -78,13 +102,64 @@ export class PodStore {
     return this.known === undefined || this.known.has(key);
   }
 
+  addUser(key: string): void {
+    if (this.known === undefined || this.known.has(key)) return;
+    (this.known as Set<string>).add(key);
+    this.#sorted = undefined;
+  }
+
   record(key: string): UserRecord {
     let record = this.users.get(key);
     if (record === undefined) {
       record = {};
       this.users.set(key, record);
+      if (this.known === undefined) this.#sorted = undefined;
     }
     return record;
+  }
+
+  /** Forgets every user's state; seeded users stay users. */
+  clear(): void {
+    this.users.clear();
+    if (this.known === undefined) this.#sorted = undefined;
+  }
+
+  /** A user's directory entry: their own, or the synthetic one; undefined when `key` is not a user. */
+  entry(key: string): SimulatorDirectoryUser | undefined {
+    if (!this.isUser(key)) return undefined;
+    return this.directory.byUid(key) ?? syntheticEntry(key);
+  }
+
+  /** The user with this email, ignoring case: an entry's, else a synthetic one's (`user.<uid>@example.com`). */
+  byEmail(email: string): SimulatorDirectoryUser | undefined {
+    return this.directory.byEmail(email) ?? this.#synthetic(syntheticUid(email, "email"));
+  }
+
+  /** The user with exactly this username: an entry's, else a synthetic one's (`user.<uid>`). */
+  byUsername(username: string): SimulatorDirectoryUser | undefined {
+    return this.directory.byUsername(username) ?? this.#synthetic(syntheticUid(username, "username"));
+  }
+
+  /** A user without an entry of their own; a user who has one is found by what the entry says, not the uid's form. */
+  #synthetic(key: string | undefined): SimulatorDirectoryUser | undefined {
+    if (key === undefined || !this.isUser(key) || this.directory.byUid(key) !== undefined) return undefined;
+    return syntheticEntry(key);
+  }
+
+  /**
+   * The uids `GET /v2/admin/user/list` pages through, in uid order: the pod's users when seeded; in the "any uid"
+   * mode, where the users are countless, the ones the store holds state for.
+   */
+  listed(): readonly string[] {
+    if (this.#sorted === undefined) {
+      const keys = [...(this.known ?? this.users.keys())];
+      // Seeded ranges and sorted files come in order already: one pass instead of a sort.
+      let ordered = true;
+      for (let i = 1; i < keys.length && ordered; i++)
+        ordered = compareUids(keys[i - 1] as string, keys[i] as string) < 0;
+      this.#sorted = ordered ? keys : keys.sort(compareUids);
+    }
+    return this.#sorted;
   }
 
   replaceApps(record: UserRecord, apps: readonly AppEntitlement[]): void {
@@ -182,7 +257,62 @@ export class SimulatedPodState {
    * ```
    */
   addUser(uid: UserId): void {
-    this.#store.known?.add(keyOf(uid));
+    this.#store.addUser(keyOf(uid));
+  }
+
+  /**
+   * A user's directory entry, as `GET /v3/users` answers it: the one given in `directory`, or the synthetic one of a
+   * user who has none (`user.<uid>@example.com`, username `user.<uid>`, display name `User <uid>`); undefined when
+   * `uid` is not a user of the pod.
+   *
+   * @example
+   * ```ts
+   * const pod = await startSimulatedPod({ users: [42] });
+   * pod.state.directoryEntry(42)?.email; // "user.42@example.com"
+   * ```
+   */
+  directoryEntry(uid: UserId): SimulatorDirectoryUser | undefined {
+    return this.#store.entry(keyOf(uid));
+  }
+
+  /**
+   * The user a lookup by this email finds, ignoring case, as `GET /v3/users?email=` does; undefined when none.
+   *
+   * @example
+   * ```ts
+   * const pod = await startSimulatedPod({ directory: [{ uid: 7215545057281n, email: "ada@example.com" }] });
+   * pod.state.userByEmail("Ada@Example.com")?.uid; // "7215545057281"
+   * ```
+   */
+  userByEmail(email: string): SimulatorDirectoryUser | undefined {
+    return this.#store.byEmail(email);
+  }
+
+  /**
+   * The user a lookup by this username finds (an exact match), as `GET /v3/users?username=` does; undefined when none.
+   *
+   * @example
+   * ```ts
+   * const pod = await startSimulatedPod({ directory: [{ uid: 5, email: "ada@example.com", username: "ada" }] });
+   * pod.state.userByUsername("ada")?.uid; // "5"
+   * ```
+   */
+  userByUsername(username: string): SimulatorDirectoryUser | undefined {
+    return this.#store.byUsername(username);
+  }
+
+  /**
+   * The users `GET /v2/admin/user/list` pages through, in uid order, each with its directory entry: the pod's users
+   * when seeded (`directory` or `users`); with neither, every uid is a user, so the list holds the users the pod has
+   * state for (written to, or seeded through these accessors).
+   *
+   * @example
+   * ```ts
+   * const emails = pod.state.directory().map((user) => user.email);
+   * ```
+   */
+  directory(): SimulatorDirectoryUser[] {
+    return this.#store.listed().map((key) => this.#store.entry(key) as SimulatorDirectoryUser);
   }
 
   /**
@@ -282,7 +412,7 @@ export class SimulatedPodState {
    * ```
    */
   clear(): void {
-    this.#store.users.clear();
+    this.#store.clear();
   }
 }
 
