@@ -237,14 +237,24 @@ export function rowsOf<Op extends "features" | "delegates" | "appsReplace" | "ap
   }
   const apps = current as CurrentOf["appsReplace"];
   if (format === "jsonl") return [`${JSON.stringify({ uid, apps })}\n`];
+  const columns = csvHeader("appsReplace").split(",");
   const rows: string[] = [];
+  const row = (cells: Record<string, string | boolean | undefined>) =>
+    `${columns.map((column) => csvCell(String(cells[column] ?? ""))).join(",")}\n`;
   for (const app of apps) {
-    const head = `${uid},${csvCell(app.appId)},${app.listed},${app.install},${csvCell(app.appName ?? "")}`;
+    const cells = { uid, appId: app.appId, listed: app.listed, install: app.install, appName: app.appName };
     const products = app.products ?? [];
-    if (products.length === 0) rows.push(`${head},,,,,\n`);
+    if (products.length === 0) rows.push(row(cells));
     for (const p of products) {
       rows.push(
-        `${head},${csvCell(p.name)},${csvCell(p.type)},${p.subscribed},${csvCell(p.sku ?? "")},${csvCell(p.appId ?? "")}\n`,
+        row({
+          ...cells,
+          productName: p.name,
+          productType: p.type,
+          productSubscribed: p.subscribed,
+          productSku: p.sku,
+          productAppId: p.appId,
+        }),
       );
     }
   }
