@@ -69,6 +69,10 @@ Commands:
   delegates apply FILE   add or remove delegates         CSV: uid,userId,action (ADD|REMOVE)
   apps replace FILE      replace all apps of each user   CSV: uid,appId,listed,install[,appName][,product*]
   apps patch FILE        change some apps of each user   CSV: uid,appId[,listed][,install][,product*]
+  features export [FILE|--all]   what users hold, in the features apply layout
+  delegates export [FILE|--all]  their delegates, in the delegates apply layout (action ADD)
+  apps export [FILE|--all]       their apps, in the apps replace layout (products included)
+  undo JOURNAL           restore the states a --journal recorded (same options as apply)
   simulate               run a simulated pod on loopback (see pod-admin simulate --help)
 
 FILE is CSV or JSON Lines (.jsonl; one bulk item per line, e.g. a --report file). "-" reads standard input.
@@ -86,7 +90,15 @@ Options:
   --username NAME        service account for RSA authentication (or POD_USERNAME)
   --private-key FILE     its RSA private key, PEM (or POD_PRIVATE_KEY_FILE)
   --quiet                no progress output
+  --only-changes         read each user first (one GET per user), write only where the item differs;
+                         with --dry-run, print the first differences (- old / + new)
+  --journal FILE         record each user's state before it is written (a new file), for pod-admin undo FILE
   -h, --help             this help
+
+Export (FILE: a uid, email or username column, CSV or JSON Lines; or --all users):
+  --out FILE             write to FILE (via FILE.partial, renamed when complete); default standard output
+  --format csv|jsonl     output format (default csv, or from the --out name)
+  --pod, --concurrency, --max-attempts, --username, --private-key, --quiet as above
 
 Session token: POD_SESSION_TOKEN, or RSA authentication with --username and --private-key.
 Ctrl-C: stop taking work, finish the calls in flight, write the report. Ctrl-C again: quit now; the calls in

@@ -42,8 +42,8 @@ interface Named {
  *
  * @example
  * ```ts
- * const args = {} as ExportArgs; // parseExportArgs(argv, env)
- * const pod = {} as PodClient; // podClient(args, token)
+ * const args = {} as Parameters<typeof runExport>[0]; // parseExportArgs(argv, env)
+ * const pod = {} as Parameters<typeof runExport>[1]; // podClient(args, token)
  * process.exitCode = await runExport(args, pod, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
  * ```
  */

@@ -51,7 +51,7 @@ export interface UndoHeader {
  *
  * @example
  * ```ts
- * const journal = UndoJournal.open("undo.jsonl", { operation: "delegates", command: "delegates apply", pod: "https://acme.symphony.com/pod" });
+ * const journal = await UndoJournal.create("undo.jsonl", { operation: "delegates", command: "delegates apply", pod: "https://acme.symphony.com/pod" });
  * journal.record({ uid: "1", userId: "2", action: "ADD", held: false });
  * journal.close();
  * ```
