@@ -49,7 +49,8 @@ describe("CSV: features", () => {
       {
         line: 1,
         rule: "required column",
-        error: 'in.csv:1: column "entitlement": missing; the header needs uid,entitlement,enabled',
+        error:
+          'in.csv:1: column "entitlement": missing; the header needs uid,entitlement,enabled (or email or username instead of uid)',
       },
     ]);
     expect(await read("features", "uid,entitlement,enabled,note\n1,a,true,x\n")).toMatchObject([
@@ -165,5 +166,109 @@ describe("JSON Lines", () => {
     expect(formatFor("a.CSV", "{")).toBe("csv");
     expect(formatFor("-", "{")).toBe("jsonl");
     expect(formatFor("-", "u")).toBe("csv");
+  });
+});
+
+describe("users named by uid, email or username (issue 14)", () => {
+  it("reads a user column of email or username into the item under that name; rows of one email group whatever its case", async () => {
+    const csv = "email,entitlement,enabled\nAda@acme.com,a,true\nada@ACME.com,b,false\ngrace@acme.com,a,true\n";
+    expect(await read("features", csv)).toEqual([
+      {
+        line: 2,
+        item: {
+          email: "Ada@acme.com",
+          features: [
+            { entitlement: "a", enabled: true },
+            { entitlement: "b", enabled: false },
+          ],
+        },
+      },
+      { line: 4, item: { email: "grace@acme.com", features: [{ entitlement: "a", enabled: true }] } },
+    ]);
+    expect(await read("appsPatch", "username,appId,listed\nada,app1,true\n")).toEqual([
+      { line: 2, item: { username: "ada", patches: [{ appId: "app1", listed: "TRUE" }] } },
+    ]);
+  });
+
+  it("reads a delegate named by delegateEmail, its owner by any of the three", async () => {
+    const csv = "username,delegateEmail,action\nada,grace@acme.com,add\n";
+    expect(await read("delegates", csv)).toEqual([
+      { line: 2, item: { username: "ada", delegateEmail: "grace@acme.com", action: "ADD" } },
+    ]);
+  });
+
+  it("refuses a header naming users two ways, or none, naming the columns", async () => {
+    expect(await read("features", "uid,email,entitlement,enabled\n1,a@b.co,a,true\n")).toEqual([
+      {
+        line: 1,
+        rule: "one identity column",
+        error:
+          'in.csv:1: column "email": the header has both "uid" and "email": a file names all its users one way, by exactly one of uid, email, username; keep one column',
+      },
+    ]);
+    expect(await read("delegates", "email,userId,delegateEmail,action\na@b.co,2,c@d.co,ADD\n")).toMatchObject([
+      { line: 1, rule: "one identity column", error: expect.stringContaining('both "userId" and "delegateEmail"') },
+    ]);
+    expect(await read("delegates", "email,action\na@b.co,ADD\n")).toEqual([
+      {
+        line: 1,
+        rule: "required column",
+        error:
+          'in.csv:1: column "userId": missing; the header needs uid,userId,action (or email or username instead of uid, delegateEmail instead of userId)',
+      },
+    ]);
+  });
+
+  it("checks email and username cells with file:line and column", async () => {
+    const csv = "email,entitlement,enabled\nada@acme.com,a,true\nnot-an-email,a,true\n,a,true\nx@y,a,true\n";
+    expect(await read("features", csv)).toEqual([
+      { line: 2, item: { email: "ada@acme.com", features: [{ entitlement: "a", enabled: true }] } },
+      { line: 3, rule: "email", error: 'in.csv:3: column "email": expected an email address, got "not-an-email"' },
+      { line: 4, rule: "required", error: 'in.csv:4: column "email": is empty' },
+      { line: 5, rule: "email", error: 'in.csv:5: column "email": expected an email address, got "x@y"' },
+    ]);
+    expect(await read("delegates", "uid,delegateEmail,action\n1,grace,ADD\n")).toEqual([
+      { line: 2, rule: "email", error: 'in.csv:2: column "delegateEmail": expected an email address, got "grace"' },
+    ]);
+    expect(await read("features", "username,entitlement,enabled\nada lovelace,a,true\n")).toEqual([
+      {
+        line: 2,
+        rule: "username",
+        error: 'in.csv:2: column "username": expected a username (no blanks, no commas), got "ada lovelace"',
+      },
+    ]);
+  });
+
+  it("JSON Lines: one identity field per item and per file; report lines may mix them", async () => {
+    const jsonl = [
+      '{"email":"ada@acme.com","features":[]}',
+      '{"uid":"1","email":"b@acme.com","features":[]}',
+      '{"uid":"2","features":[]}',
+      '{"email":"nope","features":[]}',
+      '{"uid":"3","features":[],"_report":{"status":"failed","item":0}}',
+      '{"username":"grace","features":[],"_report":{"status":"unknownUser","line":9}}',
+    ].join("\n");
+    expect(await read("features", jsonl, "jsonl")).toEqual([
+      { line: 1, item: { email: "ada@acme.com", features: [] } },
+      {
+        line: 2,
+        rule: "one identity field",
+        error: 'in.csv:2: names its user by both "uid" and "email": give exactly one of "uid", "email", "username"',
+      },
+      {
+        line: 3,
+        rule: "one identity field",
+        error:
+          'in.csv:3: names its user by "uid", but line 1 names it by "email": a file names all its users one way, by exactly one of "uid", "email", "username"',
+      },
+      { line: 4, rule: "email", error: 'in.csv:4: field "email": expected an email address, got "nope"' },
+      { line: 5, item: { uid: "3", features: [] }, meta: { status: "failed", item: 0 } },
+      { line: 6, item: { username: "grace", features: [] }, meta: { status: "unknownUser", line: 9 } },
+    ]);
+    expect(
+      await read("delegates", '{"uid":"1","userId":"2","delegateEmail":"g@acme.com","action":"ADD"}', "jsonl"),
+    ).toMatchObject([
+      { line: 1, rule: "one identity field", error: expect.stringContaining('"userId" and "delegateEmail"') },
+    ]);
   });
 });

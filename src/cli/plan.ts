@@ -9,6 +9,7 @@ import { ValidationError } from "../errors.js";
 import { userIdToDecimal } from "../ids.js";
 import { OPERATIONS, WRITE_OPERATIONS, type WriteOperation } from "../operations.js";
 import type { Command } from "./args.js";
+import { type ResolutionStats, type UnknownUser, UserResolver, unknownUserMessage } from "./identities.js";
 import type { InputFile } from "./input.js";
 import { BitSet, type KeyRecord, KeySorter, keyText } from "./keysort.js";
 import { InputError, type Operation, readItems } from "./readers.js";
@@ -43,6 +44,7 @@ export type LooseBulk = (
 /** Errors and warnings listed at most; the rest are counted. */
 const MAX_LISTED_INVALID = 50;
 const MAX_LISTED_WARNINGS = 20;
+const MAX_LISTED_UNKNOWN = 20;
 
 /**
  * What the plan pass found.
@@ -73,6 +75,13 @@ export interface Plan {
   resumed: { applied: number } | undefined;
   /** The plan pass was interrupted (Ctrl-C): nothing was sent. */
   interrupted: boolean;
+  /**
+   * Items naming a user (or delegate) by an email or username the pod does not know: never sent, kept in the report
+   * as `unknownUser`. The first 20 by line, and how many in all.
+   */
+  unknownUsers?: { listed: InputError[]; count: number };
+  /** The lookups of the users the input names by email or username; undefined when it names them all by uid. */
+  resolution?: ResolutionStats | undefined;
 }
 
 /** Keeps the `max` smallest-line entries of a list, in line order. */
@@ -102,6 +111,13 @@ export async function makePlan(options: {
   format: "csv" | "jsonl";
   interrupt: AbortSignal | undefined;
   journal: Journal | undefined;
+  /**
+   * Whether `pod` can look users up (false for a dry run's client, which has no session): a file naming users by
+   * email or username is then refused. Default true.
+   */
+  canLookUp?: boolean;
+  /** Lookup calls at once (1–100; the run's `--concurrency` is capped there). Default 10. */
+  lookupConcurrency?: number;
 }): Promise<Plan> {
   const { pod, command, input, format, interrupt, journal } = options;
   const operation = command.operation;
@@ -118,7 +134,10 @@ export async function makePlan(options: {
     merged: new BitSet(),
     resumed: undefined,
     interrupted: false,
+    unknownUsers: { listed: [], count: 0 },
+    resolution: undefined,
   };
+  const unknownUsers = plan.unknownUsers as { listed: InputError[]; count: number };
   const addInvalid = (error: InputError) => {
     plan.invalidCount++;
     keepFirst(plan.invalid, error, MAX_LISTED_INVALID);
@@ -133,10 +152,30 @@ export async function makePlan(options: {
   const scan = format === "jsonl" ? await scanJournal(input.path) : undefined;
   if (scan) plan.resumed = { applied: scan.applied };
 
-  const where = new WeakMap<object, { line: number; ordinal: number }>();
+  const where = new WeakMap<
+    object,
+    { line: number; ordinal: number; unknown?: { source: object; users: UnknownUser[] } | undefined }
+  >();
   let ordinal = 0;
+  // Users named by email or username are looked up a chunk at a time; the items go on with their uids.
+  const resolver = new UserResolver(options.canLookUp === false ? undefined : pod, {
+    label,
+    concurrency: options.lookupConcurrency,
+    signal: interrupt,
+  });
+  /** The column that names the users, for messages: `uid`, or the one the items were resolved from. */
+  let userColumn = "uid";
   async function* items() {
-    for await (const record of readItems(operation, input.open(), label, format, { reopen: input.open })) {
+    const records = resolver.resolve(readItems(operation, input.open(), label, format, { reopen: input.open }));
+    try {
+      yield* planned(records);
+    } catch (error) {
+      if (interrupt?.aborted) return; // a lookup cut short by Ctrl-C
+      throw error;
+    }
+  }
+  async function* planned(records: ReturnType<typeof resolver.resolve>) {
+    for await (const record of records) {
       if (interrupt?.aborted) return;
       if ("error" in record) {
         if (scan?.incompleteLastLine && record.line === scan.lines) {
@@ -156,7 +195,17 @@ export async function makePlan(options: {
         // An `unchanged` line (--only-changes) holds no item: its item is settled, like a `succeeded` one.
         if (meta?.status === "unchanged") continue;
         if (scan && meta?.status === "pending" && meta.item !== undefined && scan.settled.has(meta.item)) continue;
-        where.set(record.item as object, { line: record.line, ordinal: ordinal++ });
+        const source = "source" in record ? record.source : undefined;
+        if (source?.item.email !== undefined) userColumn = "email";
+        else if (source?.item.username !== undefined) userColumn = "username";
+        if (source && source.unknown.length > 0) {
+          // Validated like any other item (with a placeholder uid), then kept for the report; never numbered or sent.
+          where.set(record.item as object, {
+            line: record.line,
+            ordinal: -1,
+            unknown: { source: source.item, users: source.unknown },
+          });
+        } else where.set(record.item as object, { line: record.line, ordinal: ordinal++ });
         yield record.item;
       }
     }
@@ -166,8 +215,19 @@ export async function makePlan(options: {
   try {
     const bulk = pod.bulk.stream[BULK_METHOD[operation]] as LooseBulk;
     for await (const outcome of bulk(items(), { dryRun: true, concurrency: 1000 })) {
-      const at = where.get(outcome.input as object) ?? { line: 0, ordinal: 0 };
-      if (outcome.status === "succeeded") {
+      const at = where.get(outcome.input as object) ?? { line: 0, ordinal: 0, unknown: undefined };
+      if (outcome.status === "succeeded" && at.unknown) {
+        const message = unknownUserMessage(at.unknown.users);
+        const first = at.unknown.users[0] as UnknownUser;
+        unknownUsers.count++;
+        keepFirst(
+          unknownUsers.listed,
+          new InputError(label, at.line, first.column, "unknownUser", message),
+          MAX_LISTED_UNKNOWN,
+        );
+        if (journal && plan.invalidCount === 0)
+          await journal.unknownUser(at.unknown.source, at.line, at.unknown.users, message);
+      } else if (outcome.status === "succeeded") {
         const input = outcome.input as { userId?: unknown; action?: unknown };
         const delegate = operation === "delegates" ? userIdToDecimal(input.userId, "userId") : undefined;
         sorter.add(outcome.uid, delegate, at.line, at.ordinal, input.action === "REMOVE" ? 1 : 0);
@@ -187,10 +247,11 @@ export async function makePlan(options: {
       plan.interrupted = true;
       return plan;
     }
-    await findRepeats(operation, label, sorter, plan, addInvalid, addWarning, journal);
+    await findRepeats(operation, label, userColumn, sorter, plan, addInvalid, addWarning, journal);
   } finally {
     await sorter.close();
   }
+  if (resolver.stats.emails + resolver.stats.usernames > 0) plan.resolution = resolver.stats;
   plan.calls = plan.items - plan.merged.size;
   return plan;
 }
@@ -202,6 +263,7 @@ export async function makePlan(options: {
 async function findRepeats(
   operation: Operation,
   label: string,
+  userColumn: string,
   sorter: KeySorter,
   plan: Plan,
   addInvalid: (error: InputError) => void,
@@ -234,7 +296,7 @@ async function findRepeats(
         new InputError(
           label,
           r.line,
-          "uid",
+          userColumn,
           "one call per user",
           `user ${uid} appears again (first at line ${f.line}); keep all rows of a user together, or two calls for them would race`,
         ),
@@ -294,6 +356,29 @@ export function printPlan(
   out.write(
     `  ${plural(plan.users, "user")}, ${plural(plan.calls, "call")} (${command.call}), concurrency ${concurrency}\n`,
   );
+  const resolution = plan.resolution;
+  if (resolution) {
+    const by = [
+      resolution.emails > 0 ? plural(resolution.emails, "email") : "",
+      resolution.usernames > 0 ? plural(resolution.usernames, "username") : "",
+    ].filter(Boolean);
+    const kinds = by.length === 2 ? "email and username" : resolution.emails > 0 ? "email" : "username";
+    out.write(
+      `  users named by ${kinds}: ${by.join(" and ")} looked up in ${plural(resolution.calls, "call")} ` +
+        `(GET /v3/users): ${resolution.found} resolved, ${resolution.unknown} unknown\n`,
+    );
+  }
+  const unknown = plan.unknownUsers;
+  if (unknown && unknown.count > 0) {
+    out.write(
+      `  ${plural(unknown.count, "item")} naming a user the pod does not know: not sent` +
+        `${dryRun ? "" : ", kept in the report (status unknownUser)"}\n`,
+    );
+    for (const error of unknown.listed) io.stderr.write(`  unknown user: ${error.message}\n`);
+    if (unknown.count > unknown.listed.length) {
+      io.stderr.write(`  … and ${plural(unknown.count - unknown.listed.length, "more unknown user")}\n`);
+    }
+  }
   out.write(`  ${plural(plan.invalidCount, "invalid row")}\n`);
   if (plan.repeats > 0) out.write(`  ${plural(plan.repeats, "repeated row")} merged into the row they repeat\n`);
   for (const warning of plan.warnings) io.stderr.write(`  warning: ${warning.message}\n`);

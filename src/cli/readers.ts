@@ -147,6 +147,61 @@ export const CSV_COLUMNS = Object.fromEntries(
 ) as Record<Operation, { required: string[]; optional: string[] }>;
 
 /**
+ * The columns (and JSON Lines fields) that may name a user: exactly one of them per file. `uid` is sent as it is;
+ * `email` and `username` are resolved to uids through the pod (`pod.users.lookup`) in the plan pass.
+ *
+ * @example
+ * ```ts
+ * USER_KEYS.includes("email"); // true: a file may name its users by email
+ * ```
+ */
+export const USER_KEYS = ["uid", "email", "username"] as const;
+
+/**
+ * How a file names its users: one of {@link USER_KEYS}.
+ *
+ * @example
+ * ```ts
+ * const key: UserKey = "username";
+ * ```
+ */
+export type UserKey = (typeof USER_KEYS)[number];
+
+/**
+ * The columns (and fields) that may name the delegate of a `delegates apply` row: exactly one of them per file.
+ *
+ * @example
+ * ```ts
+ * DELEGATE_KEYS.includes("delegateEmail"); // true
+ * ```
+ */
+export const DELEGATE_KEYS = ["userId", "delegateEmail"] as const;
+
+/**
+ * How a delegates file names the delegates: one of {@link DELEGATE_KEYS}.
+ *
+ * @example
+ * ```ts
+ * const key: DelegateKey = "delegateEmail";
+ * ```
+ */
+export type DelegateKey = (typeof DELEGATE_KEYS)[number];
+
+/**
+ * Whether a value looks like an email address: `local@domain.tld`, no blanks, no comma (the pod reads lookups
+ * comma-separated), one `@`.
+ *
+ * @example
+ * ```ts
+ * looksLikeEmail("ada@acme.com"); // true
+ * looksLikeEmail("ada at acme"); // false
+ * ```
+ */
+export function looksLikeEmail(value: string): boolean {
+  return /^[^\s@,]+@[^\s@,.]+(\.[^\s@,.]+)+$/.test(value);
+}
+
+/**
  * Picks the format from the file name; `-` and unknown extensions sniff the first character.
  *
  * @example
@@ -213,6 +268,7 @@ async function* readJsonLines(
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   let line = 0;
   let any = false;
+  const keysSeen: KeysSeen = new Map();
   for await (const raw of lines) {
     line++;
     const text = line === 1 ? raw.replace(/^\uFEFF/, "") : raw;
@@ -238,12 +294,72 @@ async function* readJsonLines(
       yield { line, outcome: meta };
       continue;
     }
+    // A report written by pod-admin may mix resolved (uid) lines and lines whose user is still unknown (email).
+    const identityError = checkJsonIdentity(operation, item, file, line, metadata === undefined ? keysSeen : undefined);
+    if (identityError) {
+      yield { line, error: identityError };
+      continue;
+    }
     const { error, warnings } = checkJsonItem(operation, item, file, line);
     for (const warning of warnings) yield { line, warning };
     if (error) yield { line, error };
     else yield meta ? { line, item, meta } : { line, item };
   }
   if (!any) yield { line: 1, error: new InputError(file, 1, undefined, "not empty", "the file is empty: no items") };
+}
+
+/** The field that named the user (and the delegate) first in a file, and its line. */
+type KeysSeen = Map<readonly string[], { key: string; line: number }>;
+
+/**
+ * A JSON Lines item names its user by exactly one of `uid`, `email`, `username` (a delegate by `userId` or
+ * `delegateEmail`), the same one as the file's earlier items (`seen`; undefined for a report's lines). An item
+ * naming none is left to the bulk validation, which says what it needs.
+ */
+function checkJsonIdentity(
+  operation: Operation,
+  item: Record<string, unknown>,
+  file: string,
+  line: number,
+  seen: KeysSeen | undefined,
+): InputError | undefined {
+  for (const keys of operation === "delegates" ? [USER_KEYS, DELEGATE_KEYS] : [USER_KEYS]) {
+    const present = keys.filter((key) => item[key] !== undefined);
+    const key = present[0];
+    if (key === undefined) continue;
+    const what = keys === USER_KEYS ? "user" : "delegate";
+    const fields = keys.map((k) => quote(k)).join(", ");
+    if (present.length > 1) {
+      return new InputError(
+        file,
+        line,
+        undefined,
+        "one identity field",
+        `names its ${what} by both ${present.map((k) => quote(k)).join(" and ")}: give exactly one of ${fields}`,
+      );
+    }
+    const value = item[key];
+    if (key !== "uid" && key !== "userId") {
+      if (typeof value !== "string" || value.trim() === "") {
+        return new InputError(file, line, undefined, "required", `field ${quote(key)} must be a non-empty string`);
+      }
+      const problem = userValueProblem(key, value);
+      if (problem) return new InputError(file, line, undefined, problem.rule, `field ${quote(key)}: ${problem.detail}`);
+    }
+    const first = seen?.get(keys);
+    if (first === undefined) seen?.set(keys, { key, line });
+    else if (first.key !== key) {
+      return new InputError(
+        file,
+        line,
+        undefined,
+        "one identity field",
+        `names its ${what} by ${quote(key)}, but line ${first.line} names it by ${quote(first.key)}: a file names ` +
+          `all its ${what}s one way, by exactly one of ${fields}`,
+      );
+    }
+  }
+  return undefined;
 }
 
 function reportMeta(value: unknown): ReportMeta | undefined {
@@ -444,6 +560,14 @@ async function lineAfter(input: Readable, offset: number, what: "quote" | "row")
   return undefined;
 }
 
+/** The required columns that another column may replace: `uid` (email, username) and `userId` (delegateEmail). */
+function identityGroups(layout: { required: string[] }): [string, readonly string[]][] {
+  const groups: [string, readonly string[]][] = [];
+  if (layout.required.includes("uid")) groups.push(["uid", USER_KEYS]);
+  if (layout.required.includes("userId")) groups.push(["userId", DELEGATE_KEYS]);
+  return groups;
+}
+
 function checkHeader(columns: string[], layout: { required: string[]; optional: string[] }, file: string) {
   const blank = columns.indexOf("");
   if (blank !== -1 && columns.some((c) => c !== "")) {
@@ -464,17 +588,28 @@ function checkHeader(columns: string[], layout: { required: string[]; optional: 
     }
     firstIndex.set(name, i);
   }
-  const missing = layout.required.filter((c) => !firstIndex.has(c));
-  if (missing.length > 0) {
-    return new InputError(
-      file,
-      1,
-      missing[0],
-      "required column",
-      `missing; the header needs ${layout.required.join(",")}`,
-    );
+  // `uid` may be `email` or `username` instead, and a delegate's `userId` may be `delegateEmail`: one per file.
+  const groups = identityGroups(layout);
+  const alternatives = groups.map(
+    ([column, keys]) => `${keys.filter((k) => k !== column).join(" or ")} instead of ${column}`,
+  );
+  const needs = `the header needs ${layout.required.join(",")}${alternatives.length > 0 ? ` (or ${alternatives.join(", ")})` : ""}`;
+  for (const column of layout.required) {
+    const keys = groups.find(([name]) => name === column)?.[1] ?? [column];
+    const present = keys.filter((key) => firstIndex.has(key));
+    if (present.length === 0) return new InputError(file, 1, column, "required column", `missing; ${needs}`);
+    if (present.length > 1) {
+      return new InputError(
+        file,
+        1,
+        present[1],
+        "one identity column",
+        `the header has both ${present.map((key) => quote(key)).join(" and ")}: a file names all its ` +
+          `${column === "uid" ? "users" : "delegates"} one way, by exactly one of ${keys.join(", ")}; keep one column`,
+      );
+    }
   }
-  const known = [...layout.required, ...layout.optional];
+  const known = [...layout.required, ...layout.optional, ...groups.flatMap(([, keys]) => keys)];
   const unknown = columns.find((c) => !known.includes(c));
   if (unknown !== undefined) {
     return new InputError(file, 1, unknown, "known column", `unknown column; expected some of ${known.join(",")}`);
@@ -501,7 +636,10 @@ interface AppSeen {
 }
 
 interface Group {
+  /** The user as the rows name them (uid, email or username), for messages. */
   uid: string;
+  /** What makes rows one user's: the cell, or the email in lower case. */
+  key: string;
   line: number;
   item: Record<string, unknown>;
   features: Map<string, Seen>;
@@ -527,15 +665,21 @@ function grouper(operation: Operation, file: string) {
     }
   }
 
+  // The header names the user (and the delegate) one way; the rows all have its columns.
+  let userKey: UserKey | undefined;
+  let delegateKey: DelegateKey | undefined;
+
   function* add(row: Row, line: number): Generator<SourceRecord<unknown>> {
-    const uid = row.uid ?? "";
+    userKey ??= USER_KEYS.find((key) => key in row) ?? "uid";
+    const user = row[userKey] ?? "";
     if (operation === "delegates") {
+      delegateKey ??= DELEGATE_KEYS.find((key) => key in row) ?? "userId";
       try {
         yield {
           line,
           item: {
-            uid: cellUid(row, "uid", file, line),
-            userId: cellUid(row, "userId", file, line),
+            [userKey]: cellUser(row, userKey, file, line),
+            [delegateKey]: cellUser(row, delegateKey, file, line),
             action: cellEnum(row, "action", ["ADD", "REMOVE"], file, line),
           },
         };
@@ -544,11 +688,13 @@ function grouper(operation: Operation, file: string) {
       }
       return;
     }
-    if (current && current.uid !== uid) yield* flush();
+    // The pod matches emails whatever their case: Ada@acme.com and ada@acme.com are one user.
+    const key = userKey === "email" ? user.toLowerCase() : user;
+    if (current && current.key !== key) yield* flush();
     if (!current) {
-      current = { uid, line, item: newItem(operation, uid), features: new Map(), apps: new Map() };
+      current = { uid: user, key, line, item: newItem(operation, userKey, user), features: new Map(), apps: new Map() };
       try {
-        cellUid(row, "uid", file, line);
+        cellUser(row, userKey, file, line);
       } catch (error) {
         invalid ??= error as InputError;
       }
@@ -568,10 +714,10 @@ function grouper(operation: Operation, file: string) {
   return { add, flush };
 }
 
-function newItem(operation: Operation, uid: string): Record<string, unknown> {
-  if (operation === "features") return { uid, features: [] };
-  if (operation === "appsReplace") return { uid, apps: [] };
-  return { uid, patches: [] };
+function newItem(operation: Operation, userKey: UserKey, user: string): Record<string, unknown> {
+  if (operation === "features") return { [userKey]: user, features: [] };
+  if (operation === "appsReplace") return { [userKey]: user, apps: [] };
+  return { [userKey]: user, patches: [] };
 }
 
 function contradiction(file: string, line: number, column: string, what: string, cell: string, earlier: Seen) {
@@ -698,6 +844,25 @@ function cellUid(row: Row, column: string, file: string, line: number): string {
     );
   }
   return value; // as written: the report gives back the row's own text
+}
+
+/** A cell naming a user or a delegate: a uid, an email or a username, by its column. */
+function cellUser(row: Row, column: UserKey | DelegateKey, file: string, line: number): string {
+  if (column === "uid" || column === "userId") return cellUid(row, column, file, line);
+  const value = cell(row, column, file, line);
+  const problem = userValueProblem(column, value);
+  if (problem) throw new InputError(file, line, column, problem.rule, problem.detail);
+  return value;
+}
+
+/** What is wrong with an email or a username (not a uid), or undefined. */
+function userValueProblem(column: string, value: string): { rule: string; detail: string } | undefined {
+  if (column === "email" || column === "delegateEmail") {
+    if (!looksLikeEmail(value)) return { rule: "email", detail: `expected an email address, got ${quote(value)}` };
+  } else if (/[\s,]/.test(value)) {
+    return { rule: "username", detail: `expected a username (no blanks, no commas), got ${quote(value)}` };
+  }
+  return undefined;
 }
 
 const TRUE_WORDS = new Set(["true", "1", "yes", "y"]);

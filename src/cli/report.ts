@@ -30,6 +30,7 @@ import { open, realpath, rename, rm, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { stringifyJson } from "../wire.js";
+import type { UnknownUser } from "./identities.js";
 import { BitSet } from "./keysort.js";
 import { REPORT_KEY } from "./readers.js";
 import { printable } from "./text.js";
@@ -108,6 +109,8 @@ export class Journal {
   #lastSync = 0;
   #committed = false;
   #closed = false;
+  #unknownStream: WriteStream | undefined;
+  #unknownUsers = 0;
 
   private constructor(path: string, named: boolean) {
     this.path = path;
@@ -169,6 +172,23 @@ export class Journal {
     return new Promise<void>((done) => stream.once("drain", () => done()));
   }
 
+  /**
+   * Plan pass: an item whose user (or delegate) the pod does not know, as read (named by email or username): never
+   * sent, and kept in the report with status `unknownUser`, so that applying the report looks it up again. Written
+   * aside until the commit, after the `pending` lines (the apply pass reads only those).
+   */
+  async unknownUser(item: object, line: number, unknown: readonly UnknownUser[], message: string): Promise<void> {
+    this.#unknownStream ??= createWriteStream(`${this.#partial}.unknown`).on("error", (error) => {
+      this.#streamError ??= error;
+    });
+    this.#unknownUsers++;
+    const [first] = unknown;
+    const meta = { status: "unknownUser", line, column: first?.column, value: first?.value, message };
+    const text = `${toJson({ ...item, [REPORT_KEY]: meta })}\n`;
+    const stream = this.#unknownStream;
+    if (!stream.write(text)) await new Promise<void>((done) => stream.once("drain", () => done()));
+  }
+
   /** Plan pass: an item that repeats an earlier one and is merged into it (never sent). */
   async duplicate(ordinal: number, line: number, of: number): Promise<void> {
     const stream = this.#stream as WriteStream;
@@ -182,6 +202,7 @@ export class Journal {
    */
   async commit(): Promise<{ pendingBytes: number }> {
     const stream = this.#stream as WriteStream;
+    await this.#appendUnknownUsers(stream);
     await new Promise<void>((done) => stream.end(() => done()));
     this.#stream = undefined;
     if (this.#streamError) throw this.#unwritable(this.#streamError);
@@ -196,6 +217,19 @@ export class Journal {
     this.#committed = true;
     this.#lastSync = Date.now();
     return { pendingBytes: this.#pendingBytes };
+  }
+
+  /** The `unknownUser` lines written aside, copied after the plan's other lines. */
+  async #appendUnknownUsers(stream: WriteStream) {
+    const aside = this.#unknownStream;
+    if (aside === undefined) return;
+    this.#unknownStream = undefined;
+    await new Promise<void>((done) => aside.end(() => done()));
+    if (this.#streamError) throw this.#unwritable(this.#streamError);
+    for await (const chunk of createReadStream(`${this.#partial}.unknown`)) {
+      if (!stream.write(chunk)) await new Promise<void>((done) => stream.once("drain", () => done()));
+    }
+    await rm(`${this.#partial}.unknown`, { force: true });
   }
 
   /** Apply pass: the item with this number was applied. */
@@ -258,7 +292,8 @@ export class Journal {
       for await (const line of input) {
         if (
           line.includes(`"${REPORT_KEY}":{"status":"failed"`) ||
-          line.includes(`"${REPORT_KEY}":{"status":"notAttempted"`)
+          line.includes(`"${REPORT_KEY}":{"status":"notAttempted"`) ||
+          line.includes(`"${REPORT_KEY}":{"status":"unknownUser"`)
         ) {
           lines++;
           if (!stream.write(`${line}\n`)) await new Promise<void>((done) => stream.once("drain", () => done()));
@@ -297,12 +332,23 @@ export class Journal {
     const stream = this.#stream;
     this.#stream = undefined;
     if (stream) await new Promise<void>((done) => stream.end(() => done()));
+    const aside = this.#unknownStream;
+    this.#unknownStream = undefined;
+    if (aside) await new Promise<void>((done) => aside.end(() => done()));
     await rm(this.#partial, { force: true });
+    await rm(`${this.#partial}.unknown`, { force: true });
   }
 
   /** For a sudden exit before the commit (a second Ctrl-C during the plan): removes `REPORT.partial` now. */
   discardSync(): void {
-    if (!this.#committed) rmSync(this.#partial, { force: true });
+    if (this.#committed) return;
+    rmSync(this.#partial, { force: true });
+    rmSync(`${this.#partial}.unknown`, { force: true });
+  }
+
+  /** Items the plan kept as `unknownUser` (their user is not on the pod). */
+  get unknownUsers(): number {
+    return this.#unknownUsers;
   }
 
   #append(text: string) {

@@ -22,6 +22,7 @@ import {
   UsageError,
 } from "./args.js";
 import { runExport } from "./export.js";
+import { dryRunSession, LookupError } from "./identities.js";
 import { type InputFile, inputFormat, openInput } from "./input.js";
 import { makePlan, printPlan } from "./plan.js";
 import { CSV_COLUMNS, type ItemOf } from "./readers.js";
@@ -72,7 +73,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     return await run(argv, io, state);
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ReportUnwritableError) {
+    if (error instanceof UsageError || error instanceof ReportUnwritableError || error instanceof LookupError) {
       io.stderr.write(`pod-admin: ${printable(error.message, 1000)}\n`);
       if (error instanceof UsageError) io.stderr.write("Run pod-admin --help for usage.\n");
       else io.stderr.write("Nothing was sent.\n");
@@ -174,15 +175,28 @@ async function runApply(
     const dropPartial = () => journal?.discardSync();
     io.quit?.addEventListener("abort", dropPartial, { once: true });
     const format = await inputFormat(input, givenFormat);
-    const pod = podClient(args, sessionToken);
-    const plan = await makePlan({ pod, command: args.command, input, format, interrupt: io.interrupt, journal });
+    // Users named by email or username are looked up in the plan, by a dry run too (lookups are reads).
+    const session = sessionToken === "dry-run" ? await dryRunSession(args, io.env, input, format) : sessionToken;
+    const pod = podClient(args, session);
+    const plan = await makePlan({
+      pod,
+      command: args.command,
+      input,
+      format,
+      interrupt: io.interrupt,
+      journal,
+      canLookUp: session !== "dry-run",
+      lookupConcurrency: Math.min(args.concurrency, 100),
+    });
+    // Items whose user the pod does not know are never sent (the plan lists them; the report keeps them).
+    const unknownUsers = plan.unknownUsers?.count ?? 0;
     if (plan.interrupted || io.interrupt?.aborted) {
       io.stderr.write("\nInterrupted while reading the input: nothing was sent.\n");
       return EXIT.interrupted;
     }
     printPlan(io, args.command, input.label, plan, args.concurrency, args.dryRun);
     if (plan.invalidCount > 0) return EXIT.usage;
-    if ((args.dryRun && !reading) || !journal) return EXIT.ok;
+    if ((args.dryRun && !reading) || !journal) return unknownUsers > 0 ? EXIT.someFailed : EXIT.ok;
     if (args.journal !== undefined) {
       undoJournal = await UndoJournal.create(args.journal, {
         operation: args.command.operation,
@@ -201,9 +215,12 @@ async function runApply(
           dryRun: args.dryRun,
         })
       : undefined;
-    if (args.dryRun) return reads?.stoppedBy || (reads?.unsent ?? 0) > 0 ? EXIT.someFailed : EXIT.ok;
+    if (args.dryRun) {
+      return reads?.stoppedBy || (reads?.unsent ?? 0) > 0 || unknownUsers > 0 ? EXIT.someFailed : EXIT.ok;
+    }
     state.sending = true;
-    const code = await apply({ ...common, quiet: args.quiet, reads });
+    const applied = await apply({ ...common, quiet: args.quiet, reads });
+    const code = applied === EXIT.ok && unknownUsers > 0 ? EXIT.someFailed : applied;
     // Calls were sent: a second Ctrl-C from here on exits with the run's code, never 130.
     io.quit?.addEventListener("abort", () => io.exitNow?.(code), { once: true });
     return code;
