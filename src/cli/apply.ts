@@ -299,6 +299,9 @@ export async function readBeforeWriting(options: {
   };
   io.interrupt?.addEventListener("abort", onInterrupt, { once: true });
   if (io.interrupt?.aborted) controller.abort();
+  // A second Ctrl-C exits at once (130: nothing written): the `unchanged` lines found so far are kept first.
+  const onQuit = () => journal.flushSync();
+  io.quit?.addEventListener("abort", onQuit, { once: true });
 
   interface Entry {
     item: ItemOf[Operation];
@@ -402,6 +405,7 @@ export async function readBeforeWriting(options: {
   } finally {
     progress?.stop();
     io.interrupt?.removeEventListener("abort", onInterrupt);
+    io.quit?.removeEventListener("abort", onQuit);
   }
   undo?.sync();
   if (failures > LISTED_FAILURES) io.stderr.write(`  … and ${plural(failures - LISTED_FAILURES, "more user")}\n`);
