@@ -157,6 +157,20 @@ describe("--only-changes, the edges", () => {
     });
   });
 
+  it("a refused session stops the reads of a dry run, saying why (exit 1, nothing written)", async () => {
+    const pod = await workspace.simulate({ users: POD_USERS });
+    const file = join(workspace.work, "refused.csv");
+    await writeFile(file, `uid,entitlement,enabled\n${uids.map((uid) => `${uid},${F},true\n`).join("")}`);
+    const run = await startPodAdmin(
+      ["features", "apply", file, "--pod", pod.url, "--only-changes", "--dry-run", "--quiet", "--concurrency", "1"],
+      { env: { POD_SESSION_TOKEN: "not-the-token" } },
+    ).done;
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^The reads stopped: .*401/m);
+    expect(run.stdout).toContain("0 users of 100 read, 0 differ, 0 already hold it");
+    expect(pod.stats().byOperation["POST /v1/admin/user/{uid}/features/update"] ?? 0).toBe(0);
+  });
+
   it("a report of a run stopped after the reads resumes: unchanged items are never sent, the rest are", async () => {
     // The token serves the 100 reads and one write: the write after is refused (401) and the run stops.
     const pod = await workspace.simulate({ users: uids, expireTokenAfterRequests: USERS + 1 });

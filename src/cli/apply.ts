@@ -440,6 +440,9 @@ export async function readBeforeWriting(options: {
   }
   if (result.stoppedBy && !options.dryRun) {
     io.stderr.write("The reads stopped before anything was written.\n");
+  } else if (result.stoppedBy) {
+    // A dry run has no apply pass to say why.
+    io.stderr.write(`The reads stopped: ${printable(result.stoppedBy.message)}\n`);
   }
   return result;
 }
