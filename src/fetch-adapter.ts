@@ -57,13 +57,24 @@ export function requestClass(middlewareRegistered: () => boolean): typeof Reques
   return PodRequest as unknown as typeof Request;
 }
 
+/** The `headers` of a {@link PodResponse}: `get` only. */
+class PodResponseHeaders {
+  readonly #wire: WireResponse;
+  constructor(wire: WireResponse) {
+    this.#wire = wire;
+  }
+  get(name: string): string | null {
+    return headerValue(this.#wire, name.toLowerCase()) ?? null;
+  }
+}
+
 /** What openapi-fetch reads of an answer: status, ok, a header, the text. @internal */
 class PodResponse {
   readonly #wire: WireResponse;
-  readonly headers: { get(name: string): string | null };
+  readonly headers: PodResponseHeaders;
   constructor(wire: WireResponse) {
     this.#wire = wire;
-    this.headers = { get: (name) => headerValue(wire, name.toLowerCase()) ?? null };
+    this.headers = new PodResponseHeaders(wire);
   }
   get status(): number {
     return this.#wire.status;

@@ -180,13 +180,16 @@ export class PodHttp {
       if (blockedEarly) throw this.#sessionError(call, attempts, traceId, blockedEarly.note, undefined);
       const gate = this.connectivity.admit();
       if (gate === "blocked") throw this.#unreachableError(call, attempts);
-      const ticket = limiter ? await acquire(limiter, signal, this.connectivity, gate) : 0;
+      // Both are synchronous when the call may go at once and the token is known: no extra tick then.
+      let ticket = limiter ? acquire(limiter, signal, this.connectivity, gate) : 0;
+      if (typeof ticket !== "number") ticket = await ticket;
       // Read after the wait for a turn, for every attempt: another call may have renewed the token meanwhile.
       let token: string | undefined;
       try {
         const blocked = session?.blocked();
         if (blocked) throw this.#sessionError(call, attempts, traceId, blocked.note, undefined);
-        token = session ? await session.current() : undefined;
+        const current = session?.current();
+        token = typeof current === "object" ? await current : current;
       } catch (error) {
         limiter?.noAnswer(ticket);
         this.connectivity.released(gate === "probe");
@@ -278,13 +281,17 @@ export class PodHttp {
   }
 
   async #attempt(call: PodCall, token: string | undefined, traceId: string): Promise<WireResponse> {
-    const headers: Record<string, string> = {
-      ...call.headers,
-      accept: "application/json",
-      "user-agent": USER_AGENT,
-      "x-trace-id": traceId,
-    };
-    if (token !== undefined) headers.sessionToken = token;
+    // A literal first, the call's own headers after: spreading them first made a slow dictionary object (~3 µs).
+    const headers: Record<string, string> =
+      token === undefined
+        ? { accept: "application/json", "user-agent": USER_AGENT, "x-trace-id": traceId }
+        : { accept: "application/json", "user-agent": USER_AGENT, "x-trace-id": traceId, sessionToken: token };
+    const own = call.headers;
+    if (own !== undefined) {
+      for (const name of Object.keys(own)) {
+        if (!Object.hasOwn(headers, name)) headers[name] = own[name] as string;
+      }
+    }
     if (call.body !== undefined) headers["content-type"] = "application/json";
     const body = typeof call.body === "function" ? await call.body() : call.body;
     const attempt = new AttemptSignal();
