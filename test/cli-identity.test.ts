@@ -158,6 +158,19 @@ describe("UserResolver", () => {
     expect(calls.flat()).toHaveLength(RESOLVE_CHUNK);
   });
 
+  it("resolves every chunk's records even where the memory of earlier values is dropped", async () => {
+    const { pod, calls } = stubPod();
+    const resolver = new UserResolver(pod, { label: "in.csv", chunk: 10, remember: 25 });
+    const items = Array.from({ length: 100 }, (_, i) => ({ email: `user${i}@acme.com` }));
+    const out = await collect(resolver.resolve(records([...items, { email: "user0@acme.com" }])));
+    expect(out.map((r) => ("item" in r ? (r.item as { uid: string }).uid : r))).toEqual([
+      ...items.map((_, i) => String(1000 + i)),
+      "1000",
+    ]);
+    expect(resolver.stats).toMatchObject({ found: 101, unknown: 0 }); // user0 forgotten, so asked again
+    expect(calls).toHaveLength(11);
+  });
+
   it("without a client (a dry run without --pod), a file that needs lookups is a usage error naming its line", async () => {
     const resolver = new UserResolver(undefined, { label: "in.csv" });
     const error = await collect(resolver.resolve(records([{ uid: "1" }, { email: "user1@acme.com" }]))).catch((e) => e);

@@ -65,10 +65,10 @@ export const COMMANDS: Record<string, Command> = Object.fromEntries(
 export const USAGE = `Usage: pod-admin <command> FILE [options]
 
 Commands:
-  features apply FILE    set feature entitlements        CSV: uid,entitlement,enabled (rows of a user grouped)
-  delegates apply FILE   add or remove delegates         CSV: uid,userId,action (ADD|REMOVE)
-  apps replace FILE      replace all apps of each user   CSV: uid,appId,listed,install[,appName][,product*]
-  apps patch FILE        change some apps of each user   CSV: uid,appId[,listed][,install][,product*]
+  features apply FILE    set feature entitlements        CSV: uid|email|username,entitlement,enabled
+  delegates apply FILE   add or remove delegates         CSV: uid|email|username,userId|delegateEmail,action
+  apps replace FILE      replace all apps of each user   CSV: uid|email|username,appId,listed,install[,appName][,product*]
+  apps patch FILE        change some apps of each user   CSV: uid|email|username,appId[,listed][,install][,product*]
   features export [FILE|--all]   what users hold, in the features apply layout
   delegates export [FILE|--all]  their delegates, in the delegates apply layout (action ADD)
   apps export [FILE|--all]       their apps, in the apps replace layout (products included)
@@ -78,6 +78,9 @@ Commands:
 FILE is CSV or JSON Lines (.jsonl; one bulk item per line, e.g. a --report file). "-" reads standard input.
 A report (or the journal of a run that was stopped, even by kill -9) is a FILE too: applying it finishes the job,
 never sending again what it says was applied.
+Rows of a user are grouped. action is ADD or REMOVE. A file names its users one way: uid, email or username (and
+delegates by userId or delegateEmail); the plan looks emails and usernames up on the pod (GET /v3/users, a dry run
+too), and users it does not know are listed, kept in the report (unknownUser) and never sent.
 product* columns: productName,productType,productSubscribed[,productSku][,productAppId]
 
 Options:
