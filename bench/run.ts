@@ -12,6 +12,11 @@
  * BENCH_RATE_MAX_SECONDS (a run still going after this long is stopped; default 3 × BENCH_RATE_SECONDS, 0: never).
  * BENCH_ONLY=ratelimit (or `tsx bench/run.ts ratelimit`, `npm run bench:ratelimit`) runs only that section; it
  * updates its part of docs/benchmarks.md only when every BENCH_RATE_* setting is its default.
+ *
+ * BENCH_ONLY=throughput (or `npm run bench -- throughput`, about 2 minutes) runs only sections 1 and 2 (bulk
+ * throughput, per-call CPU) and issue 12's three targets that depend on them; it replaces those sections, rows and
+ * ratio lines of docs/benchmarks.md only when BENCH_ROUNDS, BENCH_CALLS, BENCH_CONCURRENCY and BENCH_WARMUP are
+ * their defaults.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
@@ -58,7 +63,7 @@ const CLI_RUNS = env("BENCH_CLI_RUNS", 2);
 /** Bare openapi-fetch is the slowest case by far and no target depends on it: it runs in every other round. */
 const OPENAPI_FETCH_ROUNDS = Math.ceil(ROUNDS / 2);
 const RATE = rateLimitSettings(process.env, CONCURRENCY);
-const SECTIONS = ["ratelimit"];
+const SECTIONS = ["ratelimit", "throughput"];
 const ONLY = process.env.BENCH_ONLY ?? process.argv[2];
 if (ONLY !== undefined && !SECTIONS.includes(ONLY)) {
   throw new RangeError(`BENCH_ONLY must be one of ${SECTIONS.join(", ")} (or unset for everything), got ${ONLY}`);
@@ -168,6 +173,121 @@ for (let run = 0; run < OVERHEAD_RUNS; run++) {
   );
 }
 
+// --- sections 1 and 2: figures, targets, and the run that stops here ----------------------------------------
+const spread = (values: number[], digits = 0) =>
+  `${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)}`;
+const throughputHeader = ["bulk throughput (20,000 calls)", "calls/s median", "min–max", "runs"];
+throughputHeader[0] = `bulk throughput (${fmt(CALLS)} calls, concurrency ${CONCURRENCY})`;
+const throughputRows = CASES.map((name) => [
+  LABELS[name],
+  fmt(median(throughput[name])),
+  spread(throughput[name]),
+  String(throughput[name].length),
+]);
+const ratioFetch = median(ratiosVsFetch);
+const ratioUndici = median(ratiosVsUndici);
+
+const overheadHeader = ["per-call CPU, stubbed fetch", "ops/s median", "min–max", "runs"];
+const overheadRows = [
+  ["bare openapi-fetch POST", fmt(median(overhead["openapi-fetch"])), spread(overhead["openapi-fetch"]), "3"],
+  ["pod.users.updateFeatures", fmt(median(overhead.facade)), spread(overhead.facade), "3"],
+];
+const overheadRatio = median(overhead.ratio);
+
+const verdict = (ok: boolean) => (ok ? "met" : "MISSED");
+// Issue 12's targets: openapi-fetch runs every call, and the bulk facade keeps ≥ 2× the hand-written fetch loop and
+// ≥ 0.6 of undici request(); per-call CPU no worse than before it (facade 1.51× bare openapi-fetch's ops/s).
+const overheadTarget = 1.51;
+const targetHeader = ["target", "figure", ""];
+const throughputTargetRows = [
+  ["bulk facade / raw fetch ≥ 2", ratioFetch.toFixed(2), verdict(ratioFetch >= 2)],
+  ["bulk facade / undici request() ≥ 0.6", ratioUndici.toFixed(2), verdict(ratioUndici >= 0.6)],
+  [
+    "facade per-call ops/s / bare openapi-fetch's ≥ 1.51 (before openapi-fetch ran the facade)",
+    overheadRatio.toFixed(2),
+    verdict(overheadRatio >= overheadTarget),
+  ],
+];
+const ratioLines = [
+  `bulk facade/raw-fetch throughput ratio: ${ratioFetch.toFixed(2)}`,
+  `bulk facade/undici-request throughput ratio: ${ratioUndici.toFixed(2)}`,
+];
+
+function printThroughput(): void {
+  console.log(table(throughputHeader, throughputRows));
+  console.log(
+    `\nper-round ratios c/a: ${ratiosVsFetch.map((r) => r.toFixed(2)).join(" ")}; c/d: ${ratiosVsUndici.map((r) => r.toFixed(2)).join(" ")}${throughputErrors ? `; ${throughputErrors} non-2xx answers!` : ""}\n`,
+  );
+  console.log(table(overheadHeader, overheadRows));
+  console.log(`facade/openapi-fetch per-call ratio: ${overheadRatio.toFixed(2)}\n`);
+}
+
+/** Sections 1 and 2 of docs/benchmarks.md; `alone` dates a run of these two sections only. */
+function throughputDoc(alone?: string): string {
+  const note = alone ? `\n\nSections 1 and 2 re-measured alone (\`npm run bench -- throughput\`) on ${alone}.` : "";
+  return `### 1. Bulk throughput
+
+${fmt(CALLS)} \`POST /v1/admin/user/{uid}/features/update\` calls (one feature each, distinct uids) at concurrency
+${CONCURRENCY}, against the simulated pod in a separate process on loopback.${note}
+
+${markdownTable(throughputHeader, throughputRows)}
+
+Per-round ratios c/a: ${ratiosVsFetch.map((r) => r.toFixed(2)).join(", ")}; c/d: ${ratiosVsUndici.map((r) => r.toFixed(2)).join(", ")}.
+The ratio lines above are the medians of these per-round ratios.${throughputErrors ? ` **${throughputErrors} calls got a non-2xx answer.**` : " Every call got a 2xx answer."}
+
+### 2. Per-call CPU overhead
+
+The same stubbed \`fetch\` (answers at once with a 200 JSON \`Response\`) under bare openapi-fetch
+(\`createClient({ fetch: stub }).POST(...)\` with the wire body) and under \`pod.users.updateFeatures\`
+(\`createPodClient({ fetch: stub })\`: uid conversion, input validation with the compiled validators, renaming,
+the request pipeline, error handling). tinybench, 1.5 s per task after 0.3 s warm-up, ${OVERHEAD_RUNS} processes
+alternating which task runs first.
+
+${markdownTable(overheadHeader, overheadRows)}
+
+facade / openapi-fetch per-call ratio (median of per-process ratios): **${overheadRatio.toFixed(2)}**
+`;
+}
+
+/** docs/benchmarks.md with sections 1 and 2, their three target rows and the two ratio lines replaced. */
+function spliceThroughputDoc(page: string, date: string): string {
+  const start = page.indexOf("### 1. Bulk throughput");
+  const end = page.indexOf("### 3. ");
+  if (start === -1 || end < start) throw new Error("docs/benchmarks.md has no sections 1 and 2 to replace");
+  let out = `${page.slice(0, start)}${throughputDoc(date)}\n${page.slice(end)}`;
+  const lines = out.split("\n");
+  for (const row of throughputTargetRows) {
+    const at = lines.findIndex((line) => line.startsWith(`| ${row[0]} |`));
+    if (at !== -1) lines[at] = `| ${row.join(" | ")} |`;
+  }
+  for (const ratioLine of ratioLines) {
+    const label = ratioLine.slice(0, ratioLine.indexOf(":") + 1);
+    const at = lines.findIndex((line) => line.startsWith(label));
+    if (at !== -1) lines[at] = ratioLine;
+  }
+  out = lines.join("\n");
+  return out;
+}
+
+if (ONLY === "throughput") {
+  console.log();
+  printThroughput();
+  console.log(table(targetHeader, throughputTargetRows));
+  for (const line of ratioLines) console.log(line);
+  const defaults = ROUNDS === 5 && CALLS === 20_000 && CONCURRENCY === 300 && WARMUP === 2_000;
+  if (process.env.BENCH_NO_DOCS === "1") {
+    // print only
+  } else if (defaults) {
+    const file = join(ROOT, "docs", "benchmarks.md");
+    const date = `${machine.date} (${machine.cpu}, ${machine.cores} cores, Node ${machine.node})`;
+    writeFileSync(file, spliceThroughputDoc(readFileSync(file, "utf8"), date));
+    log("updated sections 1 and 2 of docs/benchmarks.md");
+  } else {
+    log("docs/benchmarks.md left as it is: BENCH_ROUNDS/CALLS/CONCURRENCY/WARMUP differ from the defaults");
+  }
+  process.exit(0);
+}
+
 // --- 3. memory on streamed input ------------------------------------------------------------------------------
 interface MemoryResult {
   items: number;
@@ -273,26 +393,6 @@ async function runCli(file: string, url: string, token: string) {
 }
 
 // --- report -------------------------------------------------------------------------------------------------
-const spread = (values: number[], digits = 0) =>
-  `${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)}`;
-
-const throughputHeader = ["bulk throughput (20,000 calls)", "calls/s median", "min–max", "runs"];
-throughputHeader[0] = `bulk throughput (${fmt(CALLS)} calls, concurrency ${CONCURRENCY})`;
-const throughputRows = CASES.map((name) => [
-  LABELS[name],
-  fmt(median(throughput[name])),
-  spread(throughput[name]),
-  String(throughput[name].length),
-]);
-const ratioFetch = median(ratiosVsFetch);
-const ratioUndici = median(ratiosVsUndici);
-
-const overheadHeader = ["per-call CPU, stubbed fetch", "ops/s median", "min–max", "runs"];
-const overheadRows = [
-  ["bare openapi-fetch POST", fmt(median(overhead["openapi-fetch"])), spread(overhead["openapi-fetch"]), "3"],
-  ["pod.users.updateFeatures", fmt(median(overhead.facade)), spread(overhead.facade), "3"],
-];
-const overheadRatio = median(overhead.ratio);
 
 const memoryHeader = ["memory, streamed input, stubbed fetch", "value"];
 const memoryRows = [
@@ -315,19 +415,8 @@ const cliRows = [
   ["peak RSS of the CLI process (MB)", fmt(median(cli.peakRssMB), 1), spread(cli.peakRssMB, 1), `${CLI_RUNS}`],
 ];
 
-const verdict = (ok: boolean) => (ok ? "met" : "MISSED");
-// Issue 12's targets: openapi-fetch runs every call, and the bulk facade keeps ≥ 2× the hand-written fetch loop and
-// ≥ 0.6 of undici request(); per-call CPU no worse than before it (facade 1.51× bare openapi-fetch's ops/s).
-const overheadTarget = 1.51;
-const targetHeader = ["target", "figure", ""];
 const targetRows = [
-  ["bulk facade / raw fetch ≥ 2", ratioFetch.toFixed(2), verdict(ratioFetch >= 2)],
-  ["bulk facade / undici request() ≥ 0.6", ratioUndici.toFixed(2), verdict(ratioUndici >= 0.6)],
-  [
-    "facade per-call ops/s / bare openapi-fetch's ≥ 1.51 (before openapi-fetch ran the facade)",
-    overheadRatio.toFixed(2),
-    verdict(overheadRatio >= overheadTarget),
-  ],
+  ...throughputTargetRows,
   ["memory: peak RSS ≤ 150 MB", `${fmt(memory.peakEndMB, 1)} MB`, verdict(memory.peakEndMB <= 150)],
   [
     "memory: growth 100k → 1M ≤ 20 MB",
@@ -343,19 +432,10 @@ const targetRows = [
 ];
 
 const totalSeconds = (performance.now() - benchStarted) / 1000;
-const ratioLines = [
-  `bulk facade/raw-fetch throughput ratio: ${ratioFetch.toFixed(2)}`,
-  `bulk facade/undici-request throughput ratio: ${ratioUndici.toFixed(2)}`,
-];
 
 const machineLine = `${machine.cpu}, ${machine.cores} cores, ${fmt(machine.memoryGB, 1)} GB, Node ${machine.node}, ${machine.os}, ${machine.date}`;
 console.log(`\nmachine: ${machineLine}\n`);
-console.log(table(throughputHeader, throughputRows));
-console.log(
-  `\nper-round ratios c/a: ${ratiosVsFetch.map((r) => r.toFixed(2)).join(" ")}; c/d: ${ratiosVsUndici.map((r) => r.toFixed(2)).join(" ")}${throughputErrors ? `; ${throughputErrors} non-2xx answers!` : ""}\n`,
-);
-console.log(table(overheadHeader, overheadRows));
-console.log(`facade/openapi-fetch per-call ratio: ${overheadRatio.toFixed(2)}\n`);
+printThroughput();
 console.log(table(memoryHeader, memoryRows));
 console.log();
 console.log(table(cliHeader, cliRows));
@@ -391,28 +471,7 @@ ${markdownTable(targetHeader, targetRows)}
 ${ratioLines.join("\n")}
 \`\`\`
 
-### 1. Bulk throughput
-
-${fmt(CALLS)} \`POST /v1/admin/user/{uid}/features/update\` calls (one feature each, distinct uids) at concurrency
-${CONCURRENCY}, against the simulated pod in a separate process on loopback.
-
-${markdownTable(throughputHeader, throughputRows)}
-
-Per-round ratios c/a: ${ratiosVsFetch.map((r) => r.toFixed(2)).join(", ")}; c/d: ${ratiosVsUndici.map((r) => r.toFixed(2)).join(", ")}.
-The ratio lines above are the medians of these per-round ratios.${throughputErrors ? ` **${throughputErrors} calls got a non-2xx answer.**` : " Every call got a 2xx answer."}
-
-### 2. Per-call CPU overhead
-
-The same stubbed \`fetch\` (answers at once with a 200 JSON \`Response\`) under bare openapi-fetch
-(\`createClient({ fetch: stub }).POST(...)\` with the wire body) and under \`pod.users.updateFeatures\`
-(\`createPodClient({ fetch: stub })\`: uid conversion, input validation with the compiled validators, renaming,
-the request pipeline, error handling). tinybench, 1.5 s per task after 0.3 s warm-up, ${OVERHEAD_RUNS} processes
-alternating which task runs first.
-
-${markdownTable(overheadHeader, overheadRows)}
-
-facade / openapi-fetch per-call ratio (median of per-process ratios): **${overheadRatio.toFixed(2)}**
-
+${throughputDoc()}
 ### 3. Memory on streamed input
 
 ${fmt(memory.items)} items from an async generator through \`pod.bulk.updateFeatures\` at concurrency ${CONCURRENCY},
@@ -470,8 +529,9 @@ Environment knobs: \`BENCH_ROUNDS\` (default 5), \`BENCH_CALLS\` (20000), \`BENC
 \`BENCH_NO_DOCS=1\` (print only). The rate-limited section: \`BENCH_RATE_LIMITS\` (50,400,1500,5000),
 \`BENCH_RATE_WINDOWS\` (100,1000), \`BENCH_RATE_SECONDS\` (40), \`BENCH_RATE_MAX_SECONDS\` (3 × the seconds);
 \`npm run bench:ratelimit\` (or \`BENCH_ONLY=ratelimit\`) runs it alone and, with the defaults, replaces its part of
-this page. Results vary with the machine and its load; compare cases within one run, not
-figures across machines.
+this page. \`npm run bench -- throughput\` (or \`BENCH_ONLY=throughput\`, about 2 minutes) runs sections 1 and 2
+alone and, with their defaults, replaces them, their three targets and the ratio lines here. Results vary with the
+machine and its load; compare cases within one run, not figures across machines.
 
 ${NOTES}`;
 }
