@@ -1,18 +1,23 @@
 /**
  * The main job, end to end, with no credentials: `npm run demo`.
  *
- * 1. starts the simulated pod on loopback, with faults on (429s, 503s, dropped connections, an expiring session);
- * 2. writes a CSV of 10,000 users (three feature rows each) and an RSA key for a service account;
- * 3. runs the real `pod-admin features apply` command against it, in its own process, with a progress bar;
- *    anything left in its report is applied again from the report, as an administrator would;
- * 4. reads every user back through the client and checks that each holds the intended entitlements.
+ * 1. starts the simulated pod on loopback, with a directory of 10,000 users (ids and email addresses) and faults on
+ *    (a rate limit, 503s, dropped connections, an expiring session);
+ * 2. writes an HR-style CSV keyed by email (three feature rows a user, plus 3 addresses the pod does not know) and
+ *    an RSA key for a service account;
+ * 3. runs the real `pod-admin features apply` command against it, in its own process: a dry run (the plan: emails
+ *    resolved, unknown ones listed), then the run; anything but the unknown users left in its report is applied
+ *    again from the report, as an administrator would;
+ * 4. plans the same file again with `--only-changes --dry-run`: every user already holds it, nothing would be sent;
+ * 5. reads every user back through the client and checks that each holds the intended entitlements, and that the
+ *    report holds exactly the 3 unknown addresses.
  *
  *   npm run demo -- --users 50000        more users
  */
 import { spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,6 +32,10 @@ const USERS = Number(values.users);
 const RATE_LIMIT = 2_000;
 const FIRST_UID = 7_215_545_000_000n;
 const FEATURES = ["canCreatePublicRoom", "isExternalIMEnabled", "sendFilesEnabled"] as const;
+/** Addresses in the HR file that the pod does not know (people who left, a typo): listed, reported, never sent. */
+const UNKNOWN = ["former.employee@acme.example", "contractor.2019@acme.example", "jane.doe@acme.exmple"];
+
+const emailOf = (i: number) => `employee${String(i).padStart(6, "0")}@acme.example`;
 
 /** What user number `i` should end up with: a deterministic mix, so a wrong or missing call shows. */
 function intended(i: number): FeatureEntitlement[] {
@@ -35,15 +44,27 @@ function intended(i: number): FeatureEntitlement[] {
 
 async function writeCsv(path: string) {
   const out = createWriteStream(path);
-  out.write("uid,entitlement,enabled\n");
+  out.write("email,entitlement,enabled\n");
+  const write = async (line: string) => {
+    if (!out.write(line)) await new Promise<void>((r) => out.once("drain", () => r()));
+  };
   for (let i = 0; i < USERS; i++) {
-    const uid = FIRST_UID + BigInt(i);
-    for (const { entitlement, enabled } of intended(i)) {
-      if (!out.write(`${uid},${entitlement},${enabled}\n`))
-        await new Promise<void>((r) => out.once("drain", () => r()));
-    }
+    for (const { entitlement, enabled } of intended(i)) await write(`${emailOf(i)},${entitlement},${enabled}\n`);
   }
+  for (const email of UNKNOWN) await write(`${email},${FEATURES[0]},true\n`);
   await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+}
+
+/** The statuses of a report's lines, e.g. `{ unknownUser: 3, failed: 2 }`. */
+async function reportStatuses(path: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  const text = await readFile(path, "utf8").catch(() => "");
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    const status = String((JSON.parse(line) as { _report?: { status?: string } })._report?.status);
+    counts[status] = (counts[status] ?? 0) + 1;
+  }
+  return counts;
 }
 
 /** Runs the real command as a separate process, as an administrator would. */
@@ -60,6 +81,7 @@ function podAdmin(args: string[]): Promise<number> {
 async function main(): Promise<number> {
   const work = await mkdtemp(join(tmpdir(), "pod-admin-demo-"));
   const pod = await startSimulatedPod({
+    directory: Array.from({ length: USERS }, (_, i) => ({ uid: FIRST_UID + BigInt(i), email: emailOf(i) })),
     // A real pod's limit: a fixed number of calls per one-second window, the rest 429 with a whole-second Retry-After.
     rateLimit: { perSecond: RATE_LIMIT, windowMs: 1000 },
     faults: { serverError: 0.02, dropConnection: 0.005, seed: 7 },
@@ -76,18 +98,37 @@ async function main(): Promise<number> {
     const keyFile = join(work, "provisioning-bot.pem");
     const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
     await writeFile(keyFile, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
-    console.log(`Wrote ${csv}: ${USERS} users × ${FEATURES.length} features.`);
+    console.log(
+      `Wrote ${csv}: ${USERS} users named by email × ${FEATURES.length} features, and ${UNKNOWN.length} addresses ` +
+        "the pod does not know.",
+    );
 
     const common = ["--pod", pod.url, "--username", "provisioning-bot", "--private-key", keyFile];
+    // Exit 1: the unknown addresses will not apply, and the plan says so before anything is sent.
     let code = await podAdmin(["features", "apply", csv, ...common, "--dry-run"]);
-    if (code !== 0) throw new Error(`the dry run exited with ${code}`);
+    if (code !== 1) throw new Error(`the dry run exited with ${code}, expected 1 (unknown users)`);
     const report = (round: number) => join(work, `report-${round}.jsonl`);
     code = await podAdmin(["features", "apply", csv, ...common, "--report", report(0)]);
-    for (let round = 1; code === 1 && round <= 3; round++) {
+    let last = 0;
+    // The unknown users stay in the report whatever happens; anything else left there (a fault) is applied again.
+    const leftOver = async (round: number) => {
+      const { unknownUser = 0, ...others } = await reportStatuses(report(round));
+      return { unknownUser, others: Object.values(others).reduce((a, b) => a + b, 0) };
+    };
+    for (let round = 1; code === 1 && (await leftOver(round - 1)).others > 0 && round <= 3; round++) {
       console.log("Some items did not apply; applying the report, as an administrator would.");
       code = await podAdmin(["features", "apply", report(round - 1), ...common, "--report", report(round)]);
+      last = round;
     }
-    if (code !== 0) throw new Error(`pod-admin exited with ${code}`);
+    const left = await leftOver(last);
+    if (code > 1 || left.others > 0 || left.unknownUser !== UNKNOWN.length) {
+      throw new Error(`pod-admin exited with ${code}, its report holding ${JSON.stringify(left)}`);
+    }
+    console.log(`The report holds the ${left.unknownUser} unknown addresses, and nothing else.`);
+
+    // The same file again, planned against what the pod now holds: nothing left to send.
+    code = await podAdmin(["features", "apply", csv, ...common, "--only-changes", "--dry-run"]);
+    if (code !== 1) throw new Error(`the --only-changes dry run exited with ${code}, expected 1 (unknown users)`);
 
     // Read everything back through the API, faults off, and compare.
     pod.setFaults(undefined);
