@@ -13,6 +13,8 @@
  * BENCH_ONLY=ratelimit (or `tsx bench/run.ts ratelimit`, `npm run bench:ratelimit`) runs only that section; it
  * updates its part of docs/benchmarks.md only when every BENCH_RATE_* setting is its default.
  *
+ * BENCH_ONLY=directory (section 7, bench/directory-section.ts: lookup cost, email-keyed and --only-changes CLI
+ * runs; BENCH_DIRECTORY_USERS, default 20000) runs only that section and prints it.
  * BENCH_ONLY=throughput (or `npm run bench -- throughput`, about 2 minutes) runs only sections 1 and 2 (bulk
  * throughput, per-call CPU) and issue 12's three targets that depend on them; it replaces those sections, rows and
  * ratio lines of docs/benchmarks.md only when BENCH_ROUNDS, BENCH_CALLS, BENCH_CONCURRENCY and BENCH_WARMUP are
@@ -23,6 +25,7 @@ import { once } from "node:events";
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
+import { DIRECTORY_HEADER, type DirectoryResult, directoryRows, runDirectorySection } from "./directory-section.js";
 import {
   BASE_UID,
   BUILD_DIR,
@@ -63,7 +66,8 @@ const CLI_RUNS = env("BENCH_CLI_RUNS", 2);
 /** Bare openapi-fetch is the slowest case by far and no target depends on it: it runs in every other round. */
 const OPENAPI_FETCH_ROUNDS = Math.ceil(ROUNDS / 2);
 const RATE = rateLimitSettings(process.env, CONCURRENCY);
-const SECTIONS = ["ratelimit", "throughput"];
+const SECTIONS = ["ratelimit", "throughput", "directory"];
+const DIRECTORY_USERS = env("BENCH_DIRECTORY_USERS", 20_000);
 const ONLY = process.env.BENCH_ONLY ?? process.argv[2];
 if (ONLY !== undefined && !SECTIONS.includes(ONLY)) {
   throw new RangeError(`BENCH_ONLY must be one of ${SECTIONS.join(", ")} (or unset for everything), got ${ONLY}`);
@@ -93,6 +97,27 @@ const machine = {
   os: `${os.type()} ${os.release()} ${os.arch()}`,
   date: new Date().toISOString(),
 };
+
+/** Section 7 as text: the lookup line and the CLI table. */
+function directoryText(result: DirectoryResult): string {
+  return [
+    `lookup: ${fmt(result.lookupUsersPerSecond)} users/s resolved by email (${fmt(result.lookupCalls)} calls for ` +
+      `${fmt(result.users)} users); writing the same users: ${fmt(result.writeUsersPerSecond)} users/s ` +
+      `(lookup ${fmt(result.lookupUsersPerSecond / result.writeUsersPerSecond, 1)}× faster)`,
+    "",
+    table(DIRECTORY_HEADER, directoryRows(result)),
+  ].join("\n");
+}
+
+if (ONLY === "directory") {
+  const work = mkdtempSync(join(os.tmpdir(), "bench-directory-"));
+  try {
+    console.log(`\n${directoryText(await runDirectorySection(DIRECTORY_USERS, work, log))}`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
 
 if (ONLY === "ratelimit") {
   const results = await runRateLimitSection(RATE, log);
@@ -392,6 +417,12 @@ async function runCli(file: string, url: string, token: string) {
   return { seconds, peakRssMB: peakKB / 1024, code };
 }
 
+// --- 7. provisioning by email and --only-changes -----------------------------------------------------------------
+const directoryWork = mkdtempSync(join(os.tmpdir(), "bench-directory-"));
+const directory = await runDirectorySection(DIRECTORY_USERS, directoryWork, log).finally(() =>
+  rmSync(directoryWork, { recursive: true, force: true }),
+);
+
 // --- report -------------------------------------------------------------------------------------------------
 
 const memoryHeader = ["memory, streamed input, stubbed fetch", "value"];
@@ -445,6 +476,8 @@ console.log();
 console.log(
   `cli dry run: ${fmt(dryRun.users)} users, ${fmt(dryRun.seconds, 1)} s, peak RSS ${fmt(dryRun.peakRssMB, 1)} MB\n`,
 );
+console.log(directoryText(directory));
+console.log();
 console.log(table(targetHeader, targetRows));
 console.log(`\n(whole run: ${fmt(totalSeconds)} s)`);
 for (const line of ratioLines) console.log(line);
@@ -500,6 +533,25 @@ compiled CLI under plain \`node\`, peak RSS from \`VmHWM\`). The plan refuses a 
 sort on disk, so its memory does not grow with the users: ${fmt(dryRun.seconds, 1)} s, peak RSS
 ${fmt(dryRun.peakRssMB, 1)} MB (target ≤ 150 MB; 339 MB before, when it kept an entry per user).
 
+### 7. Provisioning by email, and \`--only-changes\`
+
+Against one simulated pod process with no rate limit (so the figures are the client's and the pod's own costs),
+${fmt(directory.users)} users (\`bench/directory-section.ts\`). **Lookup:** \`pod.users.lookup({ emails })\` resolves
+${fmt(directory.lookupUsersPerSecond)} users/s in ${fmt(directory.lookupCalls)} calls (100 a call); the same client
+writes the same users with \`pod.bulk.updateFeatures\` at ${fmt(directory.writeUsersPerSecond)} users/s, so a lookup
+costs about ${fmt((directory.writeUsersPerSecond / directory.lookupUsersPerSecond) * 100, 1)} % of the write it
+precedes. **The CLI** (\`pod-admin features apply\`, compiled, a process per run), each run on its own
+${fmt(directory.users)} users; the calls are the pod's own counts (\`GET /__simulator/stats\`):
+
+${markdownTable([...DIRECTORY_HEADER], directoryRows(directory))}
+
+Read-before-write overhead: \`--only-changes\` where every user differs takes
+${fmt(directory.cli.at(-1)?.ratio ?? 0, 2)}× the plain run (one read more per user). Where every user already
+holds the file, it sends no write and takes ${fmt(directory.cli[2]?.ratio ?? 0, 2)}× the plain run: reads and
+writes cost alike here, so on call count alone \`--only-changes\` never wins; it pays for the plan's diff, for not
+touching users that need nothing (audit trail, notifications), and where the pod's writes are slower or more
+tightly limited than its reads.
+
 ## Method
 
 - \`bench/run.ts\` first compiles \`src/\`, \`generated/\` and \`bench/\` with the project's TypeScript
@@ -526,7 +578,8 @@ npm run bench            # prints the tables, rewrites this file
 
 Environment knobs: \`BENCH_ROUNDS\` (default 5), \`BENCH_CALLS\` (20000), \`BENCH_CONCURRENCY\` (300),
 \`BENCH_WARMUP\` (2000), \`BENCH_MEMORY_ITEMS\` (1000000), \`BENCH_CLI_ROWS\` (100000), \`BENCH_CLI_RUNS\` (2),
-\`BENCH_NO_DOCS=1\` (print only). The rate-limited section: \`BENCH_RATE_LIMITS\` (50,400,1500,5000),
+\`BENCH_NO_DOCS=1\` (print only), \`BENCH_DIRECTORY_USERS\` (20000; \`BENCH_ONLY=directory\` runs section 7
+alone and prints it). The rate-limited section: \`BENCH_RATE_LIMITS\` (50,400,1500,5000),
 \`BENCH_RATE_WINDOWS\` (100,1000), \`BENCH_RATE_SECONDS\` (40), \`BENCH_RATE_MAX_SECONDS\` (3 × the seconds);
 \`npm run bench:ratelimit\` (or \`BENCH_ONLY=ratelimit\`) runs it alone and, with the defaults, replaces its part of
 this page. \`npm run bench -- throughput\` (or \`BENCH_ONLY=throughput\`, about 2 minutes) runs sections 1 and 2
