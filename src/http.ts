@@ -1,5 +1,5 @@
 import type { SessionTokenContext, SessionTokens } from "./auth.js";
-import { type CircuitBreakerName, PodApiError, PodNetworkError, podApiErrorFor } from "./errors.js";
+import { type CircuitBreakerName, describeCause, PodApiError, PodNetworkError, podApiErrorFor } from "./errors.js";
 import type { AdaptiveRateLimiter } from "./rate-limiter.js";
 import { backoffDelay, isRetryableStatus, parseRetryAfter, type RetryOptions, resolveRetry, sleep } from "./retry.js";
 import { AttemptSignal, headerValue, type Transport, type WireResponse } from "./transport.js";
@@ -132,7 +132,7 @@ export class ConnectivityBreaker {
 
   note(): string {
     return (
-      `The pod has not answered any call for over ${UNREACHABLE_AFTER_MS / 1000} s (${describeCause(this.#lastCause)}), ` +
+      `The pod has not answered any call for over ${UNREACHABLE_AFTER_MS / 1000} s (${this.#lastCause === TIMED_OUT ? "every attempt timed out" : describeCause(this.#lastCause)}), ` +
       `so calls fail fast; one probe goes out every ${UNREACHABLE_PROBE_EVERY_MS / 1000} s and its answer resumes ` +
       "them. Check the pod URL, the network and the pod's status page"
     );
@@ -403,16 +403,6 @@ function isSessionBlocked(value: unknown): value is { note: string } {
 
 function requestIdOf(response: WireResponse, sent: string): string {
   return headerValue(response, "x-trace-id") ?? sent;
-}
-
-function describeCause(cause: unknown): string {
-  if (cause === TIMED_OUT) return "every attempt timed out";
-  if (cause instanceof Error) {
-    const inner = cause.cause instanceof Error ? cause.cause : cause;
-    const code = (inner as { code?: unknown }).code;
-    return typeof code === "string" ? code : inner.message;
-  }
-  return String(cause);
 }
 
 /**
