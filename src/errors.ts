@@ -438,3 +438,11 @@ Object.defineProperty(PodError.prototype, inspect.custom, {
     return `${this.stack ?? `${String(name)}: ${String(message)}`} ${inspectFn(fields, options)}`;
   },
 });
+
+/** What a value is, for a TypeError: never the value itself (it may be a secret). @internal */
+export function describeValueKind(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return `an object (${value.constructor?.name ?? "no prototype"})`;
+  return `a ${typeof value}`;
+}

@@ -1,3 +1,4 @@
+import { describeValueKind } from "./errors.js";
 /**
  * When and how long to retry. Options are merged over {@link DEFAULT_RETRY}; per-call options override the
  * client's.
@@ -76,9 +77,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export function resolveRetry(base: Required<RetryOptions>, override: RetryOptions | undefined, field: string) {
   if (override === undefined) return base;
   if (override === null || typeof override !== "object" || Array.isArray(override)) {
-    throw new TypeError(
-      `${field} must be an object such as { maxAttempts: 3 }, got ${override === null ? "null" : Array.isArray(override) ? "an array" : `a ${typeof override}`}`,
-    );
+    throw new TypeError(`${field} must be an object such as { maxAttempts: 3 }, got ${describeValueKind(override)}`);
   }
   for (const key of Object.keys(override)) {
     if (!Object.hasOwn(base, key)) {

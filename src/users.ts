@@ -1,7 +1,7 @@
 import type { Client } from "openapi-fetch";
 import type { components } from "../generated/pod-api.js";
 import type { PodPaths } from "./client.js";
-import { ValidationError } from "./errors.js";
+import { describeValueKind, ValidationError } from "./errors.js";
 import { CALL_CONTEXT, type CallContext } from "./fetch-adapter.js";
 import type { AnswerDecoder, PodHttp } from "./http.js";
 import { type UserId, userIdToDecimal } from "./ids.js";
@@ -635,14 +635,6 @@ export function checkCallOptions(options: unknown, what = "options"): asserts op
   if (retry !== undefined && (retry === null || typeof retry !== "object" || Array.isArray(retry))) {
     throw new TypeError(`${what}.retry must be an object such as { maxAttempts: 3 }, got ${describeValueKind(retry)}`);
   }
-}
-
-/** What a value is, for a TypeError: never the value itself (it may be a secret). @internal */
-export function describeValueKind(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "object") return `an object (${value.constructor?.name ?? "no prototype"})`;
-  return `a ${typeof value}`;
 }
 
 /** The query of a lookup, checked, its values de-duplicated, and how a user found matches a value. */
