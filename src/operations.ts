@@ -49,7 +49,8 @@ const PRODUCT_COLUMNS = ["productName", "productType", "productSku", "productSub
  * - `result(wire)`: the checked answer as the facade returns it (default: as read);
  * - `dryRun`: what a write resolves to when nothing is sent;
  * - for writes: `bulk` (the item's fields and the facade input of an item) and `cli` (the `pod-admin` command: two
- *   words, a label for the plan, the CLI's name for its row layout, the CSV columns).
+ *   words, a label for the plan, the CLI's name for its row layout, the CSV columns, and `rows` when a user's rows
+ *   group into one item: the item's list and the column that names an element of it; absent: one row, one item).
  * @internal
  */
 export const OPERATIONS = {
@@ -73,6 +74,7 @@ export const OPERATIONS = {
       layout: "features",
       label: "features",
       csv: { required: ["uid", "entitlement", "enabled"], optional: [] },
+      rows: { list: "features", key: "entitlement" },
     },
   },
   listFeatures: {
@@ -130,6 +132,7 @@ export const OPERATIONS = {
       layout: "appsReplace",
       label: "apps (replace)",
       csv: { required: ["uid", "appId", "listed", "install"], optional: ["appName", ...PRODUCT_COLUMNS] },
+      rows: { list: "apps", key: "appId" },
     },
   },
   patchApps: {
@@ -162,6 +165,7 @@ export const OPERATIONS = {
       layout: "appsPatch",
       label: "apps (patch)",
       csv: { required: ["uid", "appId"], optional: ["listed", "install", ...PRODUCT_COLUMNS] },
+      rows: { list: "patches", key: "appId" },
     },
   },
   listApps: {

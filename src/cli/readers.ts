@@ -378,13 +378,13 @@ function reportMeta(value: unknown): ReportMeta | undefined {
  */
 function checkJsonItem(operation: Operation, item: Record<string, unknown>, file: string, line: number) {
   const warnings: InputError[] = [];
-  const field = operation === "features" ? "features" : operation === "appsReplace" ? "apps" : "patches";
+  const rows = rowsOf(operation);
+  if (rows === undefined) return { warnings };
+  const field = rows.list;
   const list = item[field];
-  if (operation === "delegates" || !Array.isArray(list)) return { warnings };
+  if (!Array.isArray(list)) return { warnings };
   const keyOf = (entry: unknown) =>
-    entry !== null && typeof entry === "object"
-      ? (entry as Record<string, unknown>)[operation === "features" ? "entitlement" : "appId"]
-      : undefined;
+    entry !== null && typeof entry === "object" ? (entry as Record<string, unknown>)[rows.key] : undefined;
   const seen = new Map<unknown, number>();
   const kept: unknown[] = [];
   for (let i = 0; i < list.length; i++) {
@@ -715,9 +715,14 @@ function grouper(operation: Operation, file: string) {
 }
 
 function newItem(operation: Operation, userKey: UserKey, user: string): Record<string, unknown> {
-  if (operation === "features") return { [userKey]: user, features: [] };
-  if (operation === "appsReplace") return { [userKey]: user, apps: [] };
-  return { [userKey]: user, patches: [] };
+  return { [userKey]: user, [rowsOf(operation)?.list ?? "rows"]: [] };
+}
+
+/** How a layout's rows group into items, as the operation table declares it; undefined: one row, one item. */
+function rowsOf(operation: Operation): { list: string; key: string } | undefined {
+  const name = WRITE_OPERATIONS.find((op) => OPERATIONS[op].cli.layout === operation);
+  const cli = name === undefined ? undefined : (OPERATIONS[name].cli as { rows?: { list: string; key: string } });
+  return cli?.rows;
 }
 
 function contradiction(file: string, line: number, column: string, what: string, cell: string, earlier: Seen) {
