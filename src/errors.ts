@@ -137,7 +137,7 @@ export class PodApiError extends PodError {
   readonly podMessage: string | undefined;
   /** HTTP method of the call. */
   readonly method: string;
-  /** Path of the call below the pod base URL, uid filled in. */
+  /** Path of the call below the pod base URL, uid filled in, without the query string (it may hold emails). */
   readonly path: string;
   /** The user the call was about, as a decimal string; absent for pod-wide calls. */
   readonly uid: string | undefined;
@@ -159,21 +159,22 @@ export class PodApiError extends PodError {
    * ```
    */
   constructor(details: PodApiErrorDetails) {
+    const path = withoutQuery(details.path);
     const who = details.uid === undefined ? "" : ` for user ${details.uid}`;
     const what = details.podMessage ? `: ${details.podMessage}` : "";
     const tries = details.attempts > 1 ? ` (after ${details.attempts} attempts)` : "";
     const note = details.note ? `. ${details.note}` : "";
     super(
       details.attempts === 0
-        ? `${details.method} ${details.path}${who} was not sent${note || "."}`
-        : `${details.method} ${details.path}${who} failed with ${details.status}${what}${tries}${note}`,
+        ? `${details.method} ${path}${who} was not sent${note || "."}`
+        : `${details.method} ${path}${who} failed with ${details.status}${what}${tries}${note}`,
     );
     markBreaker(this, details.circuitBreaker, details.note);
     this.status = details.status;
     this.code = details.code;
     this.podMessage = details.podMessage;
     this.method = details.method;
-    this.path = details.path;
+    this.path = path;
     this.uid = details.uid;
     this.requestId = details.requestId;
     this.attempts = details.attempts;
@@ -327,7 +328,7 @@ export class PodNetworkError extends PodError {
   override name = "PodNetworkError";
   /** HTTP method of the call. */
   readonly method: string;
-  /** Path of the call below the pod base URL, uid filled in. */
+  /** Path of the call below the pod base URL, uid filled in, without the query string (it may hold emails). */
   readonly path: string;
   /** The user the call was about, as a decimal string; absent for pod-wide calls. */
   readonly uid: string | undefined;
@@ -358,19 +359,20 @@ export class PodNetworkError extends PodError {
     },
     options: { cause?: unknown } = {},
   ) {
+    const path = withoutQuery(details.path);
     const who = details.uid === undefined ? "" : ` for user ${details.uid}`;
     const why = details.timedOut ? "timed out" : `could not reach the pod (${describeCause(options.cause)})`;
     const tries = details.attempts > 1 ? ` after ${details.attempts} attempts` : "";
     const note = details.note ? `. ${details.note}` : "";
     super(
       details.attempts === 0
-        ? `${details.method} ${details.path}${who} was not sent${note || "."}`
-        : `${details.method} ${details.path}${who} ${why}${tries}${note}`,
+        ? `${details.method} ${path}${who} was not sent${note || "."}`
+        : `${details.method} ${path}${who} ${why}${tries}${note}`,
       options,
     );
     markBreaker(this, details.circuitBreaker, details.note);
     this.method = details.method;
-    this.path = details.path;
+    this.path = path;
     this.uid = details.uid;
     this.timedOut = details.timedOut;
     this.attempts = details.attempts;
@@ -445,4 +447,13 @@ export function describeValueKind(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   if (typeof value === "object") return `an object (${value.constructor?.name ?? "no prototype"})`;
   return `a ${typeof value}`;
+}
+
+/**
+ * A call's path for an error: the query string left out, since a lookup's holds up to 100 email addresses, which
+ * would make every message long and put personal data in logs.
+ */
+function withoutQuery(path: string): string {
+  const query = path.indexOf("?");
+  return query === -1 ? path : path.slice(0, query);
 }
