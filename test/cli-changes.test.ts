@@ -107,8 +107,44 @@ describe("apps replace", () => {
     (apps[0]?.products?.[1] as { sku?: string }).sku = "S-2";
     expect(differences("appsReplace", { uid: "1", apps }, current)).toHaveLength(2);
     const renamed = structuredClone(current);
-    delete renamed[0]?.appName;
+    (renamed[0] as AppEntitlement).appName = "B";
     expect(differences("appsReplace", { uid: "1", apps: renamed }, current)).toHaveLength(2);
+  });
+
+  it("an optional field the file leaves out (appName, a product's sku or appId) is the pod's: no change", () => {
+    // A pod that fills in appName, sku and appId from its catalogue answers them on every read.
+    const filled: AppEntitlement[] = [
+      {
+        appId: "sf",
+        appName: "Salesforce",
+        listed: true,
+        install: true,
+        products: [{ name: "pro", type: "premium", subscribed: true, sku: "S-9", appId: "sf" }],
+      },
+    ];
+    const bare: AppEntitlement[] = [
+      { appId: "sf", listed: true, install: true, products: [{ name: "pro", type: "premium", subscribed: true }] },
+    ];
+    expect(differences("appsReplace", { uid: "1", apps: bare }, filled)).toEqual([]);
+    // Given, they are compared; and what the file leaves out is left out of the lines too.
+    const named = structuredClone(bare);
+    (named[0] as AppEntitlement).appName = "SF";
+    expect(differences("appsReplace", { uid: "1", apps: named }, filled)).toEqual([
+      '- app "sf" listed=true install=true appName="Salesforce" products=[{name="pro" type="premium" subscribed=true}]',
+      '+ app "sf" listed=true install=true appName="SF" products=[{name="pro" type="premium" subscribed=true}]',
+    ]);
+    const skus = structuredClone(bare);
+    (skus[0]?.products?.[0] as { sku?: string }).sku = "S-1";
+    expect(differences("appsReplace", { uid: "1", apps: skus }, filled)).toHaveLength(2);
+    // A patch's product likewise.
+    const product = { name: "pro", type: "premium", subscribed: true };
+    expect(differences("appsPatch", { uid: "1", patches: [{ appId: "sf", product }] }, filled)).toEqual([]);
+    expect(
+      differences("appsPatch", { uid: "1", patches: [{ appId: "sf", product: { ...product, sku: "S-1" } }] }, filled),
+    ).toEqual([
+      '- app "sf" product "pro": {name="pro" type="premium" subscribed=true sku="S-9"}',
+      '+ app "sf" product "pro": {name="pro" type="premium" subscribed=true sku="S-1"}',
+    ]);
   });
 
   it("records the whole list and undoes with a replace of it; a patch is undone by a replace too", () => {

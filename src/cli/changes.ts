@@ -64,10 +64,12 @@ export async function readCurrent<Op extends Operation>(
  * The `- old` / `+ new` lines of what `item` would change in `current`; none when the user already holds it.
  * - features: only the features the item names (a feature not set is `(not set)`);
  * - delegates: an `ADD` of a delegate the user has, or a `REMOVE` of one they do not have, changes nothing;
- * - apps replace: the whole list, in any order, products compared by value;
+ * - apps replace: the whole list, in any order, products compared by value; an optional field the file leaves out
+ *   (`appName`, a product's `sku` or `appId`) is not compared, since the pod may fill it in itself;
  * - apps patch: an app the user does not have is added by any patch; a `KEEP` (or absent) setting changes
  *   nothing, `TRUE`/`FALSE` change a different value, `REMOVE` always counts (the list shows the value the user
- *   sees, not whether it is their own setting or the pod's); a product changes unless one equal by value is there.
+ *   sees, not whether it is their own setting or the pod's); a product changes unless one equal by value is there
+ *   (its `sku` and `appId` compared only when the patch gives them).
  *
  * @example
  * ```ts
@@ -126,8 +128,43 @@ function productText(product: AppProduct): string {
   return `{${fields.join(" ")}}`;
 }
 
+/**
+ * The pod's app as far as the file gives it: an optional field the file leaves out (`appName`, a product's `sku`
+ * or `appId`) may be filled in by the pod itself (from its catalogue), so it is no difference and is left out.
+ */
+function asGiven(current: AppEntitlement, given: AppEntitlement): AppEntitlement {
+  const { appName, products, ...app } = current;
+  const named = new Map((given.products ?? []).map((product) => [product.name, product]));
+  return {
+    ...app,
+    ...(appName !== undefined && given.appName !== undefined && { appName }),
+    ...(products !== undefined && {
+      products: products.map((product) => {
+        const wanted = named.get(product.name);
+        return wanted === undefined ? product : productAsGiven(product, wanted);
+      }),
+    }),
+  };
+}
+
+/** The pod's product as far as the file's product of the same name gives it (`sku`, `appId` only when given). */
+function productAsGiven(current: AppProduct, given: AppProduct): AppProduct {
+  const { sku, appId, ...product } = current;
+  return {
+    ...product,
+    ...(sku !== undefined && given.sku !== undefined && { sku }),
+    ...(appId !== undefined && given.appId !== undefined && { appId }),
+  };
+}
+
 function replaceDifferences(item: AppReplaceItem, current: AppEntitlement[]): string[] {
-  const before = new Map(current.map((app) => [app.appId, appText(app)]));
+  const given = new Map(item.apps.map((app) => [app.appId, app]));
+  const before = new Map(
+    current.map((app) => {
+      const wanted = given.get(app.appId);
+      return [app.appId, appText(wanted === undefined ? app : asGiven(app, wanted))];
+    }),
+  );
   const after = new Map(item.apps.map((app) => [app.appId, appText(app)]));
   const lines: string[] = [];
   for (const [appId, text] of before) {
@@ -157,7 +194,9 @@ function patchDifferences(item: AppPatchItem, current: AppEntitlement[]): string
     }
     if (patch.product !== undefined) {
       const wanted = productText(patch.product);
-      const same = (app.products ?? []).find((product) => product.name === patch.product?.name);
+      const found = (app.products ?? []).find((product) => product.name === patch.product?.name);
+      // An optional field the patch leaves out (sku, appId) is the pod's to fill in: no difference.
+      const same = found && productAsGiven(found, patch.product);
       if (same === undefined || productText(same) !== wanted) {
         lines.push(
           `- app ${name} product ${quote(patch.product.name)}: ${same ? productText(same) : "(none)"}`,
