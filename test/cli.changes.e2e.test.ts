@@ -208,3 +208,82 @@ describe("--only-changes, the edges", () => {
     for (const uid of uids) expect(pod.state.features(uid)).toEqual({ [F]: true });
   });
 });
+
+describe("delegates apply --only-changes, several rows per user", () => {
+  const users = uids.slice(0, 40);
+  const [D1, D2] = [9007199254740993n, 9007199254740995n];
+  /** Even users already hold D1 (ADD changes nothing); users divisible by 4 hold D2 too (REMOVE changes it). */
+  const seed = (pod: SimulatedPod) => {
+    for (const uid of users) pod.state.setDelegates(uid, uid % 2 === 0 ? (uid % 4 === 0 ? [D1, D2] : [D1]) : []);
+  };
+  const layouts = {
+    consecutive: users.flatMap((uid) => [`${uid},${D1},ADD`, `${uid},${D2},REMOVE`]),
+    apart: [...users.map((uid) => `${uid},${D1},ADD`), ...users.map((uid) => `${uid},${D2},REMOVE`)],
+  };
+
+  it.each(Object.keys(layouts) as (keyof typeof layouts)[])(
+    "reads each user once (rows %s), and writes the same as a plain run",
+    async (layout) => {
+      const pod = await workspace.simulate({ users: [...users, D1, D2] });
+      seed(pod);
+      const file = join(workspace.work, `delegates-${layout}.csv`);
+      await writeFile(file, `uid,userId,action\n${layouts[layout].join("\n")}\n`);
+      const run = await startPodAdmin(
+        ["delegates", "apply", file, "--pod", pod.url, "--only-changes", "--concurrency", "8", "--quiet"],
+        { env: { POD_SESSION_TOKEN: pod.currentToken() }, cwd: workspace.work },
+      ).done;
+      expect(run.stderr).toBe("");
+      expect(run.code).toBe(0);
+      // 80 rows: 20 ADDs to send (odd users), 10 REMOVEs (users divisible by 4); 50 already hold it.
+      expect(run.stdout).toContain(": 80 delegate changes of 80 read, 30 differ, 50 already hold it\n");
+      expect(pod.stats().byOperation["GET /v1/admin/user/{uid}/delegates"]).toBe(40);
+      expect(pod.stats().byOperation["POST /v1/admin/user/{uid}/delegates/update"]).toBe(30);
+      for (const uid of users) expect(pod.state.delegates(uid)).toEqual([D1]);
+    },
+  );
+});
+
+describe("Ctrl-C during the reads", () => {
+  it("prints one summary (users read, nothing written, how to resume), no write-pass line, and exits 130", async () => {
+    const pod = await workspace.simulate({ users: uids, faults: { latencyMs: 50 } });
+    for (const uid of uids) pod.state.setFeatures(uid, { [F]: !differs(uid) });
+    const file = join(workspace.work, "ctrl-c-reads.csv");
+    await writeFile(file, `uid,entitlement,enabled\n${uids.map((uid) => `${uid},${F},true\n`).join("")}`);
+    const report = join(workspace.work, "ctrl-c-reads.jsonl");
+    const journal = join(workspace.work, "ctrl-c-reads.undo.jsonl");
+    const { child, done } = startPodAdmin(
+      [
+        ...["features", "apply", file, "--pod", pod.url, "--report", report, "--journal", journal],
+        ...["--only-changes", "--concurrency", "2", "--quiet"],
+      ],
+      { env: { POD_SESSION_TOKEN: pod.currentToken() }, cwd: workspace.work },
+    );
+    const READ = "GET /v1/admin/user/{uid}/features";
+    while ((pod.stats().byOperation[READ] ?? 0) < 4) await new Promise((r) => setTimeout(r, 5));
+    child.kill("SIGINT");
+    const run = await done;
+    expect(run.code).toBe(130);
+    // The reads in flight finish: the first `read` users, in order.
+    const read = pod.stats().byOperation[READ] as number;
+    const differ = uids.slice(0, read).filter(differs).length;
+    expect(run.stderr).toBe("\nInterrupted while reading the users' state: nothing will be written.\n");
+    expect(run.stdout.slice(run.stdout.indexOf("Interrupted"))).toBe(
+      `Interrupted while reading (GET features): ${read} users of ${USERS} read, ${differ} differ, ` +
+        `${read - differ} already hold it; nothing was written.\n` +
+        // --only-changes: the journal records the users that differ.
+        `  journal: ${journal} (${differ} state${differ === 1 ? "" : "s"} recorded, no write after them; a resumed ` +
+        "run takes a new --journal FILE)\n" +
+        `Report: ${report} (${USERS - (read - differ)} items). Resume with: pod-admin features apply ${report} ` +
+        "--only-changes --journal FILE\n",
+    );
+    expect(pod.stats().writes).toBe(0);
+    // The report resumes the run: the users that differ are written, no other.
+    const resumed = await startPodAdmin(
+      ["features", "apply", report, "--pod", pod.url, "--only-changes", "--report", `${report}.2`, "--quiet"],
+      { env: { POD_SESSION_TOKEN: pod.currentToken() }, cwd: workspace.work },
+    ).done;
+    expect(resumed.code).toBe(0);
+    expect(pod.stats().writes).toBe(uids.filter(differs).length);
+    for (const uid of uids) expect(pod.state.features(uid)).toEqual({ [F]: true });
+  });
+});

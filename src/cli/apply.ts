@@ -44,6 +44,8 @@ export async function apply(options: {
   reads?: ReadPass | undefined;
 }): Promise<number> {
   const { io, pod, command, journal, plan, reads } = options;
+  // Ctrl-C during the reads: no write pass at all (its progress and counts would contradict "nothing written").
+  if (reads?.interrupted) return finishInterruptedReads({ ...options, reads }, reads.interrupted.resume);
   /** Calls to make: the plan's, less the items the read pass settled (unchanged, unreadable, not attempted). */
   const calls = plan.calls - (reads?.skip.size ?? 0);
   const retryHint = `pod-admin ${command.words} ${journal.path}`;
@@ -247,6 +249,54 @@ export interface ReadPass {
   unsent: number;
   /** The error that stopped the reads: a refused session, a breaker. Nothing is written then. */
   stoppedBy: Error | undefined;
+  /**
+   * Set when Ctrl-C stopped the reads (nothing is written then): `resume`, the options a run of the report takes to
+   * go on as this one would have (` --only-changes`, ` --journal FILE`).
+   */
+  interrupted?: { resume: string } | undefined;
+}
+
+/**
+ * The end of a run whose read pass Ctrl-C stopped: nothing is sent. Every item the reads did not settle is
+ * recorded as not attempted, the journal becomes the report, and one line says how to resume; none of the write
+ * pass's lines (progress, counts) is printed, since there is no write pass. Returns 130 (1 if the report cannot be
+ * written).
+ */
+async function finishInterruptedReads(
+  options: { io: CliIo; command: Command; journal: Journal; pendingBytes: number; plan: Plan; reads: ReadPass },
+  resume: string,
+): Promise<number> {
+  const { io, command, journal, plan, reads } = options;
+  const retryHint = `pod-admin ${command.words} ${journal.path}`;
+  let reportError: Error | undefined;
+  let report: { lines: number } | undefined;
+  try {
+    if (options.pendingBytes > 0) {
+      const source = createReadStream(journal.path, { start: 0, end: options.pendingBytes - 1 });
+      for await (const record of readItems(command.operation, source, journal.path, "jsonl")) {
+        if (!("item" in record)) continue;
+        const ordinal = record.meta?.item as number;
+        if (plan.merged.has(ordinal) || reads.skip.has(ordinal)) continue;
+        journal.unapplied(record.item as object, ordinal, { status: "notAttempted", line: record.meta?.line });
+      }
+    }
+    reportError = journal.failure;
+    if (!reportError) report = await journal.finish();
+  } catch (error) {
+    reportError = error as Error;
+  }
+  if (reportError) {
+    io.stderr.write(
+      `pod-admin: cannot write the report ${journal.path}: ${printable(reportError.message)}.\n` +
+        `${journal.path} holds every item of the run: once it can be written again, ${retryHint}${resume} ` +
+        "finishes the job.\n",
+    );
+    return EXIT.someFailed;
+  }
+  if (report && report.lines > 0) {
+    io.stdout.write(`Report: ${journal.path} (${plural(report.lines, "item")}). Resume with: ${retryHint}${resume}\n`);
+  }
+  return EXIT.interrupted;
 }
 
 /** Users whose differences a dry run prints, and lines per user. */
@@ -254,6 +304,8 @@ const SHOWN_USERS = 20;
 const SHOWN_LINES = 10;
 /** Read failures listed (the rest are counted; every one is in the report). */
 const LISTED_FAILURES = 20;
+/** Delegates: the reads of the last this many users are shared by their rows ({@link readBeforeWriting}). */
+const SHARED_READS = 1000;
 
 /**
  * The read pass of `--only-changes` and `--journal`, between the plan and the writes: reads each pending item's user
@@ -308,7 +360,29 @@ export async function readBeforeWriting(options: {
     ordinal: number;
     line: number | undefined;
     current?: CurrentOf[Operation];
+    /** The read the entry awaited (delegates: shared by the rows of one user). */
+    read?: Promise<CurrentOf[Operation]>;
   }
+  /**
+   * Delegates (one call per row): one read per user, not per row. The reads of the last {@link SHARED_READS} users
+   * are kept, so the rows of a user share one, consecutive or not (rows further apart than that read again). Every
+   * read comes before any write, and the plan refuses an `ADD` and a `REMOVE` of one delegate, so the rows of a
+   * user never conflict: each is decided against the state read, which is also the state after the earlier rows.
+   */
+  const shared = new Map<string, Promise<CurrentOf[Operation]>>();
+  const readOf = (uid: string): Promise<CurrentOf[Operation]> => {
+    if (operation !== "delegates") return readCurrent(pod, operation, uid);
+    let read = shared.get(uid);
+    if (read === undefined) {
+      read = readCurrent(pod, operation, uid);
+      read.catch(() => {}); // every row that awaits it gets the error; none is left unhandled
+      shared.set(uid, read);
+      if (shared.size > SHARED_READS) shared.delete(shared.keys().next().value as string);
+    }
+    return read;
+  };
+  /** Failed reads already counted and listed (a shared read fails all its rows, but is one read). */
+  const failedReads = new WeakSet<Promise<unknown>>();
   async function* entries(): AsyncGenerator<Entry> {
     if (options.pendingBytes === 0) return;
     const source = createReadStream(journal.path, { start: 0, end: options.pendingBytes - 1 });
@@ -333,7 +407,8 @@ export async function readBeforeWriting(options: {
         check: (entry) => userIdToDecimal(entry.item.uid, "uid"),
         run: async (entry) => {
           // No signal per call (hundreds of listeners on one signal): reads in flight finish, as writes do.
-          entry.current = await readCurrent(pod, operation, userIdToDecimal(entry.item.uid, "uid"));
+          entry.read = readOf(userIdToDecimal(entry.item.uid, "uid"));
+          entry.current = await entry.read;
         },
         keyOf: (entry) => String((entry as Entry).item.uid),
         stopWhen: (error) =>
@@ -388,7 +463,9 @@ export async function readBeforeWriting(options: {
       result.skip.add(entry.ordinal);
       if (outcome.status === "failed") {
         const error = outcome.error;
-        if (!result.stoppedBy && ++failures <= LISTED_FAILURES) {
+        const first = entry.read === undefined || !failedReads.has(entry.read);
+        if (entry.read) failedReads.add(entry.read);
+        if (first && !result.stoppedBy && ++failures <= LISTED_FAILURES) {
           io.stderr.write(`  user ${outcome.uid}: cannot read what it holds: ${printable(error.message)}\n`);
         }
         journal.unapplied(entry.item as object, entry.ordinal, {
@@ -409,19 +486,35 @@ export async function readBeforeWriting(options: {
   }
   undo?.sync();
   if (failures > LISTED_FAILURES) io.stderr.write(`  … and ${plural(failures - LISTED_FAILURES, "more user")}\n`);
+  // Aborted by Ctrl-C (a stop of the reads says why instead): nothing is written, and the resume hint keeps the options.
+  if (controller.signal.aborted && !result.stoppedBy) {
+    result.interrupted = {
+      resume: (options.onlyChanges ? " --only-changes" : "") + (undo ? " --journal FILE" : ""),
+    };
+  }
 
   const out = io.stdout;
   const noun = operation === "delegates" ? "delegate change" : "user";
   const nouns = `${noun}s`;
   const total = result.read + result.unsent;
   out.write(
-    `Read before writing (${READ_CALL[operation]}): ${plural(result.read, noun, nouns)} of ${total} read, ` +
+    `${result.interrupted ? "Interrupted while reading" : "Read before writing"} (${READ_CALL[operation]}): ` +
+      `${plural(result.read, noun, nouns)} of ${total} read, ` +
       `${result.changed} differ, ${result.unchanged} already hold it` +
       (failures > 0 ? `, ${plural(failures, "read")} failed (not written; in the report)` : "") +
+      (result.interrupted ? "; nothing was written." : "") +
       "\n",
   );
   const toWrite = plan.calls - result.skip.size;
-  if (options.onlyChanges) {
+  if (result.interrupted) {
+    // One summary: the counts above, then (apply) the report to resume with. No line about calls to send.
+    if (undo) {
+      out.write(
+        `  journal: ${undo.path} (${plural(undo.entries, "state")} recorded, no write after them; a resumed run ` +
+          "takes a new --journal FILE)\n",
+      );
+    }
+  } else if (options.onlyChanges) {
     out.write(
       `  --only-changes: ${plural(toWrite, "call")} to send (${command.call}), ${result.unchangedSkipped} not sent\n`,
     );
@@ -430,7 +523,7 @@ export async function readBeforeWriting(options: {
       `  all ${plural(toWrite, "call")} sent (--only-changes would skip the ${result.unchanged} that hold it)\n`,
     );
   }
-  if (undo)
+  if (undo && !result.interrupted)
     out.write(`  journal: ${undo.path} (${plural(undo.entries, "state")} recorded; pod-admin undo ${undo.path})\n`);
   if (options.dryRun && shown.length > 0) {
     out.write(`Differences (the first ${SHOWN_USERS} ${nouns} that differ, ${SHOWN_LINES} lines each):\n`);
