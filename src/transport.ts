@@ -95,9 +95,11 @@ export function undiciTransport(): Transport {
   let sender: UndiciSender | undefined;
   let loading: Promise<Send> | undefined;
   let closed = false;
+  let closing: Promise<void> | undefined;
   const transport = (wire: WireRequest) => {
-    if (send) return send(wire);
+    // Checked first: a call made right after close() must not slip out on the loaded sender.
     if (closed) return Promise.reject(new Error("the client was closed"));
+    if (send) return send(wire);
     loading ??= import("undici").then((undici) => {
       sender = new UndiciSender(undici);
       send = (wire) => (sender as UndiciSender).send(wire);
@@ -105,10 +107,14 @@ export function undiciTransport(): Transport {
     });
     return loading.then((loaded) => loaded(wire));
   };
-  transport.close = async () => {
+  // Idempotent: `await using` and an explicit close() both close the client, and undici rejects a second close.
+  transport.close = () => {
     closed = true;
-    await loading;
-    await sender?.close();
+    closing ??= (async () => {
+      await loading;
+      await sender?.close();
+    })();
+    return closing;
   };
   return transport;
 }
@@ -142,7 +148,7 @@ const MAX_ORIGINS = 8;
 
 class UndiciSender {
   readonly #undici: typeof import("undici");
-  /** For URLs that are not plain, and after close (its calls then fail as undici fails them). */
+  /** For URLs that are not plain. */
   readonly #agent: Dispatcher;
   /** Lanes by origin (the pod's, the login host's), the origin as `new URL()` spells it. */
   readonly #origins: { origin: string; lanes: Lane[] }[] = [];
