@@ -190,6 +190,25 @@ describe("users named by uid, email or username (issue 14)", () => {
     ]);
   });
 
+  it("refuses an over-long email or username, and invisible characters, naming the line and the rule", async () => {
+    const long = `${"a".repeat(500_000)}@acme.com`;
+    const local65 = `${"b".repeat(65)}@acme.com`;
+    const csv = `email,entitlement,enabled\n${long},a,true\n${local65},a,true\nx\u200b@acme.com,a,true\nok@acme.com,a,true\n`;
+    const out = (await read("features", csv)) as { line: number; rule?: string; error?: string }[];
+    expect(out.map((r) => [r.line, r.rule])).toEqual([
+      [2, "email length"],
+      [3, "email length"],
+      [4, "no invisible characters"],
+      [5, undefined],
+    ]);
+    expect(out[0]?.error).toBe(
+      'in.csv:2: column "email": an email address has at most 254 characters, 64 before the @; got 500009 characters',
+    );
+    expect(out[2]?.error).toContain("\\u200b");
+    const names = await read("features", `username,entitlement,enabled\n${"u".repeat(257)},a,true\n`);
+    expect(names).toMatchObject([{ line: 2, rule: "username length" }]);
+  });
+
   it("reads a delegate named by delegateEmail, its owner by any of the three", async () => {
     const csv = "username,delegateEmail,action\nada,grace@acme.com,add\n";
     expect(await read("delegates", csv)).toEqual([

@@ -299,3 +299,23 @@ describe("files naming users two ways are refused before anything is sent", () =
     expect(pod.stats().byOperation[LOOKUP]).toBe(0);
   });
 });
+
+describe("a lookup the pod refuses", () => {
+  it("names the status and the reason in one line, keeps the emails out of it, exits 2 and sends nothing", async () => {
+    const pod = await workspace.simulate({ directory });
+    const path = await file("refused.csv", "email,entitlement,enabled\nuser1@acme.com,a,true\nuser2@acme.com,a,true\n");
+    for (const extra of [[], ["--dry-run"]]) {
+      const run = await startPodAdmin(["features", "apply", path, "--pod", pod.url, "--quiet", ...extra], {
+        env: { POD_SESSION_TOKEN: "refused-token" },
+        cwd: workspace.work,
+      }).done;
+      expect(run.code).toBe(2);
+      const [first, second] = run.stderr.split("\n");
+      expect(first).toMatch(/^pod-admin: looking up users by email failed: GET \/v3\/users failed with 401: /);
+      expect(run.stderr).not.toContain("user1%40acme.com");
+      expect(run.stderr).not.toContain("refused-token");
+      expect(second).toBe("Nothing was sent.");
+    }
+    expect(pod.stats().byOperation["POST /v1/admin/user/{uid}/features/update"]).toBe(0);
+  });
+});

@@ -147,6 +147,31 @@ describe("undo, the edges", () => {
     }
   });
 
+  it("refuses --journal naming the report (it would be renamed over) and --report naming an undo journal (exit 2, nothing sent)", async () => {
+    const pod = await workspace.simulate({ users: POD_USERS });
+    const file = join(workspace.work, "clash.csv");
+    await writeFile(file, `uid,entitlement,enabled\n${FIRST},${F},true\n`);
+    const same = join(workspace.work, "same.jsonl");
+    const run = (args: string[]) =>
+      startPodAdmin(["features", "apply", file, "--pod", pod.url, "--quiet", ...args], token(pod)).done;
+    const clash = await run(["--journal", same, "--report", same]);
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toContain(`--journal ${same} is the --report file: the undo journal needs a file of its own`);
+    const partial = await run(["--journal", `${same}.partial`, "--report", same]);
+    expect(partial.code).toBe(2);
+    expect(partial.stderr).toContain("is the --report file's .partial");
+
+    const journal = join(workspace.work, "kept-undo.jsonl");
+    expect((await run(["--journal", journal])).code).toBe(0);
+    const before = await readFile(journal, "utf8");
+    pod.resetStats();
+    const overwrite = await run(["--report", journal]);
+    expect(overwrite.code).toBe(2);
+    expect(overwrite.stderr).toContain(`--report ${journal} is an undo journal (written by --journal)`);
+    expect(await readFile(journal, "utf8")).toBe(before);
+    expect(pod.stats().byOperation["POST /v1/admin/user/{uid}/features/update"]).toBe(0);
+  });
+
   it("features with no value before are left as they are, with a warning naming the journal line", async () => {
     const pod = await workspace.simulate({ users: POD_USERS });
     const file = join(workspace.work, "fresh.csv");

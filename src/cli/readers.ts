@@ -11,7 +11,7 @@ import { userIdToDecimal } from "../ids.js";
 import { mayHoldUnsafeInteger, parseJsonLossless } from "../json.js";
 import { OPERATIONS, WRITE_OPERATIONS, type WriteOperation } from "../operations.js";
 import type { AppEntitlement, AppEntitlementPatch, AppProduct } from "../users.js";
-import { printable, quote } from "./text.js";
+import { escapeInvisible, printable, quote } from "./text.js";
 
 /**
  * The four bulk operations the CLI applies.
@@ -851,6 +851,9 @@ function cellUid(row: Row, column: string, file: string, line: number): string {
   return value; // as written: the report gives back the row's own text
 }
 
+/** Longer usernames are refused before any lookup (the spec gives no maximum; Symphony's are far shorter). */
+const MAX_USERNAME = 256;
+
 /** A cell naming a user or a delegate: a uid, an email or a username, by its column. */
 function cellUser(row: Row, column: UserKey | DelegateKey, file: string, line: number): string {
   if (column === "uid" || column === "userId") return cellUid(row, column, file, line);
@@ -862,8 +865,24 @@ function cellUser(row: Row, column: UserKey | DelegateKey, file: string, line: n
 
 /** What is wrong with an email or a username (not a uid), or undefined. */
 function userValueProblem(column: string, value: string): { rule: string; detail: string } | undefined {
+  // Invisible characters never match a pod's user: refuse them here, naming the line, not later as "unknown".
+  if (escapeInvisible(value) !== value) {
+    return { rule: "no invisible characters", detail: `holds a control or invisible character: ${quote(value)}` };
+  }
   if (column === "email" || column === "delegateEmail") {
+    // RFC 5321's limits; a longer value would only make a lookup URL the pod refuses, failing its whole batch.
+    if (value.length > 254 || value.indexOf("@") > 64) {
+      return {
+        rule: "email length",
+        detail: `an email address has at most 254 characters, 64 before the @; got ${value.length} characters`,
+      };
+    }
     if (!looksLikeEmail(value)) return { rule: "email", detail: `expected an email address, got ${quote(value)}` };
+  } else if (value.length > MAX_USERNAME) {
+    return {
+      rule: "username length",
+      detail: `a username has at most ${MAX_USERNAME} characters; got ${value.length}`,
+    };
   } else if (/[\s,]/.test(value)) {
     return { rule: "username", detail: `expected a username (no blanks, no commas), got ${quote(value)}` };
   }

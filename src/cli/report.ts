@@ -142,6 +142,11 @@ export class Journal {
         `--report ${shown} is the input file: the report is written while the input is read; name another file`,
       );
     }
+    if (existing && (await holdsUndoJournal(path))) {
+      throw new ReportUnwritableError(
+        `--report ${shown} is an undo journal (written by --journal): the report would replace it; name another file`,
+      );
+    }
     const journal = new Journal(path, requested !== undefined);
     try {
       const handle = await open(journal.#partial, "w");
@@ -453,4 +458,17 @@ export async function scanJournal(
   if (first) return undefined;
   if (previous !== undefined && !incompleteLastLine) take(previous);
   return { settled, applied, lines, incompleteLastLine };
+}
+
+/** Whether a file starts with an undo journal's header line (`{"_undo":…`), read from its first bytes only. */
+async function holdsUndoJournal(path: string): Promise<boolean> {
+  const handle = await open(path, "r").catch(() => undefined);
+  if (handle === undefined) return false;
+  try {
+    const buffer = Buffer.alloc(64);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return /^\s*\{\s*"_undo"\s*:/.test(buffer.toString("utf8", 0, bytesRead));
+  } finally {
+    await handle.close();
+  }
 }

@@ -4,9 +4,9 @@
  * orchestrates: arguments (args.ts), session (session.ts), input (input.ts), the journal (report.ts), the plan
  * pass (plan.ts), the apply pass (apply.ts) and progress (progress.ts) each live in their own file.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { apply, readBeforeWriting } from "./apply.js";
 import {
@@ -72,7 +72,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const state: { sending: boolean; journal: Journal | undefined } = { sending: false, journal: undefined };
   try {
     return await run(argv, io, state);
-  } catch (error) {
+  } catch (thrown) {
+    // A lookup failing inside the plan's stream comes wrapped by the bulk run that was reading it.
+    const error = thrown instanceof Error && thrown.cause instanceof LookupError ? thrown.cause : thrown;
     if (error instanceof UsageError || error instanceof ReportUnwritableError || error instanceof LookupError) {
       io.stderr.write(`pod-admin: ${printable(error.message, 1000)}\n`);
       if (error instanceof UsageError) io.stderr.write("Run pod-admin --help for usage.\n");
@@ -168,6 +170,7 @@ async function runApply(
   // A dry run that reads keeps its items in a temporary journal, removed at the end.
   const scratch = args.dryRun && reading ? await mkdtemp(join(tmpdir(), "pod-admin-dry-")) : undefined;
   try {
+    if (args.journal !== undefined) await checkJournalPath(args.journal, args.report, input.path);
     // Opened before anything is read or sent: an unwritable report is refused with exit 2.
     if (!args.dryRun) journal = state.journal = await Journal.open(args.report, input.path);
     else if (scratch) journal = await Journal.open(join(scratch, "journal.jsonl"), input.path);
@@ -234,3 +237,22 @@ async function runApply(
 
 export type { ItemOf };
 export { CSV_COLUMNS };
+
+/**
+ * The undo journal must be a file of its own: the report is renamed over its path at the end of the run (and its
+ * `.partial` is written meanwhile), so a journal sharing either would be lost after the writes were sent.
+ */
+async function checkJournalPath(journalFile: string, report: string | undefined, inputPath: string): Promise<void> {
+  const real = async (path: string) => realpath(path).catch(() => resolve(path));
+  const journal = await real(journalFile);
+  const clashes: [string | undefined, string][] = [
+    [report, "the --report file"],
+    [report === undefined ? undefined : `${report}.partial`, "the --report file's .partial"],
+    [inputPath, "the input file"],
+  ];
+  for (const [path, what] of clashes) {
+    if (path !== undefined && (await real(path)) === journal) {
+      throw new UsageError(`--journal ${journalFile} is ${what}: the undo journal needs a file of its own`);
+    }
+  }
+}
