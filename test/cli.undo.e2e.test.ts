@@ -188,7 +188,10 @@ describe("undo, the edges", () => {
     expect(undo.stderr).toBe(
       `  warning: ${journal}:2: user ${FIRST}, feature "${F}" had no value before the run; the API cannot unset it: left as it is\n`,
     );
-    expect(undo.code).toBe(0);
+    expect(undo.stdout).toContain(
+      "  cannot undo: 1 feature the run set had no value before; the API cannot unset a feature, so they keep the value the run set\n",
+    );
+    expect(undo.code).toBe(1);
     expect(pod.state.features(FIRST)).toEqual({ [F]: true, [G]: false });
   });
 

@@ -119,8 +119,17 @@ async function run(
           (undo.nothingToUndo > 0 ? ` (${undo.nothingToUndo} recorded changes changed nothing)` : "") +
           "\n",
       );
-      if (undo.items === 0) return EXIT.ok;
-      return await runApply(args, io, state, undo.input, "jsonl", await sessionOf(args, io));
+      if (undo.cannotUndo > 0) {
+        io.stdout.write(
+          `  cannot undo: ${plural(undo.cannotUndo, "feature")} the run set had no value before; the API cannot ` +
+            "unset a feature, so they keep the value the run set\n",
+        );
+      }
+      // Exit 1 when some of the run's changes stay: the undo did not return every user to the state before.
+      const partly = undo.cannotUndo > 0 ? EXIT.someFailed : EXIT.ok;
+      if (undo.items === 0) return partly;
+      const code = await runApply(args, io, state, undo.input, "jsonl", await sessionOf(args, io));
+      return Math.max(code, partly);
     } finally {
       await undo.input.cleanup();
     }

@@ -36,6 +36,8 @@ export interface PreparedUndo {
   items: number;
   /** Journal lines that need nothing (a delegate change that changed nothing). */
   nothingToUndo: number;
+  /** Features the run set that had no value before: the API cannot unset them, so undo cannot reverse them. */
+  cannotUndo: number;
 }
 
 /**
@@ -72,6 +74,7 @@ export async function prepareUndo(
     input: { path, label: file, open: () => createReadStream(path), cleanup },
     items: 0,
     nothingToUndo: 0,
+    cannotUndo: 0,
   };
   let unset = 0;
   try {
@@ -106,7 +109,8 @@ export async function prepareUndo(
       }
       const item = undoItem(header.operation, entry);
       if (item === undefined) {
-        prepared.nothingToUndo++;
+        // A line whose only features had no value before is not "nothing to undo": it cannot be undone.
+        if (((entry as BeforeOf["features"]).unset ?? []).length === 0) prepared.nothingToUndo++;
         await write("\n");
         continue;
       }
@@ -121,6 +125,7 @@ export async function prepareUndo(
     await cleanup();
     throw error;
   }
+  prepared.cannotUndo = unset;
   if (unset > MAX_LISTED) stderr.write(`  … and ${plural(unset - MAX_LISTED, "more feature")} left as they are\n`);
   return prepared;
 }
