@@ -3,7 +3,7 @@
  */
 import { generateKeyPairSync } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { startPodAdmin, useCliWorkspace } from "./cli-process.js";
@@ -70,6 +70,21 @@ describe("pod-admin features apply", () => {
     expect(run.stdout).toContain("Plan (dry run, nothing sent)");
     expect(run.stdout).toContain("50 users, 50 calls");
     expect(pod.stats().requests).toBe(0);
+  });
+
+  it("a reader that goes away (| head) stops the run like a Ctrl-C: no crash, no temporary files left", async () => {
+    const pod = await simulate({ faults: { latencyMs: 20 } });
+    const csv = await featuresCsv("piped.csv", 300);
+    const { child, done } = start(["features", "apply", csv, "--pod", pod.url, "--dry-run", "--only-changes"], {
+      POD_SESSION_TOKEN: pod.currentToken(),
+      TMPDIR: workspace.work,
+    });
+    child.stdout.once("data", () => child.stdout.destroy());
+    const run = await done;
+    expect(run.stderr).not.toContain("EPIPE");
+    expect(run.stderr).not.toContain("Unhandled");
+    expect(run.code).not.toBeNull();
+    expect((await readdir(workspace.work)).filter((name) => name.startsWith("pod-admin-"))).toEqual([]);
   });
 
   it("bad rows: exit 2, file, line, column and rule named, nothing sent", async () => {

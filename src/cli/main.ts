@@ -25,6 +25,15 @@ const onSignal = () => {
 process.on("SIGINT", onSignal);
 process.on("SIGTERM", onSignal);
 
+// The reader went away (`pod-admin … | head`): stop taking work as a Ctrl-C does, so calls in flight settle, the
+// report is written and temporary files are removed; what is printed from then on goes nowhere.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE" && error.code !== "ERR_STREAM_DESTROYED") throw error;
+    if (stream === process.stdout) interrupt.abort();
+  });
+}
+
 runCli(process.argv.slice(2), {
   stdin: process.stdin,
   stdout: process.stdout,
