@@ -76,7 +76,7 @@ Commands:
   simulate               run a simulated pod on loopback (see pod-admin simulate --help)
 
 FILE is CSV or JSON Lines (.jsonl; one bulk item per line, e.g. a --report file). "-" reads standard input.
-A report (or the journal of a run that was stopped, even by kill -9) is a FILE too: applying it finishes the job,
+A report (also that of a run that was stopped, even by kill -9) is a FILE too: applying it finishes the job,
 never sending again what it says was applied.
 Rows of a user are grouped. action is ADD or REMOVE. A file names its users one way: uid, email or username (and
 delegates by userId or delegateEmail); the plan looks emails and usernames up on the pod (GET /v3/users, a dry run
