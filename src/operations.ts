@@ -22,6 +22,8 @@ import type {
   FeatureEntitlement,
   PodUser,
   UserLookupQuery,
+  UserStatus,
+  UserStatusUpdate,
 } from "./users.js";
 import {
   checkBody,
@@ -63,7 +65,7 @@ export const OPERATIONS = {
         requireFields(fromWire(wire), ["entitlement", "enabled"], field);
         return wire;
       });
-      checkBody(body, "FeatureList", "features");
+      checkBody(body, "post /v1/admin/user/{uid}/features/update", "features");
       return { body };
     },
     result: (): void => undefined,
@@ -94,7 +96,7 @@ export const OPERATIONS = {
       requireFields(wire, ["userId", "action"], "update");
       const delegate = BigInt(userIdToDecimal(wire.userId, "update.userId"));
       const checked = { action: wire.action };
-      checkBody(checked, "DelegateAction", "update");
+      checkBody(checked, "post /v1/admin/user/{uid}/delegates/update", "update");
       // int64: the delegate goes out as a bigint, written with every digit by the body serializer.
       return { body: { userId: delegate as unknown as number, action: checked.action } };
     },
@@ -121,7 +123,7 @@ export const OPERATIONS = {
     path: "/v1/admin/user/{uid}/app/entitlement/list",
     request: (apps: readonly AppEntitlement[]) => {
       const body = mapList(apps, "apps", (app, field) => toWire(app, "UserAppEntitlement", field));
-      checkBody(body, "UserAppEntitlementList", "apps");
+      checkBody(body, "post /v1/admin/user/{uid}/app/entitlement/list", "apps");
       return { body };
     },
     result: (wire: Schemas["UserAppEntitlementList"]): AppEntitlement[] => wire,
@@ -154,7 +156,7 @@ export const OPERATIONS = {
         }
         return wire;
       });
-      checkBody(body, "UserAppEntitlementsPatchList", "patches");
+      checkBody(body, "patch /v1/admin/user/{uid}/app/entitlement/list", "patches");
       return { body };
     },
     result: (wire: Schemas["UserAppEntitlementList"]): AppEntitlement[] => wire,
@@ -172,6 +174,26 @@ export const OPERATIONS = {
     method: "get",
     path: "/v1/admin/user/{uid}/app/entitlement/list",
     result: (wire: Schemas["UserAppEntitlementList"]): AppEntitlement[] => wire,
+  },
+  updateStatus: {
+    method: "post",
+    path: "/v1/admin/user/{uid}/status/update",
+    request: (update: UserStatusUpdate) => {
+      if (update === null || typeof update !== "object" || Array.isArray(update)) {
+        throw new ValidationError("status", "type object", "must be an object { status, suspended?, … }");
+      }
+      const body = toWire(update, "UserStatus", "status") as Schemas["UserStatus"];
+      requireFields(body, ["status"], "status");
+      checkBody(body, "post /v1/admin/user/{uid}/status/update", "status");
+      return { body };
+    },
+    result: (): void => undefined,
+    dryRun: (): void => undefined,
+  },
+  getStatus: {
+    method: "get",
+    path: "/v1/admin/user/{uid}/status",
+    result: (wire: Schemas["UserStatus"]): UserStatus => wire,
   },
   listAvailableFeatures: {
     method: "get",

@@ -107,6 +107,37 @@ export interface AppEntitlementPatch {
 }
 
 /**
+ * A user's account status, as `getStatus` returns it: `ENABLED` or `DISABLED`, and the suspension fields of SBE
+ * 20.14 and later when the pod sends them.
+ *
+ * @example
+ * ```ts
+ * const status: UserStatus = { status: "ENABLED", suspended: true, suspendedUntil: 1601546400, suspensionReason: "Leave" };
+ * ```
+ * @useDeclaredType
+ */
+export type UserStatus = Schemas["UserStatus"];
+
+/**
+ * What `updateStatus` sets: the status, and optionally a suspension (`suspendedUntil` is a unix time in seconds).
+ *
+ * @example
+ * ```ts
+ * const offboard: UserStatusUpdate = { status: "DISABLED" };
+ * ```
+ */
+export interface UserStatusUpdate {
+  /** `ENABLED` or `DISABLED`. */
+  status: "ENABLED" | "DISABLED";
+  /** Whether the user is temporarily suspended (SBE 20.14 and later). */
+  suspended?: boolean | undefined;
+  /** Until when the suspension holds, as a unix time in seconds. */
+  suspendedUntil?: number | undefined;
+  /** Why the user is suspended. */
+  suspensionReason?: string | undefined;
+}
+
+/**
  * Per-call options, accepted as the last argument of every method.
  *
  * @example
