@@ -2,9 +2,9 @@ import { createServer, type IncomingMessage, type Server, ServerResponse } from 
 import type { AddressInfo } from "node:net";
 import type { components } from "../../generated/pod-api.js";
 import { requestValidators } from "../../generated/schemas.js";
-import { canonicalUserId, type UserId } from "../ids.js";
-import { mayHoldUnsafeInteger, parseJsonLossless } from "../json.js";
-import { type AjvError, type CompiledValidator, describeSchemaError } from "../wire.js";
+import { canonicalUserId, type UserId } from "../core/ids.js";
+import { mayHoldUnsafeInteger, parseJsonLossless } from "../core/json.js";
+import { type AjvError, type CompiledValidator, describeSchemaError } from "../operations/wire.js";
 import type { SimulatorDirectoryEntry, SimulatorDirectoryUser } from "./directory.js";
 import { Fault, FaultPlan, type SimulatorFaults } from "./faults.js";
 import { RateLimiter } from "./ratelimit.js";
