@@ -1,4 +1,3 @@
-export type { SessionTokenContext, SessionTokenProvider } from "./auth.js";
 export {
   type AppPatchItem,
   type AppReplaceItem,
@@ -13,32 +12,7 @@ export {
   type BulkStreams,
   type DelegateUpdateItem,
   type FeatureUpdateItem,
-} from "./bulk.js";
-export { createPodClient, type PodClient, type PodClientOptions, type PodPaths } from "./client.js";
-export {
-  type CircuitBreakerName,
-  PodApiError,
-  type PodApiErrorDetails,
-  PodBadRequestError,
-  PodError,
-  PodForbiddenError,
-  PodNetworkError,
-  PodNotFoundError,
-  PodRateLimitError,
-  PodServerError,
-  PodUnauthorizedError,
-  ValidationError,
-} from "./errors.js";
-export type { UserId } from "./ids.js";
-export type { RateLimitOptions } from "./rate-limiter.js";
-export { DEFAULT_RETRY, type RetryOptions } from "./retry.js";
-export {
-  AuthenticationError,
-  type RsaAuthenticationOptions,
-  readPrivateKeyFile,
-  rsaAuthentication,
-} from "./rsa-auth.js";
-export type { FetchLike } from "./transport.js";
+} from "./api/bulk.js";
 export {
   type AppEntitlement,
   type AppEntitlementPatch,
@@ -54,4 +28,30 @@ export {
   UserAdmin,
   type UserLookup,
   type UserQuery,
-} from "./users.js";
+} from "./api/users.js";
+export type { SessionTokenContext, SessionTokenProvider } from "./core/auth.js";
+export { createPodClient, type PodClient, type PodClientOptions, type PodPaths } from "./core/client.js";
+export {
+  type CircuitBreakerName,
+  PodApiError,
+  type PodApiErrorDetails,
+  PodBadRequestError,
+  PodError,
+  PodForbiddenError,
+  PodNetworkError,
+  PodNotFoundError,
+  PodRateLimitError,
+  PodServerError,
+  PodUnauthorizedError,
+  ValidationError,
+} from "./core/errors.js";
+export type { UserId } from "./core/ids.js";
+export type { RateLimitOptions } from "./core/rate-limiter.js";
+export { DEFAULT_RETRY, type RetryOptions } from "./core/retry.js";
+export {
+  AuthenticationError,
+  type RsaAuthenticationOptions,
+  readPrivateKeyFile,
+  rsaAuthentication,
+} from "./core/rsa-auth.js";
+export type { FetchLike } from "./core/transport.js";

@@ -6,14 +6,14 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { responseValidators } from "../generated/schemas.js";
 import { ValidationError } from "../src/index.js";
-import { OPERATIONS, type OperationName } from "../src/operations.js";
+import { OPERATIONS, type OperationName } from "../src/operations/index.js";
+import { checkBody } from "../src/operations/wire.js";
 import {
   type SimulatedPod,
   type SimulatedPodOptions,
   type SimulatorDirectoryEntry,
   startSimulatedPod,
 } from "../src/simulator/index.js";
-import { checkBody } from "../src/wire.js";
 
 const TOKEN = "test-session-token";
 const UID = "7215545057281";

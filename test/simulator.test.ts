@@ -7,8 +7,8 @@ import {
   PodUnauthorizedError,
   ValidationError,
 } from "../src/index.js";
+import { checkBody } from "../src/operations/wire.js";
 import { mulberry32, type SimulatedPod, type SimulatedPodOptions, startSimulatedPod } from "../src/simulator/index.js";
-import { checkBody } from "../src/wire.js";
 
 const TOKEN = "test-session-token";
 const UID = "7215545057281";

@@ -3,10 +3,10 @@
  * {@link UsageError} (exit 2, nothing sent).
  */
 import { parseArgs } from "node:util";
-import { OPERATIONS, WRITE_OPERATIONS } from "../operations.js";
-import { checkHttpUrl, withoutCredentials } from "../urls.js";
-import { UsageError } from "../usage-error.js";
-import type { Operation } from "./readers.js";
+import { checkHttpUrl, withoutCredentials } from "../core/urls.js";
+import { UsageError } from "../core/usage-error.js";
+import { OPERATIONS, WRITE_OPERATIONS } from "../operations/index.js";
+import type { Operation } from "./input/readers.js";
 import { quote } from "./text.js";
 
 /**

@@ -3,11 +3,11 @@
  * following the operation's meaning, the `- old` / `+ new` lines of the difference, and the state to record before
  * a write so that it can be undone. Everything but {@link readCurrent} is pure.
  */
-import type { AppPatchItem, AppReplaceItem, DelegateUpdateItem, FeatureUpdateItem } from "../bulk.js";
-import type { PodClient } from "../client.js";
-import { userIdToDecimal } from "../ids.js";
-import type { AppEntitlement, AppProduct, FeatureEntitlement } from "../users.js";
-import type { ItemOf, Operation } from "./readers.js";
+import type { AppPatchItem, AppReplaceItem, DelegateUpdateItem, FeatureUpdateItem } from "../api/bulk.js";
+import type { AppEntitlement, AppProduct, FeatureEntitlement } from "../api/users.js";
+import type { PodClient } from "../core/client.js";
+import { userIdToDecimal } from "../core/ids.js";
+import type { ItemOf, Operation } from "./input/readers.js";
 import { quote } from "./text.js";
 
 /**

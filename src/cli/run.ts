@@ -8,7 +8,6 @@ import { mkdtemp, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
-import { apply, readBeforeWriting } from "./apply.js";
 import {
   type ApplyArgs,
   COMMANDS,
@@ -21,16 +20,17 @@ import {
   USAGE,
   UsageError,
 } from "./args.js";
-import { runExport } from "./export.js";
-import { dryRunSession, LookupError } from "./identities.js";
-import { type InputFile, inputFormat, openInput } from "./input.js";
-import { makePlan, printPlan } from "./plan.js";
-import { CSV_COLUMNS, type ItemOf } from "./readers.js";
-import { Journal, ReportUnwritableError } from "./report.js";
+import { runExport } from "./commands/export.js";
+import { prepareUndo } from "./commands/undo.js";
+import { UndoJournal } from "./files/journal.js";
+import { Journal, ReportUnwritableError } from "./files/report.js";
+import { dryRunSession, LookupError } from "./input/identities.js";
+import { CSV_COLUMNS, type ItemOf } from "./input/readers.js";
+import { type InputFile, inputFormat, openInput } from "./input/source.js";
+import { makePlan, printPlan } from "./passes/plan.js";
+import { apply, readBeforeWriting } from "./passes/write.js";
 import { podClient, resolveSessionToken } from "./session.js";
 import { plural, printable } from "./text.js";
-import { prepareUndo } from "./undo.js";
-import { UndoJournal } from "./undo-journal.js";
 
 /**
  * Where the command reads and writes; the real process's streams, or test doubles.

@@ -1,9 +1,9 @@
 /**
  * The session: the token (from the environment, or an RSA login done before anything is read) and the client.
  */
-import type { SessionTokenProvider } from "../auth.js";
-import { createPodClient, type PodClient } from "../client.js";
-import { readPrivateKeyFile, rsaAuthentication } from "../rsa-auth.js";
+import type { SessionTokenProvider } from "../core/auth.js";
+import { createPodClient, type PodClient } from "../core/client.js";
+import { readPrivateKeyFile, rsaAuthentication } from "../core/rsa-auth.js";
 import { type ApplyArgs, UsageError } from "./args.js";
 import { printable } from "./text.js";
 

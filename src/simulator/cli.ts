@@ -7,7 +7,7 @@
 
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { UsageError } from "../usage-error.js";
+import { UsageError } from "../core/usage-error.js";
 import { readDirectoryFile } from "./directory-file.js";
 import { latencyRange, type SimulatorFaults } from "./faults.js";
 import { uidKey } from "./ids.js";

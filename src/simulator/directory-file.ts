@@ -6,7 +6,7 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { parse as parseCsv } from "csv-parse";
-import { UsageError } from "../usage-error.js";
+import { UsageError } from "../core/usage-error.js";
 import { Directory, type SimulatorDirectoryEntry } from "./directory.js";
 import { readJsonExact } from "./json.js";
 

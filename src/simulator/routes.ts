@@ -1,9 +1,9 @@
 /**
- * The simulated pod's routes, built once from the operation table (src/operations.ts): each entry's `method` and
+ * The simulated pod's routes, built once from the operation table (src/operations/index.ts): each entry's `method` and
  * `path`, served by its handler (handlers/index.ts). Requests are routed by two map lookups, no regular expression:
  * a path under `/pod/v1/admin/user/{uid}/` by the text after the uid, any other by the whole path.
  */
-import { OPERATIONS, type OperationName } from "../operations.js";
+import { OPERATIONS, type OperationName } from "../operations/index.js";
 import type { Handler } from "./context.js";
 import { HANDLERS } from "./handlers/index.js";
 

@@ -8,13 +8,13 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { UsageError } from "../usage-error.js";
-import { COMMANDS, type Command } from "./args.js";
-import { type BeforeOf, UNDO_OPERATION, undoItem } from "./changes.js";
-import type { InputFile } from "./input.js";
-import type { Operation } from "./readers.js";
-import { plural, quote } from "./text.js";
-import { readUndoJournal } from "./undo-journal.js";
+import { UsageError } from "../../core/usage-error.js";
+import { COMMANDS, type Command } from "../args.js";
+import { type BeforeOf, UNDO_OPERATION, undoItem } from "../changes.js";
+import { readUndoJournal } from "../files/journal.js";
+import type { Operation } from "../input/readers.js";
+import type { InputFile } from "../input/source.js";
+import { plural, quote } from "../text.js";
 
 /** Warnings listed at most; the rest are counted. */
 const MAX_LISTED = 20;

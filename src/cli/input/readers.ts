@@ -6,12 +6,12 @@
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { parse as parseCsv } from "csv-parse";
-import type { AppPatchItem, AppReplaceItem, DelegateUpdateItem, FeatureUpdateItem } from "../bulk.js";
-import { userIdToDecimal } from "../ids.js";
-import { mayHoldUnsafeInteger, parseJsonLossless } from "../json.js";
-import { OPERATIONS, WRITE_OPERATIONS, type WriteOperation } from "../operations.js";
-import type { AppEntitlement, AppEntitlementPatch, AppProduct } from "../users.js";
-import { escapeInvisible, printable, quote } from "./text.js";
+import type { AppPatchItem, AppReplaceItem, DelegateUpdateItem, FeatureUpdateItem } from "../../api/bulk.js";
+import type { AppEntitlement, AppEntitlementPatch, AppProduct } from "../../api/users.js";
+import { userIdToDecimal } from "../../core/ids.js";
+import { mayHoldUnsafeInteger, parseJsonLossless } from "../../core/json.js";
+import { OPERATIONS, WRITE_OPERATIONS, type WriteOperation } from "../../operations/index.js";
+import { escapeInvisible, printable, quote } from "../text.js";
 
 /**
  * The four bulk operations the CLI applies.

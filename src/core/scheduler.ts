@@ -1,4 +1,4 @@
-import type { BulkReport } from "./bulk.js";
+import type { BulkReport } from "../api/bulk.js";
 import { PodError } from "./errors.js";
 /**
  * The bulk scheduler, generic: it knows items, slots, outcomes and progress, nothing of pods. The pod's parts (an

@@ -1,15 +1,15 @@
 import createClient, { type Client, createQuerySerializer, defaultPathSerializer } from "openapi-fetch";
-import type { paths } from "../generated/pod-api.js";
+import type { paths } from "../../generated/pod-api.js";
+import { BulkAdmin } from "../api/bulk.js";
+import { type CallDefaults, UserAdmin } from "../api/users.js";
+import { stringifyJson } from "../operations/wire.js";
 import { type SessionTokenProvider, SessionTokens } from "./auth.js";
-import { BulkAdmin } from "./bulk.js";
 import { pipelineFetch, requestClass } from "./fetch-adapter.js";
 import { loginLane, PodHttp } from "./http.js";
 import { AdaptiveRateLimiter, type RateLimitOptions } from "./rate-limiter.js";
 import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
 import { type FetchLike, fetchTransport, type Transport, undiciTransport } from "./transport.js";
 import { checkHttpUrl } from "./urls.js";
-import { type CallDefaults, UserAdmin } from "./users.js";
-import { stringifyJson } from "./wire.js";
 
 /**
  * Options of {@link createPodClient}.

@@ -3,11 +3,11 @@
  * and where input is checked against the spec (unknown fields, then the spec's own compiled validators).
  */
 
-import type { paths } from "../generated/pod-api.js";
-import { requestValidators, responseValidators, schemaShapes } from "../generated/schemas.js";
-import { ValidationError } from "./errors.js";
-import { type AnswerDecoder, UnreadableAnswer } from "./http.js";
-import { mayHoldUnsafeInteger, parseJsonLossless } from "./json.js";
+import type { paths } from "../../generated/pod-api.js";
+import { requestValidators, responseValidators, schemaShapes } from "../../generated/schemas.js";
+import { ValidationError } from "../core/errors.js";
+import { type AnswerDecoder, UnreadableAnswer } from "../core/http.js";
+import { mayHoldUnsafeInteger, parseJsonLossless } from "../core/json.js";
 
 /** Facade name → wire name, for every field the Pod API spells differently. The only such table. */
 export const RENAMED_FIELDS: Readonly<Record<string, string>> = Object.freeze({

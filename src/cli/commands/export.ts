@@ -9,17 +9,17 @@ import { rename, rm, stat } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { parse as parseCsv } from "csv-parse";
-import type { PodClient } from "../client.js";
-import { PodError, PodUnauthorizedError } from "../errors.js";
-import { canonicalUserId } from "../ids.js";
-import { AuthenticationError } from "../rsa-auth.js";
-import { schedule } from "../scheduler.js";
-import { EXIT, type ExportArgs, UsageError } from "./args.js";
-import { type CurrentOf, READ_CALL, readCurrent } from "./changes.js";
-import { counterRenderer } from "./progress.js";
-import { CSV_COLUMNS, formatFor, InputError, MAX_ROW_BYTES } from "./readers.js";
-import type { CliIo } from "./run.js";
-import { plural, printable, quote } from "./text.js";
+import type { PodClient } from "../../core/client.js";
+import { PodError, PodUnauthorizedError } from "../../core/errors.js";
+import { canonicalUserId } from "../../core/ids.js";
+import { AuthenticationError } from "../../core/rsa-auth.js";
+import { schedule } from "../../core/scheduler.js";
+import { EXIT, type ExportArgs, UsageError } from "../args.js";
+import { type CurrentOf, READ_CALL, readCurrent } from "../changes.js";
+import { CSV_COLUMNS, formatFor, InputError, MAX_ROW_BYTES } from "../input/readers.js";
+import { counterRenderer } from "../progress.js";
+import type { CliIo } from "../run.js";
+import { plural, printable, quote } from "../text.js";
 
 /** The columns (or JSON fields) that name a user, in the order they are looked for. */
 const KEYS = ["uid", "email", "username"] as const;

@@ -3,22 +3,22 @@
  * journal as it settles, shows progress, and turns the journal into the report at the end.
  */
 import { createReadStream } from "node:fs";
-import type { BulkStreamEnd } from "../bulk.js";
-import type { PodClient } from "../client.js";
-import { PodApiError, PodError, PodUnauthorizedError } from "../errors.js";
-import { userIdToDecimal } from "../ids.js";
-import { AuthenticationError } from "../rsa-auth.js";
-import { schedule } from "../scheduler.js";
-import { type Command, EXIT } from "./args.js";
-import { beforeEntry, type CurrentOf, differences, READ_CALL, readCurrent } from "./changes.js";
-import { BitSet } from "./keysort.js";
+import type { BulkStreamEnd } from "../../api/bulk.js";
+import type { PodClient } from "../../core/client.js";
+import { PodApiError, PodError, PodUnauthorizedError } from "../../core/errors.js";
+import { userIdToDecimal } from "../../core/ids.js";
+import { AuthenticationError } from "../../core/rsa-auth.js";
+import { schedule } from "../../core/scheduler.js";
+import { type Command, EXIT } from "../args.js";
+import { beforeEntry, type CurrentOf, differences, READ_CALL, readCurrent } from "../changes.js";
+import type { UndoJournal } from "../files/journal.js";
+import type { Journal } from "../files/report.js";
+import { BitSet } from "../input/keysort.js";
+import { type ItemOf, type Operation, readItems } from "../input/readers.js";
+import { progressRenderer } from "../progress.js";
+import type { CliIo } from "../run.js";
+import { plural, printable } from "../text.js";
 import { BULK_METHOD, type LooseBulk, type Plan } from "./plan.js";
-import { progressRenderer } from "./progress.js";
-import { type ItemOf, type Operation, readItems } from "./readers.js";
-import type { Journal } from "./report.js";
-import type { CliIo } from "./run.js";
-import { plural, printable } from "./text.js";
-import type { UndoJournal } from "./undo-journal.js";
 
 /**
  * Applies the plan. Ctrl-C (`io.interrupt`) stops taking work and lets the calls in flight finish; a second one

@@ -1,9 +1,9 @@
-import { PodError, PodForbiddenError, ValidationError } from "./errors.js";
-import type { PodHttp } from "./http.js";
-import { type UserId, userIdToDecimal } from "./ids.js";
-import { type InputOf, OPERATIONS, type WriteOperation } from "./operations.js";
-import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
-import { type BulkOutcome, type BulkProgress, BulkRunError, type Items, schedule } from "./scheduler.js";
+import { PodError, PodForbiddenError, ValidationError } from "../core/errors.js";
+import type { PodHttp } from "../core/http.js";
+import { type UserId, userIdToDecimal } from "../core/ids.js";
+import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "../core/retry.js";
+import { type BulkOutcome, type BulkProgress, BulkRunError, type Items, schedule } from "../core/scheduler.js";
+import { type InputOf, OPERATIONS, type WriteOperation } from "../operations/index.js";
 import type {
   AppEntitlement,
   AppEntitlementPatch,
@@ -103,7 +103,7 @@ export interface BulkOptions {
   dryRun?: boolean;
 }
 
-export { type BulkOutcome, type BulkProgress, BulkRunError } from "./scheduler.js";
+export { type BulkOutcome, type BulkProgress, BulkRunError } from "../core/scheduler.js";
 
 /**
  * A failed item: its uid, the input exactly as given (so it can be retried as is) and why it failed.

@@ -1,12 +1,12 @@
 import type { Client } from "openapi-fetch";
-import type { components } from "../generated/pod-api.js";
-import type { PodPaths } from "./client.js";
-import { describeValueKind, ValidationError } from "./errors.js";
-import { CALL_CONTEXT, type CallContext } from "./fetch-adapter.js";
-import type { AnswerDecoder, PodHttp } from "./http.js";
-import { type UserId, userIdToDecimal } from "./ids.js";
-import { answerDecoder, type InputOf, OPERATIONS, type OperationName, type ResultOf } from "./operations.js";
-import { checkTimeoutMs, type RetryOptions, resolveRetry } from "./retry.js";
+import type { components } from "../../generated/pod-api.js";
+import type { PodPaths } from "../core/client.js";
+import { describeValueKind, ValidationError } from "../core/errors.js";
+import { CALL_CONTEXT, type CallContext } from "../core/fetch-adapter.js";
+import type { AnswerDecoder, PodHttp } from "../core/http.js";
+import { type UserId, userIdToDecimal } from "../core/ids.js";
+import { checkTimeoutMs, type RetryOptions, resolveRetry } from "../core/retry.js";
+import { answerDecoder, type InputOf, OPERATIONS, type OperationName, type ResultOf } from "../operations/index.js";
 
 type Schemas = components["schemas"];
 

@@ -3,18 +3,18 @@
  * contradictions and users who appear twice, writes the journal's `pending` lines, and prints what will be sent.
  * Nothing is sent: a bad row stops the job here.
  */
-import type { BulkOutcome, BulkStreamEnd } from "../bulk.js";
-import type { PodClient } from "../client.js";
-import { ValidationError } from "../errors.js";
-import { userIdToDecimal } from "../ids.js";
-import { OPERATIONS, WRITE_OPERATIONS, type WriteOperation } from "../operations.js";
-import type { Command } from "./args.js";
-import { type ResolutionStats, type UnknownUser, UserResolver, unknownUserMessage } from "./identities.js";
-import type { InputFile } from "./input.js";
-import { BitSet, type KeyRecord, KeySorter, keyText } from "./keysort.js";
-import { InputError, type Operation, readItems } from "./readers.js";
-import { type Journal, scanJournal } from "./report.js";
-import { plural, printable } from "./text.js";
+import type { BulkOutcome, BulkStreamEnd } from "../../api/bulk.js";
+import type { PodClient } from "../../core/client.js";
+import { ValidationError } from "../../core/errors.js";
+import { userIdToDecimal } from "../../core/ids.js";
+import { OPERATIONS, WRITE_OPERATIONS, type WriteOperation } from "../../operations/index.js";
+import type { Command } from "../args.js";
+import { type Journal, scanJournal } from "../files/report.js";
+import { type ResolutionStats, type UnknownUser, UserResolver, unknownUserMessage } from "../input/identities.js";
+import { BitSet, type KeyRecord, KeySorter, keyText } from "../input/keysort.js";
+import { InputError, type Operation, readItems } from "../input/readers.js";
+import type { InputFile } from "../input/source.js";
+import { plural, printable } from "../text.js";
 
 /**
  * How each operation runs through `pod.bulk.stream`.

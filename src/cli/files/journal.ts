@@ -8,12 +8,12 @@ import { closeSync, createReadStream, fdatasyncSync, fsyncSync, openSync, writeS
 import { stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { canonicalUserId } from "../ids.js";
-import { UsageError } from "../usage-error.js";
-import type { BeforeOf } from "./changes.js";
-import type { Operation } from "./readers.js";
+import { canonicalUserId } from "../../core/ids.js";
+import { UsageError } from "../../core/usage-error.js";
+import type { BeforeOf } from "../changes.js";
+import type { Operation } from "../input/readers.js";
+import { printable, quote } from "../text.js";
 import { ReportUnwritableError } from "./report.js";
-import { printable, quote } from "./text.js";
 
 /**
  * The key of the journal's first line.

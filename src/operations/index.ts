@@ -9,12 +9,8 @@
  * The one naming quirk of the wire, `entitlment`, is a declared mapping too: `RENAMED_FIELDS` in wire.ts.
  */
 import type { FetchOptions } from "openapi-fetch";
-import type { components } from "../generated/pod-api.js";
-import type { AppPatchItem, AppReplaceItem, DelegateUpdateItem, FeatureUpdateItem } from "./bulk.js";
-import type { PodPaths } from "./client.js";
-import { ValidationError } from "./errors.js";
-import type { AnswerDecoder } from "./http.js";
-import { userIdToDecimal } from "./ids.js";
+import type { components } from "../../generated/pod-api.js";
+import type { AppPatchItem, AppReplaceItem, DelegateUpdateItem, FeatureUpdateItem } from "../api/bulk.js";
 import type {
   AppEntitlement,
   AppEntitlementPatch,
@@ -24,7 +20,11 @@ import type {
   UserLookupQuery,
   UserStatus,
   UserStatusUpdate,
-} from "./users.js";
+} from "../api/users.js";
+import type { PodPaths } from "../core/client.js";
+import { ValidationError } from "../core/errors.js";
+import type { AnswerDecoder } from "../core/http.js";
+import { userIdToDecimal } from "../core/ids.js";
 import {
   checkBody,
   exactIdsAnswer,
