@@ -23,7 +23,10 @@ export interface SimulatorDirectoryEntry {
   username?: string;
   /** Default: the part of the email before `@`. */
   displayName?: string;
-  /** `"DISABLED"` users are found by `active=false` lookups and listed as such. Default `"ENABLED"`. */
+  /**
+   * `"DISABLED"` users are found by `active=false` lookups, listed as such, and `GET …/status` answers
+   * `{ "status": "DISABLED" }` for them; a `POST …/status/update` changes what all three say. Default `"ENABLED"`.
+   */
   status?: "ENABLED" | "DISABLED";
 }
 
@@ -46,7 +49,7 @@ export interface SimulatorDirectoryUser {
   username: string;
   /** As given, or the part of the email before `@` when none was. */
   displayName: string;
-  /** `"ENABLED"` unless given as `"DISABLED"`. */
+  /** `"ENABLED"` unless given as `"DISABLED"`, or as last set by `POST …/status/update`. */
   status: "ENABLED" | "DISABLED";
 }
 

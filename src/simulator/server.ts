@@ -47,8 +47,9 @@ export interface ServerOptions {
  * The server's answers, with the operation being answered: set once a request is routed, so every answer (a fault,
  * a 401, a 400 from the handler) counts for it without passing it through every call. A class field, not a
  * property added later, so answers keep one shape and nothing is allocated for it.
+ *
+ * @internal
  */
-/** @internal */
 export class PodResponse extends ServerResponse<IncomingMessage> {
   operation = -1;
 }
