@@ -3,11 +3,11 @@
  * {@link UsageError} (exit 2, nothing sent).
  */
 import { parseArgs } from "node:util";
+import { quote } from "../core/text.js";
 import { checkHttpUrl, withoutCredentials } from "../core/urls.js";
 import { UsageError } from "../core/usage-error.js";
-import { OPERATIONS, WRITE_OPERATIONS } from "../operations/index.js";
+import { OPERATIONS, WRITE_OPERATIONS, WRITES } from "../operations/index.js";
 import type { Operation } from "./input/readers.js";
-import { quote } from "./text.js";
 
 /**
  * Exit codes: 0 all applied, 1 some did not apply (report written), 2 nothing sent (bad usage, input or login), 130 interrupted before sending.
@@ -48,9 +48,10 @@ export interface Command {
  */
 export const COMMANDS: Record<string, Command> = Object.fromEntries(
   WRITE_OPERATIONS.map((name) => {
-    const { method, path, cli } = OPERATIONS[name];
+    const { method, path } = OPERATIONS[name];
+    const { words, layout, label } = WRITES[name];
     const call = `${method.toUpperCase()} ${path.replace("/v1/admin/user/{uid}/", "")}`;
-    return [cli.words, { words: cli.words, operation: cli.layout, label: cli.label, call }];
+    return [words, { words, operation: layout, label, call }];
   }),
 );
 
@@ -274,11 +275,12 @@ export interface ExportArgs {
  * EXPORTS["apps export"]; // "appsReplace"
  * ```
  */
-export const EXPORTS: Record<string, Operation> = {
-  "features export": "features",
-  "delegates export": "delegates",
-  "apps export": "appsReplace",
-};
+export const EXPORTS: Record<string, Operation> = Object.fromEntries(
+  WRITE_OPERATIONS.flatMap((name) => {
+    const { export: exported, layout } = WRITES[name];
+    return exported === undefined ? [] : [[exported.words, layout]];
+  }),
+);
 
 /**
  * Parses and checks an export command line. Returns `"help"` for `--help`.

@@ -4,20 +4,21 @@
  */
 import { createReadStream } from "node:fs";
 import type { BulkStreamEnd } from "../../api/bulk.js";
-import type { PodClient } from "../../core/client.js";
+import type { PodClient } from "../../api/client.js";
 import { PodApiError, PodError, PodUnauthorizedError } from "../../core/errors.js";
 import { userIdToDecimal } from "../../core/ids.js";
 import { AuthenticationError } from "../../core/rsa-auth.js";
 import { schedule } from "../../core/scheduler.js";
+import { plural, printable } from "../../core/text.js";
+import { rulesOf } from "../../operations/index.js";
 import { type Command, EXIT } from "../args.js";
 import { beforeEntry, type CurrentOf, differences, READ_CALL, readCurrent } from "../changes.js";
 import type { UndoJournal } from "../files/journal.js";
 import type { Journal } from "../files/report.js";
 import { BitSet } from "../input/keysort.js";
 import { type ItemOf, type Operation, readItems } from "../input/readers.js";
+import type { CliIo } from "../io.js";
 import { progressRenderer } from "../progress.js";
-import type { CliIo } from "../run.js";
-import { plural, printable } from "../text.js";
 import { BULK_METHOD, type LooseBulk, type Plan } from "./plan.js";
 
 /**
@@ -370,8 +371,10 @@ export async function readBeforeWriting(options: {
    * user never conflict: each is decided against the state read, which is also the state after the earlier rows.
    */
   const shared = new Map<string, Promise<CurrentOf[Operation]>>();
+  const { rows } = rulesOf(operation);
+  const sharesReads = rows.kind === "single" && rows.perUser.many;
   const readOf = (uid: string): Promise<CurrentOf[Operation]> => {
-    if (operation !== "delegates") return readCurrent(pod, operation, uid);
+    if (!sharesReads) return readCurrent(pod, operation, uid);
     let read = shared.get(uid);
     if (read === undefined) {
       read = readCurrent(pod, operation, uid);
@@ -494,7 +497,8 @@ export async function readBeforeWriting(options: {
   }
 
   const out = io.stdout;
-  const noun = operation === "delegates" ? "delegate change" : "user";
+  const rules = rulesOf(operation).rows;
+  const noun = rules.kind === "single" && rules.perUser.many ? rules.perUser.noun : "user";
   const nouns = `${noun}s`;
   const total = result.read + result.unsent;
   out.write(
