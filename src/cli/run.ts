@@ -29,7 +29,8 @@ import { CSV_COLUMNS, type ItemOf } from "./input/readers.js";
 import { type InputFile, inputFormat, openInput } from "./input/source.js";
 import type { CliIo } from "./io.js";
 import { makePlan, printPlan } from "./passes/plan.js";
-import { apply, readBeforeWriting } from "./passes/write.js";
+import { readBeforeWriting } from "./passes/read.js";
+import { apply } from "./passes/write.js";
 import { podClient, resolveSessionToken } from "./session.js";
 
 export type { CliIo } from "./io.js";
