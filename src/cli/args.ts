@@ -55,6 +55,18 @@ export const COMMANDS: Record<string, Command> = Object.fromEntries(
   }),
 );
 
+/** The commands' lines of the help, from each write's declared help (operations/*.ts). */
+function commandsHelp(): string {
+  const writes = WRITE_OPERATIONS.map((name) => WRITES[name]);
+  const apply = writes.map(
+    ({ words, help }) => `  ${`${words} FILE`.padEnd(22)} ${help.does.padEnd(31)} CSV: ${help.columns}`,
+  );
+  const exports = writes.flatMap(({ export: exported, help }) =>
+    exported === undefined ? [] : [`  ${`${exported.words} [FILE|--all]`.padEnd(30)} ${help.exports ?? ""}`],
+  );
+  return [...apply, ...exports].join("\n");
+}
+
 /**
  * The usage text `pod-admin --help` prints.
  *
@@ -66,13 +78,7 @@ export const COMMANDS: Record<string, Command> = Object.fromEntries(
 export const USAGE = `Usage: pod-admin <command> FILE [options]
 
 Commands:
-  features apply FILE    set feature entitlements        CSV: uid|email|username,entitlement,enabled
-  delegates apply FILE   add or remove delegates         CSV: uid|email|username,userId|delegateEmail,action
-  apps replace FILE      replace all apps of each user   CSV: uid|email|username,appId,listed,install[,appName][,product*]
-  apps patch FILE        change some apps of each user   CSV: uid|email|username,appId[,listed][,install][,product*]
-  features export [FILE|--all]   what users hold, in the features apply layout
-  delegates export [FILE|--all]  their delegates, in the delegates apply layout (action ADD)
-  apps export [FILE|--all]       their apps, in the apps replace layout (products included)
+${commandsHelp()}
   undo JOURNAL           restore the states a --journal recorded (same options as apply)
   simulate               run a simulated pod on loopback (see pod-admin simulate --help)
 

@@ -431,6 +431,11 @@ export const appReplaceWrite = writeRules<AppReplaceItem, AppEntitlement[], Apps
   layout: "appsReplace",
   words: "apps replace",
   label: "apps (replace)",
+  help: {
+    does: "replace all apps of each user",
+    columns: "uid|email|username,appId,listed,install[,appName][,product*]",
+    exports: "their apps, in the apps replace layout (products included)",
+  },
   csv: { required: ["uid", "appId", "listed", "install"], optional: ["appName", ...PRODUCT_COLUMNS] },
   rows: {
     kind: "grouped",
@@ -454,6 +459,7 @@ export const appPatchWrite = writeRules<AppPatchItem, AppEntitlement[], AppsBefo
   layout: "appsPatch",
   words: "apps patch",
   label: "apps (patch)",
+  help: { does: "change some apps of each user", columns: "uid|email|username,appId[,listed][,install][,product*]" },
   csv: { required: ["uid", "appId"], optional: ["listed", "install", ...PRODUCT_COLUMNS] },
   rows: {
     kind: "grouped",

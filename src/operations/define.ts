@@ -134,6 +134,8 @@ export interface WriteRules<Item, Current, Before> {
   words: string;
   /** The write in the plan, e.g. `apps (patch)`. */
   label: string;
+  /** The help text's lines: what the command does, its CSV columns, and what its export writes. */
+  help: { does: string; columns: string; exports?: string };
   /** The apply layout's CSV columns (a user column — `uid`, `email` or `username` — comes first). */
   csv: { required: readonly string[]; optional: readonly string[] };
   rows: RowRules;

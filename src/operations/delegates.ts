@@ -96,6 +96,11 @@ export const delegateWrite = writeRules<DelegateUpdateItem, bigint[], DelegatesB
   layout: "delegates",
   words: "delegates apply",
   label: "delegates",
+  help: {
+    does: "add or remove delegates",
+    columns: "uid|email|username,userId|delegateEmail,action",
+    exports: "their delegates, in the delegates apply layout (action ADD)",
+  },
   csv: { required: ["uid", "userId", "action"], optional: [] },
   rows: {
     kind: "single",

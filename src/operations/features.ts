@@ -81,6 +81,11 @@ export const featureWrite = writeRules<FeatureUpdateItem, FeatureEntitlement[], 
   layout: "features",
   words: "features apply",
   label: "features",
+  help: {
+    does: "set feature entitlements",
+    columns: "uid|email|username,entitlement,enabled",
+    exports: "what users hold, in the features apply layout",
+  },
   csv: { required: ["uid", "entitlement", "enabled"], optional: [] },
   rows: {
     kind: "grouped",

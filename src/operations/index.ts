@@ -82,6 +82,12 @@ export type WriteOperation = {
 export type BulkItemOf<K extends WriteOperation> = Parameters<(typeof OPERATIONS)[K]["bulk"]["input"]>[0];
 
 /**
+ * What {@link WRITES} must hold: complete rules for every write of the table, no more, no less.
+ * @internal
+ */
+export type WritesDeclared = { [K in WriteOperation]: WriteRules<BulkItemOf<K>, never, unknown> };
+
+/**
  * Every write's rules, by its table name. `satisfies` makes a write without rules (or rules of another item type) a
  * type error here, so nothing can fall through to another operation's code.
  * @internal
@@ -92,7 +98,7 @@ export const WRITES = {
   replaceApps: appReplaceWrite,
   patchApps: appPatchWrite,
   updateStatus: statusWrite,
-} as const satisfies { [K in WriteOperation]: WriteRules<BulkItemOf<K>, never, unknown> };
+} as const satisfies WritesDeclared;
 
 /** The CLI's name of each write's layout: `features`, `delegates`, `appsReplace`, `appsPatch`, `status`. @internal */
 export type Layout = (typeof WRITES)[WriteOperation]["layout"];

@@ -116,6 +116,11 @@ export const statusWrite = writeRules<UserStatusItem, UserStatus, StatusBefore>(
   layout: "status",
   words: "status apply",
   label: "status",
+  help: {
+    does: "enable, disable or suspend",
+    columns: "uid|email|username,status[,suspended][,suspendedUntil][,suspensionReason]",
+    exports: "their status, in the status apply layout",
+  },
   csv: { required: ["uid", "status"], optional: [...SUSPENSION] },
   rows: {
     kind: "single",
