@@ -1,6 +1,4 @@
 export {
-  type AppPatchItem,
-  type AppReplaceItem,
   BulkAdmin,
   type BulkFailure,
   type BulkOptions,
@@ -10,27 +8,12 @@ export {
   BulkRunError,
   type BulkStreamEnd,
   type BulkStreams,
-  type DelegateUpdateItem,
-  type FeatureUpdateItem,
 } from "./api/bulk.js";
-export {
-  type AppEntitlement,
-  type AppEntitlementPatch,
-  type AppEntitlementSetting,
-  type AppProduct,
-  type CallOptions,
-  type DelegateAction,
-  type DelegateUpdate,
-  type FeatureEntitlement,
-  type ListUsersOptions,
-  type LookupOptions,
-  type PodUser,
-  UserAdmin,
-  type UserLookup,
-  type UserQuery,
-} from "./api/users.js";
+export { createPodClient, type PodClient } from "./api/client.js";
+export { type ListUsersOptions, type LookupOptions, UserAdmin } from "./api/users.js";
 export type { SessionTokenContext, SessionTokenProvider } from "./core/auth.js";
-export { createPodClient, type PodClient, type PodClientOptions, type PodPaths } from "./core/client.js";
+export type { CallOptions } from "./core/call-options.js";
+export type { PodClientOptions } from "./core/client.js";
 export {
   type CircuitBreakerName,
   PodApiError,
@@ -46,6 +29,7 @@ export {
   ValidationError,
 } from "./core/errors.js";
 export type { UserId } from "./core/ids.js";
+export type { PodPaths } from "./core/paths.js";
 export type { RateLimitOptions } from "./core/rate-limiter.js";
 export { DEFAULT_RETRY, type RetryOptions } from "./core/retry.js";
 export {
@@ -55,3 +39,15 @@ export {
   rsaAuthentication,
 } from "./core/rsa-auth.js";
 export type { FetchLike } from "./core/transport.js";
+export type {
+  AppEntitlement,
+  AppEntitlementPatch,
+  AppEntitlementSetting,
+  AppPatchItem,
+  AppProduct,
+  AppReplaceItem,
+} from "./operations/apps.js";
+export type { DelegateAction, DelegateUpdate, DelegateUpdateItem } from "./operations/delegates.js";
+export type { FeatureEntitlement, FeatureUpdateItem } from "./operations/features.js";
+export type { UserStatus, UserStatusItem, UserStatusUpdate } from "./operations/status.js";
+export type { PodUser, UserLookup, UserQuery } from "./operations/users.js";

@@ -3,8 +3,8 @@
  * the state recorded before a write, and the item that undoes it.
  */
 import { describe, expect, it } from "vitest";
-import type { AppEntitlement } from "../src/api/users.js";
 import { beforeEntry, differences, UNDO_OPERATION, undoItem } from "../src/cli/changes.js";
+import type { AppEntitlement } from "../src/index.js";
 
 const F = "canCreatePublicRoom";
 const G = "sendFilesEnabled";

@@ -1,247 +1,17 @@
-import type { Client } from "openapi-fetch";
-import type { components } from "../../generated/pod-api.js";
-import type { PodPaths } from "../core/client.js";
+/**
+ * The facade: `pod.users`, one method per operation of the table, each a line that runs it through the
+ * {@link OperationCaller}, plus `lookup` (batched) and `list` (paged) over the directory reads.
+ */
+import { type CallOptions, checkCallOptions } from "../core/call-options.js";
 import { describeValueKind, ValidationError } from "../core/errors.js";
-import { CALL_CONTEXT, type CallContext } from "../core/fetch-adapter.js";
-import type { AnswerDecoder, PodHttp } from "../core/http.js";
 import { type UserId, userIdToDecimal } from "../core/ids.js";
-import { checkTimeoutMs, type RetryOptions, resolveRetry } from "../core/retry.js";
-import { answerDecoder, type InputOf, OPERATIONS, type OperationName, type ResultOf } from "../operations/index.js";
-
-type Schemas = components["schemas"];
-
-/**
- * One feature entitlement of a user. The Pod API spells the field `entitlment`; this package spells it
- * `entitlement` and translates on the wire.
- *
- * @example
- * ```ts
- * const feature: FeatureEntitlement = { entitlement: "canCreatePublicRoom", enabled: true };
- * ```
- */
-export interface FeatureEntitlement {
-  /** Feature name, e.g. `canCreatePublicRoom`, `isExternalIMEnabled`, `delegatesEnabled`. */
-  entitlement: string;
-  /** Whether the feature is enabled for the user. */
-  enabled: boolean;
-}
-
-/**
- * What `delegates/update` does with `userId`.
- *
- * @example
- * ```ts
- * const action: DelegateAction = "ADD";
- * ```
- * @useDeclaredType
- */
-export type DelegateAction = NonNullable<Schemas["DelegateAction"]["action"]>;
-
-/**
- * The body of `delegates/update`: add or remove one delegate.
- *
- * @example
- * ```ts
- * const update: DelegateUpdate = { userId: 7215545057282n, action: "REMOVE" };
- * ```
- */
-export interface DelegateUpdate {
-  /** The delegate's user id. */
-  userId: UserId;
-  /** `ADD` or `REMOVE`. */
-  action: DelegateAction;
-}
-
-/**
- * One application entitlement of a user, as `replaceApps` sends it and `listApps` returns it.
- *
- * @example
- * ```ts
- * const app: AppEntitlement = { appId: "selerity", appName: "Selerity Context", listed: true, install: true };
- * ```
- * @useDeclaredType
- */
-export type AppEntitlement = Schemas["UserAppEntitlement"];
-
-/**
- * A product of an application (a subscription tier).
- *
- * @example
- * ```ts
- * const product: AppProduct = { appId: "selerity", name: "Premium", sku: "AcDccU53SsY", subscribed: false, type: "premium" };
- * ```
- * @useDeclaredType
- */
-export type AppProduct = Schemas["Product"];
-
-/**
- * A setting in an app patch: `"TRUE"`, `"FALSE"`, `"KEEP"` (leave as is, the default) or `"REMOVE"` (fall back
- * to the pod-level setting).
- *
- * @example
- * ```ts
- * const keep: AppEntitlementSetting = "KEEP";
- * ```
- * @useDeclaredType
- */
-export type AppEntitlementSetting = NonNullable<Schemas["UserAppEntitlementPatch"]["listed"]>;
-
-/**
- * A change to one app of a user. `listed` and `install` take the API's settings or, for convenience, a boolean
- * (`true` is sent as `"TRUE"`, `false` as `"FALSE"`). Fields left out are kept.
- *
- * @example
- * ```ts
- * const patch: AppEntitlementPatch = { appId: "djApp", install: false, listed: "REMOVE" };
- * ```
- */
-export interface AppEntitlementPatch {
-  /** The application to change. */
-  appId: string;
-  /** Whether the app is listed in the user's app store. Default `"KEEP"`. */
-  listed?: AppEntitlementSetting | boolean;
-  /** Whether the app is installed for the user. Default `"KEEP"`. */
-  install?: AppEntitlementSetting | boolean;
-  /** A product subscription to set; give all of its fields. Not `null`. */
-  product?: AppProduct;
-}
-
-/**
- * A user's account status, as `getStatus` returns it: `ENABLED` or `DISABLED`, and the suspension fields of SBE
- * 20.14 and later when the pod sends them.
- *
- * @example
- * ```ts
- * const status: UserStatus = { status: "ENABLED", suspended: true, suspendedUntil: 1601546400, suspensionReason: "Leave" };
- * ```
- * @useDeclaredType
- */
-export type UserStatus = Schemas["UserStatus"];
-
-/**
- * What `updateStatus` sets: the status, and optionally a suspension (`suspendedUntil` is a unix time in seconds).
- *
- * @example
- * ```ts
- * const offboard: UserStatusUpdate = { status: "DISABLED" };
- * ```
- */
-export interface UserStatusUpdate {
-  /** `ENABLED` or `DISABLED`. */
-  status: "ENABLED" | "DISABLED";
-  /** Whether the user is temporarily suspended (SBE 20.14 and later). */
-  suspended?: boolean | undefined;
-  /** Until when the suspension holds, as a unix time in seconds. */
-  suspendedUntil?: number | undefined;
-  /** Why the user is suspended. */
-  suspensionReason?: string | undefined;
-}
-
-/**
- * Per-call options, accepted as the last argument of every method.
- *
- * @example
- * ```ts
- * await pod.users.listFeatures(uid, { signal: AbortSignal.timeout(5_000), retry: { maxAttempts: 2 } });
- * ```
- */
-export interface CallOptions {
-  /** Aborts the call, its retries and backoff waits; the call rejects with the signal's reason. */
-  signal?: AbortSignal | undefined;
-  /** Overrides the client's retry policy for this call. */
-  retry?: RetryOptions | undefined;
-  /** Overrides the client's per-attempt timeout for this call, in milliseconds. */
-  timeoutMs?: number | undefined;
-}
-
-/**
- * A user of the pod, as {@link UserAdmin.lookup} and {@link UserAdmin.list} return it. The id is exact, as a
- * `bigint`; the other fields are the pod's, present when the pod sends them.
- *
- * @example
- * ```ts
- * const user: PodUser = { id: 7215545057281n, emailAddress: "ada@acme.com", username: "ada", displayName: "Ada L." };
- * ```
- */
-export interface PodUser {
-  /** The user's id. */
-  id: bigint;
-  /** The user's email address. */
-  emailAddress?: string | undefined;
-  /** The user's login name. */
-  username?: string | undefined;
-  /** The name other users see. */
-  displayName?: string | undefined;
-  /** First name. */
-  firstName?: string | undefined;
-  /** Last name. */
-  lastName?: string | undefined;
-  /** Job title. */
-  title?: string | undefined;
-  /** Company name. */
-  company?: string | undefined;
-  /** Office location. */
-  location?: string | undefined;
-  /** Department; the pod sends it only to callers with the extended user permission. */
-  department?: string | undefined;
-  /** Division; as `department`. */
-  division?: string | undefined;
-  /** Job function; as `department`. */
-  jobFunction?: string | undefined;
-  /** Work phone; as `department`. */
-  workPhoneNumber?: string | undefined;
-  /** Mobile phone; as `department`. */
-  mobilePhoneNumber?: string | undefined;
-  /** `NORMAL` for a person, `SYSTEM` for a service account, `SDL` for a distribution list. */
-  accountType?: "NORMAL" | "SYSTEM" | "SDL" | undefined;
-  /** Set by {@link UserAdmin.list}: `ENABLED` or `DISABLED`. */
-  status?: "ENABLED" | "DISABLED" | undefined;
-  /** The user's roles, e.g. `INDIVIDUAL`, `USER_PROVISIONING`. */
-  roles?: string[] | undefined;
-  /** Avatar images. */
-  avatars?:
-    | {
-        /** `original` or `small`. */
-        size?: string;
-        /** Where the image is, relative to the pod. */
-        url?: string;
-      }[]
-    | undefined;
-}
-
-/**
- * What {@link UserAdmin.lookup} searches by: exactly one of `emails`, `usernames` or `uids`.
- *
- * @example
- * ```ts
- * const query: UserQuery = { emails: ["ada@acme.com"] };
- * ```
- */
-export type UserQuery =
-  | {
-      /** Email addresses; the pod matches them whatever their case. */
-      emails: readonly string[];
-      /** Not with `emails`. */
-      usernames?: never;
-      /** Not with `emails`. */
-      uids?: never;
-    }
-  | {
-      /** Usernames, matched exactly. */
-      usernames: readonly string[];
-      /** Not with `usernames`. */
-      emails?: never;
-      /** Not with `usernames`. */
-      uids?: never;
-    }
-  | {
-      /** User ids. */
-      uids: readonly UserId[];
-      /** Not with `uids`. */
-      emails?: never;
-      /** Not with `uids`. */
-      usernames?: never;
-    };
+import { runPool } from "../core/scheduler.js";
+import type { AppEntitlement, AppEntitlementPatch } from "../operations/apps.js";
+import type { DelegateUpdate } from "../operations/delegates.js";
+import type { FeatureEntitlement } from "../operations/features.js";
+import type { UserStatus, UserStatusUpdate } from "../operations/status.js";
+import type { PodUser, UserLookup, UserLookupQuery, UserQuery } from "../operations/users.js";
+import type { OperationCaller } from "./call.js";
 
 /**
  * Options of {@link UserAdmin.lookup}.
@@ -261,21 +31,6 @@ export interface LookupOptions extends CallOptions {
 }
 
 /**
- * The answer of {@link UserAdmin.lookup}.
- *
- * @example
- * ```ts
- * const { users, notFound }: UserLookup = await pod.users.lookup({ usernames: ["ada", "nobody"] });
- * ```
- */
-export interface UserLookup {
-  /** The users found, once each, in the order of the values that found them. */
-  users: PodUser[];
-  /** The values no user matched, as given (the first spelling of a repeated email), in input order. */
-  notFound: string[];
-}
-
-/**
  * Options of {@link UserAdmin.list}.
  *
  * @example
@@ -288,31 +43,8 @@ export interface ListUsersOptions extends CallOptions {
   pageSize?: number | undefined;
 }
 
-/** One `GET /v3/users` call: which list, its values (at most 100), and the flags. @internal */
-export interface UserLookupQuery {
-  by: "email" | "username" | "uid";
-  values: readonly string[];
-  local: boolean;
-  active?: boolean;
-}
-
 /** The pod takes at most this many values per lookup call. */
 const LOOKUP_BATCH = 100;
-
-/** An entry of the operation table, as the facade runs it. */
-interface TableEntry {
-  method: "get" | "post" | "patch";
-  path: string;
-  request?: (input: never) => { body?: unknown; query?: object };
-  result?: (wire: never) => unknown;
-  dryRun?: () => unknown;
-}
-
-/** Settings every call inherits from the client. @internal */
-export interface CallDefaults {
-  retry: Required<RetryOptions>;
-  timeoutMs: number;
-}
 
 /**
  * The user-admin methods of a {@link PodClient}, one call per user: `pod.users`. Build it with
@@ -330,17 +62,12 @@ export interface CallDefaults {
  * ```
  */
 export class UserAdmin {
-  readonly #client: Client<PodPaths>;
-  readonly #http: PodHttp;
-  readonly #defaults: CallDefaults;
-  readonly #dryRun: boolean;
+  /** Runs the table's operations: the openapi-fetch client, the pipeline, the answer's reading. @internal */
+  readonly invoke: OperationCaller["invoke"];
 
   /** @internal */
-  constructor(client: Client<PodPaths>, http: PodHttp, defaults: CallDefaults, dryRun = false) {
-    this.#client = client;
-    this.#http = http;
-    this.#defaults = defaults;
-    this.#dryRun = dryRun;
+  constructor(caller: OperationCaller) {
+    this.invoke = caller.invoke.bind(caller);
   }
 
   /**
@@ -487,6 +214,35 @@ export class UserAdmin {
   }
 
   /**
+   * Enables, disables or suspends a user (`POST /v1/admin/user/{uid}/status/update`): offboarding is
+   * `{ status: "DISABLED" }`. A suspension (SBE 20.14 and later) gives `suspended`, and optionally `suspendedUntil`
+   * (a unix time in seconds) and `suspensionReason`.
+   *
+   * @example
+   * ```ts
+   * await pod.users.updateStatus(7215545057281n, { status: "DISABLED" });
+   * await pod.users.updateStatus(7215545057282n, { status: "ENABLED", suspended: true, suspendedUntil: 1801546400 });
+   * ```
+   */
+  updateStatus(uid: UserId, update: UserStatusUpdate, options?: CallOptions): Promise<void> {
+    return this.invoke("updateStatus", uid, update, options);
+  }
+
+  /**
+   * Reads a user's status (`GET /v1/admin/user/{uid}/status`): `ENABLED` or `DISABLED`, and the suspension fields
+   * when the pod sends them.
+   *
+   * @example
+   * ```ts
+   * const { status } = await pod.users.getStatus(7215545057281n);
+   * if (status === "DISABLED") console.log("offboarded");
+   * ```
+   */
+  getStatus(uid: UserId, options?: CallOptions): Promise<UserStatus> {
+    return this.invoke("getStatus", uid, undefined, options);
+  }
+
+  /**
    * Finds users by email address, username or uid (`GET /v3/users`, `local=true`: this pod's users only). Any number
    * of values: they are de-duplicated (emails case-insensitively, as the pod matches them) and sent at most 100 per
    * call, `concurrency` calls at a time, through the client's flow control. Resolves to the users found, with exact
@@ -506,17 +262,12 @@ export class UserAdmin {
     const batches: string[][] = [];
     for (let i = 0; i < values.length; i += LOOKUP_BATCH) batches.push(values.slice(i, i + LOOKUP_BATCH));
     const found = new Map<string, PodUser>();
-    let next = 0;
-    const worker = async () => {
-      while (next < batches.length) {
-        const batch = batches[next++] as string[];
-        const query: UserLookupQuery = { by, values: batch, local, ...(active === undefined ? {} : { active }) };
-        for (const user of await this.invoke("findUsers", undefined, query, callOptions)) {
-          for (const key of matchKeys(user)) if (!found.has(key)) found.set(key, user);
-        }
+    await runPool(batches, concurrency, async (batch) => {
+      const query: UserLookupQuery = { by, values: batch, local, ...(active === undefined ? {} : { active }) };
+      for (const user of await this.invoke("findUsers", undefined, query, callOptions)) {
+        for (const key of matchKeys(user)) if (!found.has(key)) found.set(key, user);
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, worker));
+    });
     const users: PodUser[] = [];
     const seen = new Set<bigint>();
     const notFound: string[] = [];
@@ -549,122 +300,6 @@ export class UserAdmin {
       if (page.length < pageSize) return;
       skip += page.length;
     }
-  }
-
-  /**
-   * Runs one operation of the table (operations.ts): maps the input to the wire, calls the typed openapi-fetch
-   * client with the entry's spec method and path, reads the answer as the entry declares.
-   * @internal
-   */
-  async invoke<K extends OperationName>(
-    name: K,
-    uid: UserId | undefined,
-    input: InputOf<K>,
-    options: CallOptions | undefined,
-  ): Promise<ResultOf<K>> {
-    const entry: TableEntry = OPERATIONS[name];
-    const userId = entry.path.includes("{uid}") ? userIdToDecimal(uid, "uid") : undefined;
-    const wire = entry.request?.(input as never);
-    if (this.#dryRun && entry.dryRun) return entry.dryRun() as ResultOf<K>;
-    const { context, init } = this.#init(userId, wire, options);
-    const result = await this.#client.request(entry.method, entry.path as never, init as never);
-    const answer = this.#read(context, entry.method, result, answerDecoder(name));
-    return (entry.result ? entry.result(answer as never) : answer) as ResultOf<K>;
-  }
-
-  /**
-   * The init every call hands openapi-fetch: the uid as its path parameter, the query and body the table built, the
-   * answer read as text (so int64 ids are parsed exactly and the spec's schema checks it), the signal, and the
-   * per-call settings for the pipeline.
-   */
-  #init(
-    uid: string | undefined,
-    wire: { body?: unknown; query?: object } | undefined,
-    options: CallOptions | undefined,
-  ) {
-    const settings = this.#settings(options);
-    const context: CallContext = { uid, retry: settings.retry, timeoutMs: settings.timeoutMs };
-    // int64: openapi-typescript types uids as `number`; the facade keeps them as decimal strings, every digit intact.
-    const params = uid === undefined ? { query: wire?.query } : { path: { uid }, query: wire?.query };
-    return {
-      context,
-      init: {
-        params,
-        body: wire?.body,
-        parseAs: "text" as const,
-        signal: "signal" in settings ? settings.signal : undefined,
-        [CALL_CONTEXT]: context,
-      },
-    };
-  }
-
-  /** openapi-fetch's result, as the pipeline's errors and the operation's decoder read it. */
-  #read<T>(
-    context: CallContext,
-    method: string,
-    result: { data?: unknown; error?: unknown; response: Response },
-    decode: AnswerDecoder<T>,
-  ): T {
-    const { response } = result;
-    const body = response.ok
-      ? ((result.data as string | undefined) ?? "")
-      : typeof result.error === "string"
-        ? result.error
-        : JSON.stringify(result.error ?? "");
-    const answer = { status: response.status, header: (name: string) => response.headers.get(name) ?? undefined, body };
-    const requestId = context.requestId ?? answer.header("x-trace-id");
-    const meta = {
-      method: method.toUpperCase(),
-      path: context.path ?? "",
-      uid: context.uid,
-      attempts: context.attempts ?? 1,
-      requestId,
-    };
-    return this.#http.readAnswer(meta, answer, decode);
-  }
-
-  #settings(options: CallOptions | undefined) {
-    return settingsFor(this.#defaults, options);
-  }
-}
-
-/** Resolves per-call options over the client's defaults. @internal */
-export function settingsFor(defaults: CallDefaults, options: CallOptions | undefined) {
-  if (options === undefined) return defaults;
-  checkCallOptions(options);
-  const timeoutMs =
-    options.timeoutMs === undefined ? defaults.timeoutMs : checkTimeoutMs(options.timeoutMs, "timeoutMs");
-  return {
-    retry: options.retry ? resolveRetry(defaults.retry, options.retry, "retry") : defaults.retry,
-    timeoutMs,
-    signal: options.signal,
-  };
-}
-
-/**
- * The last argument of every method, checked at the boundary: a mistyped option fails with a TypeError naming it,
- * instead of a TypeError from deep inside the client or, worse, being ignored.
- * @internal
- */
-export function checkCallOptions(options: unknown, what = "options"): asserts options is CallOptions {
-  if (options === null || typeof options !== "object" || Array.isArray(options)) {
-    throw new TypeError(
-      `${what} must be an object such as { signal, retry, timeoutMs }, got ${describeValueKind(options)}`,
-    );
-  }
-  for (const key of Object.keys(options)) {
-    if (key !== "signal" && key !== "retry" && key !== "timeoutMs") {
-      throw new TypeError(`${what}.${key} is not an option; expected signal, retry or timeoutMs`);
-    }
-  }
-  const { signal, retry } = options as CallOptions;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(
-      `${what}.signal must be an AbortSignal (e.g. AbortSignal.timeout(5000)), got ${describeValueKind(signal)}`,
-    );
-  }
-  if (retry !== undefined && (retry === null || typeof retry !== "object" || Array.isArray(retry))) {
-    throw new TypeError(`${what}.retry must be an object such as { maxAttempts: 3 }, got ${describeValueKind(retry)}`);
   }
 }
 

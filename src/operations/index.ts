@@ -1,251 +1,33 @@
 /**
- * THE operation table: every Pod API operation this package wraps, declared once, with how the facade's input maps
- * to the wire and the answer back. The facade (users.ts) runs each entry through the typed openapi-fetch client;
- * bulk helpers take their item fields and item-to-input mapping from here; the `pod-admin` commands, their plan
- * labels and CSV layouts are derived from here. A spec change that renames or drops an operation, or changes a body
- * or query this table sends, fails the typecheck on this file.
+ * THE operation table: every Pod API operation this package wraps, gathered from the group modules (features.ts,
+ * delegates.ts, apps.ts, status.ts, users.ts), where each is declared once: method and path, how the facade's input
+ * maps to the wire and the answer back, and for a write its bulk item and its {@link WriteRules} (CSV columns, row to
+ * item, the paired read, the difference, the state before and the undo item, the export, the journal check).
  *
- * Adding an operation is one entry (method, path, `request`, `read`, `result`) plus a facade method that calls it.
- * The one naming quirk of the wire, `entitlment`, is a declared mapping too: `RENAMED_FIELDS` in wire.ts.
+ * The facade (api/users.ts) runs each entry through the typed openapi-fetch client; the bulk helpers (api/bulk.ts)
+ * and the `pod-admin` commands are built from here. Two checks keep it whole: `satisfies SpecChecked` fails the
+ * typecheck when an entry's method, path, body or query is not the spec's; `satisfies WritesDeclared` fails it when
+ * a write (an entry with `bulk`) lacks any of its rules. See docs/regenerating.md, "Wrapping another operation".
  */
 import type { FetchOptions } from "openapi-fetch";
-import type { components } from "../../generated/pod-api.js";
-import type { AppPatchItem, AppReplaceItem, DelegateUpdateItem, FeatureUpdateItem } from "../api/bulk.js";
-import type {
-  AppEntitlement,
-  AppEntitlementPatch,
-  DelegateUpdate,
-  FeatureEntitlement,
-  PodUser,
-  UserLookupQuery,
-  UserStatus,
-  UserStatusUpdate,
-} from "../api/users.js";
-import type { PodPaths } from "../core/client.js";
-import { ValidationError } from "../core/errors.js";
 import type { AnswerDecoder } from "../core/http.js";
-import { userIdToDecimal } from "../core/ids.js";
-import {
-  checkBody,
-  exactIdsAnswer,
-  fromWire,
-  int64ListAnswer,
-  jsonAnswer,
-  mapList,
-  type OperationKey,
-  requireFields,
-  toWire,
-} from "./wire.js";
+import type { PodPaths } from "../core/paths.js";
+import { appOperations, appPatchWrite, appReplaceWrite } from "./apps.js";
+import type { TableEntry, WriteRules } from "./define.js";
+import { delegateOperations, delegateWrite } from "./delegates.js";
+import { featureOperations, featureWrite } from "./features.js";
+import { statusOperations, statusWrite } from "./status.js";
+import { userOperations } from "./users.js";
+import { jsonAnswer, type OperationKey } from "./wire.js";
 
-type Schemas = components["schemas"];
-
-/** The product columns an app row may carry (apps replace and patch). */
-const PRODUCT_COLUMNS = ["productName", "productType", "productSku", "productSubscribed", "productAppId"] as const;
-
-/**
- * Every wrapped operation:
- * - `method`, `path`: the spec's, checked against generated/ by {@link SpecChecked};
- * - `request(input)`: the facade's input, checked (a {@link ValidationError} names the field), as the call's wire
- *   `body` and `query`; absent when the call takes only the uid;
- * - `read`: how a 2xx answer is parsed and checked (default: JSON checked against the spec's response schema);
- * - `result(wire)`: the checked answer as the facade returns it (default: as read);
- * - `dryRun`: what a write resolves to when nothing is sent;
- * - for writes: `bulk` (the item's fields and the facade input of an item) and `cli` (the `pod-admin` command: two
- *   words, a label for the plan, the CLI's name for its row layout, the CSV columns, and `rows` when a user's rows
- *   group into one item: the item's list and the column that names an element of it; absent: one row, one item).
- * @internal
- */
+/** Every wrapped operation, by the facade's name for it. @internal */
 export const OPERATIONS = {
-  updateFeatures: {
-    method: "post",
-    path: "/v1/admin/user/{uid}/features/update",
-    request: (features: readonly FeatureEntitlement[]) => {
-      const body = mapList(features, "features", (feature, field) => {
-        const wire = toWire(feature, "Feature", field);
-        requireFields(fromWire(wire), ["entitlement", "enabled"], field);
-        return wire;
-      });
-      checkBody(body, "post /v1/admin/user/{uid}/features/update", "features");
-      return { body };
-    },
-    result: (): void => undefined,
-    dryRun: (): void => undefined,
-    bulk: { fields: ["uid", "features"], input: (item: FeatureUpdateItem) => item.features },
-    cli: {
-      words: "features apply",
-      layout: "features",
-      label: "features",
-      csv: { required: ["uid", "entitlement", "enabled"], optional: [] },
-      rows: { list: "features", key: "entitlement" },
-    },
-  },
-  listFeatures: {
-    method: "get",
-    path: "/v1/admin/user/{uid}/features",
-    result: (wire: Schemas["FeatureList"]) => wire.map((feature) => fromWire<FeatureEntitlement>(feature)),
-  },
-  updateDelegates: {
-    method: "post",
-    path: "/v1/admin/user/{uid}/delegates/update",
-    request: (update: DelegateUpdate) => {
-      if (update === null || typeof update !== "object") {
-        throw new ValidationError("update", "type object", "must be an object { userId, action }");
-      }
-      // Checks and body read the same copy, so what was checked is what is sent.
-      const wire = toWire(update, "DelegateAction", "update") as { userId?: unknown; action?: unknown };
-      requireFields(wire, ["userId", "action"], "update");
-      const delegate = BigInt(userIdToDecimal(wire.userId, "update.userId"));
-      const checked = { action: wire.action };
-      checkBody(checked, "post /v1/admin/user/{uid}/delegates/update", "update");
-      // int64: the delegate goes out as a bigint, written with every digit by the body serializer.
-      return { body: { userId: delegate as unknown as number, action: checked.action } };
-    },
-    result: (): void => undefined,
-    dryRun: (): void => undefined,
-    bulk: {
-      fields: ["uid", "userId", "action"],
-      input: (item: DelegateUpdateItem): DelegateUpdate => ({ userId: item.userId, action: item.action }),
-    },
-    cli: {
-      words: "delegates apply",
-      layout: "delegates",
-      label: "delegates",
-      csv: { required: ["uid", "userId", "action"], optional: [] },
-    },
-  },
-  listDelegates: {
-    method: "get",
-    path: "/v1/admin/user/{uid}/delegates",
-    read: int64ListAnswer,
-  },
-  replaceApps: {
-    method: "post",
-    path: "/v1/admin/user/{uid}/app/entitlement/list",
-    request: (apps: readonly AppEntitlement[]) => {
-      const body = mapList(apps, "apps", (app, field) => toWire(app, "UserAppEntitlement", field));
-      checkBody(body, "post /v1/admin/user/{uid}/app/entitlement/list", "apps");
-      return { body };
-    },
-    result: (wire: Schemas["UserAppEntitlementList"]): AppEntitlement[] => wire,
-    dryRun: (): AppEntitlement[] => [],
-    bulk: { fields: ["uid", "apps"], input: (item: AppReplaceItem) => item.apps },
-    cli: {
-      words: "apps replace",
-      layout: "appsReplace",
-      label: "apps (replace)",
-      csv: { required: ["uid", "appId", "listed", "install"], optional: ["appName", ...PRODUCT_COLUMNS] },
-      rows: { list: "apps", key: "appId" },
-    },
-  },
-  patchApps: {
-    method: "patch",
-    path: "/v1/admin/user/{uid}/app/entitlement/list",
-    request: (patches: readonly AppEntitlementPatch[]) => {
-      const body = mapList(patches, "patches", (patch, field) => {
-        const wire = toWire(patch, "UserAppEntitlementPatch", field) as Record<string, unknown>;
-        if (Object.hasOwn(wire, "product") && wire.product === null) {
-          throw new ValidationError(
-            `${field}.product`,
-            "not null",
-            "must not be null; leave it out to keep the product",
-          );
-        }
-        // Booleans are the facade's convenience; the wire takes the API's settings.
-        for (const setting of ["listed", "install"]) {
-          if (typeof wire[setting] === "boolean") wire[setting] = wire[setting] ? "TRUE" : "FALSE";
-        }
-        return wire;
-      });
-      checkBody(body, "patch /v1/admin/user/{uid}/app/entitlement/list", "patches");
-      return { body };
-    },
-    result: (wire: Schemas["UserAppEntitlementList"]): AppEntitlement[] => wire,
-    dryRun: (): AppEntitlement[] => [],
-    bulk: { fields: ["uid", "patches"], input: (item: AppPatchItem) => item.patches },
-    cli: {
-      words: "apps patch",
-      layout: "appsPatch",
-      label: "apps (patch)",
-      csv: { required: ["uid", "appId"], optional: ["listed", "install", ...PRODUCT_COLUMNS] },
-      rows: { list: "patches", key: "appId" },
-    },
-  },
-  listApps: {
-    method: "get",
-    path: "/v1/admin/user/{uid}/app/entitlement/list",
-    result: (wire: Schemas["UserAppEntitlementList"]): AppEntitlement[] => wire,
-  },
-  updateStatus: {
-    method: "post",
-    path: "/v1/admin/user/{uid}/status/update",
-    request: (update: UserStatusUpdate) => {
-      if (update === null || typeof update !== "object" || Array.isArray(update)) {
-        throw new ValidationError("status", "type object", "must be an object { status, suspended?, … }");
-      }
-      const body = toWire(update, "UserStatus", "status") as Schemas["UserStatus"];
-      requireFields(body, ["status"], "status");
-      checkBody(body, "post /v1/admin/user/{uid}/status/update", "status");
-      return { body };
-    },
-    result: (): void => undefined,
-    dryRun: (): void => undefined,
-  },
-  getStatus: {
-    method: "get",
-    path: "/v1/admin/user/{uid}/status",
-    result: (wire: Schemas["UserStatus"]): UserStatus => wire,
-  },
-  listAvailableFeatures: {
-    method: "get",
-    path: "/v1/admin/system/features/list",
-    result: (wire: Schemas["StringList"]): string[] => wire,
-  },
-  findUsers: {
-    method: "get",
-    path: "/v3/users",
-    request: ({ by, values, local, active }: UserLookupQuery) => ({
-      query: { [by]: values.join(","), local, ...(active === undefined ? {} : { active }) } as {
-        email?: string;
-        username?: string;
-        uid?: string;
-        local: boolean;
-        active?: boolean;
-      },
-    }),
-    // 204 (no user found) has no body: an empty list, not an unreadable answer.
-    read: (key: OperationKey) => exactIdsAnswer<Schemas["V2UserList"]>(key, { empty: { users: [] } }),
-    result: (wire: Schemas["V2UserList"]): PodUser[] => (wire.users ?? []).map(fromUserV2),
-  },
-  listUsers: {
-    method: "get",
-    path: "/v2/admin/user/list",
-    request: (page: { skip: number; limit: number }) => ({ query: page }),
-    read: (key: OperationKey) => exactIdsAnswer<Schemas["V2UserDetailList"]>(key),
-    result: (wire: Schemas["V2UserDetailList"]): PodUser[] => wire.map(fromUserDetail),
-  },
-} as const;
-
-/** A user record of `GET /v3/users` as the facade returns it: the int64 id exact, as a bigint. */
-function fromUserV2(user: Schemas["UserV2"]): PodUser {
-  const { id, ...rest } = user;
-  return { ...rest, id: BigInt(id ?? 0) };
-}
-
-/** A record of `GET /v2/admin/user/list` in the shape of {@link fromUserV2}'s, so lookups and lists read alike. */
-function fromUserDetail(detail: Schemas["V2UserDetail"]): PodUser {
-  const attributes = detail.userAttributes ?? {};
-  const system = detail.userSystemInfo ?? {};
-  const user: PodUser = { id: BigInt(system.id ?? 0) };
-  if (attributes.emailAddress !== undefined) user.emailAddress = attributes.emailAddress;
-  if (attributes.userName !== undefined) user.username = attributes.userName;
-  if (attributes.displayName !== undefined) user.displayName = attributes.displayName;
-  if (attributes.firstName !== undefined) user.firstName = attributes.firstName;
-  if (attributes.lastName !== undefined) user.lastName = attributes.lastName;
-  if (attributes.companyName !== undefined) user.company = attributes.companyName;
-  if (attributes.accountType !== undefined) user.accountType = attributes.accountType;
-  if (system.status !== undefined) user.status = system.status;
-  return user;
-}
+  ...featureOperations,
+  ...delegateOperations,
+  ...appOperations,
+  ...statusOperations,
+  ...userOperations,
+} as const satisfies Record<string, TableEntry>;
 
 type SpecOperation<P, M> = P extends keyof PodPaths
   ? M extends keyof PodPaths[P]
@@ -291,10 +73,66 @@ export type ResultOf<K extends OperationName> = (typeof OPERATIONS)[K] extends {
     ? R
     : unknown;
 
-/** The operations that have a `pod-admin` command and a bulk form. @internal */
+/** The operations that have a bulk form and a `pod-admin` command: the writes. @internal */
 export type WriteOperation = {
-  [K in OperationName]: (typeof OPERATIONS)[K] extends { cli: object } ? K : never;
+  [K in OperationName]: (typeof OPERATIONS)[K] extends { bulk: object } ? K : never;
 }[OperationName];
+
+/** The bulk item of a write, as its table entry declares it. @internal */
+export type BulkItemOf<K extends WriteOperation> = Parameters<(typeof OPERATIONS)[K]["bulk"]["input"]>[0];
+
+/**
+ * What {@link WRITES} must hold: complete rules for every write of the table, no more, no less.
+ * @internal
+ */
+export type WritesDeclared = { [K in WriteOperation]: WriteRules<BulkItemOf<K>, never, unknown> };
+
+/**
+ * Every write's rules, by its table name. `satisfies` makes a write without rules (or rules of another item type) a
+ * type error here, so nothing can fall through to another operation's code.
+ * @internal
+ */
+export const WRITES = {
+  updateFeatures: featureWrite,
+  updateDelegates: delegateWrite,
+  replaceApps: appReplaceWrite,
+  patchApps: appPatchWrite,
+  updateStatus: statusWrite,
+} as const satisfies WritesDeclared;
+
+/** The CLI's name of each write's layout: `features`, `delegates`, `appsReplace`, `appsPatch`, `status`. @internal */
+export type Layout = (typeof WRITES)[WriteOperation]["layout"];
+
+/** The write of each layout. @internal */
+export type WriteOfLayout = { [K in WriteOperation as (typeof WRITES)[K]["layout"]]: K };
+
+/** The write of each layout, at run time. @internal */
+export const WRITE_OF_LAYOUT = Object.fromEntries(
+  (Object.keys(WRITES) as WriteOperation[]).map((name) => [WRITES[name].layout, name]),
+) as WriteOfLayout;
+
+/** The rules of a layout's write. @internal */
+export function rulesOf<L extends Layout>(
+  layout: L,
+): WriteRules<ItemOfLayout[L], CurrentOfLayout[L], BeforeOfLayout[L]> {
+  return WRITES[WRITE_OF_LAYOUT[layout]] as never;
+}
+
+/** The bulk item of each layout. @internal */
+export type ItemOfLayout = { [L in Layout]: BulkItemOf<WriteOfLayout[L]> };
+
+/** What each layout's paired read returns. @internal */
+export type CurrentOfLayout = {
+  [L in Layout]: (typeof WRITES)[WriteOfLayout[L]] extends WriteRules<never, infer C, unknown> ? C : never;
+};
+
+/** The undo journal's record of each layout. @internal */
+export type BeforeOfLayout = {
+  [L in Layout]: (typeof WRITES)[WriteOfLayout[L]] extends { before(...args: never[]): infer B } ? B : never;
+};
+
+/** The writes, in table order. @internal */
+export const WRITE_OPERATIONS = Object.keys(WRITES) as WriteOperation[];
 
 /** `"<method> <path>"`, as the generated response validators are keyed. @internal */
 export function operationKey<K extends OperationName>(
@@ -310,15 +148,10 @@ const answerDecoders = new Map<OperationName, AnswerDecoder<unknown>>();
 export function answerDecoder(name: OperationName): AnswerDecoder<unknown> {
   let decoder = answerDecoders.get(name);
   if (decoder === undefined) {
-    const entry = OPERATIONS[name] as { read?: (key: OperationKey) => AnswerDecoder<unknown> };
+    const entry: TableEntry = OPERATIONS[name];
     const key = operationKey(name) as OperationKey;
     decoder = entry.read ? entry.read(key) : jsonAnswer(key);
     answerDecoders.set(name, decoder);
   }
   return decoder;
 }
-
-/** The write operations, in table order. @internal */
-export const WRITE_OPERATIONS = (Object.keys(OPERATIONS) as OperationName[]).filter(
-  (name): name is WriteOperation => "cli" in OPERATIONS[name],
-);

@@ -29,11 +29,11 @@ import {
 import { open, realpath, rename, rm, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { stringifyJson } from "../../operations/wire.js";
+import { stringifyJson } from "../../core/json.js";
+import { printable } from "../../core/text.js";
 import type { UnknownUser } from "../input/identities.js";
 import { BitSet } from "../input/keysort.js";
 import { REPORT_KEY } from "../input/readers.js";
-import { printable } from "../text.js";
 
 /**
  * Outcome lines are written at most this long after they settle.

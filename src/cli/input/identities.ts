@@ -7,11 +7,11 @@
  */
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
+import type { PodClient } from "../../api/client.js";
 import type { SessionTokenProvider } from "../../core/auth.js";
-import type { PodClient } from "../../core/client.js";
+import { printable, quote } from "../../core/text.js";
 import { type ApplyArgs, UsageError } from "../args.js";
 import { resolveSessionToken } from "../session.js";
-import { printable, quote } from "../text.js";
 import { REPORT_KEY, type ReportMeta, type SourceRecord } from "./readers.js";
 import type { InputFile } from "./source.js";
 

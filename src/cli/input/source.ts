@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { printable, quote } from "../../core/text.js";
 import { UsageError } from "../args.js";
-import { printable, quote } from "../text.js";
 import { formatFor } from "./readers.js";
 
 // Smaller chunks than the default 64 kB: the parser turns a whole chunk into rows at once, and fewer rows alive
