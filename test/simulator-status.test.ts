@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { responseValidators } from "../generated/schemas.js";
-import { ValidationError } from "../src/index.js";
+import { createPodClient, PodNotFoundError, ValidationError } from "../src/index.js";
 import { OPERATIONS, type OperationName } from "../src/operations/index.js";
 import { checkBody } from "../src/operations/wire.js";
 import {
@@ -293,6 +293,28 @@ describe("state.status and state.setStatus", () => {
     pod.state.clear();
     expect(pod.state.status(BIG)).toEqual({ status: "DISABLED" });
     expect(await listed(pod)).toEqual({ [UID]: "ENABLED", [BIG]: "DISABLED" });
+  });
+});
+
+describe("the project client against the simulated pod", () => {
+  it("users.updateStatus and users.getStatus round-trip; bulk.updateStatus writes every user; the directory follows", async () => {
+    const pod = await start({ directory: DIRECTORY });
+    const client = createPodClient({ baseUrl: pod.url, sessionToken: TOKEN });
+    expect(await client.users.getStatus(BigInt(BIG))).toEqual({ status: "DISABLED" });
+    await client.users.updateStatus(UID, { status: "DISABLED", suspended: true, suspensionReason: "Leave" });
+    expect(await client.users.getStatus(UID)).toEqual({
+      status: "DISABLED",
+      suspended: true,
+      suspensionReason: "Leave",
+    });
+    const report = await client.bulk.updateStatus([
+      { uid: UID, status: "ENABLED" },
+      { uid: BigInt(BIG), status: "ENABLED" },
+    ]);
+    expect(report.succeeded).toBe(2);
+    expect(pod.state.status(UID)).toEqual({ status: "ENABLED" });
+    expect(pod.state.directory().map((user) => user.status)).toEqual(["ENABLED", "ENABLED"]);
+    await expect(client.users.getStatus(99)).rejects.toBeInstanceOf(PodNotFoundError);
   });
 });
 
