@@ -1,3 +1,8 @@
+/**
+ * The errors this package throws: the PodError family (one class per status family, with status, code, the pod's
+ * message, method, path, uid and request id), ValidationError, and how causes are described without secrets. A
+ * little over 450 lines because every class carries its TSDoc with an example; the logic is short.
+ */
 import { inspect } from "node:util";
 
 /**

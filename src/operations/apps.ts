@@ -1,6 +1,8 @@
 /**
  * App entitlements: `app/entitlement/list` replaced (POST) or patched (PATCH), and read (GET). Both writes read
  * rows alike (an app per row, a product per row) and are undone by a replace with the list read before.
+ * Longer than most files (~480 lines) because it holds two writes that share their row reading, their comparison
+ * of apps and products by value and their journal: splitting them would put one operation's rules in two places.
  */
 import { ValidationError } from "../core/errors.js";
 import type { UserId } from "../core/ids.js";
