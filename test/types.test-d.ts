@@ -8,7 +8,7 @@ import {
 } from "../src/index.js";
 import { delegateWrite } from "../src/operations/delegates.js";
 import { featureWrite } from "../src/operations/features.js";
-import { WRITES, type WritesDeclared } from "../src/operations/index.js";
+import { type AllChecksPass, WRITES, type WritesChecked, type WritesDeclared } from "../src/operations/index.js";
 import { statusWrite } from "../src/operations/status.js";
 
 const pod = createPodClient({ baseUrl: "https://acme.symphony.com/pod", sessionToken: "t" });
@@ -90,5 +90,32 @@ describe("one operation, one declaration: the compiler refuses a half-declared w
     ({ ...WRITES, updateStatus: noExport }) satisfies WritesDeclared;
     // @ts-expect-error the delegates rules read delegate items, not feature items
     ({ ...WRITES, updateFeatures: delegateWrite }) satisfies WritesDeclared;
+  });
+});
+
+describe("the table's checks across writes", () => {
+  const pass: AllChecksPass = { reads: true, undos: true, layouts: true, commands: true };
+  it("pass for the table as declared", () => {
+    pass satisfies WritesChecked<typeof WRITES>;
+  });
+  it("fail for a read that is not the state the rules compare, an unknown undo, a repeated layout or command", () => {
+    const wrongRead = { ...WRITES, updateStatus: { ...statusWrite, read: "listApps" as const } };
+    // @ts-expect-error status rules compare a UserStatus, and listApps returns apps
+    pass satisfies WritesChecked<typeof wrongRead>;
+    const noSuchRead = { ...WRITES, updateStatus: { ...statusWrite, read: "getStatuses" as const } };
+    // @ts-expect-error no operation is called getStatuses
+    pass satisfies WritesChecked<typeof noSuchRead>;
+    const badUndo = {
+      ...WRITES,
+      updateStatus: { ...statusWrite, undo: { ...statusWrite.undo, layout: "bogus" as const } },
+    };
+    // @ts-expect-error the undo must name a write's layout
+    pass satisfies WritesChecked<typeof badUndo>;
+    const twoLayouts = { ...WRITES, updateStatus: { ...statusWrite, layout: "features" as const } };
+    // @ts-expect-error two writes with one layout: the CLI would take one for the other
+    pass satisfies WritesChecked<typeof twoLayouts>;
+    const twoCommands = { ...WRITES, updateStatus: { ...statusWrite, words: "features apply" as const } };
+    // @ts-expect-error two writes with one command
+    pass satisfies WritesChecked<typeof twoCommands>;
   });
 });

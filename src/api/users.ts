@@ -9,6 +9,7 @@ import { runPool } from "../core/scheduler.js";
 import type { AppEntitlement, AppEntitlementPatch } from "../operations/apps.js";
 import type { DelegateUpdate } from "../operations/delegates.js";
 import type { FeatureEntitlement } from "../operations/features.js";
+import type { OperationName, ResultOf } from "../operations/index.js";
 import type { UserStatus, UserStatusUpdate } from "../operations/status.js";
 import type { PodUser, UserLookup, UserLookupQuery, UserQuery } from "../operations/users.js";
 import type { OperationCaller } from "./call.js";
@@ -43,6 +44,14 @@ export interface ListUsersOptions extends CallOptions {
   pageSize?: number | undefined;
 }
 
+/**
+ * A method for every operation of the table but the directory's two, which `lookup` and `list` wrap: an operation
+ * added to the table without its facade method fails the typecheck here.
+ */
+type FacadeMethods = {
+  [K in Exclude<OperationName, "findUsers" | "listUsers">]: (...args: never[]) => Promise<ResultOf<K>>;
+};
+
 /** The pod takes at most this many values per lookup call. */
 const LOOKUP_BATCH = 100;
 
@@ -61,7 +70,7 @@ const LOOKUP_BATCH = 100;
  * console.log(await users.listFeatures(7215545057281n));
  * ```
  */
-export class UserAdmin {
+export class UserAdmin implements FacadeMethods {
   /** Runs the table's operations: the openapi-fetch client, the pipeline, the answer's reading. @internal */
   readonly invoke: OperationCaller["invoke"];
 

@@ -103,8 +103,8 @@ async function run(
       );
       if (undo.cannotUndo > 0) {
         io.stdout.write(
-          `  cannot undo: ${plural(undo.cannotUndo, "feature")} the run set had no value before; the API cannot ` +
-            "unset a feature, so they keep the value the run set\n",
+          `  cannot undo: ${plural(undo.cannotUndo, undo.cannotUndoNoun)} the run set had no value before; the API ` +
+            `cannot unset a ${undo.cannotUndoNoun}, so they keep the value the run set\n`,
         );
       }
       // Exit 1 when some of the run's changes stay: the undo did not return every user to the state before.

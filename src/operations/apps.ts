@@ -151,8 +151,8 @@ export interface AppsBefore {
 /** The product columns an app row may carry (apps replace and patch). */
 const PRODUCT_COLUMNS = ["productName", "productType", "productSku", "productSubscribed", "productAppId"] as const;
 
-/** One app of a user's rows: its entry, the settings its rows gave, its products by name, its rows. */
-interface AppSeen {
+/** One app of a user's rows: its entry, the settings its rows gave, its products by name, its rows. @internal */
+export interface AppSeen {
   entry: Record<string, unknown>;
   settings: Map<string, Seen>;
   products: Map<string, { text: string; line: number }>;

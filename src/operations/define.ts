@@ -142,35 +142,46 @@ export interface WriteRules<Item, Current, Before> {
   /** The table's read of the state this write changes: `--only-changes`, `--journal` and `export` call it. */
   read: string;
   /** The `- old` / `+ new` lines of what `item` would change in `current`; none when the user holds it already. */
-  differences(item: Item, current: Current): string[];
+  differences: (item: Item, current: Current) => string[];
   /** What the undo journal records before `item` is written: the part of `current` the item changes. */
-  before(uid: string, item: Item, current: Current): Before;
+  before: (uid: string, item: Item, current: Current) => Before;
   /**
    * The fields of a journal line ({@link WriteRules.before}'s), and what is wrong with one (its uid checked already),
    * or undefined; `shape` says what the line should hold.
    */
-  journal: { fields: readonly string[]; check(entry: Record<string, unknown>, shape: string): string | undefined };
+  journal: { fields: readonly string[]; check: (entry: Record<string, unknown>, shape: string) => string | undefined };
   /** The write whose item undoes this one (its `layout`), and that item; undefined when nothing is to undo. */
   undo: {
     layout: string;
-    item(before: Before): Record<string, unknown> | undefined;
+    item: (before: Before) => Record<string, unknown> | undefined;
     /** What the undo cannot set back (`noun` and names: features that had no value; the API cannot unset one). */
-    lost?: { noun: string; names(before: Before): readonly string[] };
+    lost?: { noun: string; names: (before: Before) => readonly string[] };
   };
   /**
    * `export`: what a user holds as rows of the apply layout (`rows`: CSV, `items`: JSON Lines); undefined when this
    * write's state is exported by another layout (apps patch: by apps replace).
    */
-  export: { words: string; as(uid: string, current: Current): { rows: ExportCells[]; items: object[] } } | undefined;
+  export:
+    | { words: string; as: (uid: string, current: Current) => { rows: ExportCells[]; items: object[] } }
+    | undefined;
 }
 
 /**
- * Declares a write's rules with their types checked against its item, read and journal record, keeping its
- * `layout` as a literal type (the CLI's operation names are derived from it).
+ * Declares a write's rules with their types checked against its item, read and journal record. The declaration's
+ * own type is kept (its `layout`, `words`, `read` and `undo.layout` as literals), so index.ts can check that the
+ * read exists and returns what the rules compare, that the undo names a write, and that no two writes share a layout
+ * or a command.
  * @internal
  */
 export function writeRules<Item extends { uid: UserId }, Current, Before>() {
-  return <const Layout extends string>(
-    rules: WriteRules<Item, Current, Before> & { layout: Layout },
-  ): WriteRules<Item, Current, Before> & { layout: Layout } => rules;
+  return <const Rules extends WriteRules<Item, Current, Before>>(rules: Rules): Rules => rules;
 }
+
+/**
+ * What the table requires of a write's rules, whatever its read and journal record: every rule, each taking the
+ * write's item (so another write's rules do not fit).
+ * @internal
+ */
+export type DeclaredWrite<Item> = Omit<WriteRules<Item, never, never>, "before"> & {
+  before: (uid: string, item: Item, current: never) => unknown;
+};

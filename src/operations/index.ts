@@ -13,7 +13,7 @@ import type { FetchOptions } from "openapi-fetch";
 import type { AnswerDecoder } from "../core/http.js";
 import type { PodPaths } from "../core/paths.js";
 import { appOperations, appPatchWrite, appReplaceWrite } from "./apps.js";
-import type { TableEntry, WriteRules } from "./define.js";
+import type { DeclaredWrite, TableEntry, WriteRules } from "./define.js";
 import { delegateOperations, delegateWrite } from "./delegates.js";
 import { featureOperations, featureWrite } from "./features.js";
 import { statusOperations, statusWrite } from "./status.js";
@@ -85,7 +85,7 @@ export type BulkItemOf<K extends WriteOperation> = Parameters<(typeof OPERATIONS
  * What {@link WRITES} must hold: complete rules for every write of the table, no more, no less.
  * @internal
  */
-export type WritesDeclared = { [K in WriteOperation]: WriteRules<BulkItemOf<K>, never, unknown> };
+export type WritesDeclared = { [K in WriteOperation]: DeclaredWrite<BulkItemOf<K>> };
 
 /**
  * Every write's rules, by its table name. `satisfies` makes a write without rules (or rules of another item type) a
@@ -123,13 +123,54 @@ export type ItemOfLayout = { [L in Layout]: BulkItemOf<WriteOfLayout[L]> };
 
 /** What each layout's paired read returns. @internal */
 export type CurrentOfLayout = {
-  [L in Layout]: (typeof WRITES)[WriteOfLayout[L]] extends WriteRules<never, infer C, unknown> ? C : never;
+  [L in Layout]: (typeof WRITES)[WriteOfLayout[L]]["differences"] extends (item: never, current: infer C) => unknown
+    ? C
+    : never;
 };
 
 /** The undo journal's record of each layout. @internal */
 export type BeforeOfLayout = {
-  [L in Layout]: (typeof WRITES)[WriteOfLayout[L]] extends { before(...args: never[]): infer B } ? B : never;
+  [L in Layout]: (typeof WRITES)[WriteOfLayout[L]]["before"] extends (...args: never[]) => infer B ? B : never;
 };
+
+/** `true` when every member of `T` is `true`. */
+type AllTrue<T extends Record<string, boolean>> = T[keyof T] extends true ? true : false;
+
+/** What a write's rules compare: the `current` their `differences` take. */
+type CurrentOfRules<R> = R extends { differences: (item: never, current: infer C) => unknown } ? C : never;
+
+/** The rules of every write, as {@link WritesChecked} reads them. */
+type RulesByWrite = Record<WriteOperation, { layout: string; words: string; read: string; undo: { layout: string } }>;
+
+/**
+ * The checks `tsc` makes of a table of rules (of {@link WRITES} below) beyond each write's own rules: its `read` is
+ * an operation of the table whose result is exactly what its rules compare; its undo names one of the layouts; no
+ * two writes share a layout or a command. Each is `true`, or the `satisfies` below fails to compile.
+ * @internal
+ */
+export type WritesChecked<W extends RulesByWrite> = {
+  reads: AllTrue<{
+    [K in WriteOperation]: W[K]["read"] extends OperationName
+      ? [ResultOf<W[K]["read"]>] extends [CurrentOfRules<W[K]>]
+        ? [CurrentOfRules<W[K]>] extends [ResultOf<W[K]["read"]>]
+          ? true
+          : false
+        : false
+      : false;
+  }>;
+  undos: AllTrue<{ [K in WriteOperation]: W[K]["undo"]["layout"] extends W[WriteOperation]["layout"] ? true : false }>;
+  layouts: AllTrue<{
+    [K in WriteOperation]: W[K]["layout"] extends W[Exclude<WriteOperation, K>]["layout"] ? false : true;
+  }>;
+  commands: AllTrue<{
+    [K in WriteOperation]: W[K]["words"] extends W[Exclude<WriteOperation, K>]["words"] ? false : true;
+  }>;
+};
+
+/** Every check of {@link WritesChecked} passing. @internal */
+export type AllChecksPass = { reads: true; undos: true; layouts: true; commands: true };
+
+({ reads: true, undos: true, layouts: true, commands: true }) satisfies WritesChecked<typeof WRITES>;
 
 /** The writes, in table order. @internal */
 export const WRITE_OPERATIONS = Object.keys(WRITES) as WriteOperation[];

@@ -96,10 +96,31 @@ export interface StatusBefore extends UserStatus {
   uid: string;
 }
 
-/** A status as `- old` / `+ new` words: the fields the item sets, in one order. */
-function statusWords(status: UserStatus, fields: readonly string[]): string[] {
-  const record = status as Record<string, unknown>;
-  return fields.map((field) => `${field}: ${record[field] === undefined ? "(not set)" : String(record[field])}`);
+const FIELDS = ["status", ...SUSPENSION] as const;
+
+/** A status as an update leaves it: not suspended unless it says so; a suspension's details only with one. */
+function comparable(status: UserStatus): Record<(typeof FIELDS)[number], unknown> {
+  const suspended = status.suspended ?? false;
+  return {
+    status: status.status,
+    suspended,
+    suspendedUntil: suspended ? status.suspendedUntil : undefined,
+    suspensionReason: suspended ? status.suspensionReason : undefined,
+  };
+}
+
+/** The fields that differ as `- old` / `+ new` words, in one order. */
+function statusWords(status: Record<string, unknown>, fields: readonly string[]): string[] {
+  return fields.map((field) => `${field}: ${status[field] === undefined ? "(not set)" : String(status[field])}`);
+}
+
+/** Only the spec's fields of a status: a pod's extra fields would not apply back. */
+function statusFields(status: UserStatus): UserStatus {
+  const out: UserStatus = {};
+  for (const field of FIELDS) {
+    if (status[field] !== undefined) (out as Record<string, unknown>)[field] = status[field];
+  }
+  return out;
 }
 
 function readSuspendedUntil(cells: RowCells): number {
@@ -134,19 +155,19 @@ export const statusWrite = writeRules<UserStatusItem, UserStatus, StatusBefore>(
     perUser: { many: false },
   },
   read: "getStatus",
-  // Only the fields the item sets: a pod before SBE 20.14 says nothing of suspensions.
-  differences(item, current) {
-    const wanted: Record<string, unknown> = { ...item };
-    const now: Record<string, unknown> = { ...current };
-    const fields = ["status", ...SUSPENSION].filter((field) => wanted[field] !== undefined);
-    const changed = fields.filter((field) => wanted[field] !== now[field]);
+  // An update sets the status and the suspension as given: a suspension left out is lifted. A pod before SBE 20.14
+  // says nothing of suspensions, which reads as not suspended.
+  differences: (item, current) => {
+    const wanted = comparable(item);
+    const now = comparable(current);
+    const changed = FIELDS.filter((field) => wanted[field] !== now[field]);
     if (changed.length === 0) return [];
     return [
-      ...statusWords(current, changed).map((words) => `- ${words}`),
-      ...statusWords(item, changed).map((words) => `+ ${words}`),
+      ...statusWords(now, changed).map((words) => `- ${words}`),
+      ...statusWords(wanted, changed).map((words) => `+ ${words}`),
     ];
   },
-  before(uid, item, current) {
+  before: (uid, item, current) => {
     const before: StatusBefore = { uid };
     if (current.status !== undefined) before.status = current.status;
     // A suspension the run sets is undone by setting it off, even where the pod did not mention it before.
@@ -181,7 +202,7 @@ export const statusWrite = writeRules<UserStatusItem, UserStatus, StatusBefore>(
   export: {
     words: "status export",
     as: (uid, status) => {
-      const row: ExportCells = { uid, ...status };
+      const row: ExportCells = { uid, ...statusFields(status) };
       return { rows: [row], items: [row] };
     },
   },

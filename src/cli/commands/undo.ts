@@ -39,6 +39,8 @@ export interface PreparedUndo {
   nothingToUndo: number;
   /** Features the run set that had no value before: the API cannot unset them, so undo cannot reverse them. */
   cannotUndo: number;
+  /** What those are called (the write's `undo.lost.noun`, e.g. `feature`). */
+  cannotUndoNoun: string;
 }
 
 /**
@@ -76,6 +78,7 @@ export async function prepareUndo(
     items: 0,
     nothingToUndo: 0,
     cannotUndo: 0,
+    cannotUndoNoun: rulesOf(header.operation).undo.lost?.noun ?? "change",
   };
   let unset = 0;
   try {
@@ -129,7 +132,9 @@ export async function prepareUndo(
     throw error;
   }
   prepared.cannotUndo = unset;
-  if (unset > MAX_LISTED) stderr.write(`  … and ${plural(unset - MAX_LISTED, "more feature")} left as they are\n`);
+  if (unset > MAX_LISTED) {
+    stderr.write(`  … and ${plural(unset - MAX_LISTED, `more ${prepared.cannotUndoNoun}`)} left as they are\n`);
+  }
   return prepared;
 }
 
