@@ -112,8 +112,11 @@ export type RowRules =
             /** The field whose values contradict each other for one second key (`action`: ADD or REMOVE). */
             choice: { field: string; values: readonly [string, string] };
           };
-      /** The columns that may name a second user (delegates: `userId` or `delegateEmail`), resolved like the user. */
-      identities?: readonly string[];
+      /**
+       * A second user each row names (delegates: the delegate), by uid in `id` or by email in `email` (one way per
+       * file), resolved like the row's user; `noun` names it in messages.
+       */
+      second?: { id: string; email: string; noun: string };
     };
 
 /**

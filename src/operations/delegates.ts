@@ -104,7 +104,7 @@ export const delegateWrite = writeRules<DelegateUpdateItem, bigint[], DelegatesB
   csv: { required: ["uid", "userId", "action"], optional: [] },
   rows: {
     kind: "single",
-    identities: ["userId", "delegateEmail"],
+    second: { id: "userId", email: "delegateEmail", noun: "delegate" },
     item: (cells) => {
       const delegate = "delegateEmail" in cells.row ? "delegateEmail" : "userId";
       return { [delegate]: cells.user(delegate), action: cells.oneOf("action", ["ADD", "REMOVE"] as const) };

@@ -6,7 +6,7 @@
 import { userIdToDecimal } from "../../core/ids.js";
 import { escapeInvisible, quote } from "../../core/text.js";
 import type { RowCells, Seen } from "../../operations/define.js";
-import { type DelegateKey, InputError, looksLikeEmail, type UserKey } from "./records.js";
+import { InputError, looksLikeEmail, USER_FIELDS } from "./records.js";
 
 /** A CSV row by column. */
 export type Row = Record<string, string>;
@@ -52,8 +52,8 @@ function cellUid(row: Row, column: string, file: string, line: number): string {
 const MAX_USERNAME = 256;
 
 /** A cell naming a user or a delegate: a uid, an email or a username, by its column. */
-export function cellUser(row: Row, column: UserKey | DelegateKey, file: string, line: number): string {
-  if (column === "uid" || column === "userId") return cellUid(row, column, file, line);
+export function cellUser(row: Row, column: string, file: string, line: number): string {
+  if (USER_FIELDS[column]?.kind === "uid") return cellUid(row, column, file, line);
   const value = cell(row, column, file, line);
   const problem = userValueProblem(column, value);
   if (problem) throw new InputError(file, line, column, problem.rule, problem.detail);
@@ -66,7 +66,7 @@ export function userValueProblem(column: string, value: string): { rule: string;
   if (escapeInvisible(value) !== value) {
     return { rule: "no invisible characters", detail: `holds a control or invisible character: ${quote(value)}` };
   }
-  if (column === "email" || column === "delegateEmail") {
+  if (USER_FIELDS[column]?.kind === "emails") {
     // RFC 5321's limits; a longer value would only make a lookup URL the pod refuses, failing its whole batch.
     if (value.length > 254 || value.indexOf("@") > 64) {
       return {
@@ -128,7 +128,7 @@ export function rowCells(row: Row, file: string, line: number): RowCells {
     boolean: (column) => cellBoolean(row, column, file, line),
     oneOf: (column, allowed) => cellEnum(row, column, allowed, file, line),
     setting: (column) => cellSetting(row, column, file, line) as "TRUE" | "FALSE" | "KEEP" | "REMOVE",
-    user: (column) => cellUser(row, column as UserKey | DelegateKey, file, line),
+    user: (column) => cellUser(row, column, file, line),
     error: (column, rule, detail) => new InputError(file, line, column, rule, detail),
     contradiction: (column, what, text, earlier) => contradiction(file, line, column, what, text, earlier),
     merged: (what, first) => merged(file, line, what, first),

@@ -14,6 +14,8 @@ import {
   type Operation,
   type ReadOptions,
   type SourceRecord,
+  secondUser,
+  USER_FIELDS,
   USER_KEYS,
   type UserKey,
 } from "./records.js";
@@ -129,9 +131,8 @@ async function lineAfter(input: Readable, offset: number, what: "quote" | "row")
  */
 function identityGroups(operation: Operation): [string, readonly string[]][] {
   const groups: [string, readonly string[]][] = [["uid", USER_KEYS]];
-  const { rows } = rulesOf(operation);
-  const second = rows.kind === "single" ? rows.identities : undefined;
-  if (second?.[0] !== undefined) groups.push([second[0], second]);
+  const second = secondUser(operation);
+  if (second !== undefined) groups.push([second.id, [second.id, second.email]]);
   return groups;
 }
 
@@ -173,7 +174,7 @@ function checkHeader(columns: string[], operation: Operation, file: string) {
         present[1],
         "one identity column",
         `the header has both ${present.map((key) => quote(key)).join(" and ")}: a file names all its ` +
-          `${column === "uid" ? "users" : "delegates"} one way, by exactly one of ${keys.join(", ")}; keep one column`,
+          `${USER_FIELDS[column]?.noun ?? "user"}s one way, by exactly one of ${keys.join(", ")}; keep one column`,
       );
     }
   }

@@ -12,7 +12,7 @@ import type { SessionTokenProvider } from "../../core/auth.js";
 import { printable, quote } from "../../core/text.js";
 import { type ApplyArgs, UsageError } from "../args.js";
 import { resolveSessionToken } from "../session.js";
-import { REPORT_KEY, type ReportMeta, type SourceRecord } from "./readers.js";
+import { REPORT_KEY, type ReportMeta, type SourceRecord, USER_FIELDS } from "./readers.js";
 import type { InputFile } from "./source.js";
 
 /**
@@ -110,12 +110,10 @@ interface Need {
   kind: "emails" | "usernames";
 }
 
-/** The fields resolved, and the field of the uid that replaces each. */
-const RESOLVED_FIELDS: Record<string, { kind: "emails" | "usernames"; to: "uid" | "userId" }> = {
-  email: { kind: "emails", to: "uid" },
-  username: { kind: "usernames", to: "uid" },
-  delegateEmail: { kind: "emails", to: "userId" },
-};
+/** The fields resolved (the users named by email or username), and the field of the uid that replaces each. */
+const RESOLVED_FIELDS = Object.fromEntries(
+  Object.entries(USER_FIELDS).flatMap(([field, { kind, to }]) => (kind === "uid" ? [] : [[field, { kind, to }]])),
+) as Record<string, { kind: "emails" | "usernames"; to: string }>;
 
 function needsOf(item: unknown): Need[] {
   if (item === null || typeof item !== "object") return [];
@@ -307,8 +305,9 @@ export class UserResolver {
  */
 export function unknownUserMessage(unknown: readonly UnknownUser[]): string {
   const names = unknown.map(({ column, value }) => {
-    const what = column === "delegateEmail" ? "delegate email" : column;
-    return `${column === "delegateEmail" ? "no delegate" : "no user"} of the pod has the ${what} ${quote(value)}`;
+    const noun = USER_FIELDS[column]?.noun ?? "user";
+    const what = noun === "user" ? column : `${noun} email`;
+    return `no ${noun} of the pod has the ${what} ${quote(value)}`;
   });
   return `${names.join(", and ")}: not sent`;
 }

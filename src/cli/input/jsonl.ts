@@ -15,6 +15,8 @@ import {
   type ReportMeta,
   SETTLED_WITHOUT_ITEM,
   type SourceRecord,
+  secondUser,
+  USER_FIELDS,
   USER_KEYS,
 } from "./records.js";
 
@@ -81,13 +83,12 @@ function checkJsonIdentity(
   line: number,
   seen: KeysSeen | undefined,
 ): InputError | undefined {
-  const { rows } = rulesOf(operation);
-  const second = rows.kind === "single" ? rows.identities : undefined;
-  for (const keys of second === undefined ? [USER_KEYS] : [USER_KEYS, second]) {
+  const second = secondUser(operation);
+  for (const keys of second === undefined ? [USER_KEYS] : [USER_KEYS, [second.id, second.email]]) {
     const present = keys.filter((key) => item[key] !== undefined);
     const key = present[0];
     if (key === undefined) continue;
-    const what = keys === USER_KEYS ? "user" : "delegate";
+    const what = USER_FIELDS[key]?.noun ?? "user";
     const fields = keys.map((k) => quote(k)).join(", ");
     if (present.length > 1) {
       return new InputError(
@@ -99,7 +100,7 @@ function checkJsonIdentity(
       );
     }
     const value = item[key];
-    if (key !== "uid" && key !== "userId") {
+    if (USER_FIELDS[key]?.kind !== "uid") {
       if (typeof value !== "string" || value.trim() === "") {
         return new InputError(file, line, undefined, "required", `field ${quote(key)} must be a non-empty string`);
       }

@@ -156,24 +156,42 @@ export const USER_KEYS = ["uid", "email", "username"] as const;
 export type UserKey = (typeof USER_KEYS)[number];
 
 /**
- * The columns (and fields) that may name the delegate of a `delegates apply` row: exactly one of them per file.
+ * Every column (and JSON Lines field) that names a user: the row's user (`uid`, `email`, `username`) and the second
+ * users the writes declare (delegates: `userId`, `delegateEmail`). `kind`: a uid as written, or a value to look up;
+ * `to`: the field its uid goes in; `noun`: what the user is called in messages.
  *
  * @example
  * ```ts
- * DELEGATE_KEYS.includes("delegateEmail"); // true
+ * USER_FIELDS.delegateEmail; // { kind: "emails", to: "userId", noun: "delegate" }
  * ```
  */
-export const DELEGATE_KEYS = ["userId", "delegateEmail"] as const;
+export const USER_FIELDS: Readonly<Record<string, { kind: "uid" | "emails" | "usernames"; to: string; noun: string }>> =
+  Object.fromEntries([
+    ["uid", { kind: "uid", to: "uid", noun: "user" }],
+    ["email", { kind: "emails", to: "uid", noun: "user" }],
+    ["username", { kind: "usernames", to: "uid", noun: "user" }],
+    ...(Object.keys(WRITE_OF_LAYOUT) as Operation[]).flatMap((layout) => {
+      const second = secondUser(layout);
+      if (second === undefined) return [];
+      return [
+        [second.id, { kind: "uid", to: second.id, noun: second.noun }],
+        [second.email, { kind: "emails", to: second.id, noun: second.noun }],
+      ];
+    }),
+  ]);
 
 /**
- * How a delegates file names the delegates: one of {@link DELEGATE_KEYS}.
+ * The second user a write's rows name, if any (delegates: the delegate, by `userId` or `delegateEmail`).
  *
  * @example
  * ```ts
- * const key: DelegateKey = "delegateEmail";
+ * secondUser("delegates"); // { id: "userId", email: "delegateEmail", noun: "delegate" }
  * ```
  */
-export type DelegateKey = (typeof DELEGATE_KEYS)[number];
+export function secondUser(operation: Operation): { id: string; email: string; noun: string } | undefined {
+  const { rows } = rulesOf(operation);
+  return rows.kind === "single" ? rows.second : undefined;
+}
 
 /**
  * Whether a value looks like an email address: `local@domain.tld`, no blanks, no comma (the pod reads lookups
