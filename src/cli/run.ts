@@ -1,8 +1,9 @@
 /**
  * `pod-admin`: applies a CSV or JSON Lines file to a pod through the bulk helpers. Everything the command does
  * goes through {@link runCli}, so tests run it in-process or as a real child process alike. This file only
- * orchestrates: arguments (args.ts), session (session.ts), input (input.ts), the journal (report.ts), the plan
- * pass (plan.ts), the apply pass (apply.ts) and progress (progress.ts) each live in their own file.
+ * orchestrates: arguments and usage (args.ts), session (session.ts), input (input/), the report and the undo
+ * journal (files/), the plan, read and write passes (passes/), export and undo (commands/) and progress
+ * (progress.ts) each live in their own file.
  */
 import { mkdtemp, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";

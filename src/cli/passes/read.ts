@@ -1,3 +1,8 @@
+/**
+ * Pass 1b, read before writing (`--only-changes`, `--journal`): reads each pending item's user, finds what the item
+ * would change by the write's rules, settles the items not to send, records the state before each write, and prints
+ * what it found; and the end of a run whose reads Ctrl-C stopped.
+ */
 import type { PodClient } from "../../api/client.js";
 import { PodApiError, PodError, PodUnauthorizedError } from "../../core/errors.js";
 import { userIdToDecimal } from "../../core/ids.js";
