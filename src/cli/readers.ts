@@ -11,6 +11,7 @@ import { userIdToDecimal } from "../ids.js";
 import { mayHoldUnsafeInteger, parseJsonLossless } from "../json.js";
 import { OPERATIONS, WRITE_OPERATIONS, type WriteOperation } from "../operations.js";
 import type { AppEntitlement, AppEntitlementPatch, AppProduct } from "../users.js";
+import { unescapeRow } from "./files/csv-cell.js";
 import { escapeInvisible, printable, quote } from "./text.js";
 
 /**
@@ -492,7 +493,7 @@ async function* readCsv(
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: Row; info: { lines: number } }>) {
       if (headerError) break;
-      yield* group.add(record, info.lines);
+      yield* group.add(unescapeRow(record), info.lines);
     }
   } catch (error) {
     if (headerError) {
