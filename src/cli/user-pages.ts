@@ -24,7 +24,6 @@ export class RepeatedUserError extends Error {
  *
  * @example
  * ```ts
- * const pod = {} as import("../client.js").PodClient; // createPodClient({ … })
  * for await (const uid of uidsOnce(pod.users.list({ pageSize: 1000 }), 1000)) console.log(uid);
  * ```
  */

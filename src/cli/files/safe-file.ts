@@ -14,8 +14,8 @@ import { printable, quote } from "../text.js";
  *
  * @example
  * ```ts
- * const { mode } = await stat("report.jsonl");
- * console.log((mode & 0o777) === FILE_MODE); // true
+ * const handle = await createExclusive("report.jsonl.partial");
+ * console.log(((await handle.stat()).mode & 0o777) === FILE_MODE); // true
  * ```
  */
 export const FILE_MODE = 0o600;
@@ -68,9 +68,8 @@ export async function createExclusive(path: string, options: { replace?: boolean
  *
  * @example
  * ```ts
- * const fd = createExclusiveSync("undo.jsonl");
- * writeSync(fd, "{}\n");
- * closeSync(fd);
+ * const fd = createExclusiveSync("undo.jsonl"); // refused when the path exists, or is a symbolic link
+ * console.log(fd >= 0);
  * ```
  */
 export function createExclusiveSync(path: string): number {
