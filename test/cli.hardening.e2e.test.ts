@@ -182,15 +182,21 @@ describe("output files", () => {
     expect((await lstat(undo)).isSymbolicLink()).toBe(true);
   });
 
-  it("a second run on a --report another run is writing is refused, naming that run; nothing sent; the first run's report whole", async () => {
-    const a200 = Array.from({ length: 200 }, (_, i) => 1000 + i);
-    const b200 = Array.from({ length: 200 }, (_, i) => 5000 + i);
-    const pod = await workspace.simulate({ users: [...a200, ...b200], faults: { latencyMs: [20, 30], seed: 3 } });
-    const first = await uidsCsv("lock-a.csv", a200);
-    const second = await uidsCsv("lock-b.csv", b200);
+  it("a second run on a --report another run is writing is refused, naming that run; nothing sent; the first run's report whole", {
+    timeout: 60_000,
+  }, async () => {
+    // The first run lasts ~7 s (300 calls of 40-50 ms, 2 at a time): the second one starts well within it.
+    const firstUids = Array.from({ length: 300 }, (_, i) => 1000 + i);
+    const secondUids = Array.from({ length: 200 }, (_, i) => 5000 + i);
+    const pod = await workspace.simulate({
+      users: [...firstUids, ...secondUids],
+      faults: { latencyMs: [40, 50], seed: 3 },
+    });
+    const first = await uidsCsv("lock-a.csv", firstUids);
+    const second = await uidsCsv("lock-b.csv", secondUids);
     const report = join(workspace.work, "shared.report.jsonl");
     const a = startPodAdmin(
-      ["features", "apply", first, "--pod", pod.url, "--report", report, "--concurrency", "4", "--quiet"],
+      ["features", "apply", first, "--pod", pod.url, "--report", report, "--concurrency", "2", "--quiet"],
       token(pod),
     );
     await waitFor(() => pod.stats().writes > 0 || a.child.exitCode !== null);
@@ -205,11 +211,26 @@ describe("output files", () => {
       ),
     );
     expect(b.code).toBe(2);
+    // Applying the report that run is still writing would send its calls in flight again: refused too.
+    const c = await startPodAdmin(
+      ["features", "apply", report, "--pod", pod.url, "--report", join(workspace.work, "c.jsonl")],
+      token(pod),
+    ).done;
+    expect(c.stderr).toMatch(
+      new RegExp(
+        `^pod-admin: the input ${reEscape(report)} is being written by another pod-admin run \\(features apply ` +
+          `${reEscape(first)}; pid ${a.child.pid} on .*\\): reading it now would send again the calls that run has ` +
+          `in flight\\. Wait for it to end; if no such run is alive, remove ${reEscape(report)}\\.lock\\n` +
+          "Nothing was sent\\.\\n$",
+      ),
+    );
+    expect(c.code).toBe(2);
+    expect(a.child.exitCode).toBe(null); // both refusals came while the first run was writing
     const done = await a.done;
     expect(done.code).toBe(0);
-    expect(done.stdout).toContain("200 succeeded, 0 failed, 0 not attempted");
+    expect(done.stdout).toContain("300 succeeded, 0 failed, 0 not attempted");
     for (let i = 0; i < 200; i++) expect(pod.state.features(5000 + i).canCreatePublicRoom).toBeUndefined();
-    expect(pod.stats().writes).toBe(200);
+    expect(pod.stats().writes).toBe(300);
     expect(await readFile(report, "utf8")).toBe(""); // everything applied: the report of a named run is kept, empty
     expect(await readdir(workspace.work)).not.toContain("shared.report.jsonl.lock");
   });

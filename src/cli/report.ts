@@ -152,6 +152,11 @@ export class Journal {
           "(or remove it first)",
       );
     }
+    try {
+      await FileLock.refuseIfLocked(inputPath);
+    } catch (error) {
+      throw new ReportUnwritableError(`the input ${(error as Error).message}`);
+    }
     const journal = new Journal(path, requested !== undefined);
     try {
       journal.#lock = await FileLock.acquire(path, "--report", run);

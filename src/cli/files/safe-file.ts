@@ -173,6 +173,23 @@ export class FileLock {
     }
   }
 
+  /**
+   * Refuses (an {@link UnsafeFileError}) to read `file` as input while a live run holds its lock: a report still
+   * being written has calls in flight, which reading it now would send again. A lock whose process is gone on this
+   * host does not count.
+   */
+  static async refuseIfLocked(file: string): Promise<void> {
+    const path = `${file}.lock`;
+    const info = await lstat(path).catch(() => undefined);
+    if (info === undefined) return;
+    const other = readOwner(path);
+    if (other !== undefined && other.host === hostname() && !alive(other.pid)) return;
+    throw new UnsafeFileError(
+      `${file} is being written by ${describeOwner(other)}: reading it now would send again the calls that run has ` +
+        `in flight. Wait for it to end; if no such run is alive, remove ${path}`,
+    );
+  }
+
   /** Removes the lock file (once; later calls do nothing). */
   release(): void {
     if (!this.#held) return;
@@ -207,14 +224,16 @@ function alive(pid: number): boolean {
   }
 }
 
-function lockedMessage(file: string, option: string, lockPath: string, other: LockOwner | undefined): string {
-  const who =
-    other === undefined
-      ? "another pod-admin run"
-      : `another pod-admin run (${printable(other.run, 200)}; pid ${other.pid} on ${printable(other.host, 100)}, ` +
+function describeOwner(other: LockOwner | undefined): string {
+  return other === undefined
+    ? "another pod-admin run"
+    : `another pod-admin run (${printable(other.run, 200)}; pid ${other.pid} on ${printable(other.host, 100)}, ` +
         `started ${printable(other.started, 40)})`;
+}
+
+function lockedMessage(file: string, option: string, lockPath: string, other: LockOwner | undefined): string {
   return (
-    `${option} ${file} is being written by ${who}. Two runs writing one file would lose lines: wait for that run ` +
+    `${option} ${file} is being written by ${describeOwner(other)}. Two runs writing one file would lose lines: wait for that run ` +
     `to end, or name another file; if no such run is alive, remove ${lockPath}`
   );
 }
