@@ -105,6 +105,40 @@ export interface paths {
         patch: operations["v1AdminUserUidAppEntitlementListPatch"];
         trace?: never;
     };
+    "/v1/admin/user/{uid}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get the status, active or inactive, for a particular user */
+        get: operations["v1AdminUserUidStatusGet"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/user/{uid}/status/update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Update the status of a particular user */
+        post: operations["v1AdminUserUidStatusUpdatePost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/system/features/list": {
         parameters: {
             query?: never;
@@ -173,6 +207,29 @@ export interface components {
             /** Format: int32 */
             code?: number;
             message?: string;
+        };
+        UserStatus: {
+            /**
+             * @example ENABLED
+             * @enum {string}
+             */
+            status?: "ENABLED" | "DISABLED";
+            /**
+             * @description An optional attribute indicating whether the user is temporarily suspended or not. Since SBE 20.14.
+             * @example true
+             */
+            suspended?: boolean;
+            /**
+             * Format: int64
+             * @description An optional unix timestamp until which the suspension is effective. Since SBE 20.14.
+             * @example 1601546400
+             */
+            suspendedUntil?: number;
+            /**
+             * @description An optional description of the suspension reason. Since SBE 20.14.
+             * @example The user will be OOO due to a mandatory leave
+             */
+            suspensionReason?: string;
         };
         StringList: string[];
         IntegerList: number[];
@@ -654,6 +711,70 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserAppEntitlementList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["ServerError"];
+        };
+    };
+    v1AdminUserUidStatusGet: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Session authentication token. */
+                sessionToken: components["parameters"]["sessionToken"];
+            };
+            path: {
+                /** @description User ID as a decimal integer */
+                uid: components["parameters"]["uid"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserStatus"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["ServerError"];
+        };
+    };
+    v1AdminUserUidStatusUpdatePost: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Session authentication token. */
+                sessionToken: components["parameters"]["sessionToken"];
+            };
+            path: {
+                /** @description User ID as a decimal integer */
+                uid: components["parameters"]["uid"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserStatus"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuccessResponse"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -16,6 +16,12 @@ export const schemaShapes = {
     "code": {},
     "message": {}
   },
+  "UserStatus": {
+    "status": {},
+    "suspended": {},
+    "suspendedUntil": {},
+    "suspensionReason": {}
+  },
   "Feature": {
     "entitlment": {},
     "enabled": {}
@@ -154,7 +160,7 @@ export const schemaShapes = {
 };
 function ucs2length(str) { let length = 0; for (const _ of str) length++; return length; }
 "use strict";
-export const validateFeatureList = validate21;
+export const validateV1AdminUserUidFeaturesUpdatePostBody = validate21;
 const schema32 = {"type":"array","items":{"$ref":"#/$defs/Feature"}};
 const schema33 = {"description":"Entitlement feature record.","type":"object","properties":{"entitlment":{"type":"string"},"enabled":{"type":"boolean","description":"Whether this entitlement is enabled for the user."}}};
 
@@ -226,7 +232,7 @@ return errors === 0;
 }
 validate21.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateDelegateAction = validate22;
+export const validateV1AdminUserUidDelegatesUpdatePostBody = validate22;
 const schema34 = {"type":"object","properties":{"userId":{"type":"integer","format":"int64"},"action":{"type":"string","enum":["ADD","REMOVE"]}}};
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -282,7 +288,7 @@ return errors === 0;
 }
 validate22.evaluated = {"props":{"userId":true,"action":true},"dynamicProps":false,"dynamicItems":false};
 
-export const validateUserAppEntitlementList = validate23;
+export const validateV1AdminUserUidAppEntitlementListPostBody = validate23;
 const schema35 = {"type":"array","items":{"$ref":"#/$defs/UserAppEntitlement"}};
 const schema36 = {"description":"Application Entitlements for the user","type":"object","required":["appId","listed","install"],"properties":{"appId":{"type":"string","description":"Unique ID for the Application","minLength":1,"maxLength":256,"examples":["selerity"]},"appName":{"type":"string","description":"Name for this Application","minLength":1,"maxLength":50,"examples":["Selerity Context"]},"listed":{"type":"boolean","description":"if true, this application will be listed in the appstore for this user. Otherwise, this application will be hidden in the appstore."},"install":{"type":"boolean","description":"if true, it indicate this application is installed for this user. Otherwise, this user does not have this application installed."},"products":{"$ref":"#/$defs/ProductList"}}};
 const func1 = ucs2length;
@@ -611,7 +617,7 @@ return errors === 0;
 }
 validate23.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateUserAppEntitlementsPatchList = validate28;
+export const validateV1AdminUserUidAppEntitlementListPatchBody = validate28;
 const schema39 = {"description":"Array of app entitlements to patch for a user","type":"array","items":{"$ref":"#/$defs/UserAppEntitlementPatch"}};
 const schema40 = {"description":"Application Entitlements to patch for the user","type":"object","required":["appId"],"properties":{"appId":{"type":"string","description":"Unique ID for the Application","minLength":1,"maxLength":256},"listed":{"type":"string","enum":["TRUE","FALSE","KEEP","REMOVE"],"default":"KEEP","description":"If \"TRUE\", this application will be listed in the appstore for this user. If \"FALSE\", this application will be hidden in the appstore. If \"KEEP\" or not set, the current value is kept. If \"REMOVE\", it will be removed from user settings and the pod level setting's value will be used."},"install":{"type":"string","enum":["TRUE","FALSE","KEEP","REMOVE"],"default":"KEEP","description":"If \"TRUE\", this application will be installed for this user. If \"FALSE\", this application will not be installed for this user. If \"KEEP\" or not set, the current value is kept. If \"REMOVE\", it will be removed from user settings and the pod level setting's value will be used."},"product":{"$ref":"#/$defs/Product"}}};
 
@@ -880,8 +886,8 @@ return errors === 0;
 }
 validate28.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateV1AdminUserUidFeaturesUpdatePostResponse = validate31;
-const schema42 = {"type":"object","properties":{"format":{"type":"string","enum":["TEXT","XML"]},"message":{"type":"string"}}};
+export const validateV1AdminUserUidStatusUpdatePostBody = validate31;
+const schema42 = {"type":"object","properties":{"status":{"type":"string","enum":["ENABLED","DISABLED"],"example":"ENABLED"},"suspended":{"type":"boolean","description":"An optional attribute indicating whether the user is temporarily suspended or not. Since SBE 20.14.","x-since":"20.14","example":true},"suspendedUntil":{"type":"integer","format":"int64","description":"An optional unix timestamp until which the suspension is effective. Since SBE 20.14.","x-since":"20.14","example":1601546400},"suspensionReason":{"type":"string","description":"An optional description of the suspension reason. Since SBE 20.14.","x-since":"20.14","example":"The user will be OOO due to a mandatory leave"}}};
 
 function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -895,15 +901,99 @@ evaluated0.items = undefined;
 }
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.status !== undefined){
+let data0 = data.status;
+const _errs1 = errors;
+if(typeof data0 !== "string"){
+validate31.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.properties.status.type,parentSchema:schema42.properties.status,data:data0}];
+return false;
+}
+if(!((data0 === "ENABLED") || (data0 === "DISABLED"))){
+validate31.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema42.properties.status.enum},message:"must be equal to one of the allowed values",schema:schema42.properties.status.enum,parentSchema:schema42.properties.status,data:data0}];
+return false;
+}
+var valid0 = _errs1 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.suspended !== undefined){
+let data1 = data.suspended;
+const _errs3 = errors;
+if(typeof data1 !== "boolean"){
+validate31.errors = [{instancePath:instancePath+"/suspended",schemaPath:"#/properties/suspended/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema42.properties.suspended.type,parentSchema:schema42.properties.suspended,data:data1}];
+return false;
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.suspendedUntil !== undefined){
+let data2 = data.suspendedUntil;
+const _errs5 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate31.errors = [{instancePath:instancePath+"/suspendedUntil",schemaPath:"#/properties/suspendedUntil/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema42.properties.suspendedUntil.type,parentSchema:schema42.properties.suspendedUntil,data:data2}];
+return false;
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.suspensionReason !== undefined){
+let data3 = data.suspensionReason;
+const _errs7 = errors;
+if(typeof data3 !== "string"){
+validate31.errors = [{instancePath:instancePath+"/suspensionReason",schemaPath:"#/properties/suspensionReason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.properties.suspensionReason.type,parentSchema:schema42.properties.suspensionReason,data:data3}];
+return false;
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate31.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.type,parentSchema:schema42,data}];
+return false;
+}
+}
+validate31.errors = vErrors;
+return errors === 0;
+}
+validate31.evaluated = {"props":{"status":true,"suspended":true,"suspendedUntil":true,"suspensionReason":true},"dynamicProps":false,"dynamicItems":false};
+
+export const validateV1AdminUserUidFeaturesUpdatePostResponse = validate32;
+const schema43 = {"type":"object","properties":{"format":{"type":"string","enum":["TEXT","XML"]},"message":{"type":"string"}}};
+
+function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate32.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.format !== undefined){
 let data0 = data.format;
 const _errs1 = errors;
 if(typeof data0 !== "string"){
-validate31.errors = [{instancePath:instancePath+"/format",schemaPath:"#/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.properties.format.type,parentSchema:schema42.properties.format,data:data0}];
+validate32.errors = [{instancePath:instancePath+"/format",schemaPath:"#/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema43.properties.format.type,parentSchema:schema43.properties.format,data:data0}];
 return false;
 }
 if(!((data0 === "TEXT") || (data0 === "XML"))){
-validate31.errors = [{instancePath:instancePath+"/format",schemaPath:"#/properties/format/enum",keyword:"enum",params:{allowedValues: schema42.properties.format.enum},message:"must be equal to one of the allowed values",schema:schema42.properties.format.enum,parentSchema:schema42.properties.format,data:data0}];
+validate32.errors = [{instancePath:instancePath+"/format",schemaPath:"#/properties/format/enum",keyword:"enum",params:{allowedValues: schema43.properties.format.enum},message:"must be equal to one of the allowed values",schema:schema43.properties.format.enum,parentSchema:schema43.properties.format,data:data0}];
 return false;
 }
 var valid0 = _errs1 === errors;
@@ -916,7 +1006,7 @@ if(data.message !== undefined){
 let data1 = data.message;
 const _errs3 = errors;
 if(typeof data1 !== "string"){
-validate31.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.properties.message.type,parentSchema:schema42.properties.message,data:data1}];
+validate32.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema43.properties.message.type,parentSchema:schema43.properties.message,data:data1}];
 return false;
 }
 var valid0 = _errs3 === errors;
@@ -927,21 +1017,21 @@ var valid0 = true;
 }
 }
 else {
-validate31.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.type,parentSchema:schema42,data}];
+validate32.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema43.type,parentSchema:schema43,data}];
 return false;
 }
 }
-validate31.errors = vErrors;
+validate32.errors = vErrors;
 return errors === 0;
 }
-validate31.evaluated = {"props":{"format":true,"message":true},"dynamicProps":false,"dynamicItems":false};
+validate32.evaluated = {"props":{"format":true,"message":true},"dynamicProps":false,"dynamicItems":false};
 
-export const validateV1AdminUserUidFeaturesGetResponse = validate32;
+export const validateV1AdminUserUidFeaturesGetResponse = validate33;
 
-function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate32.evaluated;
+const evaluated0 = validate33.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -962,7 +1052,7 @@ if(data0.entitlment !== undefined){
 let data1 = data0.entitlment;
 const _errs4 = errors;
 if(typeof data1 !== "string"){
-validate32.errors = [{instancePath:instancePath+"/" + i0+"/entitlment",schemaPath:"#/$defs/Feature/properties/entitlment/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.properties.entitlment.type,parentSchema:schema33.properties.entitlment,data:data1}];
+validate33.errors = [{instancePath:instancePath+"/" + i0+"/entitlment",schemaPath:"#/$defs/Feature/properties/entitlment/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.properties.entitlment.type,parentSchema:schema33.properties.entitlment,data:data1}];
 return false;
 }
 var valid2 = _errs4 === errors;
@@ -975,7 +1065,7 @@ if(data0.enabled !== undefined){
 let data2 = data0.enabled;
 const _errs6 = errors;
 if(typeof data2 !== "boolean"){
-validate32.errors = [{instancePath:instancePath+"/" + i0+"/enabled",schemaPath:"#/$defs/Feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema33.properties.enabled.type,parentSchema:schema33.properties.enabled,data:data2}];
+validate33.errors = [{instancePath:instancePath+"/" + i0+"/enabled",schemaPath:"#/$defs/Feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema33.properties.enabled.type,parentSchema:schema33.properties.enabled,data:data2}];
 return false;
 }
 var valid2 = _errs6 === errors;
@@ -986,7 +1076,7 @@ var valid2 = true;
 }
 }
 else {
-validate32.errors = [{instancePath:instancePath+"/" + i0,schemaPath:"#/$defs/Feature/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema33.type,parentSchema:schema33,data:data0}];
+validate33.errors = [{instancePath:instancePath+"/" + i0,schemaPath:"#/$defs/Feature/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema33.type,parentSchema:schema33,data:data0}];
 return false;
 }
 }
@@ -997,72 +1087,16 @@ break;
 }
 }
 else {
-validate32.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema32.type,parentSchema:schema32,data}];
-return false;
-}
-}
-validate32.errors = vErrors;
-return errors === 0;
-}
-validate32.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
-
-export const validateV1AdminUserUidDelegatesUpdatePostResponse = validate33;
-
-function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate33.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.format !== undefined){
-let data0 = data.format;
-const _errs1 = errors;
-if(typeof data0 !== "string"){
-validate33.errors = [{instancePath:instancePath+"/format",schemaPath:"#/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.properties.format.type,parentSchema:schema42.properties.format,data:data0}];
-return false;
-}
-if(!((data0 === "TEXT") || (data0 === "XML"))){
-validate33.errors = [{instancePath:instancePath+"/format",schemaPath:"#/properties/format/enum",keyword:"enum",params:{allowedValues: schema42.properties.format.enum},message:"must be equal to one of the allowed values",schema:schema42.properties.format.enum,parentSchema:schema42.properties.format,data:data0}];
-return false;
-}
-var valid0 = _errs1 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.message !== undefined){
-let data1 = data.message;
-const _errs3 = errors;
-if(typeof data1 !== "string"){
-validate33.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.properties.message.type,parentSchema:schema42.properties.message,data:data1}];
-return false;
-}
-var valid0 = _errs3 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-else {
-validate33.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.type,parentSchema:schema42,data}];
+validate33.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema32.type,parentSchema:schema32,data}];
 return false;
 }
 }
 validate33.errors = vErrors;
 return errors === 0;
 }
-validate33.evaluated = {"props":{"format":true,"message":true},"dynamicProps":false,"dynamicItems":false};
+validate33.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateV1AdminUserUidDelegatesGetResponse = validate34;
-const schema46 = {"type":"array","items":{"type":"integer","format":"int64"}};
+export const validateV1AdminUserUidDelegatesUpdatePostResponse = validate34;
 
 function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1075,33 +1109,50 @@ if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
 if(errors === 0){
-if(Array.isArray(data)){
-var valid0 = true;
-const len0 = data.length;
-for(let i0=0; i0<len0; i0++){
-let data0 = data[i0];
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.format !== undefined){
+let data0 = data.format;
 const _errs1 = errors;
-if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-validate34.errors = [{instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.items.type,parentSchema:schema46.items,data:data0}];
+if(typeof data0 !== "string"){
+validate34.errors = [{instancePath:instancePath+"/format",schemaPath:"#/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema43.properties.format.type,parentSchema:schema43.properties.format,data:data0}];
+return false;
+}
+if(!((data0 === "TEXT") || (data0 === "XML"))){
+validate34.errors = [{instancePath:instancePath+"/format",schemaPath:"#/properties/format/enum",keyword:"enum",params:{allowedValues: schema43.properties.format.enum},message:"must be equal to one of the allowed values",schema:schema43.properties.format.enum,parentSchema:schema43.properties.format,data:data0}];
 return false;
 }
 var valid0 = _errs1 === errors;
-if(!valid0){
-break;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.message !== undefined){
+let data1 = data.message;
+const _errs3 = errors;
+if(typeof data1 !== "string"){
+validate34.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema43.properties.message.type,parentSchema:schema43.properties.message,data:data1}];
+return false;
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
 }
 }
 }
 else {
-validate34.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema46.type,parentSchema:schema46,data}];
+validate34.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema43.type,parentSchema:schema43,data}];
 return false;
 }
 }
 validate34.errors = vErrors;
 return errors === 0;
 }
-validate34.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate34.evaluated = {"props":{"format":true,"message":true},"dynamicProps":false,"dynamicItems":false};
 
-export const validateV1AdminUserUidAppEntitlementListGetResponse = validate35;
+export const validateV1AdminUserUidDelegatesGetResponse = validate35;
+const schema47 = {"type":"array","items":{"type":"integer","format":"int64"}};
 
 function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1118,10 +1169,11 @@ if(Array.isArray(data)){
 var valid0 = true;
 const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
+let data0 = data[i0];
 const _errs1 = errors;
-if(!(validate24(data[i0], {instancePath:instancePath+"/" + i0,parentData:data,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
-errors = vErrors.length;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate35.errors = [{instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema47.items.type,parentSchema:schema47.items,data:data0}];
+return false;
 }
 var valid0 = _errs1 === errors;
 if(!valid0){
@@ -1130,7 +1182,7 @@ break;
 }
 }
 else {
-validate35.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema35.type,parentSchema:schema35,data}];
+validate35.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema47.type,parentSchema:schema47,data}];
 return false;
 }
 }
@@ -1139,12 +1191,12 @@ return errors === 0;
 }
 validate35.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateV1AdminUserUidAppEntitlementListPostResponse = validate37;
+export const validateV1AdminUserUidAppEntitlementListGetResponse = validate36;
 
-function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate37.evaluated;
+const evaluated0 = validate36.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1168,21 +1220,21 @@ break;
 }
 }
 else {
-validate37.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema35.type,parentSchema:schema35,data}];
+validate36.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema35.type,parentSchema:schema35,data}];
 return false;
 }
 }
-validate37.errors = vErrors;
+validate36.errors = vErrors;
 return errors === 0;
 }
-validate37.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate36.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateV1AdminUserUidAppEntitlementListPatchResponse = validate39;
+export const validateV1AdminUserUidAppEntitlementListPostResponse = validate38;
 
-function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate39.evaluated;
+const evaluated0 = validate38.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1206,22 +1258,198 @@ break;
 }
 }
 else {
-validate39.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema35.type,parentSchema:schema35,data}];
+validate38.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema35.type,parentSchema:schema35,data}];
 return false;
 }
 }
-validate39.errors = vErrors;
+validate38.errors = vErrors;
 return errors === 0;
 }
-validate39.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate38.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateV1AdminSystemFeaturesListGetResponse = validate41;
-const schema50 = {"type":"array","items":{"type":"string"}};
+export const validateV1AdminUserUidAppEntitlementListPatchResponse = validate40;
 
-function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate41.evaluated;
+const evaluated0 = validate40.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(Array.isArray(data)){
+var valid0 = true;
+const len0 = data.length;
+for(let i0=0; i0<len0; i0++){
+const _errs1 = errors;
+if(!(validate24(data[i0], {instancePath:instancePath+"/" + i0,parentData:data,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+var valid0 = _errs1 === errors;
+if(!valid0){
+break;
+}
+}
+}
+else {
+validate40.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema35.type,parentSchema:schema35,data}];
+return false;
+}
+}
+validate40.errors = vErrors;
+return errors === 0;
+}
+validate40.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validateV1AdminUserUidStatusGetResponse = validate42;
+
+function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate42.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.status !== undefined){
+let data0 = data.status;
+const _errs1 = errors;
+if(typeof data0 !== "string"){
+validate42.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.properties.status.type,parentSchema:schema42.properties.status,data:data0}];
+return false;
+}
+if(!((data0 === "ENABLED") || (data0 === "DISABLED"))){
+validate42.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema42.properties.status.enum},message:"must be equal to one of the allowed values",schema:schema42.properties.status.enum,parentSchema:schema42.properties.status,data:data0}];
+return false;
+}
+var valid0 = _errs1 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.suspended !== undefined){
+let data1 = data.suspended;
+const _errs3 = errors;
+if(typeof data1 !== "boolean"){
+validate42.errors = [{instancePath:instancePath+"/suspended",schemaPath:"#/properties/suspended/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema42.properties.suspended.type,parentSchema:schema42.properties.suspended,data:data1}];
+return false;
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.suspendedUntil !== undefined){
+let data2 = data.suspendedUntil;
+const _errs5 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate42.errors = [{instancePath:instancePath+"/suspendedUntil",schemaPath:"#/properties/suspendedUntil/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema42.properties.suspendedUntil.type,parentSchema:schema42.properties.suspendedUntil,data:data2}];
+return false;
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.suspensionReason !== undefined){
+let data3 = data.suspensionReason;
+const _errs7 = errors;
+if(typeof data3 !== "string"){
+validate42.errors = [{instancePath:instancePath+"/suspensionReason",schemaPath:"#/properties/suspensionReason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.properties.suspensionReason.type,parentSchema:schema42.properties.suspensionReason,data:data3}];
+return false;
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate42.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.type,parentSchema:schema42,data}];
+return false;
+}
+}
+validate42.errors = vErrors;
+return errors === 0;
+}
+validate42.evaluated = {"props":{"status":true,"suspended":true,"suspendedUntil":true,"suspensionReason":true},"dynamicProps":false,"dynamicItems":false};
+
+export const validateV1AdminUserUidStatusUpdatePostResponse = validate43;
+
+function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate43.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.format !== undefined){
+let data0 = data.format;
+const _errs1 = errors;
+if(typeof data0 !== "string"){
+validate43.errors = [{instancePath:instancePath+"/format",schemaPath:"#/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema43.properties.format.type,parentSchema:schema43.properties.format,data:data0}];
+return false;
+}
+if(!((data0 === "TEXT") || (data0 === "XML"))){
+validate43.errors = [{instancePath:instancePath+"/format",schemaPath:"#/properties/format/enum",keyword:"enum",params:{allowedValues: schema43.properties.format.enum},message:"must be equal to one of the allowed values",schema:schema43.properties.format.enum,parentSchema:schema43.properties.format,data:data0}];
+return false;
+}
+var valid0 = _errs1 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.message !== undefined){
+let data1 = data.message;
+const _errs3 = errors;
+if(typeof data1 !== "string"){
+validate43.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema43.properties.message.type,parentSchema:schema43.properties.message,data:data1}];
+return false;
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+else {
+validate43.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema43.type,parentSchema:schema43,data}];
+return false;
+}
+}
+validate43.errors = vErrors;
+return errors === 0;
+}
+validate43.evaluated = {"props":{"format":true,"message":true},"dynamicProps":false,"dynamicItems":false};
+
+export const validateV1AdminSystemFeaturesListGetResponse = validate44;
+const schema53 = {"type":"array","items":{"type":"string"}};
+
+function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate44.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1236,7 +1464,7 @@ for(let i0=0; i0<len0; i0++){
 let data0 = data[i0];
 const _errs1 = errors;
 if(typeof data0 !== "string"){
-validate41.errors = [{instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema50.items.type,parentSchema:schema50.items,data:data0}];
+validate44.errors = [{instancePath:instancePath+"/" + i0,schemaPath:"#/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema53.items.type,parentSchema:schema53.items,data:data0}];
 return false;
 }
 var valid0 = _errs1 === errors;
@@ -1246,26 +1474,26 @@ break;
 }
 }
 else {
-validate41.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema50.type,parentSchema:schema50,data}];
+validate44.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema53.type,parentSchema:schema53,data}];
 return false;
 }
 }
-validate41.errors = vErrors;
+validate44.errors = vErrors;
 return errors === 0;
 }
-validate41.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate44.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateV3UsersGetResponse = validate42;
-const schema51 = {"description":"List of User record version 2","type":"object","properties":{"users":{"type":"array","items":{"$ref":"#/$defs/UserV2"},"description":"List of all users found with the search"},"errors":{"type":"array","items":{"$ref":"#/$defs/UserError"},"description":"List of all errors found with the informed search criteria"}}};
-const schema56 = {"description":"User error information","type":"object","properties":{"error":{"type":"string","description":"Error code informing what is wrong"},"email":{"type":"string","description":"Email with error. Only one of the following fields should be present: email or id"},"id":{"type":"string","description":"Id with error. Only one of the following fields should be present: email or id"}}};
-const schema52 = {"description":"User record version 2","type":"object","properties":{"id":{"type":"integer","format":"int64"},"emailAddress":{"type":"string","format":"email"},"firstName":{"type":"string"},"lastName":{"type":"string"},"displayName":{"type":"string"},"title":{"type":"string"},"company":{"type":"string"},"username":{"type":"string"},"location":{"type":"string"},"accountType":{"type":"string","enum":["NORMAL","SYSTEM","SDL"]},"avatars":{"$ref":"#/$defs/AvatarList"},"workPhoneNumber":{"type":"string","description":"Note: only available if the application has the extended user or contact permission"},"mobilePhoneNumber":{"type":"string","description":"Note: only available if the application has the extended user or contact permission"},"jobFunction":{"type":"string","description":"Note: only available if the application has the extended user or contact permission"},"department":{"type":"string","description":"Note: only available if the application has the extended user or contact permission"},"division":{"type":"string","description":"Note: only available if the application has the extended user or contact permission"},"roles":{"$ref":"#/$defs/StringList"}}};
-const schema53 = {"type":"array","items":{"$ref":"#/$defs/Avatar"}};
-const schema54 = {"type":"object","properties":{"size":{"description":"The Avatar Size","type":"string"},"url":{"description":"Url of the image","type":"string"}}};
+export const validateV3UsersGetResponse = validate45;
+const schema54 = {"description":"List of User record version 2","type":"object","properties":{"users":{"type":"array","items":{"$ref":"#/$defs/UserV2"},"description":"List of all users found with the search"},"errors":{"type":"array","items":{"$ref":"#/$defs/UserError"},"description":"List of all errors found with the informed search criteria"}}};
+const schema59 = {"description":"User error information","type":"object","properties":{"error":{"type":"string","description":"Error code informing what is wrong"},"email":{"type":"string","description":"Email with error. Only one of the following fields should be present: email or id"},"id":{"type":"string","description":"Id with error. Only one of the following fields should be present: email or id"}}};
+const schema55 = {"description":"User record version 2","type":"object","properties":{"id":{"type":"integer","format":"int64"},"emailAddress":{"type":"string","format":"email"},"firstName":{"type":"string"},"lastName":{"type":"string"},"displayName":{"type":"string"},"title":{"type":"string"},"company":{"type":"string"},"username":{"type":"string"},"location":{"type":"string"},"accountType":{"type":"string","enum":["NORMAL","SYSTEM","SDL"]},"avatars":{"$ref":"#/$defs/AvatarList"},"workPhoneNumber":{"type":"string","description":"Note: only available if the application has the extended user or contact permission"},"mobilePhoneNumber":{"type":"string","description":"Note: only available if the application has the extended user or contact permission"},"jobFunction":{"type":"string","description":"Note: only available if the application has the extended user or contact permission"},"department":{"type":"string","description":"Note: only available if the application has the extended user or contact permission"},"division":{"type":"string","description":"Note: only available if the application has the extended user or contact permission"},"roles":{"$ref":"#/$defs/StringList"}}};
+const schema56 = {"type":"array","items":{"$ref":"#/$defs/Avatar"}};
+const schema57 = {"type":"object","properties":{"size":{"description":"The Avatar Size","type":"string"},"url":{"description":"Url of the image","type":"string"}}};
 
-function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate44.evaluated;
+const evaluated0 = validate47.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1286,7 +1514,7 @@ if(data0.size !== undefined){
 let data1 = data0.size;
 const _errs4 = errors;
 if(typeof data1 !== "string"){
-validate44.errors = [{instancePath:instancePath+"/" + i0+"/size",schemaPath:"#/$defs/Avatar/properties/size/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema54.properties.size.type,parentSchema:schema54.properties.size,data:data1}];
+validate47.errors = [{instancePath:instancePath+"/" + i0+"/size",schemaPath:"#/$defs/Avatar/properties/size/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema57.properties.size.type,parentSchema:schema57.properties.size,data:data1}];
 return false;
 }
 var valid2 = _errs4 === errors;
@@ -1299,7 +1527,7 @@ if(data0.url !== undefined){
 let data2 = data0.url;
 const _errs6 = errors;
 if(typeof data2 !== "string"){
-validate44.errors = [{instancePath:instancePath+"/" + i0+"/url",schemaPath:"#/$defs/Avatar/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema54.properties.url.type,parentSchema:schema54.properties.url,data:data2}];
+validate47.errors = [{instancePath:instancePath+"/" + i0+"/url",schemaPath:"#/$defs/Avatar/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema57.properties.url.type,parentSchema:schema57.properties.url,data:data2}];
 return false;
 }
 var valid2 = _errs6 === errors;
@@ -1310,7 +1538,7 @@ var valid2 = true;
 }
 }
 else {
-validate44.errors = [{instancePath:instancePath+"/" + i0,schemaPath:"#/$defs/Avatar/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema54.type,parentSchema:schema54,data:data0}];
+validate47.errors = [{instancePath:instancePath+"/" + i0,schemaPath:"#/$defs/Avatar/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema57.type,parentSchema:schema57,data:data0}];
 return false;
 }
 }
@@ -1321,20 +1549,20 @@ break;
 }
 }
 else {
-validate44.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema53.type,parentSchema:schema53,data}];
+validate47.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema56.type,parentSchema:schema56,data}];
 return false;
 }
 }
-validate44.errors = vErrors;
+validate47.errors = vErrors;
 return errors === 0;
 }
-validate44.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate47.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate46(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate43.evaluated;
+const evaluated0 = validate46.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1347,7 +1575,7 @@ if(data.id !== undefined){
 let data0 = data.id;
 const _errs1 = errors;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-validate43.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema52.properties.id.type,parentSchema:schema52.properties.id,data:data0}];
+validate46.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema55.properties.id.type,parentSchema:schema55.properties.id,data:data0}];
 return false;
 }
 var valid0 = _errs1 === errors;
@@ -1362,7 +1590,7 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(errors === _errs3){
 if(!(typeof data1 === "string")){
-validate43.errors = [{instancePath:instancePath+"/emailAddress",schemaPath:"#/properties/emailAddress/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.emailAddress.type,parentSchema:schema52.properties.emailAddress,data:data1}];
+validate46.errors = [{instancePath:instancePath+"/emailAddress",schemaPath:"#/properties/emailAddress/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema55.properties.emailAddress.type,parentSchema:schema55.properties.emailAddress,data:data1}];
 return false;
 }
 }
@@ -1377,7 +1605,7 @@ if(data.firstName !== undefined){
 let data2 = data.firstName;
 const _errs5 = errors;
 if(typeof data2 !== "string"){
-validate43.errors = [{instancePath:instancePath+"/firstName",schemaPath:"#/properties/firstName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.firstName.type,parentSchema:schema52.properties.firstName,data:data2}];
+validate46.errors = [{instancePath:instancePath+"/firstName",schemaPath:"#/properties/firstName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema55.properties.firstName.type,parentSchema:schema55.properties.firstName,data:data2}];
 return false;
 }
 var valid0 = _errs5 === errors;
@@ -1390,7 +1618,7 @@ if(data.lastName !== undefined){
 let data3 = data.lastName;
 const _errs7 = errors;
 if(typeof data3 !== "string"){
-validate43.errors = [{instancePath:instancePath+"/lastName",schemaPath:"#/properties/lastName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.lastName.type,parentSchema:schema52.properties.lastName,data:data3}];
+validate46.errors = [{instancePath:instancePath+"/lastName",schemaPath:"#/properties/lastName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema55.properties.lastName.type,parentSchema:schema55.properties.lastName,data:data3}];
 return false;
 }
 var valid0 = _errs7 === errors;
@@ -1403,7 +1631,7 @@ if(data.displayName !== undefined){
 let data4 = data.displayName;
 const _errs9 = errors;
 if(typeof data4 !== "string"){
-validate43.errors = [{instancePath:instancePath+"/displayName",schemaPath:"#/properties/displayName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.displayName.type,parentSchema:schema52.properties.displayName,data:data4}];
+validate46.errors = [{instancePath:instancePath+"/displayName",schemaPath:"#/properties/displayName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema55.properties.displayName.type,parentSchema:schema55.properties.displayName,data:data4}];
 return false;
 }
 var valid0 = _errs9 === errors;
@@ -1416,7 +1644,7 @@ if(data.title !== undefined){
 let data5 = data.title;
 const _errs11 = errors;
 if(typeof data5 !== "string"){
-validate43.errors = [{instancePath:instancePath+"/title",schemaPath:"#/properties/title/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.title.type,parentSchema:schema52.properties.title,data:data5}];
+validate46.errors = [{instancePath:instancePath+"/title",schemaPath:"#/properties/title/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema55.properties.title.type,parentSchema:schema55.properties.title,data:data5}];
 return false;
 }
 var valid0 = _errs11 === errors;
@@ -1429,7 +1657,7 @@ if(data.company !== undefined){
 let data6 = data.company;
 const _errs13 = errors;
 if(typeof data6 !== "string"){
-validate43.errors = [{instancePath:instancePath+"/company",schemaPath:"#/properties/company/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.company.type,parentSchema:schema52.properties.company,data:data6}];
+validate46.errors = [{instancePath:instancePath+"/company",schemaPath:"#/properties/company/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema55.properties.company.type,parentSchema:schema55.properties.company,data:data6}];
 return false;
 }
 var valid0 = _errs13 === errors;
@@ -1442,7 +1670,7 @@ if(data.username !== undefined){
 let data7 = data.username;
 const _errs15 = errors;
 if(typeof data7 !== "string"){
-validate43.errors = [{instancePath:instancePath+"/username",schemaPath:"#/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.username.type,parentSchema:schema52.properties.username,data:data7}];
+validate46.errors = [{instancePath:instancePath+"/username",schemaPath:"#/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema55.properties.username.type,parentSchema:schema55.properties.username,data:data7}];
 return false;
 }
 var valid0 = _errs15 === errors;
@@ -1455,7 +1683,7 @@ if(data.location !== undefined){
 let data8 = data.location;
 const _errs17 = errors;
 if(typeof data8 !== "string"){
-validate43.errors = [{instancePath:instancePath+"/location",schemaPath:"#/properties/location/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.location.type,parentSchema:schema52.properties.location,data:data8}];
+validate46.errors = [{instancePath:instancePath+"/location",schemaPath:"#/properties/location/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema55.properties.location.type,parentSchema:schema55.properties.location,data:data8}];
 return false;
 }
 var valid0 = _errs17 === errors;
@@ -1468,11 +1696,11 @@ if(data.accountType !== undefined){
 let data9 = data.accountType;
 const _errs19 = errors;
 if(typeof data9 !== "string"){
-validate43.errors = [{instancePath:instancePath+"/accountType",schemaPath:"#/properties/accountType/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.accountType.type,parentSchema:schema52.properties.accountType,data:data9}];
+validate46.errors = [{instancePath:instancePath+"/accountType",schemaPath:"#/properties/accountType/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema55.properties.accountType.type,parentSchema:schema55.properties.accountType,data:data9}];
 return false;
 }
 if(!(((data9 === "NORMAL") || (data9 === "SYSTEM")) || (data9 === "SDL"))){
-validate43.errors = [{instancePath:instancePath+"/accountType",schemaPath:"#/properties/accountType/enum",keyword:"enum",params:{allowedValues: schema52.properties.accountType.enum},message:"must be equal to one of the allowed values",schema:schema52.properties.accountType.enum,parentSchema:schema52.properties.accountType,data:data9}];
+validate46.errors = [{instancePath:instancePath+"/accountType",schemaPath:"#/properties/accountType/enum",keyword:"enum",params:{allowedValues: schema55.properties.accountType.enum},message:"must be equal to one of the allowed values",schema:schema55.properties.accountType.enum,parentSchema:schema55.properties.accountType,data:data9}];
 return false;
 }
 var valid0 = _errs19 === errors;
@@ -1483,8 +1711,8 @@ var valid0 = true;
 if(valid0){
 if(data.avatars !== undefined){
 const _errs21 = errors;
-if(!(validate44(data.avatars, {instancePath:instancePath+"/avatars",parentData:data,parentDataProperty:"avatars",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate44.errors : vErrors.concat(validate44.errors);
+if(!(validate47(data.avatars, {instancePath:instancePath+"/avatars",parentData:data,parentDataProperty:"avatars",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate47.errors : vErrors.concat(validate47.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs21 === errors;
@@ -1497,7 +1725,7 @@ if(data.workPhoneNumber !== undefined){
 let data11 = data.workPhoneNumber;
 const _errs22 = errors;
 if(typeof data11 !== "string"){
-validate43.errors = [{instancePath:instancePath+"/workPhoneNumber",schemaPath:"#/properties/workPhoneNumber/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.workPhoneNumber.type,parentSchema:schema52.properties.workPhoneNumber,data:data11}];
+validate46.errors = [{instancePath:instancePath+"/workPhoneNumber",schemaPath:"#/properties/workPhoneNumber/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema55.properties.workPhoneNumber.type,parentSchema:schema55.properties.workPhoneNumber,data:data11}];
 return false;
 }
 var valid0 = _errs22 === errors;
@@ -1510,7 +1738,7 @@ if(data.mobilePhoneNumber !== undefined){
 let data12 = data.mobilePhoneNumber;
 const _errs24 = errors;
 if(typeof data12 !== "string"){
-validate43.errors = [{instancePath:instancePath+"/mobilePhoneNumber",schemaPath:"#/properties/mobilePhoneNumber/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.mobilePhoneNumber.type,parentSchema:schema52.properties.mobilePhoneNumber,data:data12}];
+validate46.errors = [{instancePath:instancePath+"/mobilePhoneNumber",schemaPath:"#/properties/mobilePhoneNumber/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema55.properties.mobilePhoneNumber.type,parentSchema:schema55.properties.mobilePhoneNumber,data:data12}];
 return false;
 }
 var valid0 = _errs24 === errors;
@@ -1523,7 +1751,7 @@ if(data.jobFunction !== undefined){
 let data13 = data.jobFunction;
 const _errs26 = errors;
 if(typeof data13 !== "string"){
-validate43.errors = [{instancePath:instancePath+"/jobFunction",schemaPath:"#/properties/jobFunction/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.jobFunction.type,parentSchema:schema52.properties.jobFunction,data:data13}];
+validate46.errors = [{instancePath:instancePath+"/jobFunction",schemaPath:"#/properties/jobFunction/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema55.properties.jobFunction.type,parentSchema:schema55.properties.jobFunction,data:data13}];
 return false;
 }
 var valid0 = _errs26 === errors;
@@ -1536,7 +1764,7 @@ if(data.department !== undefined){
 let data14 = data.department;
 const _errs28 = errors;
 if(typeof data14 !== "string"){
-validate43.errors = [{instancePath:instancePath+"/department",schemaPath:"#/properties/department/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.department.type,parentSchema:schema52.properties.department,data:data14}];
+validate46.errors = [{instancePath:instancePath+"/department",schemaPath:"#/properties/department/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema55.properties.department.type,parentSchema:schema55.properties.department,data:data14}];
 return false;
 }
 var valid0 = _errs28 === errors;
@@ -1549,7 +1777,7 @@ if(data.division !== undefined){
 let data15 = data.division;
 const _errs30 = errors;
 if(typeof data15 !== "string"){
-validate43.errors = [{instancePath:instancePath+"/division",schemaPath:"#/properties/division/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema52.properties.division.type,parentSchema:schema52.properties.division,data:data15}];
+validate46.errors = [{instancePath:instancePath+"/division",schemaPath:"#/properties/division/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema55.properties.division.type,parentSchema:schema55.properties.division,data:data15}];
 return false;
 }
 var valid0 = _errs30 === errors;
@@ -1570,7 +1798,7 @@ for(let i0=0; i0<len0; i0++){
 let data17 = data16[i0];
 const _errs35 = errors;
 if(typeof data17 !== "string"){
-validate43.errors = [{instancePath:instancePath+"/roles/" + i0,schemaPath:"#/$defs/StringList/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema50.items.type,parentSchema:schema50.items,data:data17}];
+validate46.errors = [{instancePath:instancePath+"/roles/" + i0,schemaPath:"#/$defs/StringList/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema53.items.type,parentSchema:schema53.items,data:data17}];
 return false;
 }
 var valid2 = _errs35 === errors;
@@ -1580,7 +1808,7 @@ break;
 }
 }
 else {
-validate43.errors = [{instancePath:instancePath+"/roles",schemaPath:"#/$defs/StringList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema50.type,parentSchema:schema50,data:data16}];
+validate46.errors = [{instancePath:instancePath+"/roles",schemaPath:"#/$defs/StringList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema53.type,parentSchema:schema53,data:data16}];
 return false;
 }
 }
@@ -1607,20 +1835,20 @@ var valid0 = true;
 }
 }
 else {
-validate43.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema52.type,parentSchema:schema52,data}];
+validate46.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema55.type,parentSchema:schema55,data}];
 return false;
 }
 }
-validate43.errors = vErrors;
+validate46.errors = vErrors;
 return errors === 0;
 }
-validate43.evaluated = {"props":{"id":true,"emailAddress":true,"firstName":true,"lastName":true,"displayName":true,"title":true,"company":true,"username":true,"location":true,"accountType":true,"avatars":true,"workPhoneNumber":true,"mobilePhoneNumber":true,"jobFunction":true,"department":true,"division":true,"roles":true},"dynamicProps":false,"dynamicItems":false};
+validate46.evaluated = {"props":{"id":true,"emailAddress":true,"firstName":true,"lastName":true,"displayName":true,"title":true,"company":true,"username":true,"location":true,"accountType":true,"avatars":true,"workPhoneNumber":true,"mobilePhoneNumber":true,"jobFunction":true,"department":true,"division":true,"roles":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate42.evaluated;
+const evaluated0 = validate45.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1638,8 +1866,8 @@ var valid1 = true;
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
 const _errs3 = errors;
-if(!(validate43(data0[i0], {instancePath:instancePath+"/users/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
+if(!(validate46(data0[i0], {instancePath:instancePath+"/users/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate46.errors : vErrors.concat(validate46.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs3 === errors;
@@ -1649,7 +1877,7 @@ break;
 }
 }
 else {
-validate42.errors = [{instancePath:instancePath+"/users",schemaPath:"#/properties/users/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema51.properties.users.type,parentSchema:schema51.properties.users,data:data0}];
+validate45.errors = [{instancePath:instancePath+"/users",schemaPath:"#/properties/users/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema54.properties.users.type,parentSchema:schema54.properties.users,data:data0}];
 return false;
 }
 }
@@ -1676,7 +1904,7 @@ if(data3.error !== undefined){
 let data4 = data3.error;
 const _errs9 = errors;
 if(typeof data4 !== "string"){
-validate42.errors = [{instancePath:instancePath+"/errors/" + i1+"/error",schemaPath:"#/$defs/UserError/properties/error/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema56.properties.error.type,parentSchema:schema56.properties.error,data:data4}];
+validate45.errors = [{instancePath:instancePath+"/errors/" + i1+"/error",schemaPath:"#/$defs/UserError/properties/error/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.error.type,parentSchema:schema59.properties.error,data:data4}];
 return false;
 }
 var valid4 = _errs9 === errors;
@@ -1689,7 +1917,7 @@ if(data3.email !== undefined){
 let data5 = data3.email;
 const _errs11 = errors;
 if(typeof data5 !== "string"){
-validate42.errors = [{instancePath:instancePath+"/errors/" + i1+"/email",schemaPath:"#/$defs/UserError/properties/email/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema56.properties.email.type,parentSchema:schema56.properties.email,data:data5}];
+validate45.errors = [{instancePath:instancePath+"/errors/" + i1+"/email",schemaPath:"#/$defs/UserError/properties/email/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.email.type,parentSchema:schema59.properties.email,data:data5}];
 return false;
 }
 var valid4 = _errs11 === errors;
@@ -1702,7 +1930,7 @@ if(data3.id !== undefined){
 let data6 = data3.id;
 const _errs13 = errors;
 if(typeof data6 !== "string"){
-validate42.errors = [{instancePath:instancePath+"/errors/" + i1+"/id",schemaPath:"#/$defs/UserError/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema56.properties.id.type,parentSchema:schema56.properties.id,data:data6}];
+validate45.errors = [{instancePath:instancePath+"/errors/" + i1+"/id",schemaPath:"#/$defs/UserError/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.id.type,parentSchema:schema59.properties.id,data:data6}];
 return false;
 }
 var valid4 = _errs13 === errors;
@@ -1714,7 +1942,7 @@ var valid4 = true;
 }
 }
 else {
-validate42.errors = [{instancePath:instancePath+"/errors/" + i1,schemaPath:"#/$defs/UserError/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema56.type,parentSchema:schema56,data:data3}];
+validate45.errors = [{instancePath:instancePath+"/errors/" + i1,schemaPath:"#/$defs/UserError/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema59.type,parentSchema:schema59,data:data3}];
 return false;
 }
 }
@@ -1725,7 +1953,7 @@ break;
 }
 }
 else {
-validate42.errors = [{instancePath:instancePath+"/errors",schemaPath:"#/properties/errors/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema51.properties.errors.type,parentSchema:schema51.properties.errors,data:data2}];
+validate45.errors = [{instancePath:instancePath+"/errors",schemaPath:"#/properties/errors/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema54.properties.errors.type,parentSchema:schema54.properties.errors,data:data2}];
 return false;
 }
 }
@@ -1737,26 +1965,26 @@ var valid0 = true;
 }
 }
 else {
-validate42.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema51.type,parentSchema:schema51,data}];
+validate45.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema54.type,parentSchema:schema54,data}];
 return false;
 }
 }
-validate42.errors = vErrors;
+validate45.errors = vErrors;
 return errors === 0;
 }
-validate42.evaluated = {"props":{"users":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
+validate45.evaluated = {"props":{"users":true,"errors":true},"dynamicProps":false,"dynamicItems":false};
 
-export const validateV2AdminUserListGetResponse = validate47;
-const schema57 = {"type":"array","items":{"$ref":"#/$defs/V2UserDetail"}};
-const schema58 = {"description":"V2 Detailed User record.","type":"object","properties":{"userAttributes":{"$ref":"#/$defs/V2UserAttributes"},"userSystemInfo":{"$ref":"#/$defs/UserSystemInfo"},"features":{"$ref":"#/$defs/IntegerList"},"apps":{"$ref":"#/$defs/IntegerList"},"groups":{"$ref":"#/$defs/IntegerList"},"roles":{"$ref":"#/$defs/StringList"},"disclaimers":{"$ref":"#/$defs/IntegerList"},"avatar":{"$ref":"#/$defs/Avatar"}}};
-const schema62 = {"description":"User Status Information.","type":"object","properties":{"id":{"type":"integer","format":"int64"},"status":{"type":"string","enum":["ENABLED","DISABLED"]},"suspended":{"type":"boolean","description":"An optional attribute indicating whether the user is temporarily suspended or not. Since SBE 20.14."},"suspendedUntil":{"type":"integer","format":"int64","description":"An optional unix timestamp until which the suspension is effective. Since SBE 20.14."},"suspensionReason":{"type":"string","description":"An optional description of the suspension reason. Since SBE 20.14."},"createdDate":{"type":"integer","format":"int64"},"createdBy":{"type":"string"},"lastUpdatedDate":{"type":"integer","format":"int64"},"lastLoginDate":{"type":"integer","format":"int64"},"lastPasswordReset":{"type":"integer","format":"int64"},"deactivatedDate":{"type":"integer","format":"int64"}}};
-const schema59 = {"description":"V2 User record.","type":"object","properties":{"emailAddress":{"type":"string"},"firstName":{"type":"string"},"lastName":{"type":"string"},"userName":{"type":"string"},"displayName":{"type":"string"},"companyName":{"type":"string"},"department":{"type":"string"},"division":{"type":"string"},"title":{"type":"string"},"workPhoneNumber":{"type":"string"},"mobilePhoneNumber":{"type":"string"},"twoFactorAuthPhone":{"type":"string"},"smsNumber":{"type":"string"},"accountType":{"type":"string","enum":["NORMAL","SYSTEM","SDL"]},"location":{"type":"string"},"recommendedLanguage":{"type":"string"},"jobFunction":{"type":"string"},"assetClasses":{"type":"array","items":{"type":"string"}},"industries":{"type":"array","items":{"type":"string"}},"marketCoverage":{"type":"array","items":{"type":"string"}},"responsibility":{"type":"array","items":{"type":"string"}},"function":{"type":"array","items":{"type":"string"}},"instrument":{"type":"array","items":{"type":"string"}},"currentKey":{"$ref":"#/$defs/V2UserKeyRequest"},"previousKey":{"$ref":"#/$defs/V2UserKeyRequest"}}};
-const schema60 = {"description":"User RSA key information.","type":"object","properties":{"key":{"description":"User RSA public key.","type":"string"},"expirationDate":{"description":"RSA key expiration date. This value is set just for rotated keys.","type":"integer","format":"int64"},"action":{"description":"Action to be performed on the RSA key.","type":"string"}}};
+export const validateV2AdminUserListGetResponse = validate50;
+const schema60 = {"type":"array","items":{"$ref":"#/$defs/V2UserDetail"}};
+const schema61 = {"description":"V2 Detailed User record.","type":"object","properties":{"userAttributes":{"$ref":"#/$defs/V2UserAttributes"},"userSystemInfo":{"$ref":"#/$defs/UserSystemInfo"},"features":{"$ref":"#/$defs/IntegerList"},"apps":{"$ref":"#/$defs/IntegerList"},"groups":{"$ref":"#/$defs/IntegerList"},"roles":{"$ref":"#/$defs/StringList"},"disclaimers":{"$ref":"#/$defs/IntegerList"},"avatar":{"$ref":"#/$defs/Avatar"}}};
+const schema65 = {"description":"User Status Information.","type":"object","properties":{"id":{"type":"integer","format":"int64"},"status":{"type":"string","enum":["ENABLED","DISABLED"]},"suspended":{"type":"boolean","description":"An optional attribute indicating whether the user is temporarily suspended or not. Since SBE 20.14."},"suspendedUntil":{"type":"integer","format":"int64","description":"An optional unix timestamp until which the suspension is effective. Since SBE 20.14."},"suspensionReason":{"type":"string","description":"An optional description of the suspension reason. Since SBE 20.14."},"createdDate":{"type":"integer","format":"int64"},"createdBy":{"type":"string"},"lastUpdatedDate":{"type":"integer","format":"int64"},"lastLoginDate":{"type":"integer","format":"int64"},"lastPasswordReset":{"type":"integer","format":"int64"},"deactivatedDate":{"type":"integer","format":"int64"}}};
+const schema62 = {"description":"V2 User record.","type":"object","properties":{"emailAddress":{"type":"string"},"firstName":{"type":"string"},"lastName":{"type":"string"},"userName":{"type":"string"},"displayName":{"type":"string"},"companyName":{"type":"string"},"department":{"type":"string"},"division":{"type":"string"},"title":{"type":"string"},"workPhoneNumber":{"type":"string"},"mobilePhoneNumber":{"type":"string"},"twoFactorAuthPhone":{"type":"string"},"smsNumber":{"type":"string"},"accountType":{"type":"string","enum":["NORMAL","SYSTEM","SDL"]},"location":{"type":"string"},"recommendedLanguage":{"type":"string"},"jobFunction":{"type":"string"},"assetClasses":{"type":"array","items":{"type":"string"}},"industries":{"type":"array","items":{"type":"string"}},"marketCoverage":{"type":"array","items":{"type":"string"}},"responsibility":{"type":"array","items":{"type":"string"}},"function":{"type":"array","items":{"type":"string"}},"instrument":{"type":"array","items":{"type":"string"}},"currentKey":{"$ref":"#/$defs/V2UserKeyRequest"},"previousKey":{"$ref":"#/$defs/V2UserKeyRequest"}}};
+const schema63 = {"description":"User RSA key information.","type":"object","properties":{"key":{"description":"User RSA public key.","type":"string"},"expirationDate":{"description":"RSA key expiration date. This value is set just for rotated keys.","type":"integer","format":"int64"},"action":{"description":"Action to be performed on the RSA key.","type":"string"}}};
 
-function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate49.evaluated;
+const evaluated0 = validate52.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1769,7 +1997,7 @@ if(data.emailAddress !== undefined){
 let data0 = data.emailAddress;
 const _errs1 = errors;
 if(typeof data0 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/emailAddress",schemaPath:"#/properties/emailAddress/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.emailAddress.type,parentSchema:schema59.properties.emailAddress,data:data0}];
+validate52.errors = [{instancePath:instancePath+"/emailAddress",schemaPath:"#/properties/emailAddress/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.emailAddress.type,parentSchema:schema62.properties.emailAddress,data:data0}];
 return false;
 }
 var valid0 = _errs1 === errors;
@@ -1782,7 +2010,7 @@ if(data.firstName !== undefined){
 let data1 = data.firstName;
 const _errs3 = errors;
 if(typeof data1 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/firstName",schemaPath:"#/properties/firstName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.firstName.type,parentSchema:schema59.properties.firstName,data:data1}];
+validate52.errors = [{instancePath:instancePath+"/firstName",schemaPath:"#/properties/firstName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.firstName.type,parentSchema:schema62.properties.firstName,data:data1}];
 return false;
 }
 var valid0 = _errs3 === errors;
@@ -1795,7 +2023,7 @@ if(data.lastName !== undefined){
 let data2 = data.lastName;
 const _errs5 = errors;
 if(typeof data2 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/lastName",schemaPath:"#/properties/lastName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.lastName.type,parentSchema:schema59.properties.lastName,data:data2}];
+validate52.errors = [{instancePath:instancePath+"/lastName",schemaPath:"#/properties/lastName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.lastName.type,parentSchema:schema62.properties.lastName,data:data2}];
 return false;
 }
 var valid0 = _errs5 === errors;
@@ -1808,7 +2036,7 @@ if(data.userName !== undefined){
 let data3 = data.userName;
 const _errs7 = errors;
 if(typeof data3 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/userName",schemaPath:"#/properties/userName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.userName.type,parentSchema:schema59.properties.userName,data:data3}];
+validate52.errors = [{instancePath:instancePath+"/userName",schemaPath:"#/properties/userName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.userName.type,parentSchema:schema62.properties.userName,data:data3}];
 return false;
 }
 var valid0 = _errs7 === errors;
@@ -1821,7 +2049,7 @@ if(data.displayName !== undefined){
 let data4 = data.displayName;
 const _errs9 = errors;
 if(typeof data4 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/displayName",schemaPath:"#/properties/displayName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.displayName.type,parentSchema:schema59.properties.displayName,data:data4}];
+validate52.errors = [{instancePath:instancePath+"/displayName",schemaPath:"#/properties/displayName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.displayName.type,parentSchema:schema62.properties.displayName,data:data4}];
 return false;
 }
 var valid0 = _errs9 === errors;
@@ -1834,7 +2062,7 @@ if(data.companyName !== undefined){
 let data5 = data.companyName;
 const _errs11 = errors;
 if(typeof data5 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/companyName",schemaPath:"#/properties/companyName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.companyName.type,parentSchema:schema59.properties.companyName,data:data5}];
+validate52.errors = [{instancePath:instancePath+"/companyName",schemaPath:"#/properties/companyName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.companyName.type,parentSchema:schema62.properties.companyName,data:data5}];
 return false;
 }
 var valid0 = _errs11 === errors;
@@ -1847,7 +2075,7 @@ if(data.department !== undefined){
 let data6 = data.department;
 const _errs13 = errors;
 if(typeof data6 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/department",schemaPath:"#/properties/department/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.department.type,parentSchema:schema59.properties.department,data:data6}];
+validate52.errors = [{instancePath:instancePath+"/department",schemaPath:"#/properties/department/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.department.type,parentSchema:schema62.properties.department,data:data6}];
 return false;
 }
 var valid0 = _errs13 === errors;
@@ -1860,7 +2088,7 @@ if(data.division !== undefined){
 let data7 = data.division;
 const _errs15 = errors;
 if(typeof data7 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/division",schemaPath:"#/properties/division/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.division.type,parentSchema:schema59.properties.division,data:data7}];
+validate52.errors = [{instancePath:instancePath+"/division",schemaPath:"#/properties/division/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.division.type,parentSchema:schema62.properties.division,data:data7}];
 return false;
 }
 var valid0 = _errs15 === errors;
@@ -1873,7 +2101,7 @@ if(data.title !== undefined){
 let data8 = data.title;
 const _errs17 = errors;
 if(typeof data8 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/title",schemaPath:"#/properties/title/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.title.type,parentSchema:schema59.properties.title,data:data8}];
+validate52.errors = [{instancePath:instancePath+"/title",schemaPath:"#/properties/title/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.title.type,parentSchema:schema62.properties.title,data:data8}];
 return false;
 }
 var valid0 = _errs17 === errors;
@@ -1886,7 +2114,7 @@ if(data.workPhoneNumber !== undefined){
 let data9 = data.workPhoneNumber;
 const _errs19 = errors;
 if(typeof data9 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/workPhoneNumber",schemaPath:"#/properties/workPhoneNumber/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.workPhoneNumber.type,parentSchema:schema59.properties.workPhoneNumber,data:data9}];
+validate52.errors = [{instancePath:instancePath+"/workPhoneNumber",schemaPath:"#/properties/workPhoneNumber/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.workPhoneNumber.type,parentSchema:schema62.properties.workPhoneNumber,data:data9}];
 return false;
 }
 var valid0 = _errs19 === errors;
@@ -1899,7 +2127,7 @@ if(data.mobilePhoneNumber !== undefined){
 let data10 = data.mobilePhoneNumber;
 const _errs21 = errors;
 if(typeof data10 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/mobilePhoneNumber",schemaPath:"#/properties/mobilePhoneNumber/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.mobilePhoneNumber.type,parentSchema:schema59.properties.mobilePhoneNumber,data:data10}];
+validate52.errors = [{instancePath:instancePath+"/mobilePhoneNumber",schemaPath:"#/properties/mobilePhoneNumber/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.mobilePhoneNumber.type,parentSchema:schema62.properties.mobilePhoneNumber,data:data10}];
 return false;
 }
 var valid0 = _errs21 === errors;
@@ -1912,7 +2140,7 @@ if(data.twoFactorAuthPhone !== undefined){
 let data11 = data.twoFactorAuthPhone;
 const _errs23 = errors;
 if(typeof data11 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/twoFactorAuthPhone",schemaPath:"#/properties/twoFactorAuthPhone/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.twoFactorAuthPhone.type,parentSchema:schema59.properties.twoFactorAuthPhone,data:data11}];
+validate52.errors = [{instancePath:instancePath+"/twoFactorAuthPhone",schemaPath:"#/properties/twoFactorAuthPhone/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.twoFactorAuthPhone.type,parentSchema:schema62.properties.twoFactorAuthPhone,data:data11}];
 return false;
 }
 var valid0 = _errs23 === errors;
@@ -1925,7 +2153,7 @@ if(data.smsNumber !== undefined){
 let data12 = data.smsNumber;
 const _errs25 = errors;
 if(typeof data12 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/smsNumber",schemaPath:"#/properties/smsNumber/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.smsNumber.type,parentSchema:schema59.properties.smsNumber,data:data12}];
+validate52.errors = [{instancePath:instancePath+"/smsNumber",schemaPath:"#/properties/smsNumber/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.smsNumber.type,parentSchema:schema62.properties.smsNumber,data:data12}];
 return false;
 }
 var valid0 = _errs25 === errors;
@@ -1938,11 +2166,11 @@ if(data.accountType !== undefined){
 let data13 = data.accountType;
 const _errs27 = errors;
 if(typeof data13 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/accountType",schemaPath:"#/properties/accountType/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.accountType.type,parentSchema:schema59.properties.accountType,data:data13}];
+validate52.errors = [{instancePath:instancePath+"/accountType",schemaPath:"#/properties/accountType/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.accountType.type,parentSchema:schema62.properties.accountType,data:data13}];
 return false;
 }
 if(!(((data13 === "NORMAL") || (data13 === "SYSTEM")) || (data13 === "SDL"))){
-validate49.errors = [{instancePath:instancePath+"/accountType",schemaPath:"#/properties/accountType/enum",keyword:"enum",params:{allowedValues: schema59.properties.accountType.enum},message:"must be equal to one of the allowed values",schema:schema59.properties.accountType.enum,parentSchema:schema59.properties.accountType,data:data13}];
+validate52.errors = [{instancePath:instancePath+"/accountType",schemaPath:"#/properties/accountType/enum",keyword:"enum",params:{allowedValues: schema62.properties.accountType.enum},message:"must be equal to one of the allowed values",schema:schema62.properties.accountType.enum,parentSchema:schema62.properties.accountType,data:data13}];
 return false;
 }
 var valid0 = _errs27 === errors;
@@ -1955,7 +2183,7 @@ if(data.location !== undefined){
 let data14 = data.location;
 const _errs29 = errors;
 if(typeof data14 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/location",schemaPath:"#/properties/location/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.location.type,parentSchema:schema59.properties.location,data:data14}];
+validate52.errors = [{instancePath:instancePath+"/location",schemaPath:"#/properties/location/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.location.type,parentSchema:schema62.properties.location,data:data14}];
 return false;
 }
 var valid0 = _errs29 === errors;
@@ -1968,7 +2196,7 @@ if(data.recommendedLanguage !== undefined){
 let data15 = data.recommendedLanguage;
 const _errs31 = errors;
 if(typeof data15 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/recommendedLanguage",schemaPath:"#/properties/recommendedLanguage/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.recommendedLanguage.type,parentSchema:schema59.properties.recommendedLanguage,data:data15}];
+validate52.errors = [{instancePath:instancePath+"/recommendedLanguage",schemaPath:"#/properties/recommendedLanguage/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.recommendedLanguage.type,parentSchema:schema62.properties.recommendedLanguage,data:data15}];
 return false;
 }
 var valid0 = _errs31 === errors;
@@ -1981,7 +2209,7 @@ if(data.jobFunction !== undefined){
 let data16 = data.jobFunction;
 const _errs33 = errors;
 if(typeof data16 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/jobFunction",schemaPath:"#/properties/jobFunction/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.jobFunction.type,parentSchema:schema59.properties.jobFunction,data:data16}];
+validate52.errors = [{instancePath:instancePath+"/jobFunction",schemaPath:"#/properties/jobFunction/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.jobFunction.type,parentSchema:schema62.properties.jobFunction,data:data16}];
 return false;
 }
 var valid0 = _errs33 === errors;
@@ -2001,7 +2229,7 @@ for(let i0=0; i0<len0; i0++){
 let data18 = data17[i0];
 const _errs37 = errors;
 if(typeof data18 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/assetClasses/" + i0,schemaPath:"#/properties/assetClasses/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.assetClasses.items.type,parentSchema:schema59.properties.assetClasses.items,data:data18}];
+validate52.errors = [{instancePath:instancePath+"/assetClasses/" + i0,schemaPath:"#/properties/assetClasses/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.assetClasses.items.type,parentSchema:schema62.properties.assetClasses.items,data:data18}];
 return false;
 }
 var valid1 = _errs37 === errors;
@@ -2011,7 +2239,7 @@ break;
 }
 }
 else {
-validate49.errors = [{instancePath:instancePath+"/assetClasses",schemaPath:"#/properties/assetClasses/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema59.properties.assetClasses.type,parentSchema:schema59.properties.assetClasses,data:data17}];
+validate52.errors = [{instancePath:instancePath+"/assetClasses",schemaPath:"#/properties/assetClasses/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema62.properties.assetClasses.type,parentSchema:schema62.properties.assetClasses,data:data17}];
 return false;
 }
 }
@@ -2032,7 +2260,7 @@ for(let i1=0; i1<len1; i1++){
 let data20 = data19[i1];
 const _errs41 = errors;
 if(typeof data20 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/industries/" + i1,schemaPath:"#/properties/industries/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.industries.items.type,parentSchema:schema59.properties.industries.items,data:data20}];
+validate52.errors = [{instancePath:instancePath+"/industries/" + i1,schemaPath:"#/properties/industries/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.industries.items.type,parentSchema:schema62.properties.industries.items,data:data20}];
 return false;
 }
 var valid2 = _errs41 === errors;
@@ -2042,7 +2270,7 @@ break;
 }
 }
 else {
-validate49.errors = [{instancePath:instancePath+"/industries",schemaPath:"#/properties/industries/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema59.properties.industries.type,parentSchema:schema59.properties.industries,data:data19}];
+validate52.errors = [{instancePath:instancePath+"/industries",schemaPath:"#/properties/industries/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema62.properties.industries.type,parentSchema:schema62.properties.industries,data:data19}];
 return false;
 }
 }
@@ -2063,7 +2291,7 @@ for(let i2=0; i2<len2; i2++){
 let data22 = data21[i2];
 const _errs45 = errors;
 if(typeof data22 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/marketCoverage/" + i2,schemaPath:"#/properties/marketCoverage/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.marketCoverage.items.type,parentSchema:schema59.properties.marketCoverage.items,data:data22}];
+validate52.errors = [{instancePath:instancePath+"/marketCoverage/" + i2,schemaPath:"#/properties/marketCoverage/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.marketCoverage.items.type,parentSchema:schema62.properties.marketCoverage.items,data:data22}];
 return false;
 }
 var valid3 = _errs45 === errors;
@@ -2073,7 +2301,7 @@ break;
 }
 }
 else {
-validate49.errors = [{instancePath:instancePath+"/marketCoverage",schemaPath:"#/properties/marketCoverage/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema59.properties.marketCoverage.type,parentSchema:schema59.properties.marketCoverage,data:data21}];
+validate52.errors = [{instancePath:instancePath+"/marketCoverage",schemaPath:"#/properties/marketCoverage/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema62.properties.marketCoverage.type,parentSchema:schema62.properties.marketCoverage,data:data21}];
 return false;
 }
 }
@@ -2094,7 +2322,7 @@ for(let i3=0; i3<len3; i3++){
 let data24 = data23[i3];
 const _errs49 = errors;
 if(typeof data24 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/responsibility/" + i3,schemaPath:"#/properties/responsibility/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.responsibility.items.type,parentSchema:schema59.properties.responsibility.items,data:data24}];
+validate52.errors = [{instancePath:instancePath+"/responsibility/" + i3,schemaPath:"#/properties/responsibility/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.responsibility.items.type,parentSchema:schema62.properties.responsibility.items,data:data24}];
 return false;
 }
 var valid4 = _errs49 === errors;
@@ -2104,7 +2332,7 @@ break;
 }
 }
 else {
-validate49.errors = [{instancePath:instancePath+"/responsibility",schemaPath:"#/properties/responsibility/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema59.properties.responsibility.type,parentSchema:schema59.properties.responsibility,data:data23}];
+validate52.errors = [{instancePath:instancePath+"/responsibility",schemaPath:"#/properties/responsibility/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema62.properties.responsibility.type,parentSchema:schema62.properties.responsibility,data:data23}];
 return false;
 }
 }
@@ -2125,7 +2353,7 @@ for(let i4=0; i4<len4; i4++){
 let data26 = data25[i4];
 const _errs53 = errors;
 if(typeof data26 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/function/" + i4,schemaPath:"#/properties/function/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.function.items.type,parentSchema:schema59.properties.function.items,data:data26}];
+validate52.errors = [{instancePath:instancePath+"/function/" + i4,schemaPath:"#/properties/function/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.function.items.type,parentSchema:schema62.properties.function.items,data:data26}];
 return false;
 }
 var valid5 = _errs53 === errors;
@@ -2135,7 +2363,7 @@ break;
 }
 }
 else {
-validate49.errors = [{instancePath:instancePath+"/function",schemaPath:"#/properties/function/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema59.properties.function.type,parentSchema:schema59.properties.function,data:data25}];
+validate52.errors = [{instancePath:instancePath+"/function",schemaPath:"#/properties/function/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema62.properties.function.type,parentSchema:schema62.properties.function,data:data25}];
 return false;
 }
 }
@@ -2156,7 +2384,7 @@ for(let i5=0; i5<len5; i5++){
 let data28 = data27[i5];
 const _errs57 = errors;
 if(typeof data28 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/instrument/" + i5,schemaPath:"#/properties/instrument/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.instrument.items.type,parentSchema:schema59.properties.instrument.items,data:data28}];
+validate52.errors = [{instancePath:instancePath+"/instrument/" + i5,schemaPath:"#/properties/instrument/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.instrument.items.type,parentSchema:schema62.properties.instrument.items,data:data28}];
 return false;
 }
 var valid6 = _errs57 === errors;
@@ -2166,7 +2394,7 @@ break;
 }
 }
 else {
-validate49.errors = [{instancePath:instancePath+"/instrument",schemaPath:"#/properties/instrument/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema59.properties.instrument.type,parentSchema:schema59.properties.instrument,data:data27}];
+validate52.errors = [{instancePath:instancePath+"/instrument",schemaPath:"#/properties/instrument/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema62.properties.instrument.type,parentSchema:schema62.properties.instrument,data:data27}];
 return false;
 }
 }
@@ -2186,7 +2414,7 @@ if(data29.key !== undefined){
 let data30 = data29.key;
 const _errs62 = errors;
 if(typeof data30 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/currentKey/key",schemaPath:"#/$defs/V2UserKeyRequest/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema60.properties.key.type,parentSchema:schema60.properties.key,data:data30}];
+validate52.errors = [{instancePath:instancePath+"/currentKey/key",schemaPath:"#/$defs/V2UserKeyRequest/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema63.properties.key.type,parentSchema:schema63.properties.key,data:data30}];
 return false;
 }
 var valid8 = _errs62 === errors;
@@ -2199,7 +2427,7 @@ if(data29.expirationDate !== undefined){
 let data31 = data29.expirationDate;
 const _errs64 = errors;
 if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-validate49.errors = [{instancePath:instancePath+"/currentKey/expirationDate",schemaPath:"#/$defs/V2UserKeyRequest/properties/expirationDate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema60.properties.expirationDate.type,parentSchema:schema60.properties.expirationDate,data:data31}];
+validate52.errors = [{instancePath:instancePath+"/currentKey/expirationDate",schemaPath:"#/$defs/V2UserKeyRequest/properties/expirationDate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema63.properties.expirationDate.type,parentSchema:schema63.properties.expirationDate,data:data31}];
 return false;
 }
 var valid8 = _errs64 === errors;
@@ -2212,7 +2440,7 @@ if(data29.action !== undefined){
 let data32 = data29.action;
 const _errs66 = errors;
 if(typeof data32 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/currentKey/action",schemaPath:"#/$defs/V2UserKeyRequest/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema60.properties.action.type,parentSchema:schema60.properties.action,data:data32}];
+validate52.errors = [{instancePath:instancePath+"/currentKey/action",schemaPath:"#/$defs/V2UserKeyRequest/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema63.properties.action.type,parentSchema:schema63.properties.action,data:data32}];
 return false;
 }
 var valid8 = _errs66 === errors;
@@ -2224,7 +2452,7 @@ var valid8 = true;
 }
 }
 else {
-validate49.errors = [{instancePath:instancePath+"/currentKey",schemaPath:"#/$defs/V2UserKeyRequest/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema60.type,parentSchema:schema60,data:data29}];
+validate52.errors = [{instancePath:instancePath+"/currentKey",schemaPath:"#/$defs/V2UserKeyRequest/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema63.type,parentSchema:schema63,data:data29}];
 return false;
 }
 }
@@ -2244,7 +2472,7 @@ if(data33.key !== undefined){
 let data34 = data33.key;
 const _errs71 = errors;
 if(typeof data34 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/previousKey/key",schemaPath:"#/$defs/V2UserKeyRequest/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema60.properties.key.type,parentSchema:schema60.properties.key,data:data34}];
+validate52.errors = [{instancePath:instancePath+"/previousKey/key",schemaPath:"#/$defs/V2UserKeyRequest/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema63.properties.key.type,parentSchema:schema63.properties.key,data:data34}];
 return false;
 }
 var valid10 = _errs71 === errors;
@@ -2257,7 +2485,7 @@ if(data33.expirationDate !== undefined){
 let data35 = data33.expirationDate;
 const _errs73 = errors;
 if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
-validate49.errors = [{instancePath:instancePath+"/previousKey/expirationDate",schemaPath:"#/$defs/V2UserKeyRequest/properties/expirationDate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema60.properties.expirationDate.type,parentSchema:schema60.properties.expirationDate,data:data35}];
+validate52.errors = [{instancePath:instancePath+"/previousKey/expirationDate",schemaPath:"#/$defs/V2UserKeyRequest/properties/expirationDate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema63.properties.expirationDate.type,parentSchema:schema63.properties.expirationDate,data:data35}];
 return false;
 }
 var valid10 = _errs73 === errors;
@@ -2270,7 +2498,7 @@ if(data33.action !== undefined){
 let data36 = data33.action;
 const _errs75 = errors;
 if(typeof data36 !== "string"){
-validate49.errors = [{instancePath:instancePath+"/previousKey/action",schemaPath:"#/$defs/V2UserKeyRequest/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema60.properties.action.type,parentSchema:schema60.properties.action,data:data36}];
+validate52.errors = [{instancePath:instancePath+"/previousKey/action",schemaPath:"#/$defs/V2UserKeyRequest/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema63.properties.action.type,parentSchema:schema63.properties.action,data:data36}];
 return false;
 }
 var valid10 = _errs75 === errors;
@@ -2282,7 +2510,7 @@ var valid10 = true;
 }
 }
 else {
-validate49.errors = [{instancePath:instancePath+"/previousKey",schemaPath:"#/$defs/V2UserKeyRequest/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema60.type,parentSchema:schema60,data:data33}];
+validate52.errors = [{instancePath:instancePath+"/previousKey",schemaPath:"#/$defs/V2UserKeyRequest/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema63.type,parentSchema:schema63,data:data33}];
 return false;
 }
 }
@@ -2317,20 +2545,20 @@ var valid0 = true;
 }
 }
 else {
-validate49.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema59.type,parentSchema:schema59,data}];
+validate52.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema62.type,parentSchema:schema62,data}];
 return false;
 }
 }
-validate49.errors = vErrors;
+validate52.errors = vErrors;
 return errors === 0;
 }
-validate49.evaluated = {"props":{"emailAddress":true,"firstName":true,"lastName":true,"userName":true,"displayName":true,"companyName":true,"department":true,"division":true,"title":true,"workPhoneNumber":true,"mobilePhoneNumber":true,"twoFactorAuthPhone":true,"smsNumber":true,"accountType":true,"location":true,"recommendedLanguage":true,"jobFunction":true,"assetClasses":true,"industries":true,"marketCoverage":true,"responsibility":true,"function":true,"instrument":true,"currentKey":true,"previousKey":true},"dynamicProps":false,"dynamicItems":false};
+validate52.evaluated = {"props":{"emailAddress":true,"firstName":true,"lastName":true,"userName":true,"displayName":true,"companyName":true,"department":true,"division":true,"title":true,"workPhoneNumber":true,"mobilePhoneNumber":true,"twoFactorAuthPhone":true,"smsNumber":true,"accountType":true,"location":true,"recommendedLanguage":true,"jobFunction":true,"assetClasses":true,"industries":true,"marketCoverage":true,"responsibility":true,"function":true,"instrument":true,"currentKey":true,"previousKey":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate48.evaluated;
+const evaluated0 = validate51.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2341,8 +2569,8 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.userAttributes !== undefined){
 const _errs1 = errors;
-if(!(validate49(data.userAttributes, {instancePath:instancePath+"/userAttributes",parentData:data,parentDataProperty:"userAttributes",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate49.errors : vErrors.concat(validate49.errors);
+if(!(validate52(data.userAttributes, {instancePath:instancePath+"/userAttributes",parentData:data,parentDataProperty:"userAttributes",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs1 === errors;
@@ -2361,7 +2589,7 @@ if(data1.id !== undefined){
 let data2 = data1.id;
 const _errs5 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate48.errors = [{instancePath:instancePath+"/userSystemInfo/id",schemaPath:"#/$defs/UserSystemInfo/properties/id/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema62.properties.id.type,parentSchema:schema62.properties.id,data:data2}];
+validate51.errors = [{instancePath:instancePath+"/userSystemInfo/id",schemaPath:"#/$defs/UserSystemInfo/properties/id/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema65.properties.id.type,parentSchema:schema65.properties.id,data:data2}];
 return false;
 }
 var valid2 = _errs5 === errors;
@@ -2374,11 +2602,11 @@ if(data1.status !== undefined){
 let data3 = data1.status;
 const _errs7 = errors;
 if(typeof data3 !== "string"){
-validate48.errors = [{instancePath:instancePath+"/userSystemInfo/status",schemaPath:"#/$defs/UserSystemInfo/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.status.type,parentSchema:schema62.properties.status,data:data3}];
+validate51.errors = [{instancePath:instancePath+"/userSystemInfo/status",schemaPath:"#/$defs/UserSystemInfo/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema65.properties.status.type,parentSchema:schema65.properties.status,data:data3}];
 return false;
 }
 if(!((data3 === "ENABLED") || (data3 === "DISABLED"))){
-validate48.errors = [{instancePath:instancePath+"/userSystemInfo/status",schemaPath:"#/$defs/UserSystemInfo/properties/status/enum",keyword:"enum",params:{allowedValues: schema62.properties.status.enum},message:"must be equal to one of the allowed values",schema:schema62.properties.status.enum,parentSchema:schema62.properties.status,data:data3}];
+validate51.errors = [{instancePath:instancePath+"/userSystemInfo/status",schemaPath:"#/$defs/UserSystemInfo/properties/status/enum",keyword:"enum",params:{allowedValues: schema65.properties.status.enum},message:"must be equal to one of the allowed values",schema:schema65.properties.status.enum,parentSchema:schema65.properties.status,data:data3}];
 return false;
 }
 var valid2 = _errs7 === errors;
@@ -2391,7 +2619,7 @@ if(data1.suspended !== undefined){
 let data4 = data1.suspended;
 const _errs9 = errors;
 if(typeof data4 !== "boolean"){
-validate48.errors = [{instancePath:instancePath+"/userSystemInfo/suspended",schemaPath:"#/$defs/UserSystemInfo/properties/suspended/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema62.properties.suspended.type,parentSchema:schema62.properties.suspended,data:data4}];
+validate51.errors = [{instancePath:instancePath+"/userSystemInfo/suspended",schemaPath:"#/$defs/UserSystemInfo/properties/suspended/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema65.properties.suspended.type,parentSchema:schema65.properties.suspended,data:data4}];
 return false;
 }
 var valid2 = _errs9 === errors;
@@ -2404,7 +2632,7 @@ if(data1.suspendedUntil !== undefined){
 let data5 = data1.suspendedUntil;
 const _errs11 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate48.errors = [{instancePath:instancePath+"/userSystemInfo/suspendedUntil",schemaPath:"#/$defs/UserSystemInfo/properties/suspendedUntil/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema62.properties.suspendedUntil.type,parentSchema:schema62.properties.suspendedUntil,data:data5}];
+validate51.errors = [{instancePath:instancePath+"/userSystemInfo/suspendedUntil",schemaPath:"#/$defs/UserSystemInfo/properties/suspendedUntil/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema65.properties.suspendedUntil.type,parentSchema:schema65.properties.suspendedUntil,data:data5}];
 return false;
 }
 var valid2 = _errs11 === errors;
@@ -2417,7 +2645,7 @@ if(data1.suspensionReason !== undefined){
 let data6 = data1.suspensionReason;
 const _errs13 = errors;
 if(typeof data6 !== "string"){
-validate48.errors = [{instancePath:instancePath+"/userSystemInfo/suspensionReason",schemaPath:"#/$defs/UserSystemInfo/properties/suspensionReason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.suspensionReason.type,parentSchema:schema62.properties.suspensionReason,data:data6}];
+validate51.errors = [{instancePath:instancePath+"/userSystemInfo/suspensionReason",schemaPath:"#/$defs/UserSystemInfo/properties/suspensionReason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema65.properties.suspensionReason.type,parentSchema:schema65.properties.suspensionReason,data:data6}];
 return false;
 }
 var valid2 = _errs13 === errors;
@@ -2430,7 +2658,7 @@ if(data1.createdDate !== undefined){
 let data7 = data1.createdDate;
 const _errs15 = errors;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-validate48.errors = [{instancePath:instancePath+"/userSystemInfo/createdDate",schemaPath:"#/$defs/UserSystemInfo/properties/createdDate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema62.properties.createdDate.type,parentSchema:schema62.properties.createdDate,data:data7}];
+validate51.errors = [{instancePath:instancePath+"/userSystemInfo/createdDate",schemaPath:"#/$defs/UserSystemInfo/properties/createdDate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema65.properties.createdDate.type,parentSchema:schema65.properties.createdDate,data:data7}];
 return false;
 }
 var valid2 = _errs15 === errors;
@@ -2443,7 +2671,7 @@ if(data1.createdBy !== undefined){
 let data8 = data1.createdBy;
 const _errs17 = errors;
 if(typeof data8 !== "string"){
-validate48.errors = [{instancePath:instancePath+"/userSystemInfo/createdBy",schemaPath:"#/$defs/UserSystemInfo/properties/createdBy/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.createdBy.type,parentSchema:schema62.properties.createdBy,data:data8}];
+validate51.errors = [{instancePath:instancePath+"/userSystemInfo/createdBy",schemaPath:"#/$defs/UserSystemInfo/properties/createdBy/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema65.properties.createdBy.type,parentSchema:schema65.properties.createdBy,data:data8}];
 return false;
 }
 var valid2 = _errs17 === errors;
@@ -2456,7 +2684,7 @@ if(data1.lastUpdatedDate !== undefined){
 let data9 = data1.lastUpdatedDate;
 const _errs19 = errors;
 if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-validate48.errors = [{instancePath:instancePath+"/userSystemInfo/lastUpdatedDate",schemaPath:"#/$defs/UserSystemInfo/properties/lastUpdatedDate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema62.properties.lastUpdatedDate.type,parentSchema:schema62.properties.lastUpdatedDate,data:data9}];
+validate51.errors = [{instancePath:instancePath+"/userSystemInfo/lastUpdatedDate",schemaPath:"#/$defs/UserSystemInfo/properties/lastUpdatedDate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema65.properties.lastUpdatedDate.type,parentSchema:schema65.properties.lastUpdatedDate,data:data9}];
 return false;
 }
 var valid2 = _errs19 === errors;
@@ -2469,7 +2697,7 @@ if(data1.lastLoginDate !== undefined){
 let data10 = data1.lastLoginDate;
 const _errs21 = errors;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-validate48.errors = [{instancePath:instancePath+"/userSystemInfo/lastLoginDate",schemaPath:"#/$defs/UserSystemInfo/properties/lastLoginDate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema62.properties.lastLoginDate.type,parentSchema:schema62.properties.lastLoginDate,data:data10}];
+validate51.errors = [{instancePath:instancePath+"/userSystemInfo/lastLoginDate",schemaPath:"#/$defs/UserSystemInfo/properties/lastLoginDate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema65.properties.lastLoginDate.type,parentSchema:schema65.properties.lastLoginDate,data:data10}];
 return false;
 }
 var valid2 = _errs21 === errors;
@@ -2482,7 +2710,7 @@ if(data1.lastPasswordReset !== undefined){
 let data11 = data1.lastPasswordReset;
 const _errs23 = errors;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate48.errors = [{instancePath:instancePath+"/userSystemInfo/lastPasswordReset",schemaPath:"#/$defs/UserSystemInfo/properties/lastPasswordReset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema62.properties.lastPasswordReset.type,parentSchema:schema62.properties.lastPasswordReset,data:data11}];
+validate51.errors = [{instancePath:instancePath+"/userSystemInfo/lastPasswordReset",schemaPath:"#/$defs/UserSystemInfo/properties/lastPasswordReset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema65.properties.lastPasswordReset.type,parentSchema:schema65.properties.lastPasswordReset,data:data11}];
 return false;
 }
 var valid2 = _errs23 === errors;
@@ -2495,7 +2723,7 @@ if(data1.deactivatedDate !== undefined){
 let data12 = data1.deactivatedDate;
 const _errs25 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate48.errors = [{instancePath:instancePath+"/userSystemInfo/deactivatedDate",schemaPath:"#/$defs/UserSystemInfo/properties/deactivatedDate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema62.properties.deactivatedDate.type,parentSchema:schema62.properties.deactivatedDate,data:data12}];
+validate51.errors = [{instancePath:instancePath+"/userSystemInfo/deactivatedDate",schemaPath:"#/$defs/UserSystemInfo/properties/deactivatedDate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema65.properties.deactivatedDate.type,parentSchema:schema65.properties.deactivatedDate,data:data12}];
 return false;
 }
 var valid2 = _errs25 === errors;
@@ -2515,7 +2743,7 @@ var valid2 = true;
 }
 }
 else {
-validate48.errors = [{instancePath:instancePath+"/userSystemInfo",schemaPath:"#/$defs/UserSystemInfo/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema62.type,parentSchema:schema62,data:data1}];
+validate51.errors = [{instancePath:instancePath+"/userSystemInfo",schemaPath:"#/$defs/UserSystemInfo/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema65.type,parentSchema:schema65,data:data1}];
 return false;
 }
 }
@@ -2537,7 +2765,7 @@ for(let i0=0; i0<len0; i0++){
 let data14 = data13[i0];
 const _errs30 = errors;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-validate48.errors = [{instancePath:instancePath+"/features/" + i0,schemaPath:"#/$defs/IntegerList/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.items.type,parentSchema:schema46.items,data:data14}];
+validate51.errors = [{instancePath:instancePath+"/features/" + i0,schemaPath:"#/$defs/IntegerList/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema47.items.type,parentSchema:schema47.items,data:data14}];
 return false;
 }
 var valid4 = _errs30 === errors;
@@ -2547,7 +2775,7 @@ break;
 }
 }
 else {
-validate48.errors = [{instancePath:instancePath+"/features",schemaPath:"#/$defs/IntegerList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema46.type,parentSchema:schema46,data:data13}];
+validate51.errors = [{instancePath:instancePath+"/features",schemaPath:"#/$defs/IntegerList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema47.type,parentSchema:schema47,data:data13}];
 return false;
 }
 }
@@ -2569,7 +2797,7 @@ for(let i1=0; i1<len1; i1++){
 let data16 = data15[i1];
 const _errs35 = errors;
 if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-validate48.errors = [{instancePath:instancePath+"/apps/" + i1,schemaPath:"#/$defs/IntegerList/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.items.type,parentSchema:schema46.items,data:data16}];
+validate51.errors = [{instancePath:instancePath+"/apps/" + i1,schemaPath:"#/$defs/IntegerList/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema47.items.type,parentSchema:schema47.items,data:data16}];
 return false;
 }
 var valid6 = _errs35 === errors;
@@ -2579,7 +2807,7 @@ break;
 }
 }
 else {
-validate48.errors = [{instancePath:instancePath+"/apps",schemaPath:"#/$defs/IntegerList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema46.type,parentSchema:schema46,data:data15}];
+validate51.errors = [{instancePath:instancePath+"/apps",schemaPath:"#/$defs/IntegerList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema47.type,parentSchema:schema47,data:data15}];
 return false;
 }
 }
@@ -2601,7 +2829,7 @@ for(let i2=0; i2<len2; i2++){
 let data18 = data17[i2];
 const _errs40 = errors;
 if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
-validate48.errors = [{instancePath:instancePath+"/groups/" + i2,schemaPath:"#/$defs/IntegerList/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.items.type,parentSchema:schema46.items,data:data18}];
+validate51.errors = [{instancePath:instancePath+"/groups/" + i2,schemaPath:"#/$defs/IntegerList/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema47.items.type,parentSchema:schema47.items,data:data18}];
 return false;
 }
 var valid8 = _errs40 === errors;
@@ -2611,7 +2839,7 @@ break;
 }
 }
 else {
-validate48.errors = [{instancePath:instancePath+"/groups",schemaPath:"#/$defs/IntegerList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema46.type,parentSchema:schema46,data:data17}];
+validate51.errors = [{instancePath:instancePath+"/groups",schemaPath:"#/$defs/IntegerList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema47.type,parentSchema:schema47,data:data17}];
 return false;
 }
 }
@@ -2633,7 +2861,7 @@ for(let i3=0; i3<len3; i3++){
 let data20 = data19[i3];
 const _errs45 = errors;
 if(typeof data20 !== "string"){
-validate48.errors = [{instancePath:instancePath+"/roles/" + i3,schemaPath:"#/$defs/StringList/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema50.items.type,parentSchema:schema50.items,data:data20}];
+validate51.errors = [{instancePath:instancePath+"/roles/" + i3,schemaPath:"#/$defs/StringList/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema53.items.type,parentSchema:schema53.items,data:data20}];
 return false;
 }
 var valid10 = _errs45 === errors;
@@ -2643,7 +2871,7 @@ break;
 }
 }
 else {
-validate48.errors = [{instancePath:instancePath+"/roles",schemaPath:"#/$defs/StringList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema50.type,parentSchema:schema50,data:data19}];
+validate51.errors = [{instancePath:instancePath+"/roles",schemaPath:"#/$defs/StringList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema53.type,parentSchema:schema53,data:data19}];
 return false;
 }
 }
@@ -2665,7 +2893,7 @@ for(let i4=0; i4<len4; i4++){
 let data22 = data21[i4];
 const _errs50 = errors;
 if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-validate48.errors = [{instancePath:instancePath+"/disclaimers/" + i4,schemaPath:"#/$defs/IntegerList/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.items.type,parentSchema:schema46.items,data:data22}];
+validate51.errors = [{instancePath:instancePath+"/disclaimers/" + i4,schemaPath:"#/$defs/IntegerList/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema47.items.type,parentSchema:schema47.items,data:data22}];
 return false;
 }
 var valid12 = _errs50 === errors;
@@ -2675,7 +2903,7 @@ break;
 }
 }
 else {
-validate48.errors = [{instancePath:instancePath+"/disclaimers",schemaPath:"#/$defs/IntegerList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema46.type,parentSchema:schema46,data:data21}];
+validate51.errors = [{instancePath:instancePath+"/disclaimers",schemaPath:"#/$defs/IntegerList/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema47.type,parentSchema:schema47,data:data21}];
 return false;
 }
 }
@@ -2695,7 +2923,7 @@ if(data23.size !== undefined){
 let data24 = data23.size;
 const _errs55 = errors;
 if(typeof data24 !== "string"){
-validate48.errors = [{instancePath:instancePath+"/avatar/size",schemaPath:"#/$defs/Avatar/properties/size/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema54.properties.size.type,parentSchema:schema54.properties.size,data:data24}];
+validate51.errors = [{instancePath:instancePath+"/avatar/size",schemaPath:"#/$defs/Avatar/properties/size/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema57.properties.size.type,parentSchema:schema57.properties.size,data:data24}];
 return false;
 }
 var valid14 = _errs55 === errors;
@@ -2708,7 +2936,7 @@ if(data23.url !== undefined){
 let data25 = data23.url;
 const _errs57 = errors;
 if(typeof data25 !== "string"){
-validate48.errors = [{instancePath:instancePath+"/avatar/url",schemaPath:"#/$defs/Avatar/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema54.properties.url.type,parentSchema:schema54.properties.url,data:data25}];
+validate51.errors = [{instancePath:instancePath+"/avatar/url",schemaPath:"#/$defs/Avatar/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema57.properties.url.type,parentSchema:schema57.properties.url,data:data25}];
 return false;
 }
 var valid14 = _errs57 === errors;
@@ -2719,7 +2947,7 @@ var valid14 = true;
 }
 }
 else {
-validate48.errors = [{instancePath:instancePath+"/avatar",schemaPath:"#/$defs/Avatar/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema54.type,parentSchema:schema54,data:data23}];
+validate51.errors = [{instancePath:instancePath+"/avatar",schemaPath:"#/$defs/Avatar/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema57.type,parentSchema:schema57,data:data23}];
 return false;
 }
 }
@@ -2737,20 +2965,20 @@ var valid0 = true;
 }
 }
 else {
-validate48.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema58.type,parentSchema:schema58,data}];
+validate51.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema61.type,parentSchema:schema61,data}];
 return false;
 }
 }
-validate48.errors = vErrors;
+validate51.errors = vErrors;
 return errors === 0;
 }
-validate48.evaluated = {"props":{"userAttributes":true,"userSystemInfo":true,"features":true,"apps":true,"groups":true,"roles":true,"disclaimers":true,"avatar":true},"dynamicProps":false,"dynamicItems":false};
+validate51.evaluated = {"props":{"userAttributes":true,"userSystemInfo":true,"features":true,"apps":true,"groups":true,"roles":true,"disclaimers":true,"avatar":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate47.evaluated;
+const evaluated0 = validate50.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2763,8 +2991,8 @@ var valid0 = true;
 const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
 const _errs1 = errors;
-if(!(validate48(data[i0], {instancePath:instancePath+"/" + i0,parentData:data,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate48.errors : vErrors.concat(validate48.errors);
+if(!(validate51(data[i0], {instancePath:instancePath+"/" + i0,parentData:data,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs1 === errors;
@@ -2774,15 +3002,23 @@ break;
 }
 }
 else {
-validate47.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema57.type,parentSchema:schema57,data}];
+validate50.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema60.type,parentSchema:schema60,data}];
 return false;
 }
 }
-validate47.errors = vErrors;
+validate50.errors = vErrors;
 return errors === 0;
 }
-validate47.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate50.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
+/** The validator of each operation's JSON request body, keyed `"<method> <path>"`. */
+export const requestValidators = {
+  "post /v1/admin/user/{uid}/features/update": validateV1AdminUserUidFeaturesUpdatePostBody,
+  "post /v1/admin/user/{uid}/delegates/update": validateV1AdminUserUidDelegatesUpdatePostBody,
+  "post /v1/admin/user/{uid}/app/entitlement/list": validateV1AdminUserUidAppEntitlementListPostBody,
+  "patch /v1/admin/user/{uid}/app/entitlement/list": validateV1AdminUserUidAppEntitlementListPatchBody,
+  "post /v1/admin/user/{uid}/status/update": validateV1AdminUserUidStatusUpdatePostBody,
+};
 /** The validator of each operation's success answer, keyed `"<method> <path>"`. */
 export const responseValidators = {
   "post /v1/admin/user/{uid}/features/update": validateV1AdminUserUidFeaturesUpdatePostResponse,
@@ -2792,6 +3028,8 @@ export const responseValidators = {
   "get /v1/admin/user/{uid}/app/entitlement/list": validateV1AdminUserUidAppEntitlementListGetResponse,
   "post /v1/admin/user/{uid}/app/entitlement/list": validateV1AdminUserUidAppEntitlementListPostResponse,
   "patch /v1/admin/user/{uid}/app/entitlement/list": validateV1AdminUserUidAppEntitlementListPatchResponse,
+  "get /v1/admin/user/{uid}/status": validateV1AdminUserUidStatusGetResponse,
+  "post /v1/admin/user/{uid}/status/update": validateV1AdminUserUidStatusUpdatePostResponse,
   "get /v1/admin/system/features/list": validateV1AdminSystemFeaturesListGetResponse,
   "get /v3/users": validateV3UsersGetResponse,
   "get /v2/admin/user/list": validateV2AdminUserListGetResponse,

@@ -34,14 +34,6 @@ const SPEC_FILE = join("spec", "pod-api.yaml");
 /** Smaller documents beside the Pod API (e.g. the login API); each gets its types in generated/<name>.ts. */
 const EXTRA_SPECS = ["login-api.yaml"] as const;
 
-/** The component schemas the runtime validates request bodies against, and the name each validator is exported as. */
-const VALIDATED_SCHEMAS = {
-  validateFeatureList: "FeatureList",
-  validateDelegateAction: "DelegateAction",
-  validateUserAppEntitlementList: "UserAppEntitlementList",
-  validateUserAppEntitlementsPatchList: "UserAppEntitlementsPatchList",
-} as const;
-
 const banner = (what: string, spec = "pod-api.yaml") =>
   [
     "// ---------------------------------------------------------------------------------------------",
@@ -81,16 +73,39 @@ function responseSchemas(doc: OpenApiDocument): { key: string; exportName: strin
       }
       const schema = response.content?.["application/json"]?.schema;
       if (schema === undefined) continue;
-      const id =
-        operation.operationId ?? `${method}${path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c = "") => c.toUpperCase())}`;
       out.push({
         key: `${method} ${path}`,
-        exportName: `validate${id[0]?.toUpperCase()}${id.slice(1)}Response`,
+        exportName: `validate${exportId(operation, method, path)}Response`,
         schema,
       });
     }
   }
   return out;
+}
+
+/**
+ * The JSON schema of each operation's request body, keyed `"<method> <path>"` like the answers' validators. Every
+ * operation that takes a JSON body gets one, so an operation added to the spec is validated with no list to update.
+ */
+function requestBodySchemas(doc: OpenApiDocument): { key: string; exportName: string; schema: unknown }[] {
+  const out: { key: string; exportName: string; schema: unknown }[] = [];
+  for (const [path, item] of Object.entries(doc.paths ?? {})) {
+    for (const method of HTTP_METHODS) {
+      const operation = item[method] as
+        | { operationId?: string; requestBody?: { content?: Record<string, { schema?: unknown }> } }
+        | undefined;
+      const schema = operation?.requestBody?.content?.["application/json"]?.schema;
+      if (operation === undefined || schema === undefined) continue;
+      out.push({ key: `${method} ${path}`, exportName: `validate${exportId(operation, method, path)}Body`, schema });
+    }
+  }
+  return out;
+}
+
+/** An operation's name for its validators: its operationId, or one derived from its method and path. */
+function exportId(operation: { operationId?: string }, method: string, path: string): string {
+  const id = operation.operationId ?? `${method}${path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c = "") => c.toUpperCase())}`;
+  return `${id[0]?.toUpperCase()}${id.slice(1)}`;
 }
 
 async function generateTypes(specText: string, spec?: string): Promise<string> {
@@ -104,14 +119,6 @@ const UCS2LENGTH_INLINE = "function ucs2length(str) { let length = 0; for (const
 
 function generateValidators(doc: OpenApiDocument): string {
   const schemas = doc.components?.schemas ?? {};
-  const missing = Object.entries(VALIDATED_SCHEMAS).filter(([, schema]) => !Object.hasOwn(schemas, schema));
-  if (missing.length > 0) {
-    const list = missing.map(([fn, schema]) => `components.schemas.${schema} (for ${fn})`).join(", ");
-    throw new Error(
-      `the spec lacks ${list}: src/wire.ts validates the facade's request bodies with these. ` +
-        "Find what the schema was renamed to, then update VALIDATED_SCHEMAS in scripts/generate.ts and src/wire.ts.",
-    );
-  }
   // Formats and OpenAPI/vendor keywords (x-*, discriminator, xml...) are annotations here, so strict mode must know
   // them; int64 range is checked by src/ids.ts. For the stored spec this is int32/int64 and `example`, as always.
   const formats: Record<string, true> = { int32: true, int64: true };
@@ -135,12 +142,12 @@ function generateValidators(doc: OpenApiDocument): string {
   });
   ajv.addVocabulary([...keywords].filter((k) => !Object.hasOwn(ajv.RULES.keywords, k)));
   const responses = responseSchemas(doc);
+  const requests = requestBodySchemas(doc);
   const defs = rewriteRefs(schemas) as Record<string, unknown>;
-  for (const { exportName, schema } of responses) defs[exportName] = rewriteRefs(schema);
+  for (const { exportName, schema } of [...requests, ...responses]) defs[exportName] = rewriteRefs(schema);
   ajv.addSchema({ $id: "pod", $defs: defs });
   const refs = Object.fromEntries([
-    ...Object.entries(VALIDATED_SCHEMAS).map(([exportName, schema]) => [exportName, `pod#/$defs/${schema}`]),
-    ...responses.map(({ exportName }) => [exportName, `pod#/$defs/${exportName}`]),
+    ...[...requests, ...responses].map(({ exportName }) => [exportName, `pod#/$defs/${exportName}`]),
   ]);
   let code = standaloneCode(ajv, refs);
   const usesUcs2 = code.includes(UCS2LENGTH_REQUIRE);
@@ -155,6 +162,10 @@ function generateValidators(doc: OpenApiDocument): string {
     `export const schemaShapes = ${JSON.stringify(schemaShapes(schemas), null, 2)};`,
     usesUcs2 ? UCS2LENGTH_INLINE : "",
     code,
+    '/** The validator of each operation\'s JSON request body, keyed `"<method> <path>"`. */',
+    "export const requestValidators = {",
+    ...requests.map(({ key, exportName }) => `  ${JSON.stringify(key)}: ${exportName},`),
+    "};",
     '/** The validator of each operation\'s success answer, keyed `"<method> <path>"`. */',
     "export const responseValidators = {",
     ...responses.map(({ key, exportName }) => `  ${JSON.stringify(key)}: ${exportName},`),

@@ -1,7 +1,4 @@
-export type { SessionTokenContext, SessionTokenProvider } from "./auth.js";
 export {
-  type AppPatchItem,
-  type AppReplaceItem,
   BulkAdmin,
   type BulkFailure,
   type BulkOptions,
@@ -11,10 +8,12 @@ export {
   BulkRunError,
   type BulkStreamEnd,
   type BulkStreams,
-  type DelegateUpdateItem,
-  type FeatureUpdateItem,
-} from "./bulk.js";
-export { createPodClient, type PodClient, type PodClientOptions, type PodPaths } from "./client.js";
+} from "./api/bulk.js";
+export { createPodClient, type PodClient } from "./api/client.js";
+export { type ListUsersOptions, type LookupOptions, UserAdmin } from "./api/users.js";
+export type { SessionTokenContext, SessionTokenProvider } from "./core/auth.js";
+export type { CallOptions } from "./core/call-options.js";
+export type { PodClientOptions } from "./core/client.js";
 export {
   type CircuitBreakerName,
   PodApiError,
@@ -28,30 +27,27 @@ export {
   PodServerError,
   PodUnauthorizedError,
   ValidationError,
-} from "./errors.js";
-export type { UserId } from "./ids.js";
-export type { RateLimitOptions } from "./rate-limiter.js";
-export { DEFAULT_RETRY, type RetryOptions } from "./retry.js";
+} from "./core/errors.js";
+export type { UserId } from "./core/ids.js";
+export type { PodPaths } from "./core/paths.js";
+export type { RateLimitOptions } from "./core/rate-limiter.js";
+export { DEFAULT_RETRY, type RetryOptions } from "./core/retry.js";
 export {
   AuthenticationError,
   type RsaAuthenticationOptions,
   readPrivateKeyFile,
   rsaAuthentication,
-} from "./rsa-auth.js";
-export type { FetchLike } from "./transport.js";
-export {
-  type AppEntitlement,
-  type AppEntitlementPatch,
-  type AppEntitlementSetting,
-  type AppProduct,
-  type CallOptions,
-  type DelegateAction,
-  type DelegateUpdate,
-  type FeatureEntitlement,
-  type ListUsersOptions,
-  type LookupOptions,
-  type PodUser,
-  UserAdmin,
-  type UserLookup,
-  type UserQuery,
-} from "./users.js";
+} from "./core/rsa-auth.js";
+export type { FetchLike } from "./core/transport.js";
+export type {
+  AppEntitlement,
+  AppEntitlementPatch,
+  AppEntitlementSetting,
+  AppPatchItem,
+  AppProduct,
+  AppReplaceItem,
+} from "./operations/apps.js";
+export type { DelegateAction, DelegateUpdate, DelegateUpdateItem } from "./operations/delegates.js";
+export type { FeatureEntitlement, FeatureUpdateItem } from "./operations/features.js";
+export type { UserStatus, UserStatusItem, UserStatusUpdate } from "./operations/status.js";
+export type { PodUser, UserLookup, UserQuery } from "./operations/users.js";

@@ -6,9 +6,9 @@ import { inspect } from "node:util";
 import { decodeProtectedHeader, jwtVerify } from "jose";
 import { delay, HttpResponse, http } from "msw";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PodError, PodUnauthorizedError } from "../src/errors.js";
-import { AuthenticationError, readPrivateKeyFile, rsaAuthentication } from "../src/rsa-auth.js";
-import { withoutCredentials } from "../src/urls.js";
+import { PodError, PodUnauthorizedError } from "../src/core/errors.js";
+import { AuthenticationError, readPrivateKeyFile, rsaAuthentication } from "../src/core/rsa-auth.js";
+import { withoutCredentials } from "../src/core/urls.js";
 import { BASE_URL, testClient, useMsw } from "./helpers.js";
 
 const server = useMsw();

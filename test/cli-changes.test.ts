@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { beforeEntry, differences, UNDO_OPERATION, undoItem } from "../src/cli/changes.js";
-import type { AppEntitlement } from "../src/users.js";
+import type { AppEntitlement } from "../src/index.js";
 
 const F = "canCreatePublicRoom";
 const G = "sendFilesEnabled";

@@ -6,12 +6,12 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LookupError, RESOLVE_CHUNK, type ResolvedRecord, UserResolver } from "../src/cli/identities.js";
-import type { SourceRecord } from "../src/cli/readers.js";
-import { Journal, scanJournal } from "../src/cli/report.js";
-import type { PodClient } from "../src/client.js";
-import { UsageError } from "../src/usage-error.js";
-import type { UserQuery } from "../src/users.js";
+import type { PodClient } from "../src/api/client.js";
+import { Journal, scanJournal } from "../src/cli/files/report.js";
+import { LookupError, RESOLVE_CHUNK, type ResolvedRecord, UserResolver } from "../src/cli/input/identities.js";
+import type { SourceRecord } from "../src/cli/input/readers.js";
+import { UsageError } from "../src/core/usage-error.js";
+import type { UserQuery } from "../src/index.js";
 
 /** A pod whose users are `user<n>@acme.com` / `user<n>` with uid 1000 + n; counts lookups and the values asked. */
 function stubPod(options: { fail?: Error } = {}) {

@@ -6,8 +6,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BitSet, KeySorter, keyText, splitKey } from "../src/cli/keysort.js";
-import { scanJournal } from "../src/cli/report.js";
+import { scanJournal } from "../src/cli/files/report.js";
+import { BitSet, KeySorter, keyText, splitKey } from "../src/cli/input/keysort.js";
 
 let work: string;
 beforeAll(async () => {

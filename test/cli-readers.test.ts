@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { formatFor, type Operation, readItems } from "../src/cli/readers.js";
+import { formatFor, type Operation, readItems } from "../src/cli/input/readers.js";
 
 async function read(operation: Operation, text: string, format: "csv" | "jsonl" = "csv") {
   const out: unknown[] = [];

@@ -6,8 +6,8 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import type { AppEntitlement } from "../src/index.js";
 import type { SimulatedPod } from "../src/simulator/index.js";
-import type { AppEntitlement } from "../src/users.js";
 import { startPodAdmin, useCliWorkspace } from "./cli-process.js";
 
 const workspace = useCliWorkspace("pod-admin-changes-");

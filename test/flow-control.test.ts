@@ -7,8 +7,10 @@ import { readFileSync } from "node:fs";
 import { inspect } from "node:util";
 import { HttpResponse, http } from "msw";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { SessionTokens } from "../src/auth.js";
-import { ConnectivityBreaker } from "../src/http.js";
+import { SessionTokens } from "../src/core/auth.js";
+import { ConnectivityBreaker } from "../src/core/http.js";
+import { AdaptiveRateLimiter } from "../src/core/rate-limiter.js";
+import { PACKAGE_VERSION } from "../src/core/version.js";
 import {
   AuthenticationError,
   createPodClient,
@@ -20,8 +22,6 @@ import {
   PodUnauthorizedError,
   rsaAuthentication,
 } from "../src/index.js";
-import { AdaptiveRateLimiter } from "../src/rate-limiter.js";
-import { PACKAGE_VERSION } from "../src/version.js";
 import { BASE_URL, FEATURES, items, ON, TOKEN, testClient, tick, useMsw } from "./helpers.js";
 
 const server = useMsw();

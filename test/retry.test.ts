@@ -1,7 +1,7 @@
 import { HttpResponse, http } from "msw";
 import { describe, expect, it } from "vitest";
+import { backoffDelay, DEFAULT_RETRY, parseRetryAfter } from "../src/core/retry.js";
 import { PodBadRequestError, PodServerError, PodUnauthorizedError } from "../src/index.js";
-import { backoffDelay, DEFAULT_RETRY, parseRetryAfter } from "../src/retry.js";
 import { BASE_URL, testClient, useMsw } from "./helpers.js";
 
 const server = useMsw();

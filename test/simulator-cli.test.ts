@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
-import { rsaAuthentication } from "../src/rsa-auth.js";
+import { rsaAuthentication } from "../src/core/rsa-auth.js";
 import { parseSimulatorArgs, runSimulatorCli } from "../src/simulator/index.js";
 
 /** Collects what is written, line by line. */

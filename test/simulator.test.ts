@@ -7,8 +7,8 @@ import {
   PodUnauthorizedError,
   ValidationError,
 } from "../src/index.js";
+import { checkBody } from "../src/operations/wire.js";
 import { mulberry32, type SimulatedPod, type SimulatedPodOptions, startSimulatedPod } from "../src/simulator/index.js";
-import { checkBody } from "../src/wire.js";
 
 const TOKEN = "test-session-token";
 const UID = "7215545057281";
@@ -296,7 +296,7 @@ describe("bad requests get the spec's answers", () => {
     const res = await call(pod, "PATCH", `/v1/admin/user/${UID}/app/entitlement/list`, JSON.stringify(body));
     let client: ValidationError | undefined;
     try {
-      checkBody(body, "UserAppEntitlementsPatchList", "body");
+      checkBody(body, "patch /v1/admin/user/{uid}/app/entitlement/list", "body");
     } catch (error) {
       client = error as ValidationError;
     }

@@ -10,8 +10,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 import * as undici from "undici";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { type Transport, undiciTransport } from "../src/core/transport.js";
 import { createPodClient, PodNetworkError } from "../src/index.js";
-import { type Transport, undiciTransport } from "../src/transport.js";
 
 // undici's request(url) as the transport loads it, counted: the old path calls it, the fast path does not.
 vi.mock("undici", async (importOriginal) => {

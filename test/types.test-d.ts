@@ -6,6 +6,10 @@ import {
   type FeatureEntitlement,
   type UserId,
 } from "../src/index.js";
+import { delegateWrite } from "../src/operations/delegates.js";
+import { featureWrite } from "../src/operations/features.js";
+import { WRITES, type WritesDeclared } from "../src/operations/index.js";
+import { statusWrite } from "../src/operations/status.js";
 
 const pod = createPodClient({ baseUrl: "https://acme.symphony.com/pod", sessionToken: "t" });
 
@@ -66,5 +70,25 @@ describe("raw client types", () => {
     });
     // @ts-expect-error unknown route
     void pod.raw.GET("/v1/admin/user/{uid}/nothing", { params: { path: { uid: 1 } } });
+  });
+});
+
+describe("one operation, one declaration: the compiler refuses a half-declared write", () => {
+  it("refuses a table of rules that misses a write", () => {
+    const { updateStatus: _status, ...withoutStatus } = WRITES;
+    // @ts-expect-error updateStatus is a write of the table (it has `bulk`), so its rules are required
+    withoutStatus satisfies WritesDeclared;
+    WRITES satisfies WritesDeclared;
+  });
+
+  it("refuses a write's rules that miss a rule or take another write's item", () => {
+    const { undo: _undo, ...noUndo } = featureWrite;
+    // @ts-expect-error `undo` is required: every write says how it is undone
+    ({ ...WRITES, updateFeatures: noUndo }) satisfies WritesDeclared;
+    const { export: _export, ...noExport } = statusWrite;
+    // @ts-expect-error `export` is required (undefined when another layout exports the state)
+    ({ ...WRITES, updateStatus: noExport }) satisfies WritesDeclared;
+    // @ts-expect-error the delegates rules read delegate items, not feature items
+    ({ ...WRITES, updateFeatures: delegateWrite }) satisfies WritesDeclared;
   });
 });

@@ -3,11 +3,11 @@
  * {@link UsageError} (exit 2, nothing sent).
  */
 import { parseArgs } from "node:util";
-import { OPERATIONS, WRITE_OPERATIONS } from "../operations.js";
-import { checkHttpUrl, withoutCredentials } from "../urls.js";
-import { UsageError } from "../usage-error.js";
-import type { Operation } from "./readers.js";
-import { quote } from "./text.js";
+import { quote } from "../core/text.js";
+import { checkHttpUrl, withoutCredentials } from "../core/urls.js";
+import { UsageError } from "../core/usage-error.js";
+import { OPERATIONS, WRITE_OPERATIONS, WRITES } from "../operations/index.js";
+import type { Operation } from "./input/readers.js";
 
 /**
  * Exit codes: 0 all applied, 1 some did not apply (report written), 2 nothing sent (bad usage, input or login), 130 interrupted before sending.
@@ -48,11 +48,24 @@ export interface Command {
  */
 export const COMMANDS: Record<string, Command> = Object.fromEntries(
   WRITE_OPERATIONS.map((name) => {
-    const { method, path, cli } = OPERATIONS[name];
+    const { method, path } = OPERATIONS[name];
+    const { words, layout, label } = WRITES[name];
     const call = `${method.toUpperCase()} ${path.replace("/v1/admin/user/{uid}/", "")}`;
-    return [cli.words, { words: cli.words, operation: cli.layout, label: cli.label, call }];
+    return [words, { words, operation: layout, label, call }];
   }),
 );
+
+/** The commands' lines of the help, from each write's declared help (operations/*.ts). */
+function commandsHelp(): string {
+  const writes = WRITE_OPERATIONS.map((name) => WRITES[name]);
+  const apply = writes.map(
+    ({ words, help }) => `  ${`${words} FILE`.padEnd(22)} ${help.does.padEnd(31)} CSV: ${help.columns}`,
+  );
+  const exports = writes.flatMap(({ export: exported, help }) =>
+    exported === undefined ? [] : [`  ${`${exported.words} [FILE|--all]`.padEnd(30)} ${help.exports ?? ""}`],
+  );
+  return [...apply, ...exports].join("\n");
+}
 
 /**
  * The usage text `pod-admin --help` prints.
@@ -65,13 +78,7 @@ export const COMMANDS: Record<string, Command> = Object.fromEntries(
 export const USAGE = `Usage: pod-admin <command> FILE [options]
 
 Commands:
-  features apply FILE    set feature entitlements        CSV: uid|email|username,entitlement,enabled
-  delegates apply FILE   add or remove delegates         CSV: uid|email|username,userId|delegateEmail,action
-  apps replace FILE      replace all apps of each user   CSV: uid|email|username,appId,listed,install[,appName][,product*]
-  apps patch FILE        change some apps of each user   CSV: uid|email|username,appId[,listed][,install][,product*]
-  features export [FILE|--all]   what users hold, in the features apply layout
-  delegates export [FILE|--all]  their delegates, in the delegates apply layout (action ADD)
-  apps export [FILE|--all]       their apps, in the apps replace layout (products included)
+${commandsHelp()}
   undo JOURNAL           restore the states a --journal recorded (same options as apply)
   simulate               run a simulated pod on loopback (see pod-admin simulate --help)
 
@@ -274,11 +281,12 @@ export interface ExportArgs {
  * EXPORTS["apps export"]; // "appsReplace"
  * ```
  */
-export const EXPORTS: Record<string, Operation> = {
-  "features export": "features",
-  "delegates export": "delegates",
-  "apps export": "appsReplace",
-};
+export const EXPORTS: Record<string, Operation> = Object.fromEntries(
+  WRITE_OPERATIONS.flatMap((name) => {
+    const { export: exported, layout } = WRITES[name];
+    return exported === undefined ? [] : [[exported.words, layout]];
+  }),
+);
 
 /**
  * Parses and checks an export command line. Returns `"help"` for `--help`.

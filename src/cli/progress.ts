@@ -2,7 +2,7 @@
  * The progress display: a bar on a terminal, a plain line every few seconds otherwise (logs, CI).
  */
 import cliProgress from "cli-progress";
-import type { BulkProgress } from "../bulk.js";
+import type { BulkProgress } from "../api/bulk.js";
 
 /**
  * Where progress goes: the CLI's stderr.

@@ -7,8 +7,7 @@
 import { mkdtemp, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { Readable, Writable } from "node:stream";
-import { apply, readBeforeWriting } from "./apply.js";
+import { plural, printable } from "../core/text.js";
 import {
   type ApplyArgs,
   COMMANDS,
@@ -21,37 +20,20 @@ import {
   USAGE,
   UsageError,
 } from "./args.js";
-import { runExport } from "./export.js";
-import { dryRunSession, LookupError } from "./identities.js";
-import { type InputFile, inputFormat, openInput } from "./input.js";
-import { makePlan, printPlan } from "./plan.js";
-import { CSV_COLUMNS, type ItemOf } from "./readers.js";
-import { Journal, ReportUnwritableError } from "./report.js";
+import { runExport } from "./commands/export.js";
+import { prepareUndo } from "./commands/undo.js";
+import { UndoJournal } from "./files/journal.js";
+import { Journal, ReportUnwritableError } from "./files/report.js";
+import { dryRunSession, LookupError } from "./input/identities.js";
+import { CSV_COLUMNS, type ItemOf } from "./input/readers.js";
+import { type InputFile, inputFormat, openInput } from "./input/source.js";
+import type { CliIo } from "./io.js";
+import { makePlan, printPlan } from "./passes/plan.js";
+import { readBeforeWriting } from "./passes/read.js";
+import { apply } from "./passes/write.js";
 import { podClient, resolveSessionToken } from "./session.js";
-import { plural, printable } from "./text.js";
-import { prepareUndo } from "./undo.js";
-import { UndoJournal } from "./undo-journal.js";
 
-/**
- * Where the command reads and writes; the real process's streams, or test doubles.
- *
- * @example
- * ```ts
- * const io: CliIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
- * ```
- */
-export interface CliIo {
-  stdin: Readable;
-  stdout: Writable & { isTTY?: boolean };
-  stderr: Writable & { isTTY?: boolean; columns?: number };
-  env: Record<string, string | undefined>;
-  /** Aborting it is Ctrl-C: stop taking new work, finish in-flight calls, write the report. */
-  interrupt?: AbortSignal;
-  /** Aborting it is a second Ctrl-C: write what has settled and call `exitNow` at once. */
-  quit?: AbortSignal;
-  /** Ends the process now with this code (main.ts: `process.exit`). */
-  exitNow?: (code: number) => void;
-}
+export type { CliIo } from "./io.js";
 
 export { EXIT, USAGE };
 

@@ -1,11 +1,12 @@
 /**
  * The session: the token (from the environment, or an RSA login done before anything is read) and the client.
  */
-import type { SessionTokenProvider } from "../auth.js";
-import { createPodClient, type PodClient } from "../client.js";
-import { readPrivateKeyFile, rsaAuthentication } from "../rsa-auth.js";
+
+import { createPodClient, type PodClient } from "../api/client.js";
+import type { SessionTokenProvider } from "../core/auth.js";
+import { readPrivateKeyFile, rsaAuthentication } from "../core/rsa-auth.js";
+import { printable } from "../core/text.js";
 import { type ApplyArgs, UsageError } from "./args.js";
-import { printable } from "./text.js";
 
 /**
  * The session token of a real run: `POD_SESSION_TOKEN`, or an RSA login with `--username` and `--private-key`.

@@ -7,8 +7,8 @@
 
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { canonicalUserId } from "../ids.js";
-import { UsageError } from "../usage-error.js";
+import { canonicalUserId } from "../core/ids.js";
+import { UsageError } from "../core/usage-error.js";
 import { readDirectoryFile } from "./directory-file.js";
 import { latencyRange, type SimulatorFaults } from "./faults.js";
 import { DEFAULT_SIMULATOR_TOKEN, type SimulatedPodOptions, startSimulatedPod } from "./pod.js";

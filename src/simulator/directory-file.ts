@@ -6,8 +6,8 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { parse as parseCsv } from "csv-parse";
-import { mayHoldUnsafeInteger, parseJsonLossless } from "../json.js";
-import { UsageError } from "../usage-error.js";
+import { mayHoldUnsafeInteger, parseJsonLossless } from "../core/json.js";
+import { UsageError } from "../core/usage-error.js";
 import { Directory, type SimulatorDirectoryEntry } from "./directory.js";
 
 const REQUIRED = ["uid", "email"] as const;

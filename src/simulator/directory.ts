@@ -1,4 +1,4 @@
-import { canonicalUserId, type UserId } from "../ids.js";
+import { canonicalUserId, type UserId } from "../core/ids.js";
 
 /**
  * One user of a simulated pod's directory: what `GET /v3/users` finds and `GET /v2/admin/user/list` lists. Only

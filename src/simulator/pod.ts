@@ -1,15 +1,10 @@
 import { createServer, type IncomingMessage, type Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { components } from "../../generated/pod-api.js";
-import {
-  validateDelegateAction,
-  validateFeatureList,
-  validateUserAppEntitlementList,
-  validateUserAppEntitlementsPatchList,
-} from "../../generated/schemas.js";
-import { canonicalUserId, type UserId } from "../ids.js";
-import { mayHoldUnsafeInteger, parseJsonLossless } from "../json.js";
-import { type AjvError, type CompiledValidator, describeSchemaError } from "../wire.js";
+import { requestValidators } from "../../generated/schemas.js";
+import { canonicalUserId, type UserId } from "../core/ids.js";
+import { mayHoldUnsafeInteger, parseJsonLossless } from "../core/json.js";
+import { type AjvError, type CompiledValidator, describeSchemaError } from "../operations/wire.js";
 import type { SimulatorDirectoryEntry, SimulatorDirectoryUser } from "./directory.js";
 import { Fault, FaultPlan, type SimulatorFaults } from "./faults.js";
 import { RateLimiter } from "./ratelimit.js";
@@ -514,7 +509,9 @@ class PodServer {
   // --- operations ------------------------------------------------------------------------------------------------
 
   updateFeatures(res: ServerResponse, key: string, text: string) {
-    const body = this.parse(res, text, validateFeatureList) as Schemas["FeatureList"] | undefined;
+    const body = this.parse(res, text, requestValidators["post /v1/admin/user/{uid}/features/update"]) as
+      | Schemas["FeatureList"]
+      | undefined;
     if (body === undefined) return;
     for (let i = 0; i < body.length; i++) {
       const feature = body[i] as Schemas["Feature"];
@@ -543,7 +540,9 @@ class PodServer {
   }
 
   updateDelegates(res: ServerResponse, key: string, text: string) {
-    const body = this.parse(res, text, validateDelegateAction) as Schemas["DelegateAction"] | undefined;
+    const body = this.parse(res, text, requestValidators["post /v1/admin/user/{uid}/delegates/update"]) as
+      | Schemas["DelegateAction"]
+      | undefined;
     if (body === undefined) return;
     if (body.userId === undefined || body.action === undefined) {
       return this.error(res, 400, "body: userId and action are required");
@@ -570,7 +569,9 @@ class PodServer {
   }
 
   replaceApps(res: ServerResponse, key: string, text: string) {
-    const body = this.parse(res, text, validateUserAppEntitlementList) as Schemas["UserAppEntitlementList"] | undefined;
+    const body = this.parse(res, text, requestValidators["post /v1/admin/user/{uid}/app/entitlement/list"]) as
+      | Schemas["UserAppEntitlementList"]
+      | undefined;
     if (body === undefined) return;
     const record = this.store.record(key);
     this.store.replaceApps(record, body);
@@ -578,7 +579,7 @@ class PodServer {
   }
 
   patchApps(res: ServerResponse, key: string, text: string) {
-    const validator = validateUserAppEntitlementsPatchList;
+    const validator = requestValidators["patch /v1/admin/user/{uid}/app/entitlement/list"];
     const body = this.parse(res, text, validator) as Schemas["UserAppEntitlementsPatchList"] | undefined;
     if (body === undefined) return;
     const record = this.store.record(key);

@@ -1,5 +1,5 @@
 import type { components } from "../../generated/pod-api.js";
-import { canonicalUserId, type UserId } from "../ids.js";
+import { canonicalUserId, type UserId } from "../core/ids.js";
 import {
   compareUids,
   Directory,

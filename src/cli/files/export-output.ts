@@ -1,7 +1,7 @@
 /** The file an export writes (`--out FILE`): locked, and written as `FILE.partial` created safely. */
 import type { WriteStream } from "node:fs";
+import { printable } from "../../core/text.js";
 import { UsageError } from "../args.js";
-import { printable } from "../text.js";
 import { createExclusive, FileLock, UnsafeFileError } from "./safe-file.js";
 
 /**

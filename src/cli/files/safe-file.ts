@@ -7,7 +7,7 @@
 import { constants, lstatSync, openSync, readFileSync, unlinkSync } from "node:fs";
 import { type FileHandle, lstat, open, readlink, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
-import { printable, quote } from "../text.js";
+import { printable, quote } from "../../core/text.js";
 
 /**
  * The mode of every file the CLI writes: read and write for its owner only.

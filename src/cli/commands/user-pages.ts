@@ -3,7 +3,7 @@
  * same page for ever, and the export would never end (70,000 "users" in 8 s, then the disk): every uid is checked
  * to come once, and a page that starts like an earlier one names that cause.
  */
-import type { PodUser } from "../users.js";
+import type { PodUser } from "../../operations/users.js";
 
 /**
  * The user list repeated a page or a user: the export stops (exit 1), its message says which and where.

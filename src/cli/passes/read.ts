@@ -1,228 +1,20 @@
-/**
- * Pass 2, apply: streams the journal's `pending` items through the bulk helper, records each outcome in the
- * journal as it settles, shows progress, and turns the journal into the report at the end.
- */
-import { createReadStream } from "node:fs";
-import type { BulkStreamEnd } from "../bulk.js";
-import type { PodClient } from "../client.js";
-import { PodApiError, PodError, PodUnauthorizedError } from "../errors.js";
-import { userIdToDecimal } from "../ids.js";
-import { AuthenticationError } from "../rsa-auth.js";
-import { schedule } from "../scheduler.js";
-import { type Command, EXIT } from "./args.js";
-import { beforeEntry, type CurrentOf, differences, READ_CALL, readCurrent } from "./changes.js";
-import { BitSet } from "./keysort.js";
-import { BULK_METHOD, type LooseBulk, type Plan } from "./plan.js";
-import { progressRenderer } from "./progress.js";
-import { type ItemOf, type Operation, readItems } from "./readers.js";
-import type { Journal } from "./report.js";
-import type { CliIo } from "./run.js";
-import { plural, printable } from "./text.js";
-import type { UndoJournal } from "./undo-journal.js";
-
-/**
- * Applies the plan. Ctrl-C (`io.interrupt`) stops taking work and lets the calls in flight finish; a second one
- * (`io.quit`) writes what has settled and exits at once through `io.exitNow`, the calls in flight staying
- * `pending` in the journal (sent again when it is applied).
- *
- * @example
- * ```ts
- * const options = {} as Parameters<typeof apply>[0]; // io, pod, command, journal, plan, … from run.ts
- * const code = await apply({ ...options, concurrency: 300, quiet: false });
- * ```
- */
-export async function apply(options: {
-  io: CliIo;
-  pod: PodClient;
-  command: Command;
-  journal: Journal;
-  pendingBytes: number;
-  plan: Plan;
-  concurrency: number;
-  quiet: boolean;
-  /** What the read pass found ({@link readBeforeWriting}): items not to send, and how the reads ended. */
-  reads?: ReadPass | undefined;
-}): Promise<number> {
-  const { io, pod, command, journal, plan, reads } = options;
-  // Ctrl-C during the reads: no write pass at all (its progress and counts would contradict "nothing written").
-  if (reads?.interrupted) return finishInterruptedReads({ ...options, reads }, reads.interrupted.resume);
-  /** Calls to make: the plan's, less the items the read pass settled (unchanged, unreadable, not attempted). */
-  const calls = plan.calls - (reads?.skip.size ?? 0);
-  const retryHint = `pod-admin ${command.words} ${journal.path}`;
-  io.stdout.write(
-    `Report: ${journal.path} (kept up to date as calls settle; if this run stops, ${retryHint} finishes it)\n`,
-  );
-
-  const controller = new AbortController();
-  const onInterrupt = () => {
-    io.stderr.write(
-      "\nInterrupted: finishing the calls in flight, then writing the report (Ctrl-C again to quit now).\n",
-    );
-    controller.abort();
-  };
-  io.interrupt?.addEventListener("abort", onInterrupt, { once: true });
-  if (io.interrupt?.aborted) controller.abort();
-
-  const counts = { succeeded: 0, failed: 0, notAttempted: 0 };
-  let taken = 0;
-  const onQuit = () => {
-    // Second Ctrl-C: no waiting. What settled is written; the calls in flight have no outcome line, so the journal
-    // keeps them pending and applying it sends them again (every write of the API sets state: a repeat is safe).
-    journal.flushSync();
-    const inFlight = taken - counts.succeeded - counts.failed - counts.notAttempted;
-    io.stderr.write(
-      `\nQuit with ${plural(inFlight, "call")} in flight: their outcome is unknown, and the report counts them as not applied.\n` +
-        `${journal.path} holds everything not applied: ${retryHint} finishes the job.\n`,
-    );
-    io.exitNow?.(taken > 0 ? EXIT.someFailed : EXIT.interrupted);
-  };
-  io.quit?.addEventListener("abort", onQuit, { once: true });
-
-  journal.onFailure = () => controller.abort();
-
-  const where = new WeakMap<object, { ordinal: number; line: number | undefined }>();
-  async function* items() {
-    if (options.pendingBytes === 0) return;
-    const source = createReadStream(journal.path, { start: 0, end: options.pendingBytes - 1 });
-    for await (const record of readItems(command.operation, source, journal.path, "jsonl")) {
-      if (!("item" in record)) continue;
-      const ordinal = record.meta?.item as number;
-      if (plan.merged.has(ordinal) || reads?.skip.has(ordinal)) continue;
-      where.set(record.item as object, { ordinal, line: record.meta?.line });
-      taken++;
-      yield record.item;
-    }
-  }
-
-  const progress = options.quiet ? undefined : progressRenderer(io.stderr, command.label, calls);
-  let refused: "token" | "login" | undefined;
-  let loginError: AuthenticationError | undefined;
-  /** The breaker that stopped the run (the pod unreachable, the privilege missing), for its message. */
-  let stoppedBy: PodError | undefined;
-  // The read pass stopped (a refused session, a breaker): nothing is written, and the same message says why.
-  const stopReason = reads?.stoppedBy;
-  if (stopReason instanceof PodUnauthorizedError) refused = "token";
-  else if (stopReason instanceof AuthenticationError) {
-    refused = "login";
-    loginError = stopReason;
-  } else if (stopReason instanceof PodError) stoppedBy = stopReason;
-  if (stopReason) controller.abort();
-  const started = Date.now();
-  const bulk = pod.bulk.stream[BULK_METHOD[command.operation]] as LooseBulk;
-  try {
-    const outcomes = bulk(items(), {
-      concurrency: options.concurrency,
-      signal: controller.signal,
-      onProgress: progress?.update,
-      progressIntervalMs: 200,
-    });
-    for (;;) {
-      const next = await outcomes.next();
-      if (next.done) {
-        // A run stopped by a breaker says why here (the all-403 stop has no failed item that carries it).
-        stoppedBy ??= (next.value as BulkStreamEnd | undefined)?.stoppedBy;
-        break;
-      }
-      const outcome = next.value;
-      counts[outcome.status]++;
-      const at = where.get(outcome.input as object) ?? { ordinal: 0, line: undefined };
-      if (outcome.status === "succeeded") {
-        journal.succeeded(at.ordinal);
-        continue;
-      }
-      if (outcome.status === "failed" && !refused) {
-        // Every later call would be refused too (and a refused login retried would risk locking the account):
-        // stop, and keep the rest in the report for a retry.
-        if (outcome.error instanceof PodUnauthorizedError) refused = "token";
-        else if (outcome.error instanceof AuthenticationError) {
-          refused = "login";
-          loginError = outcome.error;
-        } else if (outcome.error instanceof PodError && outcome.error.circuitBreaker && !stoppedBy) {
-          stoppedBy = outcome.error; // the run stops by itself; its message says what to do
-        }
-        if (refused) controller.abort();
-      }
-      const error = outcome.status === "failed" ? outcome.error : undefined;
-      journal.unapplied(outcome.input as object, at.ordinal, {
-        status: outcome.status,
-        line: at.line,
-        ...(error && {
-          error: error.name,
-          ...(error instanceof PodApiError && { httpStatus: error.status }),
-          message: error.message,
-        }),
-      });
-    }
-  } finally {
-    progress?.stop();
-    io.interrupt?.removeEventListener("abort", onInterrupt);
-  }
-  try {
-    return await finish();
-  } finally {
-    // Until here a second Ctrl-C exits 1 through onQuit: calls were sent, even while the report is being written.
-    io.quit?.removeEventListener("abort", onQuit);
-  }
-
-  async function finish(): Promise<number> {
-    const elapsed = (Date.now() - started) / 1000;
-    const done = counts.succeeded + counts.failed;
-    io.stdout.write(
-      `Done in ${elapsed.toFixed(1)} s (${(done / Math.max(elapsed, 0.001)).toFixed(0)} calls/s): ` +
-        `${counts.succeeded} succeeded, ${counts.failed} failed, ${counts.notAttempted} not attempted` +
-        (reads ? `; ${reads.unchangedSkipped} already held it (not sent)` : "") +
-        (reads && reads.unsent > 0 ? `, ${reads.unsent} not sent (their user was not read)` : "") +
-        ".\n",
-    );
-    if (refused === "token") {
-      io.stderr.write(
-        "The pod refused the session token (401), so the run stopped. Set a fresh POD_SESSION_TOKEN, or use " +
-          "--username and --private-key; with RSA, check that the service account is enabled and that its public " +
-          "key is the one registered on the pod.\n",
-      );
-    } else if (refused === "login") {
-      // Refused (401/403) or not answered: the error says which; only a refusal points at the account.
-      const why = loginError ? printable(loginError.message) : "the RSA login failed";
-      const hint =
-        loginError?.status === 401 || loginError?.status === 403
-          ? "check --username and --private-key"
-          : "the session-auth service did not answer as it should; run the report again later";
-      io.stderr.write(`The run stopped: ${why}. ${hint[0]?.toUpperCase()}${hint.slice(1)}.\n`);
-    } else if (stoppedBy) {
-      io.stderr.write(`The run stopped: ${printable(stoppedBy.note ?? stoppedBy.message)}.\n`);
-    }
-
-    let report: { lines: number; removed: boolean } | undefined;
-    let reportError: Error | undefined = journal.failure;
-    if (!reportError) {
-      try {
-        report = await journal.finish();
-      } catch (error) {
-        reportError = error as Error;
-      }
-    } else {
-      await journal.discard();
-    }
-    const applied =
-      done + counts.notAttempted === calls && counts.succeeded === calls && (reads === undefined || reads.unsent === 0);
-    if (reportError) {
-      io.stderr.write(
-        `pod-admin: cannot write the report ${journal.path}: ${printable(reportError.message)}.\n` +
-          (journal.failure ? "The run stopped taking work when it happened. " : "") +
-          `${journal.path} holds every item of the run and the outcomes written before the failure: once it can be ` +
-          `written again, ${retryHint} finishes the job (items whose outcome is missing are sent again).\n`,
-      );
-      return EXIT.someFailed;
-    }
-    if (report && report.lines > 0) {
-      io.stdout.write(`Report: ${journal.path} (${plural(report.lines, "item")}). Retry them with: ${retryHint}\n`);
-    }
-    if (applied) return EXIT.ok;
-    return counts.succeeded + counts.failed === 0 && controller.signal.aborted && !refused && !stopReason
-      ? EXIT.interrupted
-      : EXIT.someFailed;
-  }
-}
+import type { PodClient } from "../../api/client.js";
+import { PodApiError, PodError, PodUnauthorizedError } from "../../core/errors.js";
+import { userIdToDecimal } from "../../core/ids.js";
+import { AuthenticationError } from "../../core/rsa-auth.js";
+import { schedule } from "../../core/scheduler.js";
+import { plural, printable } from "../../core/text.js";
+import { rulesOf } from "../../operations/index.js";
+import { type Command, EXIT } from "../args.js";
+import { beforeEntry, type CurrentOf, differences, READ_CALL, readCurrent } from "../changes.js";
+import type { UndoJournal } from "../files/journal.js";
+import type { Journal } from "../files/report.js";
+import { BitSet } from "../input/keysort.js";
+import type { ItemOf, Operation } from "../input/readers.js";
+import type { CliIo } from "../io.js";
+import { progressRenderer } from "../progress.js";
+import { pendingItems } from "./pending.js";
+import type { Plan } from "./plan.js";
 
 /**
  * What the read pass found: the items not to send, and the counts the plan prints.
@@ -262,7 +54,7 @@ export interface ReadPass {
  * pass's lines (progress, counts) is printed, since there is no write pass. Returns 130 (1 if the report cannot be
  * written).
  */
-async function finishInterruptedReads(
+export async function finishInterruptedReads(
   options: { io: CliIo; command: Command; journal: Journal; pendingBytes: number; plan: Plan; reads: ReadPass },
   resume: string,
 ): Promise<number> {
@@ -271,14 +63,14 @@ async function finishInterruptedReads(
   let reportError: Error | undefined;
   let report: { lines: number } | undefined;
   try {
-    if (options.pendingBytes > 0) {
-      const source = createReadStream(journal.path, { start: 0, end: options.pendingBytes - 1 });
-      for await (const record of readItems(command.operation, source, journal.path, "jsonl")) {
-        if (!("item" in record)) continue;
-        const ordinal = record.meta?.item as number;
-        if (plan.merged.has(ordinal) || reads.skip.has(ordinal)) continue;
-        journal.unapplied(record.item as object, ordinal, { status: "notAttempted", line: record.meta?.line });
-      }
+    const settled = { merged: plan.merged, skip: reads.skip };
+    for await (const { item, ordinal, line } of pendingItems(
+      journal,
+      command.operation,
+      options.pendingBytes,
+      settled,
+    )) {
+      journal.unapplied(item as object, ordinal, { status: "notAttempted", line });
     }
     reportError = journal.failure;
     if (!reportError) report = await journal.finish();
@@ -370,8 +162,10 @@ export async function readBeforeWriting(options: {
    * user never conflict: each is decided against the state read, which is also the state after the earlier rows.
    */
   const shared = new Map<string, Promise<CurrentOf[Operation]>>();
+  const { rows } = rulesOf(operation);
+  const sharesReads = rows.kind === "single" && rows.perUser.many;
   const readOf = (uid: string): Promise<CurrentOf[Operation]> => {
-    if (operation !== "delegates") return readCurrent(pod, operation, uid);
+    if (!sharesReads) return readCurrent(pod, operation, uid);
     let read = shared.get(uid);
     if (read === undefined) {
       read = readCurrent(pod, operation, uid);
@@ -384,14 +178,7 @@ export async function readBeforeWriting(options: {
   /** Failed reads already counted and listed (a shared read fails all its rows, but is one read). */
   const failedReads = new WeakSet<Promise<unknown>>();
   async function* entries(): AsyncGenerator<Entry> {
-    if (options.pendingBytes === 0) return;
-    const source = createReadStream(journal.path, { start: 0, end: options.pendingBytes - 1 });
-    for await (const record of readItems(operation, source, journal.path, "jsonl")) {
-      if (!("item" in record)) continue;
-      const ordinal = record.meta?.item as number;
-      if (plan.merged.has(ordinal)) continue;
-      yield { item: record.item, ordinal, line: record.meta?.line };
-    }
+    yield* pendingItems(journal, operation, options.pendingBytes, { merged: plan.merged });
   }
 
   const shown: string[] = [];
@@ -494,7 +281,8 @@ export async function readBeforeWriting(options: {
   }
 
   const out = io.stdout;
-  const noun = operation === "delegates" ? "delegate change" : "user";
+  const rules = rulesOf(operation).rows;
+  const noun = rules.kind === "single" && rules.perUser.many ? rules.perUser.noun : "user";
   const nouns = `${noun}s`;
   const total = result.read + result.unsent;
   out.write(

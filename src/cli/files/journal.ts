@@ -8,13 +8,14 @@ import { closeSync, createReadStream, fdatasyncSync, fsyncSync, writeSync } from
 import { lstat, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { canonicalUserId } from "../ids.js";
-import { UsageError } from "../usage-error.js";
-import type { BeforeOf } from "./changes.js";
-import { createExclusiveSync, UnsafeFileError } from "./files/safe-file.js";
-import type { Operation } from "./readers.js";
+import { canonicalUserId } from "../../core/ids.js";
+import { printable, quote } from "../../core/text.js";
+import { UsageError } from "../../core/usage-error.js";
+import { rulesOf, WRITE_OF_LAYOUT } from "../../operations/index.js";
+import type { BeforeOf } from "../changes.js";
+import type { Operation } from "../input/readers.js";
 import { ReportUnwritableError } from "./report.js";
-import { printable, quote } from "./text.js";
+import { createExclusiveSync, UnsafeFileError } from "./safe-file.js";
 
 /**
  * The key of the journal's first line.
@@ -209,7 +210,7 @@ async function lastByte(file: string, size: number): Promise<number | undefined>
   return undefined;
 }
 
-const OPERATIONS: readonly Operation[] = ["features", "delegates", "appsReplace", "appsPatch"];
+const OPERATIONS = Object.keys(WRITE_OF_LAYOUT) as Operation[];
 
 function parseHeader(text: string, fail: (detail: string) => UsageError): UndoHeader {
   let value: unknown;
@@ -232,50 +233,17 @@ function parseHeader(text: string, fail: (detail: string) => UsageError): UndoHe
   return header as UndoHeader;
 }
 
-/** What is wrong with an entry for `operation`, or undefined. */
+/** What is wrong with an entry for `operation`, or undefined: its fields and uid here, the rest by the write's rule. */
 function checkEntry(operation: Operation, value: unknown): string | undefined {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return "each line must be a JSON object";
   const entry = value as Record<string, unknown>;
-  const expected =
-    operation === "features"
-      ? ["uid", "features", "unset"]
-      : operation === "delegates"
-        ? ["uid", "userId", "action", "held"]
-        : ["uid", "apps"];
-  const shape = `a ${operation} journal line has ${expected.join(", ")}`;
+  const { journal } = rulesOf(operation);
+  const shape = `a ${operation} journal line has ${journal.fields.join(", ")}`;
   for (const key of Object.keys(entry)) {
-    if (!expected.includes(key)) return `unknown field ${quote(key)}: ${shape}`;
+    if (!journal.fields.includes(key)) return `unknown field ${quote(key)}: ${shape}`;
   }
   if (typeof entry.uid !== "string" || canonicalUserId(entry.uid) === undefined) {
     return `"uid" must be a positive int64 user id as a string: ${shape}`;
   }
-  if (operation === "features") {
-    if (!Array.isArray(entry.features)) return `"features" must be a list: ${shape}`;
-    for (const feature of entry.features as unknown[]) {
-      const f = feature as Record<string, unknown> | null;
-      if (typeof f?.entitlement !== "string" || typeof f.enabled !== "boolean") {
-        return `"features" must hold { entitlement, enabled } objects`;
-      }
-    }
-    if (entry.unset !== undefined && !(Array.isArray(entry.unset) && entry.unset.every((u) => typeof u === "string"))) {
-      return `"unset" must be a list of feature names`;
-    }
-    return undefined;
-  }
-  if (operation === "delegates") {
-    if (typeof entry.userId !== "string" || canonicalUserId(entry.userId) === undefined) {
-      return `"userId" must be a positive int64 user id as a string: ${shape}`;
-    }
-    if (entry.action !== "ADD" && entry.action !== "REMOVE") return `"action" must be ADD or REMOVE`;
-    if (typeof entry.held !== "boolean") return `"held" must be true or false: ${shape}`;
-    return undefined;
-  }
-  if (!Array.isArray(entry.apps)) return `"apps" must be a list: ${shape}`;
-  for (const app of entry.apps as unknown[]) {
-    const a = app as Record<string, unknown> | null;
-    if (typeof a?.appId !== "string" || typeof a.listed !== "boolean" || typeof a.install !== "boolean") {
-      return `"apps" must hold { appId, listed, install, … } objects`;
-    }
-  }
-  return undefined;
+  return journal.check(entry, shape);
 }

@@ -11,7 +11,7 @@
  * 4. At the end, the journal is replaced (atomically) by the report proper: the `failed` and `notAttempted` lines
  *    only. When that cannot be done, the journal stays, and is just as valid an input.
  *
- * Its files are created by files/safe-file.ts: `0600`, exclusively, never through a symbolic link, and `REPORT.lock`
+ * Its files are created by safe-file.ts: `0600`, exclusively, never through a symbolic link, and `REPORT.lock`
  * is held while the run writes them (a second run on the same report is refused).
  *
  * Reading a journal back ({@link scanJournal}): an item is to be applied unless a later line of the same item number
@@ -24,12 +24,12 @@ import { closeSync, createReadStream, fdatasyncSync, fsyncSync, openSync, rmSync
 import { open, realpath, rename, rm, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { stringifyJson } from "../wire.js";
-import { createExclusive, FileLock, UnsafeFileError } from "./files/safe-file.js";
-import type { UnknownUser } from "./identities.js";
-import { BitSet } from "./keysort.js";
-import { REPORT_KEY } from "./readers.js";
-import { printable } from "./text.js";
+import { stringifyJson } from "../../core/json.js";
+import { printable } from "../../core/text.js";
+import type { UnknownUser } from "../input/identities.js";
+import { BitSet } from "../input/keysort.js";
+import { REPORT_KEY } from "../input/readers.js";
+import { createExclusive, FileLock, UnsafeFileError } from "./safe-file.js";
 
 /**
  * Outcome lines are written at most this long after they settle: 0, each is written as it settles (it used to wait

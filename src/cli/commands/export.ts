@@ -9,20 +9,21 @@ import { rename, rm, stat } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { parse as parseCsv } from "csv-parse";
-import type { PodClient } from "../client.js";
-import { PodError, PodUnauthorizedError } from "../errors.js";
-import { canonicalUserId } from "../ids.js";
-import { AuthenticationError } from "../rsa-auth.js";
-import { schedule } from "../scheduler.js";
-import { EXIT, type ExportArgs, UsageError } from "./args.js";
-import { type CurrentOf, READ_CALL, readCurrent } from "./changes.js";
-import { csvCell, unescapeFormula } from "./files/csv-cell.js";
-import { createOutput } from "./files/export-output.js";
-import type { FileLock } from "./files/safe-file.js";
-import { counterRenderer } from "./progress.js";
-import { CSV_COLUMNS, formatFor, InputError, MAX_ROW_BYTES } from "./readers.js";
-import type { CliIo } from "./run.js";
-import { plural, printable, quote } from "./text.js";
+import type { PodClient } from "../../api/client.js";
+import { PodError, PodUnauthorizedError } from "../../core/errors.js";
+import { canonicalUserId } from "../../core/ids.js";
+import { AuthenticationError } from "../../core/rsa-auth.js";
+import { schedule } from "../../core/scheduler.js";
+import { plural, printable, quote } from "../../core/text.js";
+import { rulesOf } from "../../operations/index.js";
+import { EXIT, type ExportArgs, UsageError } from "../args.js";
+import { type CurrentOf, READ_CALL, readCurrent } from "../changes.js";
+import { csvCell, unescapeFormula } from "../files/csv-cell.js";
+import { createOutput } from "../files/export-output.js";
+import type { FileLock } from "../files/safe-file.js";
+import { CSV_COLUMNS, formatFor, InputError, MAX_ROW_BYTES, type Operation } from "../input/readers.js";
+import type { CliIo } from "../io.js";
+import { counterRenderer } from "../progress.js";
 import { RepeatedUserError, uidsOnce } from "./user-pages.js";
 
 /** The columns (or JSON fields) that name a user, in the order they are looked for. */
@@ -215,64 +216,33 @@ export async function runExport(args: ExportArgs, pod: PodClient, io: CliIo): Pr
  * csvHeader("delegates"); // "uid,userId,action"
  * ```
  */
-export function csvHeader(operation: "features" | "delegates" | "appsReplace" | "appsPatch"): string {
+export function csvHeader(operation: Operation): string {
   const { required, optional } = CSV_COLUMNS[operation];
   return [...required, ...optional].join(",");
 }
 
 /**
- * What one user holds, as lines of the apply layout (CSV rows or JSON Lines items, each ending in a newline).
- * CSV cannot say "no features" or "no apps": such a user has no row. JSON Lines gives a user without apps
- * `{"apps":[]}` (applying it removes every app, as the pod holds it).
+ * What one user holds, as lines of the apply layout (CSV rows or JSON Lines items, each ending in a newline), as
+ * the write declares its export (operations/*.ts). CSV cannot say "no features" or "no apps": such a user has no
+ * row; JSON Lines may say it (`{"apps":[]}`) where applying it back means it.
  *
  * @example
  * ```ts
  * rowsOf("delegates", "csv", "1", [2n]); // ["1,2,ADD\n"]
  * ```
  */
-export function rowsOf<Op extends "features" | "delegates" | "appsReplace" | "appsPatch">(
+export function rowsOf<Op extends Operation>(
   operation: Op,
   format: "csv" | "jsonl",
   uid: string,
   current: CurrentOf[Op],
 ): string[] {
-  if (operation === "features") {
-    const features = current as CurrentOf["features"];
-    if (format === "jsonl") return features.length === 0 ? [] : [`${JSON.stringify({ uid, features })}\n`];
-    return features.map((f) => `${uid},${csvCell(f.entitlement)},${f.enabled}\n`);
-  }
-  if (operation === "delegates") {
-    const delegates = current as CurrentOf["delegates"];
-    return delegates.map((d) =>
-      format === "jsonl"
-        ? `${JSON.stringify({ uid, userId: d.toString(), action: "ADD" })}\n`
-        : `${uid},${d.toString()},ADD\n`,
-    );
-  }
-  const apps = current as CurrentOf["appsReplace"];
-  if (format === "jsonl") return [`${JSON.stringify({ uid, apps })}\n`];
-  const columns = csvHeader("appsReplace").split(",");
-  const rows: string[] = [];
-  const row = (cells: Record<string, string | boolean | undefined>) =>
-    `${columns.map((column) => csvCell(String(cells[column] ?? ""))).join(",")}\n`;
-  for (const app of apps) {
-    const cells = { uid, appId: app.appId, listed: app.listed, install: app.install, appName: app.appName };
-    const products = app.products ?? [];
-    if (products.length === 0) rows.push(row(cells));
-    for (const p of products) {
-      rows.push(
-        row({
-          ...cells,
-          productName: p.name,
-          productType: p.type,
-          productSubscribed: p.subscribed,
-          productSku: p.sku,
-          productAppId: p.appId,
-        }),
-      );
-    }
-  }
-  return rows;
+  const exported = rulesOf(operation).export;
+  if (exported === undefined) throw new Error(`${operation} is exported in another layout`);
+  const { rows, items } = exported.as(uid, current);
+  if (format === "jsonl") return items.map((item) => `${JSON.stringify(item)}\n`);
+  const columns = csvHeader(operation).split(",");
+  return rows.map((cells) => `${columns.map((column) => csvCell(String(cells[column] ?? ""))).join(",")}\n`);
 }
 
 /** Where the export goes: standard output, or FILE written as FILE.partial and renamed when done. */

@@ -89,4 +89,4 @@ export function plural(count: number, noun: string, nouns = `${noun}s`): string 
   return `${count} ${count === 1 ? noun : nouns}`;
 }
 
-export { hasCredentials, withoutCredentials } from "../urls.js";
+export { hasCredentials, withoutCredentials } from "./urls.js";

@@ -8,13 +8,14 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { UsageError } from "../usage-error.js";
-import { COMMANDS, type Command } from "./args.js";
-import { type BeforeOf, UNDO_OPERATION, undoItem } from "./changes.js";
-import type { InputFile } from "./input.js";
-import type { Operation } from "./readers.js";
-import { plural, quote } from "./text.js";
-import { readUndoJournal } from "./undo-journal.js";
+import { plural, quote } from "../../core/text.js";
+import { UsageError } from "../../core/usage-error.js";
+import { rulesOf } from "../../operations/index.js";
+import { COMMANDS, type Command } from "../args.js";
+import { UNDO_OPERATION, undoItem } from "../changes.js";
+import { readUndoJournal } from "../files/journal.js";
+import type { Operation } from "../input/readers.js";
+import type { InputFile } from "../input/source.js";
 
 /** Warnings listed at most; the rest are counted. */
 const MAX_LISTED = 20;
@@ -84,6 +85,7 @@ export async function prepareUndo(
     };
     let written = 1;
     await write("\n"); // the header's line
+    const { lost } = rulesOf(header.operation).undo;
     for await (const line of lines) {
       // Blank lines keep each item on its journal line's number.
       while (written < line.line - 1) {
@@ -99,10 +101,11 @@ export async function prepareUndo(
         continue;
       }
       const entry = line.entry;
-      for (const name of (entry as BeforeOf["features"]).unset ?? []) {
+      const lostNames = lost?.names(entry as never) ?? [];
+      for (const name of lostNames) {
         if (unset++ < MAX_LISTED) {
           stderr.write(
-            `  warning: ${file}:${line.line}: user ${entry.uid}, feature ${quote(name)} had no value before the run; ` +
+            `  warning: ${file}:${line.line}: user ${entry.uid}, ${lost?.noun} ${quote(name)} had no value before the run; ` +
               "the API cannot unset it: left as it is\n",
           );
         }
@@ -110,7 +113,7 @@ export async function prepareUndo(
       const item = undoItem(header.operation, entry);
       if (item === undefined) {
         // A line whose only features had no value before is not "nothing to undo": it cannot be undone.
-        if (((entry as BeforeOf["features"]).unset ?? []).length === 0) prepared.nothingToUndo++;
+        if (lostNames.length === 0) prepared.nothingToUndo++;
         await write("\n");
         continue;
       }

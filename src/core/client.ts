@@ -1,15 +1,14 @@
 import createClient, { type Client, createQuerySerializer, defaultPathSerializer } from "openapi-fetch";
-import type { paths } from "../generated/pod-api.js";
 import { type SessionTokenProvider, SessionTokens } from "./auth.js";
-import { BulkAdmin } from "./bulk.js";
+import type { CallDefaults } from "./call-options.js";
 import { pipelineFetch, requestClass } from "./fetch-adapter.js";
 import { loginLane, PodHttp } from "./http.js";
+import { stringifyJson } from "./json.js";
+import type { PodPaths } from "./paths.js";
 import { AdaptiveRateLimiter, type RateLimitOptions } from "./rate-limiter.js";
 import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
 import { type FetchLike, fetchTransport, type Transport, undiciTransport } from "./transport.js";
 import { checkHttpUrl } from "./urls.js";
-import { type CallDefaults, UserAdmin } from "./users.js";
-import { stringifyJson } from "./wire.js";
 
 /**
  * Options of {@link createPodClient}.
@@ -50,98 +49,22 @@ export interface PodClientOptions {
 }
 
 /**
- * The route table of {@link PodClient.raw}: every operation of the spec (`generated/pod-api.ts`, the `paths` type
- * openapi-typescript writes), with the `sessionToken` header taken out because the client adds it to every call.
- * Use it to type your own helpers over the raw client.
- *
- * @example
- * ```ts
- * import type { Client } from "openapi-fetch";
- * import type { PodPaths } from "symphony-pod-admin";
- *
- * async function featureNames(raw: Client<PodPaths>): Promise<string[]> {
- *   const { data } = await raw.GET("/v1/admin/system/features/list");
- *   return data ?? [];
- * }
- * console.log(await featureNames(pod.raw));
- * ```
+ * The client's pipeline and the one openapi-fetch client that runs every call over it (facade, bulk and raw), so
+ * its middleware sees them all. Knows no operation: the facade is built on it by api/client.ts.
+ * @internal
  */
-export type PodPaths = {
-  [Path in keyof paths]: { [K in keyof paths[Path]]: WithoutSessionToken<paths[Path][K]> };
-};
-type WithoutSessionToken<O> = O extends { parameters: infer Params extends { header?: unknown } }
-  ? Omit<O, "parameters"> & {
-      parameters: Omit<Params, "header"> & { header?: Omit<NonNullable<Params["header"]>, "sessionToken"> };
-    }
-  : O;
-
-/**
- * A client for one pod. `users` holds the friendly per-user methods; `raw` is the typed openapi-fetch client over
- * the same pipeline (token, retries, timeouts), for any operation in the spec.
- *
- * @example
- * ```ts
- * const pod: PodClient = createPodClient({ baseUrl: "https://acme.symphony.com/pod", sessionToken: token });
- * await pod.users.addDelegate(7215545057281n, 7215545057282n);
- * await pod.bulk.updateFeatures(uids.map((uid) => ({ uid, features: [{ entitlement: "sendFilesEnabled", enabled: true }] })));
- * const { data } = await pod.raw.GET("/v1/admin/system/features/list");
- * ```
- */
-export interface PodClient {
-  /** Per-user methods: features, delegates, app entitlements. */
-  readonly users: UserAdmin;
-  /** The same operations over many users: bounded concurrency, streamed input, one outcome per item. */
-  readonly bulk: BulkAdmin;
-  /**
-   * The typed openapi-fetch client that runs every call of this client, `users` and `bulk` included; the
-   * `sessionToken` is added for you. Answers are returned, not thrown. Middleware registered with `raw.use()` sees
-   * every call, under its spec path (see docs/errors-and-retries.md, "Middleware").
-   */
-  readonly raw: Client<PodPaths>;
-  /**
-   * Closes the client's connection pool once calls in flight finish; later calls fail. Also `await using pod = …`.
-   *
-   * @example
-   * ```ts
-   * const pod = createPodClient({ baseUrl, sessionToken });
-   * try {
-   *   await pod.users.listFeatures(7215545057281n);
-   * } finally {
-   *   await pod.close();
-   * }
-   * ```
-   */
-  close(): Promise<void>;
-  /** The same as {@link PodClient.close}, for `await using`. */
-  [Symbol.asyncDispose](): Promise<void>;
-}
-
-/** @internal */
-export interface PodClientInternals {
+export interface Pipeline {
+  raw: Client<PodPaths>;
   http: PodHttp;
   defaults: CallDefaults;
+  close(): Promise<void>;
 }
 
-/**
- * Creates a client for one pod. Nothing is sent until a method is called.
- *
- * @example
- * ```ts
- * import { createPodClient } from "symphony-pod-admin";
- *
- * const pod = createPodClient({
- *   baseUrl: "https://acme.symphony.com/pod",
- *   sessionToken: process.env.POD_SESSION_TOKEN ?? "",
- * });
- * await pod.users.updateFeatures(7215545057281n, [{ entitlement: "canCreatePublicRoom", enabled: true }]);
- * ```
- * @throws TypeError or RangeError for invalid options, naming the option.
- */
-export function createPodClient(options: PodClientOptions): PodClient {
+/** Checks the options and builds the {@link Pipeline}. @internal */
+export function createPipeline(options: PodClientOptions): Pipeline {
   const { baseUrl, http, defaults, transport } = createInternals(options);
   let middlewares = 0;
   const registered = () => middlewares > 0;
-  // One openapi-fetch client runs every call, facade, bulk and raw: its middleware sees them all.
   const raw = createClient<PodPaths>({
     baseUrl,
     Request: requestClass(registered),
@@ -161,11 +84,7 @@ export function createPodClient(options: PodClientOptions): PodClient {
     eject(...removed);
     middlewares = Math.max(0, middlewares - removed.filter(Boolean).length);
   };
-  const users = new UserAdmin(raw, http, defaults);
-  // Dry runs validate and build every request exactly as real ones do, and send nothing.
-  const dryRunUsers = new UserAdmin(raw, http, defaults, true);
-  const close = () => transport.close();
-  return { users, bulk: new BulkAdmin(users, dryRunUsers, http), raw, close, [Symbol.asyncDispose]: close };
+  return { raw, http, defaults, close: () => transport.close() };
 }
 
 const DEFAULT_QUERY_SERIALIZER = createQuerySerializer();

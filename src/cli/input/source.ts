@@ -8,9 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { UsageError } from "./args.js";
+import { printable, quote } from "../../core/text.js";
+import { UsageError } from "../args.js";
 import { formatFor } from "./readers.js";
-import { printable, quote } from "./text.js";
 
 // Smaller chunks than the default 64 kB: the parser turns a whole chunk into rows at once, and fewer rows alive
 // together keep the garbage collector's young generation small (a 1M-row plan: about 10 MB less peak RSS).

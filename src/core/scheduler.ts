@@ -1,5 +1,53 @@
-import type { BulkReport } from "./bulk.js";
 import { PodError } from "./errors.js";
+/**
+ * A failed item: its uid, the input exactly as given (so it can be retried as is) and why it failed.
+ *
+ * @example
+ * ```ts
+ * const retry = report.failed.filter((f) => f.error instanceof PodServerError).map((f) => f.input);
+ * ```
+ */
+export interface BulkFailure<Item> {
+  /** The item's uid as a decimal string (or as given, when it was not a valid uid). */
+  uid: string;
+  /** The item as given. */
+  input: Item;
+  /** A {@link ValidationError}, {@link PodApiError} or {@link PodNetworkError}. */
+  error: Error;
+}
+
+/**
+ * The result of a bulk run: every input item is counted exactly once, in `succeeded`, `failed` or `notAttempted`.
+ *
+ * @example
+ * ```ts
+ * const report = await pod.bulk.updateFeatures(items);
+ * console.log(`${report.succeeded}/${report.total} applied, ${report.failed.length} failed`);
+ * ```
+ */
+export interface BulkReport<Item> {
+  /** Items taken from the input. */
+  total: number;
+  /** Items applied (a count: holding every success would defeat streaming). */
+  succeeded: number;
+  /** Items that failed, with their input and error. */
+  failed: BulkFailure<Item>[];
+  /** Items never sent because the run was aborted or stopped, in input order. */
+  notAttempted: Item[];
+  /**
+   * Set when the run stopped by itself because nothing could succeed: a circuit breaker tripped
+   * ({@link PodError.circuitBreaker} says which). Its message names the cause and what to do; the items not taken
+   * are in `notAttempted`, ready to run again once the cause is fixed.
+   */
+  stoppedBy?: PodError;
+}
+
+/** How a streamed run ended: what {@link BulkStreams} generators return once they are done. */
+export interface BulkStreamEnd {
+  /** Set when the run stopped by itself because nothing could succeed; see {@link BulkReport.stoppedBy}. */
+  stoppedBy?: PodError;
+}
+
 /**
  * The bulk scheduler, generic: it knows items, slots, outcomes and progress, nothing of pods. The pod's parts (an
  * item's shape and uid, the call, when a run cannot succeed) come in as a {@link ScheduledTask}; bulk.ts plugs
@@ -325,4 +373,18 @@ function openIterator<Item>(items: Items<Item>): AsyncIterator<Item> | Iterator<
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * Runs `work` over a list already in memory, `concurrency` at a time; the first failure rejects (the others still
+ * running settle unobserved). For small fixed lists such as a lookup's batches; bulk runs use {@link schedule},
+ * which gives every item an outcome instead.
+ * @internal
+ */
+export async function runPool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }

@@ -1,79 +1,29 @@
-import { PodError, PodForbiddenError, ValidationError } from "./errors.js";
-import type { PodHttp } from "./http.js";
-import { type UserId, userIdToDecimal } from "./ids.js";
-import { type InputOf, OPERATIONS, type WriteOperation } from "./operations.js";
-import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
-import { type BulkOutcome, type BulkProgress, BulkRunError, type Items, schedule } from "./scheduler.js";
-import type {
-  AppEntitlement,
-  AppEntitlementPatch,
-  CallOptions,
-  DelegateAction,
-  FeatureEntitlement,
-  UserAdmin,
-} from "./users.js";
-
-/**
- * One user's feature update in a bulk run.
- *
- * @example
- * ```ts
- * const item: FeatureUpdateItem = { uid: 7215545057281n, features: [{ entitlement: "sendFilesEnabled", enabled: true }] };
- * ```
- */
-export interface FeatureUpdateItem {
-  /** The user to update. */
-  uid: UserId;
-  /** The features to set; others are left as they are. */
-  features: readonly FeatureEntitlement[];
-}
-
-/**
- * One delegate change in a bulk run.
- *
- * @example
- * ```ts
- * const item: DelegateUpdateItem = { uid: 7215545057281n, userId: 7215545057282n, action: "ADD" };
- * ```
- */
-export interface DelegateUpdateItem {
-  /** The user whose delegates change. */
-  uid: UserId;
-  /** The delegate to add or remove. */
-  userId: UserId;
-  /** `ADD` or `REMOVE`. */
-  action: DelegateAction;
-}
-
-/**
- * One user's full app entitlement list in a bulk run.
- *
- * @example
- * ```ts
- * const item: AppReplaceItem = { uid: 7215545057281n, apps: [{ appId: "djApp", listed: true, install: true }] };
- * ```
- */
-export interface AppReplaceItem {
-  /** The user to update. */
-  uid: UserId;
-  /** All of the user's app entitlements; apps not listed are dropped. */
-  apps: readonly AppEntitlement[];
-}
-
-/**
- * One user's app entitlement changes in a bulk run.
- *
- * @example
- * ```ts
- * const item: AppPatchItem = { uid: 7215545057281n, patches: [{ appId: "djApp", install: false }] };
- * ```
- */
-export interface AppPatchItem {
-  /** The user to update. */
-  uid: UserId;
-  /** The apps to change; others are kept. */
-  patches: readonly AppEntitlementPatch[];
-}
+import type { CallOptions } from "../core/call-options.js";
+import { PodError, PodForbiddenError, ValidationError } from "../core/errors.js";
+import type { PodHttp } from "../core/http.js";
+import { userIdToDecimal } from "../core/ids.js";
+import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "../core/retry.js";
+import {
+  type BulkOutcome,
+  type BulkProgress,
+  type BulkReport,
+  BulkRunError,
+  type BulkStreamEnd,
+  type Items,
+  schedule,
+} from "../core/scheduler.js";
+import type { AppPatchItem, AppReplaceItem } from "../operations/apps.js";
+import type { DelegateUpdateItem } from "../operations/delegates.js";
+import type { FeatureUpdateItem } from "../operations/features.js";
+import {
+  type BulkItemOf,
+  type InputOf,
+  OPERATIONS,
+  WRITE_OPERATIONS,
+  type WriteOperation,
+} from "../operations/index.js";
+import type { UserStatusItem } from "../operations/status.js";
+import type { UserAdmin } from "./users.js";
 
 /**
  * Options of every bulk method.
@@ -103,56 +53,14 @@ export interface BulkOptions {
   dryRun?: boolean;
 }
 
-export { type BulkOutcome, type BulkProgress, BulkRunError } from "./scheduler.js";
-
-/**
- * A failed item: its uid, the input exactly as given (so it can be retried as is) and why it failed.
- *
- * @example
- * ```ts
- * const retry = report.failed.filter((f) => f.error instanceof PodServerError).map((f) => f.input);
- * ```
- */
-export interface BulkFailure<Item> {
-  /** The item's uid as a decimal string (or as given, when it was not a valid uid). */
-  uid: string;
-  /** The item as given. */
-  input: Item;
-  /** A {@link ValidationError}, {@link PodApiError} or {@link PodNetworkError}. */
-  error: Error;
-}
-
-/**
- * The result of a bulk run: every input item is counted exactly once, in `succeeded`, `failed` or `notAttempted`.
- *
- * @example
- * ```ts
- * const report = await pod.bulk.updateFeatures(items);
- * console.log(`${report.succeeded}/${report.total} applied, ${report.failed.length} failed`);
- * ```
- */
-export interface BulkReport<Item> {
-  /** Items taken from the input. */
-  total: number;
-  /** Items applied (a count: holding every success would defeat streaming). */
-  succeeded: number;
-  /** Items that failed, with their input and error. */
-  failed: BulkFailure<Item>[];
-  /** Items never sent because the run was aborted or stopped, in input order. */
-  notAttempted: Item[];
-  /**
-   * Set when the run stopped by itself because nothing could succeed: a circuit breaker tripped
-   * ({@link PodError.circuitBreaker} says which). Its message names the cause and what to do; the items not taken
-   * are in `notAttempted`, ready to run again once the cause is fixed.
-   */
-  stoppedBy?: PodError;
-}
-
-/** How a streamed run ended: what {@link BulkStreams} generators return once they are done. */
-export interface BulkStreamEnd {
-  /** Set when the run stopped by itself because nothing could succeed; see {@link BulkReport.stoppedBy}. */
-  stoppedBy?: PodError;
-}
+export {
+  type BulkFailure,
+  type BulkOutcome,
+  type BulkProgress,
+  type BulkReport,
+  BulkRunError,
+  type BulkStreamEnd,
+} from "../core/scheduler.js";
 
 /** What every item type shares, and how one item becomes one facade call. @internal */
 interface ItemKind<Item> {
@@ -169,14 +77,22 @@ function kind<K extends WriteOperation>(name: K): ItemKind<BulkItemOf<K>> {
   };
 }
 
-/** The bulk item of a write operation, as its table entry declares it. */
-type BulkItemOf<K extends WriteOperation> = Parameters<(typeof OPERATIONS)[K]["bulk"]["input"]>[0];
+/** Every write's bulk form, built from the table. */
+const KINDS = Object.fromEntries(WRITE_OPERATIONS.map((name) => [name, kind(name)])) as {
+  [K in WriteOperation]: ItemKind<BulkItemOf<K>>;
+};
 
-const KINDS = {
-  updateFeatures: kind("updateFeatures"),
-  updateDelegates: kind("updateDelegates"),
-  replaceApps: kind("replaceApps"),
-  patchApps: kind("patchApps"),
+/** The streaming form of every write, as {@link BulkAdmin.stream} holds them. */
+type StreamMethods = {
+  [K in WriteOperation]: (
+    items: Items<BulkItemOf<K>>,
+    options?: BulkOptions,
+  ) => AsyncGenerator<BulkOutcome<BulkItemOf<K>>, BulkStreamEnd>;
+};
+
+/** The report form of every write. A write of the table without its method here fails the typecheck. */
+type ReportMethods = {
+  [K in WriteOperation]: (items: Items<BulkItemOf<K>>, options?: BulkOptions) => Promise<BulkReport<BulkItemOf<K>>>;
 };
 
 /**
@@ -191,7 +107,7 @@ const KINDS = {
  * }
  * ```
  */
-export interface BulkStreams {
+export interface BulkStreams extends StreamMethods {
   /**
    * Streaming {@link BulkAdmin.updateFeatures}.
    *
@@ -250,6 +166,20 @@ export interface BulkStreams {
     items: Items<AppPatchItem>,
     options?: BulkOptions,
   ): AsyncGenerator<BulkOutcome<AppPatchItem>, BulkStreamEnd>;
+  /**
+   * Streaming {@link BulkAdmin.updateStatus}.
+   *
+   * @example
+   * ```ts
+   * for await (const outcome of pod.bulk.stream.updateStatus(uids.map((uid) => ({ uid, status: "DISABLED" as const })))) {
+   *   if (outcome.status === "failed") console.error(outcome.uid, outcome.error.message);
+   * }
+   * ```
+   */
+  updateStatus(
+    items: Items<UserStatusItem>,
+    options?: BulkOptions,
+  ): AsyncGenerator<BulkOutcome<UserStatusItem>, BulkStreamEnd>;
 }
 
 /**
@@ -268,7 +198,7 @@ export interface BulkStreams {
  * console.log(`${report.succeeded}/${report.total} applied`);
  * ```
  */
-export class BulkAdmin {
+export class BulkAdmin implements ReportMethods {
   readonly #users: UserAdmin;
   readonly #dryRunUsers: UserAdmin;
   readonly #http: PodHttp;
@@ -280,16 +210,13 @@ export class BulkAdmin {
     this.#users = users;
     this.#dryRunUsers = dryRunUsers;
     this.#http = http;
-    const stream = <Item>(kind: ItemKind<Item>) => {
-      return (items: Items<Item>, options?: BulkOptions) =>
+    const streams: Record<string, unknown> = {};
+    for (const name of WRITE_OPERATIONS) {
+      const kind = KINDS[name] as ItemKind<unknown>;
+      streams[name] = (items: Items<unknown>, options?: BulkOptions) =>
         runBulk(options?.dryRun ? this.#dryRunUsers : this.#users, this.#http, kind, items, options);
-    };
-    this.stream = {
-      updateFeatures: stream(KINDS.updateFeatures),
-      updateDelegates: stream(KINDS.updateDelegates),
-      replaceApps: stream(KINDS.replaceApps),
-      patchApps: stream(KINDS.patchApps),
-    };
+    }
+    this.stream = streams as unknown as BulkStreams;
   }
 
   /**
@@ -346,6 +273,19 @@ export class BulkAdmin {
    */
   patchApps(items: Items<AppPatchItem>, options?: BulkOptions): Promise<BulkReport<AppPatchItem>> {
     return collect(this.stream.patchApps(items, options));
+  }
+
+  /**
+   * Enables, disables or suspends many users, one `status/update` call each: offboarding in bulk.
+   *
+   * @example
+   * ```ts
+   * const report = await pod.bulk.updateStatus(uids.map((uid) => ({ uid, status: "DISABLED" as const })));
+   * console.log(`${report.succeeded} users disabled`);
+   * ```
+   */
+  updateStatus(items: Items<UserStatusItem>, options?: BulkOptions): Promise<BulkReport<UserStatusItem>> {
+    return collect(this.stream.updateStatus(items, options));
   }
 }
 

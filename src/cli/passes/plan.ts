@@ -3,18 +3,17 @@
  * contradictions and users who appear twice, writes the journal's `pending` lines, and prints what will be sent.
  * Nothing is sent: a bad row stops the job here.
  */
-import type { BulkOutcome, BulkStreamEnd } from "../bulk.js";
-import type { PodClient } from "../client.js";
-import { ValidationError } from "../errors.js";
-import { userIdToDecimal } from "../ids.js";
-import { OPERATIONS, WRITE_OPERATIONS, type WriteOperation } from "../operations.js";
-import type { Command } from "./args.js";
-import { type ResolutionStats, type UnknownUser, UserResolver, unknownUserMessage } from "./identities.js";
-import type { InputFile } from "./input.js";
-import { BitSet, type KeyRecord, KeySorter, keyText } from "./keysort.js";
-import { InputError, type Operation, readItems } from "./readers.js";
-import { type Journal, scanJournal } from "./report.js";
-import { plural, printable } from "./text.js";
+import type { BulkOutcome, BulkStreamEnd } from "../../api/bulk.js";
+import type { PodClient } from "../../api/client.js";
+import { ValidationError } from "../../core/errors.js";
+import { plural, printable } from "../../core/text.js";
+import { rulesOf, WRITE_OF_LAYOUT } from "../../operations/index.js";
+import type { Command } from "../args.js";
+import { type Journal, scanJournal } from "../files/report.js";
+import { type ResolutionStats, type UnknownUser, UserResolver, unknownUserMessage } from "../input/identities.js";
+import { BitSet, type KeyRecord, KeySorter, keyText } from "../input/keysort.js";
+import { InputError, type Operation, readItems } from "../input/readers.js";
+import type { InputFile } from "../input/source.js";
 
 /**
  * How each operation runs through `pod.bulk.stream`.
@@ -24,9 +23,7 @@ import { plural, printable } from "./text.js";
  * const method = BULK_METHOD.appsReplace; // "replaceApps"
  * ```
  */
-export const BULK_METHOD = Object.fromEntries(WRITE_OPERATIONS.map((name) => [OPERATIONS[name].cli.layout, name])) as {
-  [K in WriteOperation as (typeof OPERATIONS)[K]["cli"]["layout"]]: K;
-};
+export const BULK_METHOD = WRITE_OF_LAYOUT;
 
 /**
  * A bulk streaming method, loosely typed: the CLI's items are checked by the bulk validation itself.
@@ -121,6 +118,7 @@ export async function makePlan(options: {
 }): Promise<Plan> {
   const { pod, command, input, format, interrupt, journal } = options;
   const operation = command.operation;
+  const many = manyPerUser(operation);
   const label = input.label;
   const plan: Plan = {
     items: 0,
@@ -228,9 +226,10 @@ export async function makePlan(options: {
         if (journal && plan.invalidCount === 0)
           await journal.unknownUser(at.unknown.source, at.line, at.unknown.users, message);
       } else if (outcome.status === "succeeded") {
-        const input = outcome.input as { userId?: unknown; action?: unknown };
-        const delegate = operation === "delegates" ? userIdToDecimal(input.userId, "userId") : undefined;
-        sorter.add(outcome.uid, delegate, at.line, at.ordinal, input.action === "REMOVE" ? 1 : 0);
+        const input = outcome.input as Record<string, unknown>;
+        const second = many ? many.secondKey(input) : undefined;
+        const flag = many && input[many.choice.field] === many.choice.values[1] ? 1 : 0;
+        sorter.add(outcome.uid, second, at.line, at.ordinal, flag);
         await sorter.flushIfFull();
         plan.items++;
         if (journal && plan.invalidCount === 0) {
@@ -274,8 +273,8 @@ async function findRepeats(
   let haveFirst = false;
   let userHi = -1;
   let userLo = -1;
-  const delegates = operation === "delegates";
-  const action = (flag: number) => (flag === 1 ? "REMOVE" : "ADD");
+  const many = manyPerUser(operation);
+  const choice = (flag: number) => many?.choice.values[flag === 1 ? 1 : 0];
   await sorter.merge((r) => {
     const sameUser = userHi === r.hi1 && userLo === r.lo1;
     if (!sameUser) {
@@ -291,7 +290,7 @@ async function findRepeats(
     }
     const f = first;
     const uid = keyText(r.hi1, r.lo1);
-    if (!delegates) {
+    if (!many) {
       addInvalid(
         new InputError(
           label,
@@ -303,15 +302,15 @@ async function findRepeats(
       );
       return;
     }
-    const what = `user ${uid}, delegate ${keyText(r.hi2, r.lo2)}`;
+    const what = `user ${uid}, ${many.secondNoun} ${keyText(r.hi2, r.lo2)}`;
     if (r.flag !== f.flag) {
       addInvalid(
         new InputError(
           label,
           r.line,
-          "action",
+          many.choice.field,
           "no contradiction",
-          `${what}, is "${action(r.flag)}" here but "${action(f.flag)}" at ${label}:${f.line}; keep one of the two rows`,
+          `${what}, is "${choice(r.flag)}" here but "${choice(f.flag)}" at ${label}:${f.line}; keep one of the two rows`,
         ),
       );
       return;
@@ -323,7 +322,7 @@ async function findRepeats(
         r.line,
         undefined,
         "duplicate",
-        `repeats line ${f.line} (${what}, ${action(r.flag)}): merged into one`,
+        `repeats line ${f.line} (${what}, ${choice(r.flag)}): merged into one`,
       ),
     );
     if (journal && plan.invalidCount === 0) return journal.duplicate(r.ordinal, r.line, f.line);
@@ -390,4 +389,10 @@ export function printPlan(
     io.stderr.write(`  … and ${plan.invalidCount - plan.invalid.length} more\n`);
   }
   if (plan.invalidCount > 0) io.stderr.write("Nothing was sent: fix the rows above and run again.\n");
+}
+
+/** How a write with several items per user (delegates) tells them apart; undefined for one item per user. */
+function manyPerUser(operation: Operation) {
+  const { rows } = rulesOf(operation);
+  return rows.kind === "single" && rows.perUser.many ? rows.perUser : undefined;
 }

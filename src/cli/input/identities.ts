@@ -7,13 +7,13 @@
  */
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
-import type { SessionTokenProvider } from "../auth.js";
-import type { PodClient } from "../client.js";
-import { type ApplyArgs, UsageError } from "./args.js";
-import type { InputFile } from "./input.js";
+import type { PodClient } from "../../api/client.js";
+import type { SessionTokenProvider } from "../../core/auth.js";
+import { printable, quote } from "../../core/text.js";
+import { type ApplyArgs, UsageError } from "../args.js";
+import { resolveSessionToken } from "../session.js";
 import { REPORT_KEY, type ReportMeta, type SourceRecord } from "./readers.js";
-import { resolveSessionToken } from "./session.js";
-import { printable, quote } from "./text.js";
+import type { InputFile } from "./source.js";
 
 /**
  * Values looked up per chunk: the records holding them are kept in memory until their lookups answer (1,000 values:

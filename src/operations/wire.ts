@@ -3,18 +3,11 @@
  * and where input is checked against the spec (unknown fields, then the spec's own compiled validators).
  */
 
-import type { components } from "../generated/pod-api.js";
-import {
-  responseValidators,
-  schemaShapes,
-  validateDelegateAction,
-  validateFeatureList,
-  validateUserAppEntitlementList,
-  validateUserAppEntitlementsPatchList,
-} from "../generated/schemas.js";
-import { ValidationError } from "./errors.js";
-import { type AnswerDecoder, UnreadableAnswer } from "./http.js";
-import { mayHoldUnsafeInteger, parseJsonLossless } from "./json.js";
+import type { paths } from "../../generated/pod-api.js";
+import { requestValidators, responseValidators, schemaShapes } from "../../generated/schemas.js";
+import { ValidationError } from "../core/errors.js";
+import { type AnswerDecoder, UnreadableAnswer } from "../core/http.js";
+import { mayHoldUnsafeInteger, parseJsonLossless } from "../core/json.js";
 
 /** Facade name → wire name, for every field the Pod API spells differently. The only such table. */
 export const RENAMED_FIELDS: Readonly<Record<string, string>> = Object.freeze({
@@ -88,26 +81,33 @@ export interface AjvError {
 /** A validator of `generated/schemas.ts`: true, or false with its `errors`. */
 export type CompiledValidator = ((data: unknown) => boolean) & { errors?: AjvError[] | null };
 
-/** The request bodies the facade sends, each checked by the validator compiled from its spec schema. */
-export const bodyValidators = {
-  FeatureList: validateFeatureList as CompiledValidator,
-  DelegateAction: validateDelegateAction as CompiledValidator,
-  UserAppEntitlementList: validateUserAppEntitlementList as CompiledValidator,
-  UserAppEntitlementsPatchList: validateUserAppEntitlementsPatchList as CompiledValidator,
-};
+/** An operation of the spec that takes a JSON body, as its generated body validator is keyed. */
+export type BodyOperationKey = keyof typeof requestValidators;
 
-type BodyName = keyof typeof bodyValidators;
+/** The spec's JSON body type of `"<method> <path>"`. */
+type BodyOf<K> = K extends `${infer M} ${infer P}`
+  ? P extends keyof paths
+    ? M extends keyof paths[P]
+      ? paths[P][M] extends { requestBody: { content: { "application/json": infer B } } }
+        ? B
+        : never
+      : never
+    : never
+  : never;
 
-/** Runs a compiled validator over a wire body; the first problem becomes a {@link ValidationError} in facade terms. */
-export function checkBody<K extends BodyName>(
+/**
+ * Runs the validator the generator compiled from the operation's body schema over a wire body; the first problem
+ * becomes a {@link ValidationError} in facade terms.
+ */
+export function checkBody<K extends BodyOperationKey>(
   body: unknown,
-  validator: K,
+  operation: K,
   root: string,
-): asserts body is components["schemas"][K] {
-  const validate = bodyValidators[validator];
+): asserts body is BodyOf<K> {
+  const validate = requestValidators[operation] as CompiledValidator;
   if (validate(body)) return;
   const error = validate.errors?.[0];
-  if (!error) throw new ValidationError(root, "schema", `does not match the ${validator} schema`);
+  if (!error) throw new ValidationError(root, "schema", `does not match the body schema of ${operation}`);
   throw describeAjvError(error, root);
 }
 
@@ -172,26 +172,6 @@ function describeValue(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   if (typeof value === "object") return "an object";
   return `${typeof value} ${String(value)}`;
-}
-
-/**
- * JSON text for a wire body. `bigint` values (int64 ids) go out as bare JSON numbers with every digit, which
- * `JSON.stringify` alone refuses to do.
- */
-export function stringifyJson(value: unknown): string {
-  // Most bodies hold no bigint: JSON.stringify without a replacer is several times faster, and refuses a bigint.
-  try {
-    return JSON.stringify(value);
-  } catch (error) {
-    if (!(error instanceof TypeError)) throw error;
-  }
-  let sawBigint = false;
-  const text = JSON.stringify(value, (_key, v) => {
-    if (typeof v !== "bigint") return v;
-    sawBigint = true;
-    return `\u0000int64:${v}\u0000`;
-  });
-  return sawBigint ? text.replace(/"\\u0000int64:(-?\d+)\\u0000"/g, "$1") : text;
 }
 
 /** An operation of the spec, as openapi-fetch names routes: `"<method> <path>"`. */

@@ -1,6 +1,6 @@
 import { createPrivateKey, type KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import type { components, paths } from "../generated/login-api.js";
+import type { components, paths } from "../../generated/login-api.js";
 import type { SessionTokenContext } from "./auth.js";
 import { describeCause, PodError, PodNetworkError } from "./errors.js";
 import { loginLane } from "./http.js";
