@@ -1,5 +1,7 @@
 import { generateKeyPair, SignJWT } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { canonicalUserId } from "../src/core/ids.js";
+import { parseJsonLossless } from "../src/core/json.js";
 import {
   createPodClient,
   PodBadRequestError,
@@ -8,7 +10,9 @@ import {
   ValidationError,
 } from "../src/index.js";
 import { checkBody } from "../src/operations/wire.js";
+import { uidKey } from "../src/simulator/ids.js";
 import { mulberry32, type SimulatedPod, type SimulatedPodOptions, startSimulatedPod } from "../src/simulator/index.js";
+import { readJsonExact } from "../src/simulator/json.js";
 
 const TOKEN = "test-session-token";
 const UID = "7215545057281";
@@ -374,6 +378,61 @@ describe("bad requests get the spec's answers", () => {
     const body = JSON.stringify(Array.from({ length: 20 }, () => ({ entitlment: "canUpdateAvatar", enabled: true })));
     const res = await call(small, "POST", `/v1/admin/user/${UID}/features/update`, body);
     expect(res.status).toBe(413);
+  });
+});
+
+describe("the simulator's own parsing agrees with the client's (two implementations, checked against each other)", () => {
+  const INT64_EDGES = ["1", "007", "0", "00", "9007199254740991", "9007199254740992", "9007199254740993", BIG];
+  const OUTSIDE = ["9223372036854775808", "09223372036854775807", "99999999999999999999", "", "-1", "+1", "1e3", " 1"];
+
+  it.each([...INT64_EDGES, ...OUTSIDE])("uid text %j", (text) => {
+    expect(uidKey(text)).toBe(canonicalUserId(text));
+  });
+
+  it.each([
+    1,
+    0,
+    -1,
+    1.5,
+    Number.MAX_SAFE_INTEGER,
+    2 ** 53,
+    Number.NaN,
+    1n,
+    0n,
+    -1n,
+    9223372036854775807n,
+    9223372036854775808n,
+    null,
+    undefined,
+    true,
+    {},
+  ])("uid value %s", (value) => {
+    expect(uidKey(value)).toBe(canonicalUserId(value));
+  });
+
+  it("uid text: 2,000 random digit strings of 1 to 21 digits", () => {
+    const random = mulberry32(19);
+    for (let i = 0; i < 2000; i++) {
+      const length = 1 + Math.floor(random() * 21);
+      let text = "";
+      for (let j = 0; j < length; j++) text += String(Math.floor(random() * 10));
+      expect(uidKey(text), text).toBe(canonicalUserId(text));
+    }
+  });
+
+  it.each([
+    '{"userId":9007199254740993,"action":"ADD"}',
+    `[${BIG},-${BIG},1.5,1e400,12345678901234567890.5,2]`,
+    '{"a":{"b":[9007199254740991,9007199254740992]},"s":"1234567890123456789"}',
+    '{"small":1,"text":"no long numbers"}',
+  ])("JSON %s", (text) => {
+    expect(readJsonExact(text)).toEqual(parseJsonLossless(text));
+  });
+
+  it("refuses what JSON.parse refuses", () => {
+    for (const text of ["{", "[1,]", "{'a':1}", "1234567890123456789x"]) {
+      expect(() => readJsonExact(text), text).toThrow(SyntaxError);
+    }
   });
 });
 

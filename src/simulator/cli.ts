@@ -7,10 +7,10 @@
 
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { canonicalUserId } from "../core/ids.js";
 import { UsageError } from "../core/usage-error.js";
 import { readDirectoryFile } from "./directory-file.js";
 import { latencyRange, type SimulatorFaults } from "./faults.js";
+import { uidKey } from "./ids.js";
 import { DEFAULT_SIMULATOR_TOKEN, type SimulatedPodOptions, startSimulatedPod } from "./pod.js";
 import { checkRateLimit } from "./ratelimit.js";
 
@@ -316,9 +316,9 @@ function userList(value: string): bigint[] {
   return list(value).map((uid) => userId(uid, "--users"));
 }
 
-/** A user id of the command line, by the client's rule (a positive int64). */
+/** A user id of the command line: a positive int64, as the client takes them. */
 function userId(text: string, flag: string): bigint {
-  const key = canonicalUserId(text);
+  const key = uidKey(text);
   if (key === undefined) throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a user id (a positive int64)`);
   return BigInt(key);
 }

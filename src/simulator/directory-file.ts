@@ -6,9 +6,9 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { parse as parseCsv } from "csv-parse";
-import { mayHoldUnsafeInteger, parseJsonLossless } from "../core/json.js";
 import { UsageError } from "../core/usage-error.js";
 import { Directory, type SimulatorDirectoryEntry } from "./directory.js";
+import { readJsonExact } from "./json.js";
 
 const REQUIRED = ["uid", "email"] as const;
 const COLUMNS: ReadonlySet<string> = new Set([...REQUIRED, "username", "displayName", "status"]);
@@ -67,8 +67,7 @@ async function readJsonLines(input: NodeJS.ReadableStream, file: string, add: Ad
     let value: unknown;
     try {
       // Uids beyond 2^53 written as bare numbers would be rounded by JSON.parse: read them again as bigints.
-      value = JSON.parse(text);
-      if (mayHoldUnsafeInteger(text)) value = parseJsonLossless(text);
+      value = readJsonExact(text);
     } catch {
       throw new UsageError(`${file}:${line}: not valid JSON`);
     }

@@ -1,4 +1,4 @@
-import { canonicalUserId, type UserId } from "../core/ids.js";
+import { uidKey } from "./ids.js";
 
 /**
  * One user of a simulated pod's directory: what `GET /v3/users` finds and `GET /v2/admin/user/list` lists. Only
@@ -16,14 +16,17 @@ import { canonicalUserId, type UserId } from "../core/ids.js";
  */
 export interface SimulatorDirectoryEntry {
   /** The user id, a positive int64. */
-  uid: UserId;
+  uid: number | bigint | string;
   /** The email address; lookups match it case-insensitively. */
   email: string;
   /** The username; lookups match it exactly. Default: the email. */
   username?: string;
   /** Default: the part of the email before `@`. */
   displayName?: string;
-  /** `"DISABLED"` users are found by `active=false` lookups and listed as such. Default `"ENABLED"`. */
+  /**
+   * `"DISABLED"` users are found by `active=false` lookups, listed as such, and `GET …/status` answers
+   * `{ "status": "DISABLED" }` for them; a `POST …/status/update` changes what all three say. Default `"ENABLED"`.
+   */
   status?: "ENABLED" | "DISABLED";
 }
 
@@ -46,7 +49,7 @@ export interface SimulatorDirectoryUser {
   username: string;
   /** As given, or the part of the email before `@` when none was. */
   displayName: string;
-  /** `"ENABLED"` unless given as `"DISABLED"`. */
+  /** `"ENABLED"` unless given as `"DISABLED"`, or as last set by `POST …/status/update`. */
   status: "ENABLED" | "DISABLED";
 }
 
@@ -90,7 +93,7 @@ export function syntheticEntry(key: string): SimulatorDirectoryUser {
 export function syntheticUid(text: string, by: "email" | "username"): string | undefined {
   const match = (by === "email" ? SYNTHETIC_EMAIL : SYNTHETIC_USERNAME).exec(text);
   const digits = match?.[1];
-  return digits === undefined ? undefined : canonicalUserId(digits) === digits ? digits : undefined;
+  return digits === undefined ? undefined : uidKey(digits) === digits ? digits : undefined;
 }
 
 /**
@@ -156,7 +159,7 @@ export class Directory {
 
 function checkEntry(entry: SimulatorDirectoryEntry, where: string): SimulatorDirectoryUser {
   if (entry === null || typeof entry !== "object") throw new TypeError(`${where}: expected an object`);
-  const uid = canonicalUserId(entry.uid);
+  const uid = uidKey(entry.uid);
   if (uid === undefined) {
     throw new TypeError(`${where}: uid must be a positive int64, got ${JSON.stringify(String(entry.uid))}`);
   }

@@ -3,10 +3,17 @@
  * answered with a whole-second `Retry-After` as real pods send it.
  */
 
-import type { SimulatedPodOptions } from "./pod.js";
-
-/** The `rateLimit` option of {@link startSimulatedPod}, documented there. */
-type SimulatorRateLimit = NonNullable<SimulatedPodOptions["rateLimit"]>;
+/**
+ * The `rateLimit` option of `startSimulatedPod`, documented there (pod.ts), as the limiter reads it.
+ *
+ * @internal
+ */
+export interface SimulatorRateLimit {
+  perSecond: number;
+  windowMs?: number | undefined;
+  algorithm?: "fixed-window" | "token-bucket" | undefined;
+  now?: (() => number) | undefined;
+}
 
 /**
  * What the limiter's option names are called in error messages: the API's names by default, the flags in the CLI.

@@ -75,12 +75,11 @@ export interface ReportMeta {
  *
  * @example
  * ```ts
- * import { Readable } from "node:stream";
- *
- * const input = Readable.from(["uid,entitlement,enabled\n7215545057281,canCreatePublicRoom,true\n"]);
- * for await (const record of readItems("features", input, "users.csv", "csv")) {
- *   if ("error" in record) console.error(record.error.message);
- * }
+ * const record: SourceRecord<ItemOf["features"]> = {
+ *   line: 2,
+ *   error: new InputError("users.csv", 2, "enabled", "boolean", 'expected true or false, got "maybe"'),
+ * };
+ * if ("error" in record) console.error(record.error.message);
  * ```
  */
 export type SourceRecord<Item> =
