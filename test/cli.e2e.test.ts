@@ -211,7 +211,8 @@ describe("pod-admin: the report file", () => {
     const pod = await simulate();
     const csv = await featuresCsv("stale.csv", 20);
     const report = join(workspace.work, "stale-report.jsonl");
-    await writeFile(report, '{"uid":"999","features":[]}\n');
+    // A report of an earlier run (--report replaces only a pod-admin report: its lines end with the _report key).
+    await writeFile(report, '{"uid":"999","features":[],"_report":{"status":"failed","item":0,"line":2}}\n');
     const run = await podAdmin(["features", "apply", csv, "--pod", pod.url, "--report", report], {
       POD_SESSION_TOKEN: pod.currentToken(),
     });

@@ -164,8 +164,9 @@ async function runApply(
   try {
     if (args.journal !== undefined) await checkJournalPath(args.journal, args.report, input.path);
     // Opened before anything is read or sent: an unwritable report is refused with exit 2.
-    if (!args.dryRun) journal = state.journal = await Journal.open(args.report, input.path);
-    else if (scratch) journal = await Journal.open(join(scratch, "journal.jsonl"), input.path);
+    if (!args.dryRun) {
+      journal = state.journal = await Journal.open(args.report, input.path, `${args.command.words} ${input.label}`);
+    } else if (scratch) journal = await Journal.open(join(scratch, "journal.jsonl"), input.path);
     // A second Ctrl-C before the first call exits at once (130, main.ts): leave no REPORT.partial behind.
     const dropPartial = () => journal?.discardSync();
     io.quit?.addEventListener("abort", dropPartial, { once: true });

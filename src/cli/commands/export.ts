@@ -4,7 +4,7 @@
  * an input: applying it back with `--only-changes` sends nothing. Streamed: users are read as the input is, at the
  * run's concurrency, and written as they settle.
  */
-import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
+import { createReadStream, type WriteStream } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
@@ -18,9 +18,13 @@ import { plural, printable, quote } from "../../core/text.js";
 import { rulesOf } from "../../operations/index.js";
 import { EXIT, type ExportArgs, UsageError } from "../args.js";
 import { type CurrentOf, READ_CALL, readCurrent } from "../changes.js";
+import { csvCell, unescapeFormula } from "../files/csv-cell.js";
+import { createOutput } from "../files/export-output.js";
+import type { FileLock } from "../files/safe-file.js";
 import { CSV_COLUMNS, formatFor, InputError, MAX_ROW_BYTES, type Operation } from "../input/readers.js";
 import type { CliIo } from "../io.js";
 import { counterRenderer } from "../progress.js";
+import { RepeatedUserError, uidsOnce } from "./user-pages.js";
 
 /** The columns (or JSON fields) that name a user, in the order they are looked for. */
 const KEYS = ["uid", "email", "username"] as const;
@@ -29,6 +33,8 @@ type Key = (typeof KEYS)[number];
 const LOOKUP_CHUNK = 1000;
 const MAX_LISTED = 20;
 const MAX_INVALID = 50;
+/** Users per page of `export --all` (the pod's maximum). */
+const PAGE_SIZE = 1000;
 
 /** One user named by the input: the value, its kind, and where. */
 interface Named {
@@ -61,7 +67,13 @@ export async function runExport(args: ExportArgs, pod: PodClient, io: CliIo): Pr
 
   async function* uids(): AsyncGenerator<string> {
     if (source === undefined) {
-      for await (const user of pod.users.list({ signal: controller.signal })) yield user.id.toString();
+      try {
+        yield* uidsOnce(pod.users.list({ pageSize: PAGE_SIZE, signal: controller.signal }), PAGE_SIZE);
+      } catch (error) {
+        // Ends the input: the calls in flight settle, then the export stops, saying why.
+        if (!(error instanceof RepeatedUserError)) throw error;
+        listError = error;
+      }
       return;
     }
     // A user named twice is exported once: apply refuses a user whose rows are split.
@@ -122,6 +134,7 @@ export async function runExport(args: ExportArgs, pod: PodClient, io: CliIo): Pr
   const progress = args.quiet ? undefined : counterRenderer(io.stderr, `exporting (${READ_CALL[args.operation]})`);
   let stoppedBy: Error | undefined;
   let outputError: Error | undefined;
+  let listError: RepeatedUserError | undefined;
   try {
     if (args.format === "csv") await out.write(`${csvHeader(args.operation)}\n`);
     const results = new Map<string, CurrentOf[typeof args.operation]>();
@@ -172,6 +185,7 @@ export async function runExport(args: ExportArgs, pod: PodClient, io: CliIo): Pr
     if (error instanceof UsageError) throw error;
     outputError = error as Error;
   } finally {
+    outputError ??= listError;
     progress?.stop();
     io.interrupt?.removeEventListener("abort", onInterrupt);
   }
@@ -231,15 +245,11 @@ export function rowsOf<Op extends Operation>(
   return rows.map((cells) => `${columns.map((column) => csvCell(String(cells[column] ?? ""))).join(",")}\n`);
 }
 
-/** A CSV cell: quoted when it holds a comma, a quote, a line break, or spaces the reader would trim. */
-function csvCell(value: string): string {
-  return /[",\r\n]|^\s|\s$/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
-}
-
 /** Where the export goes: standard output, or FILE written as FILE.partial and renamed when done. */
 async function openOutput(file: string | undefined, io: CliIo) {
   let stream: WriteStream | NodeJS.WritableStream = io.stdout;
   let error: Error | undefined;
+  let lock: FileLock | undefined;
   if (file !== undefined) {
     const existing = await stat(file).catch(() => undefined);
     if (existing?.isDirectory()) throw new UsageError(`--out ${file} is a directory: name a file`);
@@ -248,15 +258,12 @@ async function openOutput(file: string | undefined, io: CliIo) {
         `--out ${file} is not a regular file: the export is written beside it and renamed; name a file`,
       );
     }
-    const partial = createWriteStream(`${file}.partial`);
-    await new Promise<void>((done, fail) => {
-      partial.once("open", () => done());
-      partial.once("error", (e) => fail(new UsageError(`cannot write --out ${file}: ${printable(e.message)}`)));
-    });
-    partial.on("error", (e) => {
+    const partial = await createOutput(file);
+    lock = partial.lock;
+    partial.stream.on("error", (e) => {
       error ??= e;
     });
-    stream = partial;
+    stream = partial.stream;
   }
   return {
     async write(text: string) {
@@ -267,12 +274,16 @@ async function openOutput(file: string | undefined, io: CliIo) {
     /** Ends the output; a complete file is renamed into place, an incomplete one stays FILE.partial. */
     async close(complete: boolean) {
       if (file === undefined) return;
-      await new Promise<void>((done) => (stream as WriteStream).end(() => done()));
-      if (error) {
-        await rm(`${file}.partial`, { force: true });
-        throw new UsageError(`cannot write --out ${file}: ${printable(error.message)}`);
+      try {
+        await new Promise<void>((done) => (stream as WriteStream).end(() => done()));
+        if (error) {
+          await rm(`${file}.partial`, { force: true });
+          throw new UsageError(`cannot write --out ${file}: ${printable(error.message)}`);
+        }
+        if (complete) await rename(`${file}.partial`, file);
+      } finally {
+        lock?.release();
       }
-      if (complete) await rename(`${file}.partial`, file);
     },
   };
 }
@@ -371,7 +382,8 @@ async function* readCsvUsers(file: string): AsyncGenerator<Named | InputError> {
       info: { lines: number };
     }>) {
       if (headerError) break;
-      yield checkValue(file, info.lines, key as Key, record[key as Key]);
+      const value = record[key as Key];
+      yield checkValue(file, info.lines, key as Key, value === undefined ? value : unescapeFormula(value));
     }
   } catch (error) {
     if (!headerError) {

@@ -4,8 +4,8 @@
  * is known (a `kill -9` loses nothing written) and synced to disk every second and before the first write is sent.
  * `pod-admin undo FILE` reads it back ({@link readUndoJournal}).
  */
-import { closeSync, createReadStream, fdatasyncSync, fsyncSync, openSync, writeSync } from "node:fs";
-import { stat } from "node:fs/promises";
+import { closeSync, createReadStream, fdatasyncSync, fsyncSync, writeSync } from "node:fs";
+import { lstat, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { canonicalUserId } from "../../core/ids.js";
@@ -15,6 +15,7 @@ import { rulesOf, WRITE_OF_LAYOUT } from "../../operations/index.js";
 import type { BeforeOf } from "../changes.js";
 import type { Operation } from "../input/readers.js";
 import { ReportUnwritableError } from "./report.js";
+import { createExclusiveSync, UnsafeFileError } from "./safe-file.js";
 
 /**
  * The key of the journal's first line.
@@ -72,19 +73,20 @@ export class UndoJournal {
   /** Creates the file and writes its first line, synced. @throws ReportUnwritableError (exit 2, nothing sent). */
   static async create(path: string, header: Omit<UndoHeader, "version" | "created">): Promise<UndoJournal> {
     const full = resolve(path);
-    const existing = await stat(full).catch(() => undefined);
+    const existing = await lstat(full).catch(() => undefined);
     if (existing?.isDirectory()) {
       throw new ReportUnwritableError(`--journal ${path} is a directory: name a file (e.g. ${path}/undo.jsonl)`);
     }
-    if (existing) {
+    if (existing && !existing.isSymbolicLink()) {
       throw new ReportUnwritableError(
         `--journal ${path} exists: a journal holds one run, so undo restores exactly what that run changed; name a new file`,
       );
     }
     let fd: number;
     try {
-      fd = openSync(full, "wx");
+      fd = createExclusiveSync(full);
     } catch (error) {
+      if (error instanceof UnsafeFileError) throw new ReportUnwritableError(`--journal ${error.message}`);
       const code = (error as NodeJS.ErrnoException).code;
       const why = code === "ENOENT" ? `${dirname(full)} does not exist` : (error as Error).message;
       throw new ReportUnwritableError(`cannot write the journal ${path}: ${printable(why)}`);

@@ -6,9 +6,13 @@
  * 1. The plan pass writes every valid item as a `pending` line to `REPORT.partial` (nothing is sent yet).
  * 2. Before the first call, the file is flushed to disk and renamed to `REPORT`.
  * 3. As outcomes settle they are appended: a short `succeeded` line, or the whole item with the error
- *    (`failed`, `notAttempted`). Lines are written within {@link FLUSH_MS} and synced to disk every second.
+ *    (`failed`, `notAttempted`). Each line is handed to the OS as its outcome settles, before the next call takes
+ *    its place (a `kill -9` loses none of them), and synced to disk every second.
  * 4. At the end, the journal is replaced (atomically) by the report proper: the `failed` and `notAttempted` lines
  *    only. When that cannot be done, the journal stays, and is just as valid an input.
+ *
+ * Its files are created by safe-file.ts: `0600`, exclusively, never through a symbolic link, and `REPORT.lock`
+ * is held while the run writes them (a second run on the same report is refused).
  *
  * Reading a journal back ({@link scanJournal}): an item is to be applied unless a later line of the same item number
  * settled it, so items applied before the run stopped are never sent again, and items whose outcome was not
@@ -16,16 +20,7 @@
  */
 
 import type { WriteStream } from "node:fs";
-import {
-  closeSync,
-  createReadStream,
-  createWriteStream,
-  fdatasyncSync,
-  fsyncSync,
-  openSync,
-  rmSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, createReadStream, fdatasyncSync, fsyncSync, openSync, rmSync, writeSync } from "node:fs";
 import { open, realpath, rename, rm, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -34,17 +29,18 @@ import { printable } from "../../core/text.js";
 import type { UnknownUser } from "../input/identities.js";
 import { BitSet } from "../input/keysort.js";
 import { REPORT_KEY } from "../input/readers.js";
+import { createExclusive, FileLock, UnsafeFileError } from "./safe-file.js";
 
 /**
- * Outcome lines are written at most this long after they settle.
+ * Outcome lines are written at most this long after they settle: 0, each is written as it settles (it used to wait
+ * up to 100 ms, and a `kill -9` then lost more outcomes than the calls in flight).
  *
  * @example
  * ```ts
  * setTimeout(() => console.log("outcomes so far are on disk"), FLUSH_MS);
  * ```
  */
-export const FLUSH_MS = 100;
-const FLUSH_BYTES = 64 * 1024;
+export const FLUSH_MS = 0;
 const SYNC_MS = 1000;
 
 /**
@@ -109,8 +105,9 @@ export class Journal {
   #lastSync = 0;
   #committed = false;
   #closed = false;
-  #unknownStream: WriteStream | undefined;
+  #unknownStream: Promise<WriteStream> | undefined;
   #unknownUsers = 0;
+  #lock: FileLock | undefined;
 
   private constructor(path: string, named: boolean) {
     this.path = path;
@@ -119,10 +116,12 @@ export class Journal {
   }
 
   /**
-   * Checks where the report goes and opens `REPORT.partial` for the plan's lines. Refused (nothing sent): a
-   * directory, the input file itself, a parent that does not exist or cannot be written.
+   * Checks where the report goes, locks it (`REPORT.lock`) and creates `REPORT.partial` for the plan's lines.
+   * Refused (nothing sent): a directory, the input file itself, an existing file that is not a `pod-admin` report,
+   * a report another run is writing, a symbolic link at `REPORT.partial`, a parent that does not exist or cannot be
+   * written. `run` names this run in the lock (e.g. `features apply users.csv`).
    */
-  static async open(requested: string | undefined, inputPath: string): Promise<Journal> {
+  static async open(requested: string | undefined, inputPath: string, run = "pod-admin"): Promise<Journal> {
     const path = resolve(requested ?? `pod-admin-report-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`);
     const shown = requested ?? path;
     const existing = await stat(path).catch(() => undefined);
@@ -147,11 +146,26 @@ export class Journal {
         `--report ${shown} is an undo journal (written by --journal): the report would replace it; name another file`,
       );
     }
+    if (existing && !(await holdsReport(path))) {
+      throw new ReportUnwritableError(
+        `--report ${shown} exists and is not a pod-admin report: the report would replace it; name a new file ` +
+          "(or remove it first)",
+      );
+    }
+    try {
+      await FileLock.refuseIfLocked(inputPath);
+    } catch (error) {
+      throw new ReportUnwritableError(`the input ${(error as Error).message}`);
+    }
     const journal = new Journal(path, requested !== undefined);
     try {
-      const handle = await open(journal.#partial, "w");
+      journal.#lock = await FileLock.acquire(path, "--report", run);
+      // The lock is held: a regular REPORT.partial there was left by a run that was killed before sending.
+      const handle = await createExclusive(journal.#partial, { replace: true });
       journal.#stream = handle.createWriteStream();
     } catch (error) {
+      journal.#lock?.release();
+      if (error instanceof UnsafeFileError) throw new ReportUnwritableError(error.message);
       const why =
         (error as NodeJS.ErrnoException).code === "ENOENT"
           ? `${dirname(path)} does not exist`
@@ -183,14 +197,18 @@ export class Journal {
    * aside until the commit, after the `pending` lines (the apply pass reads only those).
    */
   async unknownUser(item: object, line: number, unknown: readonly UnknownUser[], message: string): Promise<void> {
-    this.#unknownStream ??= createWriteStream(`${this.#partial}.unknown`).on("error", (error) => {
-      this.#streamError ??= error;
-    });
+    this.#unknownStream ??= createExclusive(`${this.#partial}.unknown`, { replace: true }).then((handle) =>
+      handle.createWriteStream().on("error", (error) => {
+        this.#streamError ??= error;
+      }),
+    );
     this.#unknownUsers++;
     const [first] = unknown;
     const meta = { status: "unknownUser", line, column: first?.column, value: first?.value, message };
     const text = `${toJson({ ...item, [REPORT_KEY]: meta })}\n`;
-    const stream = this.#unknownStream;
+    const stream = await this.#unknownStream.catch((error: Error) => {
+      throw this.#unwritable(error);
+    });
     if (!stream.write(text)) await new Promise<void>((done) => stream.once("drain", () => done()));
   }
 
@@ -226,7 +244,7 @@ export class Journal {
 
   /** The `unknownUser` lines written aside, copied after the plan's other lines. */
   async #appendUnknownUsers(stream: WriteStream) {
-    const aside = this.#unknownStream;
+    const aside = await this.#unknownStream?.catch(() => undefined);
     if (aside === undefined) return;
     this.#unknownStream = undefined;
     await new Promise<void>((done) => aside.end(() => done()));
@@ -288,7 +306,7 @@ export class Journal {
     const temporary = this.#partial;
     let lines = 0;
     try {
-      const stream = createWriteStream(temporary);
+      const stream = (await createExclusive(temporary, { replace: true })).createWriteStream();
       let error: Error | undefined;
       stream.on("error", (e) => {
         error ??= e;
@@ -320,9 +338,11 @@ export class Journal {
     if (lines === 0 && !this.named) {
       await rm(temporary, { force: true });
       await rm(this.path, { force: true });
+      this.#lock?.release();
       return { lines, removed: true };
     }
     await rename(temporary, this.path);
+    this.#lock?.release();
     return { lines, removed: false };
   }
 
@@ -332,16 +352,18 @@ export class Journal {
       this.#stopTimer();
       this.flushSync();
       this.#close();
+      this.#lock?.release();
       return;
     }
     const stream = this.#stream;
     this.#stream = undefined;
     if (stream) await new Promise<void>((done) => stream.end(() => done()));
-    const aside = this.#unknownStream;
+    const aside = await this.#unknownStream?.catch(() => undefined);
     this.#unknownStream = undefined;
     if (aside) await new Promise<void>((done) => aside.end(() => done()));
     await rm(this.#partial, { force: true });
     await rm(`${this.#partial}.unknown`, { force: true });
+    this.#lock?.release();
   }
 
   /** For a sudden exit before the commit (a second Ctrl-C during the plan): removes `REPORT.partial` now. */
@@ -349,6 +371,7 @@ export class Journal {
     if (this.#committed) return;
     rmSync(this.#partial, { force: true });
     rmSync(`${this.#partial}.unknown`, { force: true });
+    this.#lock?.release();
   }
 
   /** Items the plan kept as `unknownUser` (their user is not on the pod). */
@@ -360,13 +383,9 @@ export class Journal {
     if (this.failure || this.#closed) return;
     this.#buffer.push(text);
     this.#bufferBytes += text.length;
-    if (this.#bufferBytes >= FLUSH_BYTES) this.flushSync();
-    else if (this.#timer === undefined) {
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.flushSync();
-      }, FLUSH_MS);
-    }
+    // Written now, before the scheduler starts the call that takes this one's place: a kill then re-sends at most
+    // the calls in flight. Before the commit (no file yet) lines wait in the buffer.
+    if (this.#fd !== undefined) this.flushSync();
   }
 
   #stopTimer() {
@@ -458,6 +477,25 @@ export async function scanJournal(
   if (first) return undefined;
   if (previous !== undefined && !incompleteLastLine) take(previous);
   return { settled, applied, lines, incompleteLastLine };
+}
+
+/**
+ * Whether `--report` may replace this file: empty, or its first line is a report's (a `pod-admin` report, journal
+ * or report of an earlier run; their lines end with the `_report` key). Read from its first 1 MiB at most.
+ */
+async function holdsReport(path: string): Promise<boolean> {
+  const handle = await open(path, "r").catch(() => undefined);
+  if (handle === undefined) return true; // gone since: nothing to lose
+  try {
+    const buffer = Buffer.alloc(1024 * 1024);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    const text = buffer.toString("utf8", 0, bytesRead);
+    if (text.trim() === "") return true;
+    const first = text.trimStart().split("\n", 1)[0] as string;
+    return first.startsWith("{") && first.includes(`"${REPORT_KEY}":{"status":"`);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Whether a file starts with an undo journal's header line (`{"_undo":…`), read from its first bytes only. */

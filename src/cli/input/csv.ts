@@ -6,6 +6,7 @@ import type { Readable } from "node:stream";
 import { parse as parseCsv } from "csv-parse";
 import { printable, quote } from "../../core/text.js";
 import { rulesOf } from "../../operations/index.js";
+import { unescapeRow } from "../files/csv-cell.js";
 import { type Row, rowCells } from "./cells.js";
 import {
   CSV_COLUMNS,
@@ -57,7 +58,7 @@ export async function* readCsv(
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: Row; info: { lines: number } }>) {
       if (headerError) break;
-      yield* group.add(record, info.lines);
+      yield* group.add(unescapeRow(record), info.lines);
     }
   } catch (error) {
     if (headerError) {
