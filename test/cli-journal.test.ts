@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { scanJournal } from "../src/cli/files/report.js";
+import { scanJournal } from "../src/cli/files/report-scan.js";
 import { BitSet, KeySorter, keyText, splitKey } from "../src/cli/input/keysort.js";
 
 let work: string;
