@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server, ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo, Server as NetServer } from "node:net";
+import type { TLSSocket } from "node:tls";
 import type { components } from "../../generated/pod-api.js";
 import {
   validateDelegateAction,
@@ -14,6 +16,7 @@ import type { SimulatorDirectoryEntry, SimulatorDirectoryUser } from "./director
 import { Fault, FaultPlan, type SimulatorFaults } from "./faults.js";
 import { RateLimiter } from "./ratelimit.js";
 import { PodStore, SimulatedPodState, type SimulatorAppDefaults, type UserRecord } from "./state.js";
+import type { SimulatorClientCertificate, SimulatorKeyPair } from "./tls.js";
 import { type LoginCheck, loginCheck, SessionRegistry, type SimulatorLoginOptions } from "./tokens.js";
 
 type Schemas = components["schemas"];
@@ -165,6 +168,35 @@ export interface SimulatedPodOptions {
   login?: SimulatorLoginOptions;
   /** Largest request body accepted, in bytes; larger ones get 413. Default 1 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Serve HTTPS, and the certificate login over mutual TLS: `true` generates a test CA and a certificate for
+   * `127.0.0.1`, `localhost` and `::1`; `{ ca }` signs it with a CA you give (see {@link SimulatorTlsOptions}).
+   * The pod's CA is then {@link SimulatedPod.ca}, the certificate login's host {@link SimulatedPod.sessionAuthUrl}.
+   * Default: plain HTTP, no certificate login.
+   *
+   * @example
+   * ```ts
+   * const pod = await startSimulatedPod({ tls: true });
+   * const bot = pod.issueClientCertificate("provisioning-bot", "changeit");
+   * ```
+   */
+  tls?: boolean | SimulatorTlsOptions;
+}
+
+/**
+ * The simulated pod's TLS, when not generated: the CA that signs the server's certificate and the client
+ * certificates it trusts for the certificate login.
+ *
+ * @example
+ * ```ts
+ * const pod = await startSimulatedPod({ tls: { ca: { cert: readFileSync("ca.pem", "utf8"), key: readFileSync("ca-key.pem", "utf8") } } });
+ * ```
+ */
+export interface SimulatorTlsOptions {
+  /** The CA (certificate and its key, PEM). Default: one generated at start. */
+  ca?: SimulatorKeyPair | undefined;
+  /** Host names and IP addresses the server's certificate names. Default `127.0.0.1`, `localhost`, `::1`. */
+  hosts?: string[] | undefined;
 }
 
 /**
@@ -262,11 +294,25 @@ export interface SimulatedPod {
   setRateLimit(rateLimit: SimulatedPodOptions["rateLimit"]): void;
   /** Stops listening and closes every connection, idle keep-alive ones included. */
   close(): Promise<void>;
+  /** With `tls`: the CA certificate (PEM) that signed the server's certificate, for the client's `ca`. */
+  readonly ca: string | undefined;
+  /**
+   * With `tls`: the session-auth host of the certificate login, a second HTTPS port that requires a client
+   * certificate signed by the pod's CA in the handshake (`POST <sessionAuthUrl>/sessionauth/v1/authenticate`
+   * answers a session token for the certificate's common name).
+   */
+  readonly sessionAuthUrl: string | undefined;
+  /**
+   * With `tls`: issues a client certificate for `username` (its common name), signed by the pod's CA, with its
+   * PKCS#12 form protected by `passphrase` (default `changeit`). Throws without `tls`.
+   */
+  issueClientCertificate(username: string, passphrase?: string): SimulatorClientCertificate;
 }
 
 const POD = "/pod";
 const USER_PREFIX = "/pod/v1/admin/user/";
 const LOGIN = "/login/pubkey/authenticate";
+const CERTIFICATE_LOGIN = "/sessionauth/v1/authenticate";
 const STATS = "/__simulator/stats";
 const SUCCESS = JSON.stringify({ format: "TEXT", message: "OK" } satisfies Schemas["SuccessResponse"]);
 const JSON_TYPE = "application/json";
@@ -671,6 +717,24 @@ class PodServer {
     this.send(res, 200, `[${details.join(",")}]`);
   }
 
+  /**
+   * `POST /sessionauth/v1/authenticate` on the session-auth port: the handshake already required a client
+   * certificate signed by the pod's CA; its common name is the service account.
+   */
+  certificateLogin(req: IncomingMessage, res: ServerResponse) {
+    const path = (req.url ?? "/").split("?")[0];
+    this.requests++;
+    if (path !== CERTIFICATE_LOGIN) return this.notFound(res, path ?? "/");
+    if (req.method !== "POST") return this.notAllowed(res, "POST");
+    const socket = req.socket as TLSSocket;
+    const name = socket.authorized ? socket.getPeerCertificate().subject?.CN : undefined;
+    if (typeof name !== "string" || name === "") return this.error(res, 401, "a client certificate is required");
+    this.readBody(req, res, () => {
+      this.logins++;
+      this.send(res, 200, JSON.stringify({ name: "sessionToken", token: this.tokens.issue() }));
+    });
+  }
+
   async login(res: ServerResponse, text: string): Promise<void> {
     let body: unknown;
     try {
@@ -837,25 +901,38 @@ export async function startSimulatedPod(options: SimulatedPodOptions = {}): Prom
   if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) {
     throw new RangeError(`port must be an integer from 0 to 65535, got ${String(options.port)}`);
   }
-  const server: Server<typeof IncomingMessage, typeof PodResponse> = createServer(
-    { ServerResponse: PodResponse },
-    (req, res) => pod.handle(req, res),
-  );
+  const pki = options.tls ? await simulatorPki(options.tls) : undefined;
+  const handler = (req: IncomingMessage, res: PodResponse) => pod.handle(req, res);
+  const server: Server<typeof IncomingMessage, typeof PodResponse> = pki
+    ? (createHttpsServer(
+        { ServerResponse: PodResponse, cert: pki.server.cert, key: pki.server.key },
+        handler,
+      ) as unknown as Server<typeof IncomingMessage, typeof PodResponse>)
+    : createServer({ ServerResponse: PodResponse }, handler);
   // Benchmarks hold hundreds of keep-alive connections; do not let the server close them between bursts.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 0;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ port, host }, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  await listen(server as unknown as NetServer, port, host);
   const address = server.address() as AddressInfo;
-  const origin = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+  const hostPart = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const origin = `${pki ? "https" : "http"}://${hostPart}:${address.port}`;
+  // The certificate login's own host, as on a real deployment: the handshake requires a client certificate.
+  const sessionAuth = pki
+    ? createHttpsServer({ ...pki.server, ca: pki.ca.cert, requestCert: true, rejectUnauthorized: true }, (req, res) =>
+        pod.certificateLogin(req, res),
+      )
+    : undefined;
+  if (sessionAuth) await listen(sessionAuth, 0, host);
+  const sessionAuthUrl = sessionAuth ? `https://${hostPart}:${(sessionAuth.address() as AddressInfo).port}` : undefined;
   let closing: Promise<void> | undefined;
   return {
+    ca: pki?.ca.cert,
+    sessionAuthUrl,
+    issueClientCertificate: (username, passphrase = "changeit") => {
+      if (!pki) throw new TypeError("issueClientCertificate needs a pod started with tls");
+      return pki.issueClient(username, passphrase);
+    },
     url: `${origin}/pod`,
     origin,
     port: address.port,
@@ -872,11 +949,43 @@ export async function startSimulatedPod(options: SimulatedPodOptions = {}): Prom
       pod.limiter = rateLimit === undefined ? undefined : new RateLimiter(rateLimit);
     },
     close: () => {
-      closing ??= new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      });
+      const stop = (one: NetServer & { closeAllConnections(): void }) =>
+        new Promise<void>((resolve, reject) => {
+          one.close((error) => (error ? reject(error) : resolve()));
+          one.closeAllConnections();
+        });
+      closing ??= Promise.all([
+        stop(server as unknown as Parameters<typeof stop>[0]),
+        sessionAuth && stop(sessionAuth),
+      ]).then(() => undefined);
       return closing;
     },
+  };
+}
+
+function listen(server: NetServer, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ port, host }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+/** The CA (generated or given) and the server's certificate; node-forge is loaded only here. */
+async function simulatorPki(tls: true | SimulatorTlsOptions) {
+  const { generateCa, issueCertificate, issueClientCertificate } = await import("./tls.js");
+  const given = tls === true ? {} : tls;
+  const ca = given.ca ?? generateCa();
+  if (typeof ca?.cert !== "string" || typeof ca.key !== "string") {
+    throw new TypeError("tls.ca must be { cert, key }, both PEM strings");
+  }
+  const hosts = given.hosts ?? ["127.0.0.1", "localhost", "::1"];
+  const server = issueCertificate(ca, hosts[0] ?? "localhost", { server: hosts });
+  return {
+    ca,
+    server,
+    issueClient: (username: string, passphrase: string) => issueClientCertificate(ca, username, passphrase),
   };
 }
