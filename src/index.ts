@@ -15,6 +15,7 @@ export {
   type FeatureUpdateItem,
 } from "./bulk.js";
 export { createPodClient, type PodClient, type PodClientOptions, type PodPaths } from "./client.js";
+export { type BdkConfigOptions, loadBdkConfig } from "./core/bdk-config.js";
 export { type CertificateAuthenticationOptions, certificateAuthentication } from "./core/certificate-auth.js";
 export type { ClientCertificate, ConnectionOptions, ProxyOption, ProxySettings } from "./core/connection.js";
 export type { ConnectionFailureKind } from "./core/connection-failure.js";
