@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${VAR} is the BDK config syntax under test
 /**
  * End to end from a real network's point of view: the real `pod-admin` process, a BDK config file, the simulated
  * pod serving HTTPS with its own CA (and the certificate login over mutual TLS on a second port), and a real

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${VAR} is the BDK config syntax under test
 /**
  * The client's connections from a real network, with real parts: the simulated pod over HTTPS with its own CA, a
  * real mutual-TLS handshake for the certificate login, a real authenticating proxy; redirects refused whatever

@@ -11,7 +11,11 @@
  *
  * @example
  * ```ts
- * if (error instanceof PodNetworkError && error.connectionFailure === "untrusted-certificate") console.error("add --ca-file");
+ * try {
+ *   await pod.users.listFeatures(7215545057281n);
+ * } catch (error) {
+ *   if (error instanceof PodNetworkError && error.connectionFailure === "untrusted-certificate") console.error("add --ca-file");
+ * }
  * ```
  */
 export type ConnectionFailureKind =

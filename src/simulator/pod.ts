@@ -189,6 +189,8 @@ export interface SimulatedPodOptions {
  *
  * @example
  * ```ts
+ * import { readFileSync } from "node:fs";
+ *
  * const pod = await startSimulatedPod({ tls: { ca: { cert: readFileSync("ca.pem", "utf8"), key: readFileSync("ca-key.pem", "utf8") } } });
  * ```
  */

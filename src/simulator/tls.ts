@@ -11,6 +11,8 @@ import forge from "node-forge";
  *
  * @example
  * ```ts
+ * import { readFileSync } from "node:fs";
+ *
  * const ca: SimulatorKeyPair = { cert: readFileSync("ca.pem", "utf8"), key: readFileSync("ca-key.pem", "utf8") };
  * ```
  */
@@ -27,7 +29,9 @@ export interface SimulatorKeyPair {
  *
  * @example
  * ```ts
- * const bot: SimulatorClientCertificate = await pod.issueClientCertificate("provisioning-bot", "changeit");
+ * import { writeFileSync } from "node:fs";
+ *
+ * const bot: SimulatorClientCertificate = pod.issueClientCertificate("provisioning-bot", "changeit");
  * writeFileSync("bot.p12", bot.pfx);
  * ```
  */
