@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { type BdkSettings, certificateFromBytes, readBdkConfig, readTrustStore } from "../core/bdk-config.js";
-import type { ClientCertificate, ConnectionOptions } from "../core/connection.js";
+import type { ClientCertificate, ConnectionOptions, ProxySettings } from "../core/connection.js";
 import { checkTransportSecurity } from "../core/connection.js";
 import type { RetryOptions } from "../retry.js";
 import { refuseContentAsPath } from "../rsa-auth.js";
@@ -35,6 +35,11 @@ export interface CliConnection {
   certificate: ClientCertificate | undefined;
   /** Proxy, CAs and `insecureHttp`, for the client and its logins. */
   client: ConnectionOptions;
+  /**
+   * The certificate login's own proxy when the config file gives `sessionAuth` another one than the pod's (`false`:
+   * none); undefined: the client's.
+   */
+  loginProxy: ProxySettings | false | undefined;
   retry: RetryOptions | undefined;
   timeoutMs: number | undefined;
   /** What the config file said that we could not use, to print once. */
@@ -177,6 +182,13 @@ export function connectionOptions(values: ConnectionFlags, env: Record<string, s
       );
     }
   }
+  const noProxy = env.no_proxy || env.NO_PROXY;
+  const loginProxy =
+    proxy || !config || JSON.stringify(config.sessionAuthProxy) === JSON.stringify(config.proxy)
+      ? undefined
+      : config.sessionAuthProxy
+        ? { ...config.sessionAuthProxy, ...(noProxy && { noProxy }) }
+        : false;
   const loginHost = authUrl?.[0] ?? (certificate ? config?.sessionAuthUrl : config?.loginUrl);
   return {
     configPodUrl: config?.podUrl,
@@ -185,6 +197,7 @@ export function connectionOptions(values: ConnectionFlags, env: Record<string, s
     configPrivateKey: config?.privateKey,
     certificate,
     client,
+    loginProxy,
     retry: config?.retry,
     timeoutMs: config?.timeoutMs,
     warnings: config?.warnings ?? [],

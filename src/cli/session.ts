@@ -50,6 +50,8 @@ export async function resolveSessionToken(
       provider = certificateAuthentication({
         sessionAuthUrl: connect.authUrl ?? loginHost(args.podUrl),
         ...connect.certificate,
+        // The config file's sessionAuth.proxy, when it differs from the pod's.
+        ...(connect.loginProxy !== undefined && { proxy: connect.loginProxy, ca: connect.client.ca }),
         insecureHttp,
         ...(hasRetry && { retry }),
       });
