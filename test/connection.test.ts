@@ -23,7 +23,8 @@ import {
   PodNetworkError,
   rsaAuthentication,
 } from "../src/index.js";
-import { type SimulatedPod, startSimulatedPod } from "../src/simulator/index.js";
+import { parseSimulatorArgs, type SimulatedPod, startSimulatedPod } from "../src/simulator/index.js";
+import { generateCa } from "../src/simulator/tls.js";
 import { type Redirector, startProxy, startRecorder, type TestProxy } from "./network-helpers.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -66,6 +67,30 @@ describe("TLS with the pod's own CA", () => {
     expect((error as Error).message).toMatch(
       /^GET \/v1\/admin\/user\/11\/features for user 11 could not reach the pod \(TLS: the server's certificate is not signed by a CA this machine trusts \(\w+\)\. .*--ca-file FILE, ssl\.trustStore\.path/,
     );
+  });
+
+  it("the simulated pod serves HTTPS with a CA it is given", async () => {
+    const ca = generateCa("bank test root");
+    const given = await startSimulatedPod({ tls: { ca } });
+    cleanups.push(() => given.close());
+    expect(given.ca).toBe(ca.cert);
+    expect(given.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/pod$/);
+    const client = createPodClient({
+      baseUrl: given.url,
+      sessionToken: given.currentToken(),
+      ca: ca.cert,
+      proxy: false,
+    });
+    cleanups.push(() => client.close());
+    expect(await client.users.listFeatures(1)).toEqual([]);
+  });
+
+  it("the simulator's command line: --https, --ca-cert with --ca-key, and --tls-dir only with them", async () => {
+    expect(await parseSimulatorArgs(["--https"])).toEqual({ tls: true });
+    await expect(parseSimulatorArgs(["--tls-dir", "pki"])).rejects.toThrow(
+      "--tls-dir and --client-user need --https (or --ca-cert and --ca-key)",
+    );
+    await expect(parseSimulatorArgs(["--ca-cert", "ca.pem"])).rejects.toThrow("--ca-cert and --ca-key go together");
   });
 
   it("a host the certificate does not name: hostname-mismatch", async () => {
