@@ -249,6 +249,32 @@ describe("pod-admin --config bdk.yaml: an HTTPS pod behind an authenticating pro
   });
 });
 
+describe("an encrypted RSA key", () => {
+  it("is opened with POD_PRIVATE_KEY_PASSPHRASE (never a flag); without it, exit 2 saying so; never printed", async () => {
+    const pod = await workspace.simulate();
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const passphrase = "k3y-pa55-Phrase";
+    await writeFile(
+      join(workspace.work, "encrypted.pem"),
+      privateKey.export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase }),
+    );
+    const csv = await featuresCsv(3);
+    const args = ["features", "apply", csv, "--pod", pod.url, "--username", "bot", "--private-key", "encrypted.pem"];
+    const opened = await run(args, { POD_PRIVATE_KEY_PASSPHRASE: passphrase });
+    expect(opened.stderr).toBe("");
+    expect(opened.code).toBe(0);
+    expectApplied(pod, 3);
+    const missing = await run(args);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("is encrypted: give its passphrase");
+    const wrong = await run(args, { POD_PRIVATE_KEY_PASSPHRASE: "not-the-Phrase" });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain("could not be decrypted: the passphrase is wrong");
+    expect(opened.stdout + missing.stderr + wrong.stderr).not.toContain(passphrase);
+    expect(wrong.stderr).not.toContain("not-the-Phrase");
+  });
+});
+
 describe("hardening (issue 21) through the pod-admin process", () => {
   it("item 1: the RSA login is never redirected: the JWT does not reach the target, exit 2 naming the redirect", async () => {
     recorder = await startRecorder();
