@@ -29,6 +29,27 @@ export function build(): void {
   if (result.status !== 0) process.stderr.write(`note: tsc reported type errors; measuring anyway\n${result.stdout}`);
 }
 
+/**
+ * Connection options of the client under test, from `BENCH_CLIENT_OPTIONS`, to check that setting them costs
+ * nothing on loopback: `proxy` (a proxy that `noProxy` bypasses for loopback: undici's `EnvHttpProxyAgent` in every
+ * lane), `ca` (a CA added to the system's: every lane's pool with TLS options), `dispatcher` (an undici `Agent` of
+ * the caller's). Unset: the defaults.
+ */
+export async function benchClientOptions(): Promise<Record<string, unknown>> {
+  const which = process.env.BENCH_CLIENT_OPTIONS ?? "";
+  if (which === "") return {};
+  if (which === "proxy") return { proxy: { host: "127.0.0.1", port: 9, noProxy: "127.0.0.1,localhost" } };
+  if (which === "ca") {
+    const { rootCertificates } = await import("node:tls");
+    return { ca: rootCertificates[0] };
+  }
+  if (which === "dispatcher") {
+    const { Agent } = await import("undici");
+    return { dispatcher: new Agent({ keepAliveTimeout: 10_000, connections: 32 }) };
+  }
+  throw new RangeError(`BENCH_CLIENT_OPTIONS must be proxy, ca or dispatcher, got ${which}`);
+}
+
 /** The feature update every case sends: one feature, the same JSON on the wire for all clients. */
 export const FEATURE = "canCreatePublicRoom";
 /** First uid of the benchmark's users; calls use `BASE_UID + i`. */

@@ -23,7 +23,12 @@ const noHeaders = new Headers({ "content-type": "application/json" });
 const stub = async (_input: string, _init: RequestInit): Promise<Response> =>
   ({ status: 200, ok: true, headers: noHeaders, text: async () => SUCCESS }) as unknown as Response;
 
-const pod = createPodClient({ baseUrl: "http://pod.invalid/pod", sessionToken: "bench-token", fetch: stub });
+const pod = createPodClient({
+  baseUrl: "http://pod.invalid/pod",
+  sessionToken: "bench-token",
+  fetch: stub,
+  insecureHttp: true,
+});
 
 let peak100k = 0;
 async function* items() {

@@ -20,7 +20,7 @@ const stub = async (_input: unknown, _init?: unknown): Promise<Response> =>
 const baseUrl = "http://pod.invalid/pod";
 const token = "bench-token";
 const bare = createClient<paths>({ baseUrl, fetch: stub });
-const pod = createPodClient({ baseUrl, sessionToken: token, fetch: stub });
+const pod = createPodClient({ baseUrl, sessionToken: token, fetch: stub, insecureHttp: true });
 
 let i = 0;
 const tasks: Record<string, () => Promise<void>> = {

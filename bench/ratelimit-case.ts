@@ -13,7 +13,7 @@
  */
 import { createPodClient } from "../src/index.js";
 import type { SimulatorStats } from "../src/simulator/index.js";
-import { BASE_UID, FEATURE } from "./lib.js";
+import { BASE_UID, benchClientOptions, FEATURE } from "./lib.js";
 
 const [url, token, perSecondArg, windowArg, secondsArg, concurrencyArg, maxSecondsArg] = process.argv.slice(2) as [
   string,
@@ -38,7 +38,7 @@ async function podStats(): Promise<SimulatorStats> {
   return (await res.json()) as SimulatorStats;
 }
 
-const pod = createPodClient({ baseUrl: url, sessionToken: token });
+const pod = createPodClient({ baseUrl: url, sessionToken: token, ...(await benchClientOptions()) });
 const items = (function* () {
   for (let i = 0; i < calls; i++) yield { uid: BASE_UID + i, features: [{ entitlement: FEATURE, enabled: true }] };
 })();

@@ -4,7 +4,9 @@
  *
  * Knobs (environment): BENCH_ROUNDS (bulk-throughput rounds, default 5), BENCH_DRY_RUN_USERS (default 1000000), BENCH_CALLS (default 20000),
  * BENCH_CONCURRENCY (default 300), BENCH_WARMUP (calls before timing, default 2000), BENCH_MEMORY_ITEMS
- * (default 1000000), BENCH_CLI_ROWS (default 100000), BENCH_CLI_RUNS (default 2), BENCH_NO_DOCS=1 (do not write
+ * (default 1000000), BENCH_CLI_ROWS (default 100000), BENCH_CLI_RUNS (default 2), BENCH_CLIENT_OPTIONS=proxy|ca|dispatcher
+ * (the client under test with that connection option set, see bench/lib.ts; use with BENCH_NO_DOCS=1),
+ * BENCH_NO_DOCS=1 (do not write
  * docs/benchmarks.md).
  *
  * The rate-limited section (bench/ratelimit-section.ts): BENCH_RATE_LIMITS (calls/s, default 50,400,1500,5000),

@@ -9,7 +9,7 @@ import pMap from "p-map";
 import { Agent, request } from "undici";
 import type { paths } from "../generated/pod-api.js";
 import { createPodClient } from "../src/index.js";
-import { BASE_UID, CASES, type CaseName, FEATURE } from "./lib.js";
+import { BASE_UID, benchClientOptions, CASES, type CaseName, FEATURE } from "./lib.js";
 
 const [name, url, token, callsArg, concurrencyArg, warmupArg] = process.argv.slice(2) as [
   CaseName,
@@ -70,8 +70,8 @@ function bareOpenapiFetch(): Runner {
   };
 }
 
-function facadeBulk(): Runner {
-  const pod = createPodClient({ baseUrl: url, sessionToken: token });
+async function facadeBulk(): Promise<Runner> {
+  const pod = createPodClient({ baseUrl: url, sessionToken: token, ...(await benchClientOptions()) });
   return async (count, offset) => {
     const items = (function* () {
       for (let i = 0; i < count; i++) {
@@ -105,7 +105,7 @@ function undiciRequest(): Runner {
   };
 }
 
-const runners: Record<CaseName, () => Runner> = {
+const runners: Record<CaseName, () => Runner | Promise<Runner>> = {
   "raw-fetch": rawFetch,
   "openapi-fetch": bareOpenapiFetch,
   "facade-bulk": facadeBulk,
@@ -114,7 +114,7 @@ const runners: Record<CaseName, () => Runner> = {
 
 const factory = runners[name];
 if (!factory) throw new Error(`unknown case ${name}; one of ${CASES.join(", ")}`);
-const run = factory();
+const run = await factory();
 const warmupErrors = await run(warmup, 0);
 const started = performance.now();
 const errors = await run(calls, 0);

@@ -12,8 +12,12 @@ export {
 export { createPodClient, type PodClient } from "./api/client.js";
 export { type ListUsersOptions, type LookupOptions, UserAdmin } from "./api/users.js";
 export type { SessionTokenContext, SessionTokenProvider } from "./core/auth.js";
+export { type BdkConfigOptions, loadBdkConfig } from "./core/bdk-config.js";
 export type { CallOptions } from "./core/call-options.js";
+export { type CertificateAuthenticationOptions, certificateAuthentication } from "./core/certificate-auth.js";
 export type { PodClientOptions } from "./core/client.js";
+export type { ClientCertificate, ConnectionOptions, ProxyOption, ProxySettings } from "./core/connection.js";
+export type { ConnectionFailureKind } from "./core/connection-failure.js";
 export {
   type CircuitBreakerName,
   PodApiError,

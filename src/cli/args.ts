@@ -3,10 +3,13 @@
  * {@link UsageError} (exit 2, nothing sent).
  */
 import { parseArgs } from "node:util";
+import { checkTransportSecurity } from "../core/connection.js";
+import { refuseContentAsPath } from "../core/rsa-auth.js";
 import { quote } from "../core/text.js";
 import { checkHttpUrl, withoutCredentials } from "../core/urls.js";
 import { UsageError } from "../core/usage-error.js";
 import { OPERATIONS, WRITE_OPERATIONS, WRITES } from "../operations/index.js";
+import { type CliConnection, connectionOptions } from "./connection.js";
 import type { Operation } from "./input/readers.js";
 
 /**
@@ -99,6 +102,16 @@ Options:
   --format csv|jsonl     input format (default: from the file name, else sniffed)
   --username NAME        service account for RSA authentication (or POD_USERNAME)
   --private-key FILE     its RSA private key, PEM (or POD_PRIVATE_KEY_FILE)
+  --config FILE          a Symphony BDK config file (YAML or JSON): pod, login, proxy, trust store, retry
+                         (or POD_ADMIN_CONFIG); flags and POD_* variables override it
+  --auth-url URL         the login host, if not the pod's: RSA <URL>/login/pubkey/authenticate, certificate
+                         <URL>/sessionauth/v1/authenticate (or POD_AUTH_URL)
+  --certificate FILE     log in with this client certificate instead of RSA: PKCS#12 (.p12) or PEM holding
+                         the certificate and its key (or POD_CERTIFICATE_FILE; its password: POD_CERTIFICATE_PASSWORD)
+  --ca-file FILE         PEM CA certificates trusted in addition to the system's (or POD_CA_FILE)
+  --proxy URL            http://[user:password@]host:port for every connection (or POD_PROXY; default
+                         HTTPS_PROXY/HTTP_PROXY; NO_PROXY honoured)
+  --insecure-http        allow a plain http:// pod or login URL that is not this machine (or POD_INSECURE_HTTP=1)
   --quiet                no progress output
   --only-changes         read each user first (one GET per user), write only where the item differs;
                          with --dry-run, print the first differences (- old / + new)
@@ -108,9 +121,12 @@ Options:
 Export (FILE: a uid, email or username column, CSV or JSON Lines; or --all users):
   --out FILE             write to FILE (via FILE.partial, renamed when complete); default standard output
   --format csv|jsonl     output format (default csv, or from the --out name)
-  --pod, --concurrency, --max-attempts, --username, --private-key, --quiet as above
+  --pod, --concurrency, --max-attempts, --username, --private-key, --config, --auth-url, --certificate,
+  --ca-file, --proxy, --insecure-http, --quiet as above
 
-Session token: POD_SESSION_TOKEN, or RSA authentication with --username and --private-key.
+Session token: POD_SESSION_TOKEN, RSA authentication with --username and --private-key (an encrypted key's
+passphrase: POD_PRIVATE_KEY_PASSPHRASE, or asked on a terminal), or a certificate login with --certificate;
+or the login a --config file describes.
 Ctrl-C: stop taking work, finish the calls in flight, write the report. Ctrl-C again: quit now; the calls in
 flight stay in the report as not applied, and are sent again when it is applied.
 Exit codes: 0 all applied, 1 some did not apply (report written), 2 bad usage, invalid input, unwritable report
@@ -141,6 +157,8 @@ export interface ApplyArgs {
   onlyChanges: boolean;
   /** `--journal FILE`: record each user's state before it is written, for `pod-admin undo`. */
   journal: string | undefined;
+  /** How to reach the pod: config file, login host, certificate, proxy, CAs. */
+  connect: CliConnection;
 }
 
 /**
@@ -192,9 +210,19 @@ function checkApplyOptions(
     throw new UsageError(`--format must be csv or jsonl, got ${quote(values.format)}`);
   }
   const dryRun = values["dry-run"] === true;
-  const fromOption = values.pod !== undefined;
-  const podUrl = values.pod ?? env.POD_URL;
-  if (podUrl !== undefined) checkPodUrl(podUrl, fromOption ? "--pod" : "POD_URL");
+  const connect = connectionOptions(values, env);
+  const podUrl = values.pod ?? env.POD_URL ?? connect.configPodUrl;
+  const podFrom = values.pod !== undefined ? "--pod" : env.POD_URL !== undefined ? "POD_URL" : "the config file's pod";
+  if (podUrl !== undefined) checkPodUrl(podUrl, podFrom, connect.client.insecureHttp === true);
+  const privateKeyFrom = values["private-key"] !== undefined ? "--private-key" : "POD_PRIVATE_KEY_FILE";
+  const privateKey = values["private-key"] ?? env.POD_PRIVATE_KEY_FILE;
+  if (privateKey !== undefined) {
+    try {
+      refuseContentAsPath(privateKey, privateKeyFrom);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  }
   const onlyChanges = values["only-changes"] === true;
   if (dryRun && values.journal !== undefined) {
     throw new UsageError("--journal records the state before each write, and a dry run writes nothing: drop one");
@@ -214,11 +242,12 @@ function checkApplyOptions(
     podUrl,
     dryRun,
     report: values.report,
-    username: values.username ?? env.POD_USERNAME,
-    privateKey: values["private-key"] ?? env.POD_PRIVATE_KEY_FILE,
+    username: values.username ?? env.POD_USERNAME ?? connect.configUsername,
+    privateKey: privateKey ?? connect.configPrivateKey?.path,
     quiet: values.quiet === true,
     onlyChanges,
     journal: values.journal,
+    connect,
   };
 }
 
@@ -260,6 +289,8 @@ export function parseUndoArgs(
 export interface ExportArgs {
   /** What to export, as the apply layout it is written in: `features`, `delegates` or `appsReplace`. */
   operation: Operation;
+  /** How to reach the pod: config file, login host, certificate, proxy, CAs. */
+  connect: CliConnection;
   /** The file naming the users (a `uid`, `email` or `username` column); undefined with `--all`. */
   file: string | undefined;
   all: boolean;
@@ -334,6 +365,7 @@ export function parseExportArgs(argv: string[], env: Record<string, string | und
     username: applied.username,
     privateKey: applied.privateKey,
     quiet: applied.quiet,
+    connect: applied.connect,
   };
 }
 
@@ -342,13 +374,10 @@ export function parseExportArgs(argv: string[], env: Record<string, string | und
  * authenticated by the session token; a password there would end up in logs). Messages show the URL without
  * its credentials.
  */
-function checkPodUrl(url: string, name: string): void {
-  checkHttpUrl(
-    url,
-    name,
-    (message) => new UsageError(message),
-    (safe) => quote(safe, 200),
-  );
+function checkPodUrl(url: string, name: string, insecureHttp: boolean): void {
+  const usage = (message: string) => new UsageError(message);
+  const checked = checkHttpUrl(url, name, usage, (safe) => quote(safe, 200));
+  checkTransportSecurity(checked, name, insecureHttp, "--insecure-http (or POD_INSECURE_HTTP=1)", usage);
 }
 
 function parseOptions(argv: string[]) {
@@ -370,6 +399,12 @@ function parseOptions(argv: string[]) {
         journal: { type: "string" },
         all: { type: "boolean" },
         out: { type: "string" },
+        config: { type: "string" },
+        "auth-url": { type: "string" },
+        "ca-file": { type: "string" },
+        proxy: { type: "string" },
+        certificate: { type: "string" },
+        "insecure-http": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });

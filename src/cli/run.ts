@@ -32,6 +32,7 @@ import type { CliIo } from "./io.js";
 import { makePlan, printPlan } from "./passes/plan.js";
 import { readBeforeWriting } from "./passes/read.js";
 import { apply } from "./passes/write.js";
+import { terminalSecret } from "./prompt.js";
 import { podClient, resolveSessionToken } from "./session.js";
 
 export type { CliIo } from "./io.js";
@@ -97,6 +98,7 @@ async function run(
     const undo = await prepareUndo(parsed.journalFile, podUrl, io.stderr);
     try {
       const args = parsed.options(undo.command, undo.input.path);
+      printWarnings(args.connect.warnings, io);
       io.stdout.write(
         `Undo: ${parsed.journalFile} restores ${plural(undo.items, "item")} with ${undo.command.words}` +
           (undo.nothingToUndo > 0 ? ` (${undo.nothingToUndo} recorded changes changed nothing)` : "") +
@@ -123,7 +125,8 @@ async function run(
       io.stdout.write(`${USAGE}\n`);
       return EXIT.ok;
     }
-    const sessionToken = await resolveSessionToken(args, io.env);
+    printWarnings(args.connect.warnings, io);
+    const sessionToken = await resolveSessionToken(args, io.env, terminalSecret(io.stdin, io.stderr));
     const pod = podClient(args, sessionToken);
     return runExport(args, pod, io);
   }
@@ -132,6 +135,7 @@ async function run(
     io.stdout.write(`${USAGE}\n`);
     return argv.length === 0 ? EXIT.usage : EXIT.ok;
   }
+  printWarnings(args.connect.warnings, io);
   const sessionToken = await sessionOf(args, io);
   const input: InputFile = await openInput(args.file, io.stdin);
   try {
@@ -144,7 +148,15 @@ async function run(
 /** The session of a run that talks to the pod (before the input is read: a refused login sends nothing). */
 function sessionOf(args: ApplyArgs, io: CliIo) {
   const reading = args.onlyChanges || args.journal !== undefined;
-  return args.dryRun && !reading ? Promise.resolve("dry-run") : resolveSessionToken(args, io.env);
+  if (args.dryRun && !reading) return Promise.resolve("dry-run");
+  // A passphrase is asked on the terminal only when the input is not read from it too.
+  const ask = args.file === "-" ? undefined : terminalSecret(io.stdin, io.stderr);
+  return resolveSessionToken(args, io.env, ask);
+}
+
+/** What the config file said that is not used (a misspelt key), once, before anything else. */
+function printWarnings(warnings: readonly string[], io: CliIo): void {
+  for (const warning of warnings) io.stderr.write(`pod-admin: warning: ${printable(warning, 1000)}\n`);
 }
 
 /** The plan, the read pass (`--only-changes`, `--journal`) and the writes of one apply (or undo) run. */

@@ -1,3 +1,4 @@
+import type { ClientCertificate } from "./connection.js";
 import { PodError } from "./errors.js";
 import type { RetryOptions } from "./retry.js";
 
@@ -44,6 +45,12 @@ export interface SessionTokenContext {
     retry?: RetryOptions | undefined;
     /** Overrides the client's per-attempt timeout for this login, in milliseconds. */
     timeoutMs?: number | undefined;
+    /**
+     * A client certificate to present (a certificate login, over mutual TLS). The login then goes over
+     * connections of its own with the client's proxy and CAs. With a client built with `fetch` or `dispatcher`,
+     * those send it as they are configured. Default: none.
+     */
+    clientCertificate?: ClientCertificate | undefined;
   }): Promise<{
     /** HTTP status of the final answer. */
     status: number;

@@ -1,6 +1,14 @@
 import createClient, { type Client, createQuerySerializer, defaultPathSerializer } from "openapi-fetch";
 import { type SessionTokenProvider, SessionTokens } from "./auth.js";
 import type { CallDefaults } from "./call-options.js";
+import {
+  type ClientCertificate,
+  CONNECTION_OPTIONS,
+  type ConnectionOptions,
+  checkTransportSecurity,
+  resolveConnection,
+  withClientCertificate,
+} from "./connection.js";
 import { pipelineFetch, requestClass } from "./fetch-adapter.js";
 import { loginLane, PodHttp } from "./http.js";
 import { stringifyJson } from "./json.js";
@@ -23,7 +31,7 @@ import { checkHttpUrl } from "./urls.js";
  * };
  * ```
  */
-export interface PodClientOptions {
+export interface PodClientOptions extends ConnectionOptions {
   /** The pod's `/pod` base URL, e.g. `https://acme.symphony.com/pod`. Required. */
   baseUrl: string;
   /**
@@ -42,8 +50,10 @@ export interface PodClientOptions {
    */
   rateLimit?: RateLimitOptions;
   /**
-   * A `fetch` to send requests with (a proxy, a test double). Default: undici's `request()` over a keep-alive
-   * pool owned by the client, several times faster than `fetch` at bulk concurrency.
+   * A `fetch` to send requests with (a test double, logging). Default: undici's `request()` over a keep-alive
+   * pool owned by the client, several times faster than `fetch` at bulk concurrency. It is asked not to follow
+   * redirects (`redirect: "manual"`), and every 3xx answer is refused. With it, `proxy`, `ca`, `tls` and
+   * `dispatcher` are refused: they configure the client's own pool (use `dispatcher` for a pool of your own).
    */
   fetch?: FetchLike;
 }
@@ -62,7 +72,7 @@ export interface Pipeline {
 
 /** Checks the options and builds the {@link Pipeline}. @internal */
 export function createPipeline(options: PodClientOptions): Pipeline {
-  const { baseUrl, http, defaults, transport } = createInternals(options);
+  const { baseUrl, http, defaults, close } = createInternals(options);
   let middlewares = 0;
   const registered = () => middlewares > 0;
   const raw = createClient<PodPaths>({
@@ -84,7 +94,7 @@ export function createPipeline(options: PodClientOptions): Pipeline {
     eject(...removed);
     middlewares = Math.max(0, middlewares - removed.filter(Boolean).length);
   };
-  return { raw, http, defaults, close: () => transport.close() };
+  return { raw, http, defaults, close };
 }
 
 const DEFAULT_QUERY_SERIALIZER = createQuerySerializer();
@@ -106,23 +116,51 @@ function uidPathSerializer(url: string, params: Record<string, unknown>): string
 
 function createInternals(options: PodClientOptions) {
   if (options === null || typeof options !== "object") throw new TypeError("createPodClient needs an options object");
-  const known = ["baseUrl", "sessionToken", "retry", "timeoutMs", "rateLimit", "fetch"];
+  const known = ["baseUrl", "sessionToken", "retry", "timeoutMs", "rateLimit", "fetch", ...CONNECTION_OPTIONS];
   for (const key of Object.keys(options)) {
     if (!known.includes(key))
       throw new TypeError(`${key} is not an option of createPodClient; expected one of: ${known.join(", ")}`);
   }
-  const baseUrl = checkBaseUrl(options.baseUrl);
+  const baseUrl = checkBaseUrl(options.baseUrl, options.insecureHttp === true);
   if (options.timeoutMs !== undefined && typeof options.timeoutMs !== "number") {
     throw new TypeError(`timeoutMs must be a number of milliseconds, got a ${typeof options.timeoutMs}`);
   }
   const timeoutMs = checkTimeoutMs(options.timeoutMs ?? 30_000, "timeoutMs");
   if (options.fetch !== undefined && typeof options.fetch !== "function")
     throw new TypeError("fetch must be a function");
-  const transport: Transport = options.fetch ? fetchTransport(options.fetch) : undiciTransport();
+  if (options.fetch) {
+    for (const key of ["proxy", "ca", "tls", "dispatcher"] as const) {
+      if (options[key] !== undefined) {
+        throw new TypeError(`${key} cannot be used with fetch: it configures the client's own connections`);
+      }
+    }
+  }
+  const connection = resolveConnection(options);
+  const transport: Transport = options.fetch ? fetchTransport(options.fetch) : undiciTransport(connection);
   const defaults: CallDefaults = { retry: resolveRetry(DEFAULT_RETRY, options.retry, "retry"), timeoutMs };
-  const tokens = new SessionTokens(options.sessionToken, Date.now, loginLane(transport, defaults));
+  // A certificate login gets connections of its own (the same proxy and CAs, plus its certificate), made on demand.
+  const withCertificate = new Map<ClientCertificate, Transport>();
+  const certificateTransport =
+    options.fetch || connection.dispatcher
+      ? undefined
+      : (certificate: ClientCertificate) => {
+          let lane = withCertificate.get(certificate);
+          if (lane === undefined) {
+            lane = undiciTransport(withClientCertificate(connection, certificate));
+            withCertificate.set(certificate, lane);
+          }
+          return lane;
+        };
+  const tokens = new SessionTokens(
+    options.sessionToken,
+    Date.now,
+    loginLane(transport, defaults, certificateTransport),
+  );
   const limiter = new AdaptiveRateLimiter(checkRateLimit(options.rateLimit));
-  return { baseUrl, http: new PodHttp(baseUrl, tokens, transport, limiter), defaults, transport };
+  const close = async () => {
+    await Promise.all([transport.close(), ...[...withCertificate.values()].map((lane) => lane.close())]);
+  };
+  return { baseUrl, http: new PodHttp(baseUrl, tokens, transport, limiter), defaults, close };
 }
 
 function checkRateLimit(value: unknown): RateLimitOptions {
@@ -147,9 +185,10 @@ function checkRateLimit(value: unknown): RateLimitOptions {
   return { perSecond, max };
 }
 
-function checkBaseUrl(baseUrl: unknown): string {
+function checkBaseUrl(baseUrl: unknown, insecureHttp: boolean): string {
   if (typeof baseUrl !== "string") throw new TypeError("baseUrl is required, e.g. https://acme.symphony.com/pod");
   const url = checkHttpUrl(baseUrl, "baseUrl");
+  checkTransportSecurity(url, "baseUrl", insecureHttp);
   // The normalised form (default port, dot segments), so facade and raw calls agree on every path.
   return url.href.replace(/\/+$/, "");
 }

@@ -4,6 +4,7 @@
  * little over 450 lines because every class carries its TSDoc with an example; the logic is short.
  */
 import { inspect } from "node:util";
+import { type ConnectionFailureKind, connectionFailure } from "./connection-failure.js";
 
 /**
  * Base class of every error this package throws, so one `instanceof` check catches them all.
@@ -341,6 +342,13 @@ export class PodNetworkError extends PodError {
   readonly timedOut: boolean;
   /** Attempts made, retries included. */
   readonly attempts: number;
+  /**
+   * Set when the connection failed in its TLS handshake or at the proxy (then the message says what to do, and the
+   * call was not retried, except for `"client-certificate"` guessed from a closed connection):
+   * `"untrusted-certificate"` (give your CA with `ca`, `--ca-file` or `ssl.trustStore.path`), `"hostname-mismatch"`,
+   * `"expired-certificate"`, `"client-certificate"` (mutual TLS wants one), `"not-tls"` or `"proxy-refused"`.
+   */
+  readonly connectionFailure: ConnectionFailureKind | undefined;
 
   /**
    * Builds the error for a call that got no answer; the transport's error goes in `options.cause`. The client throws
@@ -381,6 +389,7 @@ export class PodNetworkError extends PodError {
     this.uid = details.uid;
     this.timedOut = details.timedOut;
     this.attempts = details.attempts;
+    this.connectionFailure = details.timedOut ? undefined : connectionFailure(options.cause)?.kind;
   }
 }
 
@@ -390,6 +399,8 @@ export class PodNetworkError extends PodError {
  * @internal
  */
 export function describeCause(cause: unknown): string {
+  const failure = connectionFailure(cause);
+  if (failure) return failure.text;
   if (cause instanceof Error) {
     const inner = cause.cause instanceof Error ? cause.cause : cause;
     const code = (inner as { code?: unknown }).code;

@@ -1,6 +1,9 @@
 import type { SessionTokenContext, SessionTokens } from "./auth.js";
+import type { ClientCertificate } from "./connection.js";
+import { connectionFailure } from "./connection-failure.js";
 import { type CircuitBreakerName, describeCause, PodApiError, PodNetworkError, podApiErrorFor } from "./errors.js";
 import type { AdaptiveRateLimiter } from "./rate-limiter.js";
+import { isRedirect, redirectRefused } from "./redirects.js";
 import { backoffDelay, isRetryableStatus, parseRetryAfter, type RetryOptions, resolveRetry, sleep } from "./retry.js";
 import { AttemptSignal, headerValue, type Transport, type WireResponse } from "./transport.js";
 import { newTraceId, USER_AGENT } from "./version.js";
@@ -206,8 +209,11 @@ export class PodHttp {
           throw signal.reason;
         }
         const timedOut = error === TIMED_OUT;
-        if (this.connectivity.failed(error, gate === "probe")) throw this.#unreachableError(call, attempts);
-        if (attempts < retry.maxAttempts + (renewed ? 1 : 0)) {
+        // An untrusted certificate or a proxy refusing the tunnel does not heal by retrying.
+        const final = !timedOut && connectionFailure(error)?.final === true;
+        if (final) this.connectivity.released(gate === "probe");
+        else if (this.connectivity.failed(error, gate === "probe")) throw this.#unreachableError(call, attempts);
+        if (!final && attempts < retry.maxAttempts + (renewed ? 1 : 0)) {
           await sleep(backoffDelay(attempts, retry), signal);
           continue;
         }
@@ -218,6 +224,11 @@ export class PodHttp {
       }
       this.connectivity.answered();
       limiter?.answered(ticket, response.status);
+      if (isRedirect(response.status, response.redirected)) {
+        const url = call.url ?? this.#baseUrl + call.path;
+        const location = headerValue(response, "location");
+        throw redirectRefused({ ...call, url }, response.status, location, response.redirected, attempts, traceId);
+      }
       const retriesLeft = attempts - (renewed ? 1 : 0) < retry.maxAttempts;
       if (session && token !== undefined) {
         if (response.status !== 401) session.accepted(token);
@@ -414,11 +425,23 @@ function requestIdOf(response: WireResponse, sent: string): string {
 export function loginLane(
   transport: Transport,
   defaults: { retry: Required<RetryOptions>; timeoutMs: number },
+  certificateTransport?: (certificate: ClientCertificate) => Transport,
 ): SessionTokenContext {
   const http = new PodHttp("", undefined, transport, undefined);
+  const withCertificate = new Map<ClientCertificate, PodHttp>();
   return {
-    async send({ url, body, retry, timeoutMs }) {
-      const { response, attempts, requestId } = await http.exchange({
+    async send({ url, body, retry, timeoutMs, clientCertificate }) {
+      let lane = http;
+      // A certificate login's connections present its certificate; without a factory (a fetch or dispatcher of
+      // the caller's) the caller's own connections are used as they are.
+      if (clientCertificate !== undefined && certificateTransport !== undefined) {
+        lane = withCertificate.get(clientCertificate) ?? http;
+        if (lane === http) {
+          lane = new PodHttp("", undefined, certificateTransport(clientCertificate), undefined);
+          withCertificate.set(clientCertificate, lane);
+        }
+      }
+      const { response, attempts, requestId } = await lane.exchange({
         method: "POST",
         path: new URL(url).pathname,
         url,

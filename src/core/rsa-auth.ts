@@ -2,7 +2,8 @@ import { createPrivateKey, type KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { components, paths } from "../../generated/login-api.js";
 import type { SessionTokenContext } from "./auth.js";
-import { describeCause, PodError, PodNetworkError } from "./errors.js";
+import { checkTransportSecurity } from "./connection.js";
+import { describeCause, PodApiError, PodError, PodNetworkError } from "./errors.js";
 import { loginLane } from "./http.js";
 import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
 import { type FetchLike, fetchTransport } from "./transport.js";
@@ -53,9 +54,17 @@ export interface RsaAuthenticationOptions {
    * The RSA private key whose public half is registered on the service account: a PEM string, PKCS#8
    * (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`), or a `KeyObject` (e.g. from
    * {@link readPrivateKeyFile}, or from `crypto.createPrivateKey({ key, passphrase })` for an encrypted key).
-   * At least 2048 bits.
+   * At least 2048 bits. An encrypted PEM (`BEGIN ENCRYPTED PRIVATE KEY`, or PKCS#1 with `Proc-Type: 4,ENCRYPTED`)
+   * needs `passphrase`.
    */
   privateKey: string | KeyObject;
+  /** Opens an encrypted PEM `privateKey`. Never printed. Default: none (the key is not encrypted). */
+  passphrase?: string;
+  /**
+   * Allows a plain `http://` login URL to a host that is not this machine (the signed JWT and the session token
+   * would cross the network in clear). Loopback is always allowed. Default `false`.
+   */
+  insecureHttp?: boolean;
   /**
    * A `fetch` to log in with (a proxy for the session-auth host, a test double). Default: the client's own
    * transport when the provider is given to `createPodClient`, else the global `fetch`.
@@ -106,6 +115,8 @@ export class AuthenticationError extends PodError {
   readonly attempts: number;
   /** The `X-Trace-Id` of the login (the server's own when it answered one), for Symphony support. */
   readonly requestId: string | undefined;
+  /** Which login failed: `"rsa"` ({@link rsaAuthentication}) or `"certificate"` ({@link certificateAuthentication}). */
+  readonly method: "rsa" | "certificate";
 
   /**
    * Builds the error for a refused or unanswered login; the message names the username, the URL and what went
@@ -132,6 +143,8 @@ export class AuthenticationError extends PodError {
       timedOut?: boolean | undefined;
       attempts: number;
       requestId?: string | undefined;
+      /** Default `"rsa"`. */
+      method?: "rsa" | "certificate" | undefined;
     },
     options: { cause?: unknown } = {},
   ) {
@@ -142,7 +155,10 @@ export class AuthenticationError extends PodError {
           ? "timed out"
           : `could not reach the login endpoint (${describeCause(options.cause)})`;
     const tries = details.attempts > 1 ? ` (after ${details.attempts} attempts)` : "";
-    super(`RSA login of "${details.username}" at ${details.url} ${what}${tries}`, options);
+    const method = details.method ?? "rsa";
+    const who = method === "rsa" ? `RSA login of "${details.username}"` : "Certificate login";
+    super(`${who} at ${details.url} ${what}${tries}`, options);
+    this.method = method;
     this.username = details.username;
     this.url = details.url;
     this.status = details.status;
@@ -192,8 +208,19 @@ export function rsaAuthentication(
   if (typeof username !== "string" || username.trim() === "") {
     throw new TypeError("username is required: the service account's username");
   }
+  if (options.insecureHttp !== undefined && typeof options.insecureHttp !== "boolean") {
+    throw new TypeError("insecureHttp must be true or false");
+  }
   const url = loginUrl(options);
-  const key = toRsaPrivateKey(options.privateKey, "privateKey");
+  checkTransportSecurity(
+    new URL(url),
+    options.authUrl !== undefined ? "authUrl" : "podUrl",
+    options.insecureHttp === true,
+  );
+  if (options.passphrase !== undefined && typeof options.passphrase !== "string") {
+    throw new TypeError("passphrase must be a string");
+  }
+  const key = toRsaPrivateKey(options.privateKey, "privateKey", options.passphrase);
   const timeoutMs = options.timeoutMs === undefined ? undefined : checkTimeoutMs(options.timeoutMs, "timeoutMs");
   if (options.fetch !== undefined && typeof options.fetch !== "function")
     throw new TypeError("fetch must be a function");
@@ -228,9 +255,27 @@ export function rsaAuthentication(
  * const sessionToken = rsaAuthentication({ podUrl: "https://acme.symphony.com", username: "bot", privateKey });
  * ```
  */
-export async function readPrivateKeyFile(path: string): Promise<KeyObject> {
+export async function readPrivateKeyFile(path: string, passphrase?: string): Promise<KeyObject> {
+  refuseContentAsPath(path, "the private key file's path");
   const pem = await readFile(path, "utf8");
-  return toRsaPrivateKey(pem, `the private key file ${path}`);
+  return toRsaPrivateKey(pem, `the private key file ${path}`, passphrase);
+}
+
+/**
+ * A PEM block (or any text with line breaks) given where a file's path is expected, e.g.
+ * `--private-key="$(cat key.pem)"` or a secret variable holding the key itself: refused without quoting it, since it
+ * is most likely a key. `what` names the option.
+ * @internal
+ */
+export function refuseContentAsPath(path: unknown, what: string): void {
+  if (typeof path !== "string") throw new TypeError(`${what} must be a string`);
+  if (path.includes("-----BEGIN") || /[\r\n]/.test(path) || path.length > 4096) {
+    const label = /-----BEGIN ([A-Z0-9 ]{1,40})-----/.exec(path)?.[1];
+    throw new TypeError(
+      `${what} must be the path of a file, but it holds ${label ? `a PEM "${label}" block` : "text with line breaks"} ` +
+        `(${path.length} characters, not shown): write it to a file (readable only by you) and give that file's path`,
+    );
+  }
 }
 
 /** Where the login goes: `authUrl` as is, else `podUrl` with a trailing `/pod` dropped. */
@@ -251,12 +296,19 @@ function loginUrl(options: RsaAuthenticationOptions): string {
 }
 
 /** Checks the key now so a wrong one fails at construction, not at the first login. Messages never quote the key. */
-function toRsaPrivateKey(input: unknown, what: string): KeyObject {
+function toRsaPrivateKey(input: unknown, what: string, passphrase?: string): KeyObject {
   let key: KeyObject;
   if (typeof input === "string") {
+    const encrypted = isEncryptedPem(input);
+    if (encrypted && passphrase === undefined) {
+      throw new TypeError(
+        `${what} is encrypted: give its passphrase (the passphrase option; for pod-admin, POD_PRIVATE_KEY_PASSPHRASE or the prompt on a terminal)`,
+      );
+    }
     try {
-      key = createPrivateKey(input);
+      key = createPrivateKey(encrypted ? { key: input, passphrase: passphrase as string } : input);
     } catch {
+      if (encrypted) throw new TypeError(`${what} could not be decrypted: the passphrase is wrong`);
       throw new TypeError(`${what} is not a readable private key: ${pemHint(input)}`);
     }
   } else if (isKeyObject(input)) {
@@ -286,15 +338,17 @@ function isKeyObject(value: unknown): value is KeyObject {
   );
 }
 
+/** An encrypted PEM private key: PKCS#8 `ENCRYPTED PRIVATE KEY`, or PKCS#1 with a `Proc-Type: 4,ENCRYPTED` header. */
+function isEncryptedPem(text: string): boolean {
+  return text.includes("-----BEGIN ENCRYPTED PRIVATE KEY-----") || /Proc-Type:\s*4,ENCRYPTED/.test(text);
+}
+
 /** Says what the text looks like, from its PEM label only. */
 function pemHint(text: string): string {
   if (/-----BEGIN (RSA )?PUBLIC KEY-----/.test(text)) {
     return "it is a public key; pass the private key (the public one is what the pod holds)";
   }
   if (text.includes("-----BEGIN CERTIFICATE-----")) return "it is a certificate; pass the private key";
-  if (text.includes("ENCRYPTED")) {
-    return "it is encrypted; pass crypto.createPrivateKey({ key, passphrase }) instead";
-  }
   return 'expected a PEM "BEGIN PRIVATE KEY" (PKCS#8) or "BEGIN RSA PRIVATE KEY" (PKCS#1) block';
 }
 
@@ -319,9 +373,7 @@ async function logIn({ url, username, key, send, timeoutMs, retry }: Login): Pro
   try {
     answer = await send.send({ url, body, retry, timeoutMs });
   } catch (error) {
-    if (!(error instanceof PodNetworkError)) throw error;
-    const { timedOut, attempts } = error;
-    throw new AuthenticationError({ username, url, timedOut, attempts }, timedOut ? {} : { cause: error.cause });
+    throw loginFailure(error, { username, url, method: "rsa" });
   }
   const { status, attempts, requestId } = answer;
   if (status >= 200 && status < 300) {
@@ -379,4 +431,24 @@ function parseError(text: string, jwt: string): { code?: number; podMessage?: st
   // Redact before cutting, so a JWT cut in half is still found.
   const podMessage = message?.replaceAll(jwt, "[redacted]").replace(JWT_LIKE, "[redacted]").trim().slice(0, 200);
   return { ...(code === undefined ? {} : { code }), ...(podMessage ? { podMessage } : {}) };
+}
+
+/**
+ * A login that got no usable answer, as an {@link AuthenticationError}: no answer after every retry, or a redirect
+ * the pipeline refused (its message says where it pointed). Anything else is rethrown as it is.
+ * @internal
+ */
+export function loginFailure(
+  error: unknown,
+  login: { username: string; url: string; method: "rsa" | "certificate" },
+): unknown {
+  if (error instanceof PodNetworkError) {
+    const { timedOut, attempts } = error;
+    return new AuthenticationError({ ...login, timedOut, attempts }, timedOut ? {} : { cause: error.cause });
+  }
+  if (error instanceof PodApiError) {
+    const { status, podMessage, attempts, requestId } = error;
+    return new AuthenticationError({ ...login, status, podMessage, attempts, requestId }, { cause: error });
+  }
+  return error;
 }

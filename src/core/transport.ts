@@ -1,4 +1,6 @@
 import type { Dispatcher } from "undici";
+import { type Connection, connectionDispatcher } from "./connection.js";
+import { CLOSED_WITHOUT_CLIENT_CERTIFICATE } from "./connection-failure.js";
 
 /** One HTTP exchange as the pipeline sees it: small JSON in, small JSON out. */
 export interface WireRequest {
@@ -57,6 +59,8 @@ export interface WireResponse {
   /** Lower-case names. */
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  /** Set when a `fetch` followed a redirect although asked not to: where it ended. The pipeline refuses it. */
+  redirected?: string | undefined;
 }
 
 /** A header of an answer (lower-case name), several values joined as one. @internal */
@@ -88,7 +92,7 @@ export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
  * The default transport: undici's `request()` over keep-alive connections owned by the client. It skips the WHATWG
  * `Request`/`Response` objects that make `fetch` several times slower per call at bulk concurrency.
  */
-export function undiciTransport(): Transport {
+export function undiciTransport(connection?: Connection): Transport {
   // undici is loaded on the first call: a client given its own fetch (tests, proxies) never pays its ~20 MB.
   type Send = (request: WireRequest) => Promise<WireResponse>;
   let send: Send | undefined;
@@ -101,7 +105,7 @@ export function undiciTransport(): Transport {
     if (closed) return Promise.reject(new Error("the client was closed"));
     if (send) return send(wire);
     loading ??= import("undici").then((undici) => {
-      sender = new UndiciSender(undici);
+      sender = new UndiciSender(undici, connection);
       send = (wire) => (sender as UndiciSender).send(wire);
       return send;
     });
@@ -152,14 +156,49 @@ class UndiciSender {
   readonly #agent: Dispatcher;
   /** Lanes by origin (the pod's, the login host's), the origin as `new URL()` spells it. */
   readonly #origins: { origin: string; lanes: Lane[] }[] = [];
+  /** Proxy, CAs, client certificate; or the caller's own dispatcher, which every lane then shares. */
+  readonly #connection: Connection | undefined;
   #closed = false;
 
-  constructor(undici: typeof import("undici")) {
+  constructor(undici: typeof import("undici"), connection: Connection | undefined) {
     this.#undici = undici;
-    this.#agent = new undici.Agent(KEEP_ALIVE);
+    this.#connection = connection;
+    this.#agent =
+      connection?.dispatcher ??
+      (connection ? connectionDispatcher(undici, connection, KEEP_ALIVE) : new undici.Agent(KEEP_ALIVE));
   }
 
-  async send({ url, method, headers, body, signal }: WireRequest): Promise<WireResponse> {
+  async send(wire: WireRequest): Promise<WireResponse> {
+    try {
+      return await this.#send(wire);
+    } catch (error) {
+      throw this.#explained(error, wire.url);
+    }
+  }
+
+  /**
+   * An https server that closed the connection before sending a byte, to a client offering no certificate, most
+   * likely wants one (TLS 1.3 servers refuse it after the handshake, and undici says only "other side closed").
+   */
+  #explained(error: unknown, url: string): unknown {
+    const code = (error as { code?: unknown } | null)?.code;
+    const socket = (error as { socket?: { bytesRead?: unknown } } | null)?.socket;
+    if (
+      code === "UND_ERR_SOCKET" &&
+      socket?.bytesRead === 0 &&
+      url.startsWith("https:") &&
+      this.#connection?.connect?.cert === undefined &&
+      this.#connection?.connect?.pfx === undefined &&
+      this.#connection?.dispatcher === undefined
+    ) {
+      return Object.assign(new Error((error as Error).message, { cause: error }), {
+        code: CLOSED_WITHOUT_CLIENT_CERTIFICATE,
+      });
+    }
+    return error;
+  }
+
+  async #send({ url, method, headers, body, signal }: WireRequest): Promise<WireResponse> {
     const lanes = this.#closed ? undefined : this.#lanesFor(url);
     if (lanes === undefined) {
       const res = await this.#undici.request(url, {
@@ -180,10 +219,7 @@ class UndiciSender {
       }
     }
     if (lane === undefined) {
-      lane = {
-        pool: new this.#undici.Pool(lanes.origin, { ...KEEP_ALIVE, connections: LANE_CONNECTIONS }),
-        inFlight: 0,
-      };
+      lane = { pool: this.#lanePool(lanes.origin), inFlight: 0 };
       lanes.list.push(lane);
     }
     lane.inFlight++;
@@ -201,6 +237,14 @@ class UndiciSender {
     } finally {
       lane.inFlight--;
     }
+  }
+
+  /** A lane's pool: the plain pool of the fast path, the same behind a proxy or with TLS options, or the caller's. */
+  #lanePool(origin: string): Dispatcher {
+    const pool = { ...KEEP_ALIVE, connections: LANE_CONNECTIONS };
+    const connection = this.#connection;
+    if (connection === undefined) return new this.#undici.Pool(origin, pool);
+    return connection.dispatcher ?? connectionDispatcher(this.#undici, connection, pool, origin);
   }
 
   /** The lanes of a URL's origin and its target, or undefined when the URL is not plain (see PLAIN_TARGET). */
@@ -230,6 +274,8 @@ class UndiciSender {
 
   async close(): Promise<void> {
     this.#closed = true;
+    // A dispatcher the caller gave stays theirs to close.
+    if (this.#connection?.dispatcher) return;
     const pools = this.#origins.flatMap(({ lanes }) => lanes.map((lane) => lane.pool));
     await Promise.all([this.#agent.close(), ...pools.map((pool) => pool.close())]);
   }
@@ -246,8 +292,16 @@ export function fetchTransport(fetchFn: FetchLike): Transport {
       else signal.once("abort", () => controller.abort(signal.reason));
       fetchSignal = controller.signal;
     }
-    const res = await fetchFn(url, { method, headers, body: body ?? null, signal: fetchSignal });
-    return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
+    // Never followed: the pipeline refuses every redirect (src/core/redirects.ts), whichever fetch sends.
+    const res = await fetchFn(url, { method, headers, body: body ?? null, signal: fetchSignal, redirect: "manual" });
+    const answer: WireResponse = { status: res.status, headers: Object.fromEntries(res.headers), body: "" };
+    if (res.redirected) {
+      answer.redirected = res.url;
+      await res.body?.cancel();
+      return answer;
+    }
+    answer.body = await res.text();
+    return answer;
   };
   // A fetch you gave owns its connections: closing the client leaves them to you.
   return Object.assign(transport, { close: async () => {} });

@@ -5,7 +5,8 @@
  * benchmarks and scripts that spawn it.
  */
 
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { UsageError } from "../core/usage-error.js";
 import { readDirectoryFile } from "./directory-file.js";
@@ -54,6 +55,13 @@ Options:
                             optional) or JSON Lines (.jsonl) with the same keys. Not with --users.
                             Without either, any uid is a user and user.<uid>@example.com finds it
   --login-public-key FILE   PEM public key to verify login JWTs with (default: accept any well-formed JWT)
+  --https                   serve HTTPS with a test CA generated at start, and the certificate login
+                            (POST /sessionauth/v1/authenticate) over mutual TLS on a second port
+  --ca-cert FILE --ca-key FILE
+                            serve HTTPS with this CA instead (PEM); implies --https
+  --tls-dir DIR             with --https: write DIR/ca.pem (to trust) and a client certificate for
+                            --client-user (DIR/<user>.p12, password changeit; DIR/<user>.pem with its key)
+  --client-user NAME        the certificate login's service account (default bot)
   -h, --help                this text`;
 
 /**
@@ -124,6 +132,11 @@ export async function parseSimulatorArgs(argv: readonly string[]): Promise<Simul
         users: { type: "string" },
         directory: { type: "string" },
         "login-public-key": { type: "string" },
+        https: { type: "boolean" },
+        "ca-cert": { type: "string" },
+        "ca-key": { type: "string" },
+        "tls-dir": { type: "string" },
+        "client-user": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -172,6 +185,19 @@ export async function parseSimulatorArgs(argv: readonly string[]): Promise<Simul
       throw new UsageError(`--login-public-key: cannot read ${keyFile}: ${(error as Error).message}`);
     }
   }
+  const caCert = text("ca-cert");
+  const caKey = text("ca-key");
+  if ((caCert === undefined) !== (caKey === undefined)) throw new UsageError("--ca-cert and --ca-key go together");
+  if (caCert !== undefined && caKey !== undefined) {
+    try {
+      options.tls = { ca: { cert: await readFile(caCert, "utf8"), key: await readFile(caKey, "utf8") } };
+    } catch (error) {
+      throw new UsageError(`--ca-cert/--ca-key: cannot read them: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
+    }
+  } else if (values.https) options.tls = true;
+  if ((text("tls-dir") !== undefined || text("client-user") !== undefined) && options.tls === undefined) {
+    throw new UsageError("--tls-dir and --client-user need --https (or --ca-cert and --ca-key)");
+  }
   return options;
 }
 
@@ -212,6 +238,19 @@ export async function runSimulatorCli(argv: readonly string[], io: SimulatorCliI
   }
   out(`listening ${pod.url}`);
   out(`token ${pod.currentToken()}`);
+  if (pod.sessionAuthUrl !== undefined) {
+    out(`sessionauth ${pod.sessionAuthUrl}`);
+    const dir = argValue(argv, "--tls-dir");
+    if (dir !== undefined) {
+      const user = argValue(argv, "--client-user") ?? "bot";
+      const bot = pod.issueClientCertificate(user);
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, "ca.pem"), pod.ca as string);
+      await writeFile(join(dir, `${user}.p12`), bot.pfx, { mode: 0o600 });
+      await writeFile(join(dir, `${user}.pem`), `${bot.cert}${bot.key}`, { mode: 0o600 });
+      out(`ca ${join(dir, "ca.pem")}`);
+    }
+  }
   err(`Simulated pod at ${pod.url} (login at ${pod.origin}/login/pubkey/authenticate). Ctrl-C to stop.`);
   await stopped(io.interrupt);
   await pod.close();
@@ -321,4 +360,14 @@ function userId(text: string, flag: string): bigint {
   const key = uidKey(text);
   if (key === undefined) throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a user id (a positive int64)`);
   return BigInt(key);
+}
+
+/** A flag's value as given (`--flag value` or `--flag=value`); the parse above has checked it. */
+function argValue(argv: readonly string[], flag: string): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === flag) return argv[i + 1];
+    if (arg.startsWith(`${flag}=`)) return arg.slice(flag.length + 1);
+  }
+  return undefined;
 }

@@ -24,7 +24,9 @@ export {
   type SimulatedPod,
   type SimulatedPodOptions,
   type SimulatorStats,
+  type SimulatorTlsOptions,
   startSimulatedPod,
 } from "./pod.js";
 export { SimulatedPodState, type SimulatorAppDefaults } from "./state.js";
+export type { SimulatorClientCertificate, SimulatorKeyPair } from "./tls.js";
 export type { SimulatorLoginOptions } from "./tokens.js";

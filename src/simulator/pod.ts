@@ -1,11 +1,13 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo, Server as NetServer } from "node:net";
 import type { SimulatorDirectoryEntry } from "./directory.js";
 import { FaultPlan, type SimulatorFaults } from "./faults.js";
 import { RateLimiter } from "./ratelimit.js";
 import { PodResponse, PodServer } from "./server.js";
 import type { SimulatedPodState } from "./state.js";
 import type { SimulatorAppDefaults } from "./store.js";
+import type { SimulatorClientCertificate, SimulatorKeyPair } from "./tls.js";
 import type { SimulatorLoginOptions } from "./tokens.js";
 
 export { DEFAULT_AVAILABLE_FEATURES, DEFAULT_SIMULATOR_TOKEN } from "./defaults.js";
@@ -111,6 +113,37 @@ export interface SimulatedPodOptions {
   login?: SimulatorLoginOptions;
   /** Largest request body accepted, in bytes; larger ones get 413. Default 1 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Serve HTTPS, and the certificate login over mutual TLS: `true` generates a test CA and a certificate for
+   * `127.0.0.1`, `localhost` and `::1`; `{ ca }` signs it with a CA you give (see {@link SimulatorTlsOptions}).
+   * The pod's CA is then {@link SimulatedPod.ca}, the certificate login's host {@link SimulatedPod.sessionAuthUrl}.
+   * Default: plain HTTP, no certificate login.
+   *
+   * @example
+   * ```ts
+   * const pod = await startSimulatedPod({ tls: true });
+   * const bot = pod.issueClientCertificate("provisioning-bot", "changeit");
+   * ```
+   */
+  tls?: boolean | SimulatorTlsOptions;
+}
+
+/**
+ * The simulated pod's TLS, when not generated: the CA that signs the server's certificate and the client
+ * certificates it trusts for the certificate login.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from "node:fs";
+ *
+ * const pod = await startSimulatedPod({ tls: { ca: { cert: readFileSync("ca.pem", "utf8"), key: readFileSync("ca-key.pem", "utf8") } } });
+ * ```
+ */
+export interface SimulatorTlsOptions {
+  /** The CA (certificate and its key, PEM). Default: one generated at start. */
+  ca?: SimulatorKeyPair | undefined;
+  /** Host names and IP addresses the server's certificate names. Default `127.0.0.1`, `localhost`, `::1`. */
+  hosts?: string[] | undefined;
 }
 
 /**
@@ -208,6 +241,19 @@ export interface SimulatedPod {
   setRateLimit(rateLimit: SimulatedPodOptions["rateLimit"]): void;
   /** Stops listening and closes every connection, idle keep-alive ones included. */
   close(): Promise<void>;
+  /** With `tls`: the CA certificate (PEM) that signed the server's certificate, for the client's `ca`. */
+  readonly ca: string | undefined;
+  /**
+   * With `tls`: the session-auth host of the certificate login, a second HTTPS port that requires a client
+   * certificate signed by the pod's CA in the handshake (`POST <sessionAuthUrl>/sessionauth/v1/authenticate`
+   * answers a session token for the certificate's common name).
+   */
+  readonly sessionAuthUrl: string | undefined;
+  /**
+   * With `tls`: issues a client certificate for `username` (its common name), signed by the pod's CA, with its
+   * PKCS#12 form protected by `passphrase` (default `changeit`). Throws without `tls`.
+   */
+  issueClientCertificate(username: string, passphrase?: string): SimulatorClientCertificate;
 }
 
 /**
@@ -239,25 +285,38 @@ export async function startSimulatedPod(options: SimulatedPodOptions = {}): Prom
   if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) {
     throw new RangeError(`port must be an integer from 0 to 65535, got ${String(options.port)}`);
   }
-  const server: Server<typeof IncomingMessage, typeof PodResponse> = createServer(
-    { ServerResponse: PodResponse },
-    (req, res) => pod.handle(req, res),
-  );
+  const pki = options.tls ? await simulatorPki(options.tls) : undefined;
+  const handler = (req: IncomingMessage, res: PodResponse) => pod.handle(req, res);
+  const server: Server<typeof IncomingMessage, typeof PodResponse> = pki
+    ? (createHttpsServer(
+        { ServerResponse: PodResponse, cert: pki.server.cert, key: pki.server.key },
+        handler,
+      ) as unknown as Server<typeof IncomingMessage, typeof PodResponse>)
+    : createServer({ ServerResponse: PodResponse }, handler);
   // Benchmarks hold hundreds of keep-alive connections; do not let the server close them between bursts.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 0;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ port, host }, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  await listen(server as unknown as NetServer, port, host);
   const address = server.address() as AddressInfo;
-  const origin = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+  const hostPart = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const origin = `${pki ? "https" : "http"}://${hostPart}:${address.port}`;
+  // The certificate login's own host, as on a real deployment: the handshake requires a client certificate.
+  const sessionAuth = pki
+    ? createHttpsServer({ ...pki.server, ca: pki.ca.cert, requestCert: true, rejectUnauthorized: true }, (req, res) =>
+        pod.certificateLogin(req, res),
+      )
+    : undefined;
+  if (sessionAuth) await listen(sessionAuth, 0, host);
+  const sessionAuthUrl = sessionAuth ? `https://${hostPart}:${(sessionAuth.address() as AddressInfo).port}` : undefined;
   let closing: Promise<void> | undefined;
   return {
+    ca: pki?.ca.cert,
+    sessionAuthUrl,
+    issueClientCertificate: (username, passphrase = "changeit") => {
+      if (!pki) throw new TypeError("issueClientCertificate needs a pod started with tls");
+      return pki.issueClient(username, passphrase);
+    },
     url: `${origin}/pod`,
     origin,
     port: address.port,
@@ -274,11 +333,43 @@ export async function startSimulatedPod(options: SimulatedPodOptions = {}): Prom
       pod.limiter = rateLimit === undefined ? undefined : new RateLimiter(rateLimit);
     },
     close: () => {
-      closing ??= new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      });
+      const stop = (one: NetServer & { closeAllConnections(): void }) =>
+        new Promise<void>((resolve, reject) => {
+          one.close((error) => (error ? reject(error) : resolve()));
+          one.closeAllConnections();
+        });
+      closing ??= Promise.all([
+        stop(server as unknown as Parameters<typeof stop>[0]),
+        sessionAuth && stop(sessionAuth),
+      ]).then(() => undefined);
       return closing;
     },
+  };
+}
+
+function listen(server: NetServer, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ port, host }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+/** The CA (generated or given) and the server's certificate; node-forge is loaded only here. */
+async function simulatorPki(tls: true | SimulatorTlsOptions) {
+  const { generateCa, issueCertificate, issueClientCertificate } = await import("./tls.js");
+  const given = tls === true ? {} : tls;
+  const ca = given.ca ?? generateCa();
+  if (typeof ca?.cert !== "string" || typeof ca.key !== "string") {
+    throw new TypeError("tls.ca must be { cert, key }, both PEM strings");
+  }
+  const hosts = given.hosts ?? ["127.0.0.1", "localhost", "::1"];
+  const server = issueCertificate(ca, hosts[0] ?? "localhost", { server: hosts });
+  return {
+    ca,
+    server,
+    issueClient: (username: string, passphrase: string) => issueClientCertificate(ca, username, passphrase),
   };
 }

@@ -4,6 +4,7 @@
  * server itself, its options and its lifetime are pod.ts's.
  */
 import { type IncomingMessage, ServerResponse } from "node:http";
+import type { TLSSocket } from "node:tls";
 import type { components } from "../../generated/pod-api.js";
 import { checkBody } from "./body.js";
 import type { PodContext } from "./context.js";
@@ -20,6 +21,7 @@ import { type LoginCheck, loginCheck, SessionRegistry, type SimulatorLoginOption
 type Schemas = components["schemas"];
 
 const LOGIN = "/login/pubkey/authenticate";
+const CERTIFICATE_LOGIN = "/sessionauth/v1/authenticate";
 const STATS = "/__simulator/stats";
 const JSON_TYPE = "application/json";
 
@@ -205,6 +207,24 @@ export class PodServer implements PodContext {
     req.on("end", () => {
       if (size > this.#maxBody) return this.error(res, 413, `request body larger than ${this.#maxBody} bytes`);
       done(chunks.length === 1 ? (chunks[0] as Buffer).toString() : Buffer.concat(chunks).toString());
+    });
+  }
+
+  /**
+   * `POST /sessionauth/v1/authenticate` on the session-auth port: the handshake already required a client
+   * certificate signed by the pod's CA; its common name is the service account.
+   */
+  certificateLogin(req: IncomingMessage, res: ServerResponse) {
+    const path = (req.url ?? "/").split("?")[0];
+    this.requests++;
+    if (path !== CERTIFICATE_LOGIN) return this.notFound(res, path ?? "/");
+    if (req.method !== "POST") return this.notAllowed(res, "POST");
+    const socket = req.socket as TLSSocket;
+    const name = socket.authorized ? socket.getPeerCertificate().subject?.CN : undefined;
+    if (typeof name !== "string" || name === "") return this.error(res, 401, "a client certificate is required");
+    this.readBody(req, res, () => {
+      this.logins++;
+      this.send(res, 200, JSON.stringify({ name: "sessionToken", token: this.tokens.issue() }));
     });
   }
 
