@@ -185,12 +185,16 @@ export class PodHttp {
       if (typeof ticket !== "number") ticket = await ticket;
       // Read after the wait for a turn, for every attempt: another call may have renewed the token meanwhile.
       let token: string | undefined;
+      // A refused plain token: this call is the one sent to see whether the pod accepts it again.
+      let sessionProbe = false;
       try {
-        const blocked = session?.blocked();
-        if (blocked) throw this.#sessionError(call, attempts, traceId, blocked.note, undefined);
+        const admitted = session?.admit();
+        if (typeof admitted === "object") throw this.#sessionError(call, attempts, traceId, admitted.note, undefined);
+        sessionProbe = admitted === "probe";
         const current = session?.current();
         token = typeof current === "object" ? await current : current;
       } catch (error) {
+        if (sessionProbe) session?.released();
         limiter?.noAnswer(ticket);
         this.connectivity.released(gate === "probe");
         throw error;
@@ -200,6 +204,7 @@ export class PodHttp {
       try {
         response = await this.#attempt(call, token, traceId);
       } catch (error) {
+        if (sessionProbe) session?.released();
         limiter?.noAnswer(ticket);
         if (signal?.aborted) {
           this.connectivity.released(gate === "probe");

@@ -1,7 +1,7 @@
 /**
  * The session: the token (from the environment, or an RSA login done before anything is read) and the client.
  */
-import type { SessionTokenProvider } from "../auth.js";
+import { type SessionTokenProvider, sessionTokenProblem } from "../auth.js";
 import { createPodClient, type PodClient } from "../client.js";
 import { readPrivateKeyFile, rsaAuthentication } from "../rsa-auth.js";
 import { type ApplyArgs, UsageError } from "./args.js";
@@ -49,6 +49,8 @@ export async function resolveSessionToken(
   if (!token) {
     throw new UsageError("no session token: set POD_SESSION_TOKEN, or use --username and --private-key (RSA)");
   }
+  const problem = sessionTokenProblem(token);
+  if (problem) throw new UsageError(`POD_SESSION_TOKEN ${problem}`);
   return token;
 }
 

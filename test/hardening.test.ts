@@ -1,0 +1,203 @@
+/**
+ * Issue 21, hostile answers and secrets that slip out, through the client a library user holds: session tokens a
+ * header cannot carry (item 9), a plain token after one 401 (14), deeply nested answers (10), loose numbers in
+ * answers and input (11), the answer size cap (3), and the retry and breaker gaps mutation testing found (15).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { HttpResponse, http } from "msw";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  createPodClient,
+  PodApiError,
+  PodError,
+  PodForbiddenError,
+  PodNetworkError,
+  PodUnauthorizedError,
+} from "../src/index.js";
+import { BASE_URL, FEATURES, items, ON, testClient, useMsw } from "./helpers.js";
+
+const server = useMsw();
+
+/** Every way an error reaches a user: message, stack, JSON, util.inspect. */
+function everySerialization(error: unknown): string {
+  const e = error as Error;
+  return [e.message, e.stack, JSON.stringify(e), String(e)].join("\n");
+}
+
+// A real local server, for the default (undici) transport, which msw does not see.
+const locals: Server[] = [];
+afterEach(async () => {
+  await Promise.all(locals.splice(0).map((s) => new Promise((done) => s.close(done))));
+});
+async function localPod(handle: (req: IncomingMessage, res: ServerResponse) => void) {
+  const requests: { url: string | undefined; sessionToken: string | undefined }[] = [];
+  const http = createServer((req, res) => {
+    requests.push({ url: req.url, sessionToken: req.headers.sessiontoken as string | undefined });
+    handle(req, res);
+  });
+  http.keepAliveTimeout = 100;
+  locals.push(http);
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  return { baseUrl: `http://127.0.0.1:${(http.address() as AddressInfo).port}/pod`, requests };
+}
+
+const FEATURES_LIST = `${BASE_URL}/v1/admin/user/:uid/features`;
+
+describe("item 9: a session token a header cannot carry is refused clearly, never sent, never quoted", () => {
+  it.each([
+    ["a trailing carriage return (a CRLF file)", "tok-secret-4f2a\r", "ends with a carriage return (\\r)"],
+    ["a trailing CRLF", "tok-secret-4f2a\r\n", "ends with a carriage return (\\r)"],
+    ["a line feed inside", "tok-secret\n4f2a", "holds a line feed (\\n)"],
+    ["a NUL", "tok-secret\u00004f2a", "holds a control character (U+0000)"],
+    ["a space inside", "tok-secret 4f2a", "holds a space"],
+  ])("a plain token with %s: TypeError at createPodClient", (_what, token, expected) => {
+    let error: unknown;
+    try {
+      testClient({ sessionToken: token });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toContain(`sessionToken ${expected}`);
+    expect(everySerialization(error)).not.toContain("secret");
+  });
+
+  it("a provider's token holding \\n (fetch option): a PodError before any request, not retried, not quoted", async () => {
+    let requests = 0;
+    server.use(
+      http.get(FEATURES_LIST, () => {
+        requests++;
+        return HttpResponse.json([]);
+      }),
+    );
+    let asked = 0;
+    const pod = testClient({
+      sessionToken: async () => {
+        asked++;
+        return "tok-secret\n4f2a-rest-of-it";
+      },
+    });
+    const error = await pod.users.listFeatures(1).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PodError);
+    expect(error).not.toBeInstanceOf(PodNetworkError);
+    expect((error as Error).message).toBe(
+      "the token the sessionToken provider returned holds a line feed (\\n); a session token is printable ASCII without spaces",
+    );
+    expect(everySerialization(error)).not.toContain("secret");
+    expect(everySerialization(error)).not.toContain("rest-of-it");
+    expect(asked).toBe(1);
+    expect(requests).toBe(0);
+  });
+
+  it("a provider's token with a trailing CR (default transport): refused, nothing reaches the pod", async () => {
+    const pod = await localPod((_req, res) => res.end("[]"));
+    const client = createPodClient({ baseUrl: pod.baseUrl, sessionToken: async () => "tok-secret-4f2a\r" });
+    try {
+      const error = await client.users.listFeatures(1).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PodError);
+      expect(error).not.toBeInstanceOf(PodNetworkError);
+      expect((error as Error).message).toMatch(/^the token the sessionToken provider returned ends with a carriage/);
+      expect(everySerialization(error)).not.toContain("secret");
+      expect(pod.requests).toHaveLength(0);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a provider returning "" is refused (not sent as an empty header)', async () => {
+    let requests = 0;
+    server.use(
+      http.get(FEATURES_LIST, () => {
+        requests++;
+        return HttpResponse.json([]);
+      }),
+    );
+    const error = await testClient({ sessionToken: async () => "" })
+      .users.listFeatures(1)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PodError);
+    expect((error as Error).message).toBe("the sessionToken provider returned no token (expected a non-empty string)");
+    expect(requests).toBe(0);
+  });
+});
+
+describe("item 14: one 401 does not brick a plain-token client", () => {
+  it("a single call after a 401 is still sent and gets its own answer: a later 403 is a 403", async () => {
+    const answers = [401, 403, 200];
+    const seen: (string | null)[] = [];
+    server.use(
+      http.post(FEATURES, ({ request }) => {
+        seen.push(request.headers.get("sessionToken"));
+        const status = answers.shift() ?? 200;
+        return HttpResponse.json({ message: status === 200 ? "OK" : `pod says ${status}` }, { status });
+      }),
+    );
+    const pod = testClient({ sessionToken: "plain-token-1", retry: { maxAttempts: 1 } });
+    const refused = await pod.users.updateFeatures(1, ON).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(PodUnauthorizedError);
+    expect(refused).toMatchObject({ status: 401, circuitBreaker: "session", attempts: 1 });
+
+    const forbidden = await pod.users.updateFeatures(2, ON).catch((e: unknown) => e);
+    expect(forbidden).toBeInstanceOf(PodForbiddenError);
+    expect(forbidden).not.toBeInstanceOf(PodUnauthorizedError);
+    expect(forbidden).toMatchObject({ status: 403, attempts: 1, podMessage: "pod says 403" });
+    expect((forbidden as PodError).circuitBreaker).toBeUndefined();
+    expect((forbidden as Error).message).toBe(
+      "POST /v1/admin/user/2/features/update for user 2 failed with 403: pod says 403",
+    );
+
+    await expect(pod.users.updateFeatures(3, ON)).resolves.toBeUndefined();
+    expect(seen).toEqual(["plain-token-1", "plain-token-1", "plain-token-1"]);
+  });
+
+  it("the pod taking the token again (a failover's one 401) closes the breaker: a bulk run after it runs in full", async () => {
+    let requests = 0;
+    server.use(
+      http.post(FEATURES, () => {
+        requests++;
+        return requests === 1
+          ? HttpResponse.json({ message: "failing over" }, { status: 401 })
+          : HttpResponse.json({ message: "OK" });
+      }),
+    );
+    const pod = testClient({ sessionToken: "plain-token-2" });
+    await expect(pod.users.updateFeatures(1, ON)).rejects.toBeInstanceOf(PodUnauthorizedError);
+    await expect(pod.users.updateFeatures(1, ON)).resolves.toBeUndefined();
+    const report = await pod.bulk.updateFeatures(items(100), { concurrency: 20 });
+    expect(report).toMatchObject({ total: 100, succeeded: 100, failed: [], notAttempted: [] });
+    expect(report.stoppedBy).toBeUndefined();
+    expect(requests).toBe(102);
+  });
+
+  it("while the one call checking the token is out, other calls fail fast without being sent", async () => {
+    let requests = 0;
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    server.use(
+      http.post(FEATURES, async () => {
+        requests++;
+        if (requests === 2) await held; // the probe, held until the others have failed
+        return HttpResponse.json({ message: "expired" }, { status: 401 });
+      }),
+    );
+    const pod = testClient({ sessionToken: "plain-token-3", retry: { maxAttempts: 1 } });
+    await expect(pod.users.updateFeatures(1, ON)).rejects.toBeInstanceOf(PodUnauthorizedError);
+    const probe = pod.users.updateFeatures(2, ON).catch((e: unknown) => e);
+    const others = await Promise.all(
+      [3, 4, 5].map((uid) => pod.users.updateFeatures(uid, ON).catch((e: unknown) => e)),
+    );
+    for (const error of others) {
+      expect(error).toBeInstanceOf(PodUnauthorizedError);
+      expect(error).toMatchObject({ attempts: 0, circuitBreaker: "session" });
+      expect((error as Error).message).toMatch(
+        /^POST \/v1\/admin\/user\/\d\/features\/update for user \d was not sent\./,
+      );
+    }
+    release();
+    expect(await probe).toMatchObject({ status: 401, attempts: 1, circuitBreaker: "session" });
+    expect(requests).toBe(2);
+  });
+});
