@@ -14,7 +14,8 @@ import {
 } from "../generated/schemas.js";
 import { ValidationError } from "./errors.js";
 import { type AnswerDecoder, UnreadableAnswer } from "./http.js";
-import { mayHoldUnsafeInteger, parseJsonLossless } from "./json.js";
+import { canonicalUserId } from "./ids.js";
+import { JsonTooDeepError, mayHoldUnsafeInteger, parseJsonLossless, parseJsonNumbersAsText } from "./json.js";
 
 /** Facade name → wire name, for every field the Pod API spells differently. The only such table. */
 export const RENAMED_FIELDS: Readonly<Record<string, string>> = Object.freeze({
@@ -228,14 +229,34 @@ function makeJsonAnswer(operation: OperationKey): AnswerDecoder<unknown> {
   };
 }
 
-/** {@link jsonAnswer} for answers of int64 ids: every id is read exactly, as a bigint. */
+/**
+ * {@link jsonAnswer} for answers of user ids: every id is read exactly, as a bigint, and must be a user id as the
+ * client takes one (a positive int64 written in digits): `-5`, `9223372036854775808`, `1e29` or `3.0` are refused
+ * as an unreadable answer, not read as some other user.
+ */
 export function int64ListAnswer(operation: OperationKey): AnswerDecoder<bigint[]> {
   const checked = jsonAnswer<number[]>(operation);
   return (text) => {
-    const parsed = checked(text);
-    const exact = mayHoldUnsafeInteger(text) ? (parseJsonLossless(text) as (number | bigint)[]) : parsed;
-    return exact.map((id) => BigInt(id));
+    checked(text);
+    const written = losslessAnswer(() => parseJsonNumbersAsText(text)) as string[];
+    return written.map((id, i) => {
+      const canonical = canonicalUserId(id);
+      if (canonical === undefined || canonical !== id) {
+        throw new UnreadableAnswer(`holds an id at /${i} that is not a user id (a positive int64 written in digits)`);
+      }
+      return BigInt(canonical);
+    });
   };
+}
+
+/** Runs a lossless parse of an answer; a text nested too deep for it is an {@link UnreadableAnswer}. */
+function losslessAnswer(parse: () => unknown): unknown {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof JsonTooDeepError) throw new UnreadableAnswer(`is ${error.message}`);
+    throw error;
+  }
 }
 
 /**
@@ -248,7 +269,7 @@ export function exactIdsAnswer<T>(operation: OperationKey, options: { empty?: T 
   return (text) => {
     if (options.empty !== undefined && text.trim() === "") return options.empty;
     const parsed = checked(text);
-    return mayHoldUnsafeInteger(text) ? (parseJsonLossless(text) as T) : parsed;
+    return mayHoldUnsafeInteger(text) ? (losslessAnswer(() => parseJsonLossless(text)) as T) : parsed;
   };
 }
 

@@ -201,3 +201,83 @@ describe("item 14: one 401 does not brick a plain-token client", () => {
     expect(requests).toBe(2);
   });
 });
+
+const LOOKUP = `${BASE_URL}/v3/users`;
+const USER_LIST = `${BASE_URL}/v2/admin/user/list`;
+const DELEGATES = `${BASE_URL}/v1/admin/user/:uid/delegates`;
+const DEEP = 20_000;
+const deep = "[".repeat(DEEP) + "]".repeat(DEEP);
+
+describe("item 10: a deeply nested lookup or list answer is an unreadable answer, not a RangeError", () => {
+  it("lookup: a PodApiError saying the answer is nested too deep, the body only as an excerpt", async () => {
+    server.use(http.get(LOOKUP, () => HttpResponse.text(`{"users":[{"id":9007199254740993,"x":${deep}}]}`)));
+    const error = await testClient()
+      .users.lookup({ emails: ["ann@acme.com"] })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PodApiError);
+    expect(error).not.toBeInstanceOf(RangeError);
+    expect(error).toMatchObject({ status: 200, method: "GET", path: "/v3/users", attempts: 1 });
+    expect((error as PodApiError).podMessage).toMatch(
+      /^the answer is nested deeper than 100 levels of arrays and objects: \{"users":\[\{"id":9007199254740993,"x":\[\[/,
+    );
+    expect((error as Error).message.length).toBeLessThan(400);
+  });
+
+  it("list: the same, on the first page", async () => {
+    server.use(
+      http.get(USER_LIST, () => HttpResponse.text(`[{"userSystemInfo":{"id":9007199254740993},"x":${deep}}]`)),
+    );
+    const pod = testClient();
+    const error = await (async () => {
+      for await (const _user of pod.users.list()) {
+        // reading
+      }
+    })().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PodApiError);
+    expect((error as PodApiError).podMessage).toMatch(/^the answer is nested deeper than 100 levels/);
+  });
+
+  it("nesting up to the limit is read (the limit is not a refusal of every nested answer)", async () => {
+    const nested = "[".repeat(97) + "]".repeat(97); // the answer object, its users array and a user: 100 levels
+    server.use(
+      http.get(LOOKUP, () =>
+        HttpResponse.text(`{"users":[{"id":9007199254740993,"emailAddress":"ann@acme.com","x":${nested}}]}`),
+      ),
+    );
+    const found = await testClient().users.lookup({ emails: ["ann@acme.com"] });
+    expect(found.users.map((user) => user.id)).toEqual([9007199254740993n]);
+    expect(found.notFound).toEqual([]);
+  });
+});
+
+describe("item 11: listDelegates refuses ids that are not user ids", () => {
+  it.each([
+    ["9223372036854775808", "beyond int64"],
+    ["-5", "negative"],
+    ["0", "zero"],
+    ["1e29", "an exponent"],
+    ["1e3", "an exponent that is an integer"],
+    ["3.0", "a fraction part"],
+  ])("%s (%s): a PodApiError naming the position, not a bigint", async (id) => {
+    server.use(http.get(DELEGATES, () => HttpResponse.text(`[7215545057281, ${id}]`)));
+    const error = await testClient()
+      .users.listDelegates(1)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PodApiError);
+    expect((error as PodApiError).podMessage).toBe(
+      `the answer holds an id at /1 that is not a user id (a positive int64 written in digits): [7215545057281, ${id}]`,
+    );
+  });
+
+  it("ids up to int64's maximum are read exactly", async () => {
+    server.use(
+      http.get(DELEGATES, () => HttpResponse.text("[1, 7215545057281, 9007199254740993, 9223372036854775807]")),
+    );
+    await expect(testClient().users.listDelegates(1)).resolves.toEqual([
+      1n,
+      7215545057281n,
+      9007199254740993n,
+      9223372036854775807n,
+    ]);
+  });
+});
