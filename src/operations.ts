@@ -25,6 +25,7 @@ import type {
 } from "./users.js";
 import {
   checkBody,
+  checkNoControlCharacters,
   exactIdsAnswer,
   fromWire,
   int64ListAnswer,
@@ -61,6 +62,7 @@ export const OPERATIONS = {
       const body = mapList(features, "features", (feature, field) => {
         const wire = toWire(feature, "Feature", field);
         requireFields(fromWire(wire), ["entitlement", "enabled"], field);
+        checkNoControlCharacters((wire as { entitlment?: unknown }).entitlment, `${field}.entitlement`);
         return wire;
       });
       checkBody(body, "FeatureList", "features");

@@ -78,6 +78,29 @@ export function requireFields(value: unknown, fields: readonly string[], field: 
   }
 }
 
+/**
+ * Throws {@link ValidationError} naming `field` when a name (an entitlement) holds a control character: a NUL or a
+ * line break in a feature name is never a real name, and would be written into reports and logs as it is.
+ *
+ * @example
+ * ```ts
+ * checkNoControlCharacters("canCreatePublicRoom\n", "features[0].entitlement"); // throws: holds a control character (U+000A)
+ * ```
+ */
+export function checkNoControlCharacters(value: unknown, field: string): void {
+  if (typeof value !== "string") return;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code >= 0x20 && (code < 0x7f || code > 0x9f)) continue; // C0, DEL and C1 are control characters
+    const hex = code.toString(16).toUpperCase().padStart(4, "0");
+    throw new ValidationError(
+      field,
+      "no control characters",
+      `holds a control character (U+${hex}) at position ${i}; a name is printable text`,
+    );
+  }
+}
+
 /** One error of a validator compiled by Ajv (standalone, `verbose`, so `data` holds the value at fault). */
 export interface AjvError {
   instancePath: string;

@@ -14,6 +14,7 @@ import {
   PodForbiddenError,
   PodNetworkError,
   PodUnauthorizedError,
+  ValidationError,
 } from "../src/index.js";
 import { BASE_URL, FEATURES, items, ON, testClient, useMsw } from "./helpers.js";
 
@@ -279,5 +280,53 @@ describe("item 11: listDelegates refuses ids that are not user ids", () => {
       9007199254740993n,
       9223372036854775807n,
     ]);
+  });
+});
+
+describe("item 11: an entitlement name holding a control character is refused as input", () => {
+  it.each([
+    ["a NUL", "canCreate\u0000PublicRoom", "U+0000", 9],
+    ["a line feed", "canCreatePublicRoom\n", "U+000A", 19],
+    ["a carriage return", "can\rCreatePublicRoom", "U+000D", 3],
+    ["a C1 control", "can\u0085Create", "U+0085", 3],
+  ])("%s: ValidationError naming features[1].entitlement and the rule, nothing sent", async (_what, name, code, at) => {
+    let requests = 0;
+    server.use(
+      http.post(FEATURES, () => {
+        requests++;
+        return HttpResponse.json({ message: "OK" });
+      }),
+    );
+    const error = await testClient()
+      .users.updateFeatures(1, [
+        { entitlement: "sendFilesEnabled", enabled: true },
+        { entitlement: name, enabled: true },
+      ])
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error).toMatchObject({ field: "features[1].entitlement", rule: "no control characters" });
+    expect((error as Error).message).toBe(
+      `features[1].entitlement: holds a control character (${code}) at position ${at}; a name is printable text`,
+    );
+    expect(requests).toBe(0);
+  });
+
+  it("a bulk item with one is a failed item naming it, and the others are sent", async () => {
+    let requests = 0;
+    server.use(
+      http.post(FEATURES, () => {
+        requests++;
+        return HttpResponse.json({ message: "OK" });
+      }),
+    );
+    const report = await testClient().bulk.updateFeatures([
+      { uid: 1, features: ON },
+      { uid: 2, features: [{ entitlement: "a\u0000b", enabled: true }] },
+    ]);
+    expect(report.succeeded).toBe(1);
+    expect(report.failed).toHaveLength(1);
+    expect(report.failed[0]?.error).toBeInstanceOf(ValidationError);
+    expect(report.failed[0]?.error).toMatchObject({ field: "features[0].entitlement", rule: "no control characters" });
+    expect(requests).toBe(1);
   });
 });

@@ -3,14 +3,20 @@
  * (one bulk item per line, the format of `--report` files and journals). Neither reads a file whole.
  */
 
-import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { parse as parseCsv } from "csv-parse";
 import type { AppPatchItem, AppReplaceItem, DelegateUpdateItem, FeatureUpdateItem } from "../bulk.js";
 import { userIdToDecimal } from "../ids.js";
-import { mayHoldUnsafeInteger, parseJsonLossless } from "../json.js";
+import {
+  JsonTooDeepError,
+  MAX_JSON_DEPTH,
+  mayHoldUnsafeInteger,
+  nestedDeeperThan,
+  parseJsonLossless,
+} from "../json.js";
 import { OPERATIONS, WRITE_OPERATIONS, type WriteOperation } from "../operations.js";
 import type { AppEntitlement, AppEntitlementPatch, AppProduct } from "../users.js";
+import { looseIdField, OverlongLine, readLines } from "./lines.js";
 import { escapeInvisible, printable, quote } from "./text.js";
 
 /**
@@ -265,18 +271,24 @@ async function* readJsonLines(
   input: Readable,
   file: string,
 ): AsyncGenerator<SourceRecord<unknown>> {
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  const lines = readLines(input, MAX_ROW_BYTES);
   let line = 0;
   let any = false;
   const keysSeen: KeysSeen = new Map();
   for await (const raw of lines) {
     line++;
+    if (raw instanceof OverlongLine) {
+      any = true;
+      yield { line, error: new InputError(file, line, undefined, "line length", raw.detail) };
+      continue;
+    }
     const text = line === 1 ? raw.replace(/^\uFEFF/, "") : raw;
     if (text.trim() === "") continue;
     any = true;
     let value: unknown;
     try {
       value = JSON.parse(text);
+      if (nestedDeeperThan(text, MAX_JSON_DEPTH)) throw new JsonTooDeepError();
       // Ids beyond 2^53 would be rounded by JSON.parse; read them again as bigints (the facade takes them).
       if (mayHoldUnsafeInteger(text)) value = parseJsonLossless(text);
     } catch (error) {
@@ -286,6 +298,14 @@ async function* readJsonLines(
     }
     if (value === null || typeof value !== "object" || Array.isArray(value)) {
       yield { line, error: new InputError(file, line, undefined, "type object", "each line must be a JSON object") };
+      continue;
+    }
+    const loose = looseIdField(text, value as Record<string, unknown>);
+    if (loose) {
+      const detail =
+        `field ${quote(loose.field)} is written ${printable(loose.written, 40)}, which JSON reads as ${loose.read}: ` +
+        "a user id is written with digits only";
+      yield { line, error: new InputError(file, line, undefined, "integer digits", detail) };
       continue;
     }
     const { [REPORT_KEY]: metadata, ...item } = value as Record<string, unknown>;
