@@ -6,7 +6,6 @@
  */
 import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
-import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { parse as parseCsv } from "csv-parse";
 import type { PodClient } from "../client.js";
@@ -16,6 +15,7 @@ import { AuthenticationError } from "../rsa-auth.js";
 import { schedule } from "../scheduler.js";
 import { EXIT, type ExportArgs, UsageError } from "./args.js";
 import { type CurrentOf, READ_CALL, readCurrent } from "./changes.js";
+import { OverlongLine, readLines } from "./lines.js";
 import { counterRenderer } from "./progress.js";
 import { CSV_COLUMNS, formatFor, InputError, MAX_ROW_BYTES } from "./readers.js";
 import type { CliIo } from "./run.js";
@@ -413,10 +413,14 @@ async function* readCsvUsers(file: string): AsyncGenerator<Named | InputError> {
 }
 
 async function* readJsonUsers(file: string): AsyncGenerator<Named | InputError> {
-  const lines = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
+  const lines = readLines(createReadStream(file), MAX_ROW_BYTES);
   let line = 0;
   for await (const raw of lines) {
     line++;
+    if (raw instanceof OverlongLine) {
+      yield new InputError(file, line, undefined, "line length", raw.detail);
+      continue;
+    }
     const text = line === 1 ? raw.replace(/^\uFEFF/, "") : raw;
     if (text.trim() === "") continue;
     let value: unknown;
