@@ -1,7 +1,9 @@
 import createClient, { type Client, createQuerySerializer, defaultPathSerializer } from "openapi-fetch";
 import type { paths } from "../generated/pod-api.js";
+import { DEFAULT_MAX_ANSWER_BYTES } from "./answer-body.js";
 import { type SessionTokenProvider, SessionTokens } from "./auth.js";
 import { BulkAdmin } from "./bulk.js";
+import { describeValueKind } from "./errors.js";
 import { pipelineFetch, requestClass } from "./fetch-adapter.js";
 import { loginLane, PodHttp } from "./http.js";
 import { AdaptiveRateLimiter, type RateLimitOptions } from "./rate-limiter.js";
@@ -47,6 +49,18 @@ export interface PodClientOptions {
    * pool owned by the client, several times faster than `fetch` at bulk concurrency.
    */
   fetch?: FetchLike;
+  /**
+   * The largest answer the client reads, in bytes: received, and once inflated when the pod compressed it. Reading
+   * stops as soon as an answer passes it, and the call fails with a {@link PodApiError} saying so, without retries.
+   * Pod admin answers are far smaller (a page of 1,000 users is ~0.5 MB). Default {@link DEFAULT_MAX_ANSWER_BYTES},
+   * 8 MiB; an integer from 1,024.
+   *
+   * @example
+   * ```ts
+   * const pod = createPodClient({ baseUrl, sessionToken, maxAnswerBytes: 32 * 1024 * 1024 }); // 32 MiB
+   * ```
+   */
+  maxAnswerBytes?: number;
 }
 
 /**
@@ -187,7 +201,7 @@ function uidPathSerializer(url: string, params: Record<string, unknown>): string
 
 function createInternals(options: PodClientOptions) {
   if (options === null || typeof options !== "object") throw new TypeError("createPodClient needs an options object");
-  const known = ["baseUrl", "sessionToken", "retry", "timeoutMs", "rateLimit", "fetch"];
+  const known = ["baseUrl", "sessionToken", "retry", "timeoutMs", "rateLimit", "fetch", "maxAnswerBytes"];
   for (const key of Object.keys(options)) {
     if (!known.includes(key))
       throw new TypeError(`${key} is not an option of createPodClient; expected one of: ${known.join(", ")}`);
@@ -201,9 +215,21 @@ function createInternals(options: PodClientOptions) {
     throw new TypeError("fetch must be a function");
   const transport: Transport = options.fetch ? fetchTransport(options.fetch) : undiciTransport();
   const defaults: CallDefaults = { retry: resolveRetry(DEFAULT_RETRY, options.retry, "retry"), timeoutMs };
-  const tokens = new SessionTokens(options.sessionToken, Date.now, loginLane(transport, defaults));
+  const maxAnswerBytes = checkMaxAnswerBytes(options.maxAnswerBytes);
+  const tokens = new SessionTokens(options.sessionToken, Date.now, loginLane(transport, defaults, maxAnswerBytes));
   const limiter = new AdaptiveRateLimiter(checkRateLimit(options.rateLimit));
-  return { baseUrl, http: new PodHttp(baseUrl, tokens, transport, limiter), defaults, transport };
+  const http = new PodHttp(baseUrl, tokens, transport, limiter);
+  http.maxAnswerBytes = maxAnswerBytes;
+  return { baseUrl, http, defaults, transport };
+}
+
+function checkMaxAnswerBytes(value: unknown): number {
+  if (value === undefined) return DEFAULT_MAX_ANSWER_BYTES;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1024) {
+    const got = typeof value === "number" ? String(value) : describeValueKind(value);
+    throw new RangeError(`maxAnswerBytes must be an integer number of bytes from 1024, got ${got}`);
+  }
+  return value;
 }
 
 function checkRateLimit(value: unknown): RateLimitOptions {

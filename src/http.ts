@@ -1,3 +1,4 @@
+import { AnswerTooLargeError, DEFAULT_MAX_ANSWER_BYTES } from "./answer-body.js";
 import type { SessionTokenContext, SessionTokens } from "./auth.js";
 import { type CircuitBreakerName, describeCause, PodApiError, PodNetworkError, podApiErrorFor } from "./errors.js";
 import type { AdaptiveRateLimiter } from "./rate-limiter.js";
@@ -151,6 +152,8 @@ export class PodHttp {
   readonly #transport: Transport;
   readonly limiter: AdaptiveRateLimiter | undefined;
   readonly connectivity: ConnectivityBreaker;
+  /** The largest answer read, in bytes (received, and inflated when compressed); a larger one is a PodApiError. */
+  maxAnswerBytes = DEFAULT_MAX_ANSWER_BYTES;
 
   constructor(
     baseUrl: string,
@@ -205,6 +208,12 @@ export class PodHttp {
         response = await this.#attempt(call, token, traceId);
       } catch (error) {
         if (sessionProbe) session?.released();
+        if (error instanceof AnswerTooLargeError) {
+          // The pod answered, too much: the same call would get the same answer, so it is not retried.
+          this.connectivity.answered();
+          limiter?.answered(ticket, error.status);
+          throw this.#tooLargeError(call, attempts, traceId, error);
+        }
         limiter?.noAnswer(ticket);
         if (signal?.aborted) {
           this.connectivity.released(gate === "probe");
@@ -311,6 +320,7 @@ export class PodHttp {
         headers,
         body,
         signal: attempt,
+        maxBytes: this.maxAnswerBytes,
       });
     } catch (error) {
       throw attempt.reason === TIMED_OUT ? TIMED_OUT : error;
@@ -338,6 +348,19 @@ export class PodHttp {
       ...pod,
       note,
       circuitBreaker: "session" satisfies CircuitBreakerName,
+    });
+  }
+
+  #tooLargeError(call: PodCall, attempts: number, traceId: string, error: AnswerTooLargeError): PodApiError {
+    const echoed = error.headers["x-trace-id"];
+    return podApiErrorFor({
+      status: error.status,
+      method: call.method,
+      path: call.path,
+      uid: call.uid,
+      attempts,
+      requestId: (Array.isArray(echoed) ? echoed.join(", ") : echoed) ?? traceId,
+      podMessage: error.detail,
     });
   }
 
@@ -419,8 +442,10 @@ function requestIdOf(response: WireResponse, sent: string): string {
 export function loginLane(
   transport: Transport,
   defaults: { retry: Required<RetryOptions>; timeoutMs: number },
+  maxAnswerBytes = DEFAULT_MAX_ANSWER_BYTES,
 ): SessionTokenContext {
   const http = new PodHttp("", undefined, transport, undefined);
+  http.maxAnswerBytes = maxAnswerBytes;
   return {
     async send({ url, body, retry, timeoutMs }) {
       const { response, attempts, requestId } = await http.exchange({

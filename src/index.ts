@@ -1,3 +1,4 @@
+export { DEFAULT_MAX_ANSWER_BYTES } from "./answer-body.js";
 export type { SessionTokenContext, SessionTokenProvider } from "./auth.js";
 export {
   type AppPatchItem,

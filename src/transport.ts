@@ -1,4 +1,5 @@
 import type { Dispatcher } from "undici";
+import { DEFAULT_MAX_ANSWER_BYTES, readFetchBody, readUndiciBody } from "./answer-body.js";
 
 /** One HTTP exchange as the pipeline sees it: small JSON in, small JSON out. */
 export interface WireRequest {
@@ -7,6 +8,8 @@ export interface WireRequest {
   headers: Record<string, string>;
   body?: string | undefined;
   signal?: AttemptSignal | undefined;
+  /** The largest answer to read, in bytes, received or inflated; default {@link DEFAULT_MAX_ANSWER_BYTES}. */
+  maxBytes?: number | undefined;
 }
 
 type AbortListener = () => void;
@@ -51,7 +54,7 @@ export class AttemptSignal {
   }
 }
 
-/** The answer, body read in full (Pod admin answers are small). */
+/** The answer, body read in full up to the request's `maxBytes` (Pod admin answers are small). */
 export interface WireResponse {
   status: number;
   /** Lower-case names. */
@@ -159,7 +162,8 @@ class UndiciSender {
     this.#agent = new undici.Agent(KEEP_ALIVE);
   }
 
-  async send({ url, method, headers, body, signal }: WireRequest): Promise<WireResponse> {
+  async send({ url, method, headers, body, signal, maxBytes }: WireRequest): Promise<WireResponse> {
+    const limit = maxBytes ?? DEFAULT_MAX_ANSWER_BYTES;
     const lanes = this.#closed ? undefined : this.#lanesFor(url);
     if (lanes === undefined) {
       const res = await this.#undici.request(url, {
@@ -170,7 +174,7 @@ class UndiciSender {
         signal: signal as unknown as AbortSignal | undefined,
         dispatcher: this.#agent,
       });
-      return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+      return { status: res.statusCode, headers: res.headers, body: await readUndiciBody(res, limit) };
     }
     let lane: Lane | undefined;
     for (const candidate of lanes.list) {
@@ -197,7 +201,7 @@ class UndiciSender {
         body,
         signal: signal as unknown as AbortSignal | undefined,
       });
-      return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+      return { status: res.statusCode, headers: res.headers, body: await readUndiciBody(res, limit) };
     } finally {
       lane.inFlight--;
     }
@@ -237,7 +241,7 @@ class UndiciSender {
 
 /** Adapts a user-supplied `fetch` (a proxy, a test double, msw's patched global) to the pipeline. */
 export function fetchTransport(fetchFn: FetchLike): Transport {
-  const transport = async ({ url, method, headers, body, signal }: WireRequest): Promise<WireResponse> => {
+  const transport = async ({ url, method, headers, body, signal, maxBytes }: WireRequest): Promise<WireResponse> => {
     // A user's fetch expects a real AbortSignal: link one to the attempt's.
     let fetchSignal: AbortSignal | null = null;
     if (signal) {
@@ -247,7 +251,8 @@ export function fetchTransport(fetchFn: FetchLike): Transport {
       fetchSignal = controller.signal;
     }
     const res = await fetchFn(url, { method, headers, body: body ?? null, signal: fetchSignal });
-    return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
+    const text = await readFetchBody(res, maxBytes ?? DEFAULT_MAX_ANSWER_BYTES);
+    return { status: res.status, headers: Object.fromEntries(res.headers), body: text };
   };
   // A fetch you gave owns its connections: closing the client leaves them to you.
   return Object.assign(transport, { close: async () => {} });

@@ -5,14 +5,18 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { gzipSync } from "node:zlib";
 import { HttpResponse, http } from "msw";
+import { fetch as undiciFetch } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   createPodClient,
+  type FetchLike,
   PodApiError,
   PodError,
   PodForbiddenError,
   PodNetworkError,
+  PodServerError,
   PodUnauthorizedError,
   ValidationError,
 } from "../src/index.js";
@@ -328,5 +332,131 @@ describe("item 11: an entitlement name holding a control character is refused as
     expect(report.failed[0]?.error).toBeInstanceOf(ValidationError);
     expect(report.failed[0]?.error).toMatchObject({ field: "features[0].entitlement", rule: "no control characters" });
     expect(requests).toBe(1);
+  });
+});
+
+describe("item 3: an answer has a size limit (8 MiB by default), received and inflated", () => {
+  const MiB = 1024 * 1024;
+  // 64 MiB of "[" gzip to ~64 KB: a small answer on the wire that inflates far past the limit.
+  const bomb = gzipSync(Buffer.alloc(64 * MiB, "["), { level: 9 });
+
+  /** Serves `handle` to both transports: the default (undici) and `fetch: globalThis.fetch`. */
+  const transports = [
+    ["the default transport", {}],
+    // undici's fetch, the one Node's global fetch is built from (msw patches the global one in this file).
+    ["the fetch option", { fetch: undiciFetch as unknown as FetchLike }],
+  ] as const;
+
+  async function call(options: object, handle: (req: IncomingMessage, res: ServerResponse) => void, extra = {}) {
+    const pod = await localPod(handle);
+    const client = createPodClient({ baseUrl: pod.baseUrl, sessionToken: "tok-1", ...options, ...extra });
+    const started = Date.now();
+    try {
+      const error = await client.users.listFeatures(5).catch((e: unknown) => e);
+      return { error, requests: pod.requests.length, ms: Date.now() - started };
+    } finally {
+      await client.close();
+    }
+  }
+
+  function expectTooLarge(error: unknown, how: RegExp, status = 200) {
+    expect(error).toBeInstanceOf(PodApiError);
+    expect(error).not.toBeInstanceOf(PodNetworkError);
+    expect(error).toMatchObject({ status, method: "GET", path: "/v1/admin/user/5/features", uid: "5", attempts: 1 });
+    const message = (error as PodApiError).podMessage ?? "";
+    expect(message).toMatch(/^the answer is larger than 8 MiB, the limit of an answer \(option maxAnswerBytes\): /);
+    expect(message).toMatch(how);
+  }
+
+  it.each(transports)("%s: a Content-Length over the limit is refused unread, not retried", async (_name, options) => {
+    const { error, requests } = await call(options, (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": String(400 * MiB) });
+      res.write("[");
+      // never sends the rest: the client must not wait for it
+    });
+    expectTooLarge(error, /its Content-Length says so, and it was not read$/);
+    expect(requests).toBe(1);
+  });
+
+  it.each(transports)("%s: an endless body (no length) is cut at the limit, not retried", async (_name, options) => {
+    const chunk = Buffer.alloc(64 * 1024, " ");
+    const { error, requests, ms } = await call(options, (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      const pump = () => {
+        while (!res.destroyed && res.write(chunk)) {}
+        if (!res.destroyed) res.once("drain", pump);
+      };
+      pump();
+    });
+    expectTooLarge(error, /it was not read further$/);
+    expect(requests).toBe(1);
+    expect(ms).toBeLessThan(10_000);
+  });
+
+  it.each(transports)(
+    "%s: a gzip bomb is inflated no further than the limit, and is not a network error",
+    async (_name, options) => {
+      const { error, requests } = await call(options, (_req, res) => {
+        res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" });
+        res.end(bomb);
+      });
+      expect(bomb.length).toBeLessThan(MiB);
+      expectTooLarge(error, /once inflated \(it was compressed\); it was not inflated further$/);
+      expect(requests).toBe(1);
+    },
+  );
+
+  it("a 503 over the limit is a PodServerError saying so, not retried", async () => {
+    const { error, requests } = await call({}, (_req, res) => {
+      res.writeHead(503, { "content-type": "text/html" });
+      res.end(Buffer.alloc(9 * MiB, "x"));
+    });
+    expect(error).toBeInstanceOf(PodServerError);
+    expectTooLarge(error, /it was not read further$/, 503);
+    expect(requests).toBe(1);
+  });
+
+  it.each(transports)(
+    "%s: answers within the limit are read, compressed or not, with or without a length",
+    async (_name, options) => {
+      const features = JSON.stringify([{ entitlment: "canCreatePublicRoom", enabled: true }]);
+      for (const [headers, body] of [
+        [{ "content-length": String(Buffer.byteLength(features)) }, features],
+        [{}, features],
+        [{ "content-encoding": "gzip" }, gzipSync(features)],
+      ] as const) {
+        const pod = await localPod((_req, res) => {
+          res.writeHead(200, { "content-type": "application/json", ...headers });
+          res.end(body);
+        });
+        const client = createPodClient({ baseUrl: pod.baseUrl, sessionToken: "tok-1", ...options });
+        await expect(client.users.listFeatures(5)).resolves.toEqual([
+          { entitlement: "canCreatePublicRoom", enabled: true },
+        ]);
+        await client.close();
+      }
+    },
+  );
+
+  it("maxAnswerBytes sets the limit: an answer one byte over it is refused, one at it is read", async () => {
+    const at = `[${" ".repeat(2048 - 2)}]`;
+    const read = await call({}, (_req, res) => res.end(at), { maxAnswerBytes: 2048 });
+    expect(read.error).toEqual([]);
+    const over = await call({}, (_req, res) => res.end(`${at} `), { maxAnswerBytes: 2048 });
+    expect(over.error).toBeInstanceOf(PodApiError);
+    expect((over.error as PodApiError).podMessage).toBe(
+      "the answer is larger than 2 KiB, the limit of an answer (option maxAnswerBytes): its Content-Length says so, and it was not read",
+    );
+  });
+
+  it.each([
+    [1023, "1023"],
+    [1.5e6 + 0.5, "1500000.5"],
+    ["8MB", "a string"],
+    [Number.POSITIVE_INFINITY, "Infinity"],
+  ])("maxAnswerBytes: %s is refused at client creation", (value, got) => {
+    expect(() => testClient({ maxAnswerBytes: value as number })).toThrow(
+      new RangeError(`maxAnswerBytes must be an integer number of bytes from 1024, got ${got}`),
+    );
   });
 });

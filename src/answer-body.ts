@@ -1,0 +1,185 @@
+/**
+ * Reading an answer's body with a bound on its size, for both transports. Pod admin answers are small (a user's
+ * features, a page of 1,000 users: well under 1 MB); a body read whole whatever its size let one hostile or broken
+ * answer take gigabytes (a 400 MB `listFeatures` took 2 GB, a 1 MB gzip bomb inflated past 1.2 GB). The bound
+ * applies to the bytes received and, for a compressed answer, to the bytes it inflates to; reading stops as soon as
+ * either passes it.
+ */
+import type { Readable } from "node:stream";
+import { promisify } from "node:util";
+import { brotliDecompress, gunzip, inflate, inflateRaw } from "node:zlib";
+
+/**
+ * The largest answer the client reads, in bytes, when `createPodClient({ maxAnswerBytes })` does not say: 8 MiB.
+ *
+ * @example
+ * ```ts
+ * console.log(DEFAULT_MAX_ANSWER_BYTES); // 8388608
+ * ```
+ */
+export const DEFAULT_MAX_ANSWER_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Thrown by a transport for an answer over the limit, with what was known of it: the pipeline turns it into a
+ * `PodApiError` (the pod did answer) and does not retry (the same call would get the same answer).
+ * @internal
+ */
+export class AnswerTooLargeError extends Error {
+  override name = "AnswerTooLargeError";
+  constructor(
+    /** The answer's HTTP status. */
+    readonly status: number,
+    /** Its headers, lower-case names. */
+    readonly headers: Record<string, string | string[] | undefined>,
+    /** The limit it passed, in bytes. */
+    readonly limit: number,
+    /** How it was found: by its `Content-Length`, while receiving it, or while inflating it. */
+    readonly found: "declared" | "received" | "inflated",
+  ) {
+    super(`the answer is larger than ${describeBytes(limit)}`);
+  }
+
+  /** The problem in words, for the `PodApiError`'s `podMessage`. */
+  get detail(): string {
+    const how =
+      this.found === "declared"
+        ? "its Content-Length says so, and it was not read"
+        : this.found === "inflated"
+          ? "once inflated (it was compressed); it was not inflated further"
+          : "it was not read further";
+    return `the answer is larger than ${describeBytes(this.limit)}, the limit of an answer (option maxAnswerBytes): ${how}`;
+  }
+}
+
+/** `8 MiB`, `1.5 MiB`, or `1,000 bytes`. @internal */
+export function describeBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024 && bytes % (64 * 1024) === 0) return `${bytes / 1024 / 1024} MiB`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes.toLocaleString("en")} bytes`;
+}
+
+/** An answer of undici's `request()`, as far as reading its body goes. @internal */
+export interface UndiciAnswer {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable & { text(): Promise<string> };
+}
+
+/**
+ * The body of an undici answer as text, at most `limit` bytes received and, when the pod compressed it anyway (the
+ * client never asks it to), at most `limit` bytes once inflated. Throws {@link AnswerTooLargeError} past either,
+ * having destroyed the body (its connection is not reused).
+ * @internal
+ */
+export async function readUndiciBody(res: UndiciAnswer, limit: number): Promise<string> {
+  const encoding = contentEncoding(res.headers["content-encoding"]);
+  const declared = contentLength(res.headers["content-length"]);
+  if (declared !== undefined && declared > limit) {
+    discard(res.body);
+    throw new AnswerTooLargeError(res.statusCode, res.headers, limit, "declared");
+  }
+  // The usual answer: its length known and within the limit (undici refuses a body longer than it declared).
+  if (declared !== undefined && encoding.length === 0) return res.body.text();
+  const chunks: Buffer[] = [];
+  let received = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    received += chunk.length;
+    if (received > limit) {
+      discard(res.body);
+      throw new AnswerTooLargeError(res.statusCode, res.headers, limit, "received");
+    }
+    chunks.push(chunk);
+  }
+  const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
+  if (encoding.length === 0) return raw.toString("utf8");
+  return (await decode(raw, encoding, limit, res.statusCode, res.headers)).toString("utf8");
+}
+
+/**
+ * The body of a `fetch` answer as text, at most `limit` bytes. `fetch` inflates a compressed answer itself as it is
+ * read, so the count is of inflated bytes, and reading stops (the stream cancelled, no more inflated) once it passes
+ * the limit; a `Content-Length` over the limit (the compressed size, when compressed) is refused before any read.
+ * @internal
+ */
+export async function readFetchBody(res: Response, limit: number): Promise<string> {
+  const headers = Object.fromEntries(res.headers);
+  const declared = contentLength(res.headers.get("content-length") ?? undefined);
+  if (declared !== undefined && declared > limit) {
+    await res.body?.cancel().catch(() => {});
+    throw new AnswerTooLargeError(res.status, headers, limit, "declared");
+  }
+  if (res.body === null) return "";
+  const compressed = contentEncoding(res.headers.get("content-encoding") ?? undefined).length > 0;
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    received += value.byteLength;
+    if (received > limit) {
+      await reader.cancel().catch(() => {});
+      throw new AnswerTooLargeError(res.status, headers, limit, compressed ? "inflated" : "received");
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, received).toString("utf8");
+}
+
+const gunzipAsync = promisify(gunzip);
+const inflateAsync = promisify(inflate);
+const inflateRawAsync = promisify(inflateRaw);
+const brotliAsync = promisify(brotliDecompress);
+
+/** Undoes the encodings (applied in order, so undone last first) with the limit on each output. */
+async function decode(
+  raw: Buffer,
+  encodings: string[],
+  limit: number,
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+): Promise<Buffer> {
+  let data = raw;
+  for (const encoding of [...encodings].reverse()) {
+    const options = { maxOutputLength: limit };
+    try {
+      if (encoding === "gzip" || encoding === "x-gzip") data = await gunzipAsync(data, options);
+      else if (encoding === "br") data = await brotliAsync(data, options);
+      else if (encoding === "deflate") {
+        // HTTP's "deflate" is zlib-wrapped; some servers send it raw.
+        data = await inflateAsync(data, options).catch((error: NodeJS.ErrnoException) => {
+          if (error.code === "ERR_BUFFER_TOO_LARGE") throw error;
+          return inflateRawAsync(data, options);
+        });
+      } else return data; // an encoding the client does not know: the text as it came, refused as not JSON
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
+        throw new AnswerTooLargeError(status, headers, limit, "inflated");
+      }
+      return data; // not what it claims to be: refused as not JSON by the decoder
+    }
+  }
+  return data;
+}
+
+/** Stops reading a body and closes its connection; undici's "aborted" error that follows is expected. */
+function discard(body: Readable): void {
+  body.on("error", () => {});
+  body.destroy();
+}
+
+/** The encodings of a `Content-Encoding` header, lower case, `identity` left out. */
+function contentEncoding(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  const text = Array.isArray(value) ? value.join(",") : value;
+  return text
+    .split(",")
+    .map((encoding) => encoding.trim().toLowerCase())
+    .filter((encoding) => encoding !== "" && encoding !== "identity");
+}
+
+function contentLength(value: string | string[] | undefined): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (text === undefined || !/^\d+$/.test(text.trim())) return undefined;
+  return Number(text.trim());
+}
