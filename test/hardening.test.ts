@@ -8,11 +8,13 @@ import type { AddressInfo } from "node:net";
 import { gzipSync } from "node:zlib";
 import { HttpResponse, http } from "msw";
 import { fetch as undiciFetch } from "undici";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { SessionTokens } from "../src/auth.js";
 import {
   createPodClient,
   type FetchLike,
   PodApiError,
+  PodBadRequestError,
   PodError,
   PodForbiddenError,
   PodNetworkError,
@@ -458,5 +460,146 @@ describe("item 3: an answer has a size limit (8 MiB by default), received and in
     expect(() => testClient({ maxAnswerBytes: value as number })).toThrow(
       new RangeError(`maxAnswerBytes must be an integer number of bytes from 1024, got ${got}`),
     );
+  });
+});
+
+describe("item 15: gaps mutation testing found in the retry and session tests", () => {
+  it("a token from a provider is redacted when the pod echoes it, in an error and in an unreadable answer", async () => {
+    const token = "provider-token-7d41c9e2";
+    server.use(
+      http.post(FEATURES, ({ request }) =>
+        HttpResponse.json({ message: `bad token ${request.headers.get("sessionToken")}` }, { status: 400 }),
+      ),
+      http.get(FEATURES_LIST, ({ request }) =>
+        HttpResponse.text(`<html>${request.headers.get("sessionToken")}</html>`),
+      ),
+    );
+    const pod = testClient({ sessionToken: async () => token });
+    const refused = await pod.users.updateFeatures(1, ON).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(PodBadRequestError);
+    expect((refused as PodApiError).podMessage).toBe("bad token [redacted]");
+    expect(everySerialization(refused)).not.toContain(token);
+    const unreadable = await pod.users.listFeatures(1).catch((e: unknown) => e);
+    expect(unreadable).toBeInstanceOf(PodApiError);
+    expect((unreadable as PodApiError).podMessage).toBe("the answer is not JSON: <html>[redacted]</html>");
+    expect(everySerialization(unreadable)).not.toContain(token);
+  });
+
+  it("aborting during a 5 s backoff settles at once (well under 1 s), with the signal's reason", async () => {
+    let requests = 0;
+    let firstAnswered: () => void = () => {};
+    const answered = new Promise<void>((resolve) => {
+      firstAnswered = resolve;
+    });
+    server.use(
+      http.post(FEATURES, () => {
+        requests++;
+        setTimeout(firstAnswered, 20); // once the answer is back and the backoff started
+        return HttpResponse.json({ message: "busy" }, { status: 503 });
+      }),
+    );
+    const pod = testClient({ retry: { maxAttempts: 3, initialDelayMs: 5_000, maxDelayMs: 5_000 } });
+    const controller = new AbortController();
+    const call = pod.users.updateFeatures(1, ON, { signal: controller.signal }).catch((e: unknown) => e);
+    await answered;
+    const reason = new Error("stopped by the user");
+    const started = performance.now();
+    controller.abort(reason);
+    expect(await call).toBe(reason);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(requests).toBe(1);
+  });
+
+  it.each([
+    [{ maxAttempts: 2.5 }, RangeError, "retry.maxAttempts must be an integer ≥ 1, got 2.5"],
+    [[], TypeError, "retry must be an object such as { maxAttempts: 3 }, got an array"],
+    [{ maxAttempts: 0 }, RangeError, "retry.maxAttempts must be an integer ≥ 1, got 0"],
+  ])("retry %j is refused at client creation", (retry, ErrorClass, message) => {
+    const create = () => createPodClient({ baseUrl: BASE_URL, sessionToken: "t", retry: retry as never });
+    expect(create).toThrow(ErrorClass);
+    expect(create).toThrow(message);
+  });
+
+  it("Retry-After: 1.25 is waited as 1,250 ms before the retry", async () => {
+    const at: number[] = [];
+    server.use(
+      http.post(FEATURES, () => {
+        at.push(performance.now());
+        return at.length === 1
+          ? HttpResponse.json({ message: "slow down" }, { status: 429, headers: { "retry-after": "1.25" } })
+          : HttpResponse.json({ message: "OK" });
+      }),
+    );
+    await testClient().users.updateFeatures(1, ON);
+    expect(at).toHaveLength(2);
+    const waited = (at[1] as number) - (at[0] as number);
+    expect(waited).toBeGreaterThanOrEqual(1_200);
+    expect(waited).toBeLessThan(2_000);
+  });
+
+  it("status 599 is a server error: retried, then a PodServerError with status 599", async () => {
+    let requests = 0;
+    server.use(
+      http.post(FEATURES, () => {
+        requests++;
+        return HttpResponse.json({ message: "network connect timeout" }, { status: 599 });
+      }),
+    );
+    const error = await testClient({ retry: { maxAttempts: 3 } })
+      .users.updateFeatures(1, ON)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PodServerError);
+    expect(error).toMatchObject({ status: 599, attempts: 3, podMessage: "network connect timeout" });
+    expect(requests).toBe(3);
+  });
+
+  it("a plain token's breaker (fake clock): one probe at a time, now and after the 60 s a provider rests", async () => {
+    let clock = 0;
+    const tokens = new SessionTokens("plain-token-9", () => clock);
+    expect(tokens.admit()).toBeUndefined();
+    const refused = await tokens.renew("plain-token-9").catch((e: unknown) => e);
+    expect(refused).toMatchObject({ note: expect.stringContaining("there is no provider to renew it") });
+    for (const later of [0, 59_999, 60_000, 3_600_000]) {
+      clock = later;
+      expect(tokens.blocked()).toBeUndefined(); // a call may go…
+      expect(tokens.admit()).toBe("probe"); // …as the one probe,
+      expect(tokens.admit()).toMatchObject({ note: expect.any(String) }); // and no other while it is out
+      tokens.released();
+    }
+    expect(tokens.admit()).toBe("probe");
+    tokens.accepted("plain-token-9");
+    expect(tokens.admit()).toBeUndefined();
+    expect(tokens.admit()).toBeUndefined(); // closed: every call goes
+    expect(tokens.current()).toBe("plain-token-9");
+  });
+
+  it("a provider's breaker (fake timers, through the client): calls fail fast, then after 60 s one login is tried", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      let requests = 0;
+      server.use(
+        http.post(FEATURES, () => {
+          requests++;
+          return HttpResponse.json({ message: "expired" }, { status: 401 });
+        }),
+      );
+      let asked = 0;
+      const pod = testClient({ sessionToken: async () => `token-${++asked}`, retry: { maxAttempts: 1 } });
+      for (let i = 0; i < 3; i++) await pod.users.updateFeatures(1, ON).catch(() => undefined);
+      expect(asked).toBe(3);
+      const resting = await pod.users.updateFeatures(1, ON).catch((e: unknown) => e);
+      expect(resting).toBeInstanceOf(PodUnauthorizedError);
+      expect(resting).toMatchObject({ attempts: 0, circuitBreaker: "session" });
+      const sent = requests;
+      vi.setSystemTime(Date.now() + 59_000);
+      await pod.users.updateFeatures(1, ON).catch(() => undefined);
+      expect([asked, requests]).toEqual([3, sent]);
+      vi.setSystemTime(Date.now() + 1_000);
+      await pod.users.updateFeatures(1, ON).catch(() => undefined);
+      expect(asked).toBe(4);
+      expect(requests).toBe(sent + 1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
