@@ -51,6 +51,65 @@ export class AnswerTooLargeError extends Error {
   }
 }
 
+/** An answer up to this size is read at once, whatever else is being read. */
+export const SMALL_ANSWER_BYTES = 64 * 1024;
+/** Answers over {@link SMALL_ANSWER_BYTES} a client reads at the same time; others wait for their turn. */
+export const LARGE_ANSWERS_AT_ONCE = 2;
+
+/** What an attempt's abort looks like to a wait: undici's EventEmitter-like signal or an AbortSignal. */
+interface AbortLike {
+  aborted: boolean;
+  reason?: unknown;
+  once(event: "abort", listener: () => void): unknown;
+  removeListener(event: "abort", listener: () => void): unknown;
+}
+
+/**
+ * The turns of large answers: a client reads at most {@link LARGE_ANSWERS_AT_ONCE} answers over
+ * {@link SMALL_ANSWER_BYTES} at the same time, so the memory answers take stays bounded at any concurrency (about
+ * `LARGE_ANSWERS_AT_ONCE × maxAnswerBytes` plus 64 KiB per call in flight), even when every answer is hostile. An
+ * answer waiting for its turn is not read (its socket pushes back), and its attempt's timeout still runs.
+ * @internal
+ */
+export class LargeAnswerTurns {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(turns = LARGE_ANSWERS_AT_ONCE) {
+    this.#free = turns;
+  }
+
+  /** Resolves to a release function once a turn is free; rejects with the signal's reason if it aborts first. */
+  take(signal?: AbortLike): Promise<() => void> {
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free++;
+    };
+    if (this.#free > 0) {
+      this.#free--;
+      return Promise.resolve(release);
+    }
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const granted = () => {
+        signal?.removeListener("abort", aborted);
+        resolve(release);
+      };
+      const aborted = () => {
+        const at = this.#waiting.indexOf(granted);
+        if (at >= 0) this.#waiting.splice(at, 1);
+        reject(signal?.reason);
+      };
+      signal?.once("abort", aborted);
+      this.#waiting.push(granted);
+    });
+  }
+}
+
 /** `8 MiB`, `1.5 MiB`, or `1,000 bytes`. @internal */
 export function describeBytes(bytes: number): string {
   if (bytes >= 1024 * 1024 && bytes % (64 * 1024) === 0) return `${bytes / 1024 / 1024} MiB`;
@@ -68,40 +127,67 @@ export interface UndiciAnswer {
 /**
  * The body of an undici answer as text, at most `limit` bytes received and, when the pod compressed it anyway (the
  * client never asks it to), at most `limit` bytes once inflated. Throws {@link AnswerTooLargeError} past either,
- * having destroyed the body (its connection is not reused).
+ * having destroyed the body (its connection is not reused). Past {@link SMALL_ANSWER_BYTES} (or to inflate), reading
+ * waits for one of the client's `turns`.
  * @internal
  */
-export async function readUndiciBody(res: UndiciAnswer, limit: number): Promise<string> {
+export async function readUndiciBody(
+  res: UndiciAnswer,
+  limit: number,
+  turns?: LargeAnswerTurns,
+  signal?: AbortLike,
+): Promise<string> {
   const encoding = contentEncoding(res.headers["content-encoding"]);
   const declared = contentLength(res.headers["content-length"]);
   if (declared !== undefined && declared > limit) {
     discard(res.body);
     throw new AnswerTooLargeError(res.statusCode, res.headers, limit, "declared");
   }
-  // The usual answer: its length known and within the limit (undici refuses a body longer than it declared).
-  if (declared !== undefined && encoding.length === 0) return res.body.text();
-  const chunks: Buffer[] = [];
-  let received = 0;
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    received += chunk.length;
-    if (received > limit) {
-      discard(res.body);
-      throw new AnswerTooLargeError(res.statusCode, res.headers, limit, "received");
+  // The usual answer: its length known, small, not compressed (undici refuses a body longer than it declared).
+  if (declared !== undefined && declared <= SMALL_ANSWER_BYTES && encoding.length === 0) return res.body.text();
+  let release: (() => void) | undefined;
+  const turn = () => (turns ? turns.take(signal) : Promise.resolve(() => {}));
+  // Reading may stop early (too large, aborted): undici then reports the body "aborted", which is expected.
+  res.body.on("error", ignore);
+  try {
+    if (declared !== undefined && encoding.length === 0) {
+      release = await turn();
+      return await res.body.text();
     }
-    chunks.push(chunk);
+    const chunks: Buffer[] = [];
+    let received = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      received += chunk.length;
+      if (received > limit) throw new AnswerTooLargeError(res.statusCode, res.headers, limit, "received");
+      chunks.push(chunk);
+      // Past the small size, wait for a turn before reading on (the stream is not read meanwhile).
+      if (release === undefined && received > SMALL_ANSWER_BYTES) release = await turn();
+    }
+    const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
+    if (encoding.length === 0) return raw.toString("utf8");
+    release ??= await turn(); // inflating may take up to the limit
+    return (await decode(raw, encoding, limit, res.statusCode, res.headers)).toString("utf8");
+  } catch (error) {
+    discard(res.body); // not read to its end: its connection is closed, not reused
+    throw error;
+  } finally {
+    release?.();
   }
-  const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
-  if (encoding.length === 0) return raw.toString("utf8");
-  return (await decode(raw, encoding, limit, res.statusCode, res.headers)).toString("utf8");
 }
 
 /**
  * The body of a `fetch` answer as text, at most `limit` bytes. `fetch` inflates a compressed answer itself as it is
  * read, so the count is of inflated bytes, and reading stops (the stream cancelled, no more inflated) once it passes
  * the limit; a `Content-Length` over the limit (the compressed size, when compressed) is refused before any read.
+ * Past {@link SMALL_ANSWER_BYTES}, reading waits for one of the client's `turns`.
  * @internal
  */
-export async function readFetchBody(res: Response, limit: number): Promise<string> {
+export async function readFetchBody(
+  res: Response,
+  limit: number,
+  turns?: LargeAnswerTurns,
+  signal?: AbortLike,
+): Promise<string> {
   const headers = Object.fromEntries(res.headers);
   const declared = contentLength(res.headers.get("content-length") ?? undefined);
   if (declared !== undefined && declared > limit) {
@@ -113,17 +199,28 @@ export async function readFetchBody(res: Response, limit: number): Promise<strin
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let received = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    received += value.byteLength;
-    if (received > limit) {
-      await reader.cancel().catch(() => {});
-      throw new AnswerTooLargeError(res.status, headers, limit, compressed ? "inflated" : "received");
+  let release: (() => void) | undefined;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      received += value.byteLength;
+      if (received > limit) {
+        await reader.cancel().catch(() => {});
+        throw new AnswerTooLargeError(res.status, headers, limit, compressed ? "inflated" : "received");
+      }
+      chunks.push(value);
+      if (release === undefined && received > SMALL_ANSWER_BYTES && turns) {
+        release = await turns.take(signal).catch(async (reason: unknown) => {
+          await reader.cancel().catch(() => {});
+          throw reason;
+        });
+      }
     }
-    chunks.push(value);
+    return Buffer.concat(chunks, received).toString("utf8");
+  } finally {
+    release?.();
   }
-  return Buffer.concat(chunks, received).toString("utf8");
 }
 
 const gunzipAsync = promisify(gunzip);
@@ -164,9 +261,11 @@ async function decode(
 
 /** Stops reading a body and closes its connection; undici's "aborted" error that follows is expected. */
 function discard(body: Readable): void {
-  body.on("error", () => {});
-  body.destroy();
+  body.on("error", ignore);
+  if (!body.destroyed) body.destroy();
 }
+
+function ignore(): void {}
 
 /** The encodings of a `Content-Encoding` header, lower case, `identity` left out. */
 function contentEncoding(value: string | string[] | undefined): string[] {

@@ -1,5 +1,5 @@
 import type { Dispatcher } from "undici";
-import { DEFAULT_MAX_ANSWER_BYTES, readFetchBody, readUndiciBody } from "./answer-body.js";
+import { DEFAULT_MAX_ANSWER_BYTES, LargeAnswerTurns, readFetchBody, readUndiciBody } from "./answer-body.js";
 
 /** One HTTP exchange as the pipeline sees it: small JSON in, small JSON out. */
 export interface WireRequest {
@@ -155,6 +155,8 @@ class UndiciSender {
   readonly #agent: Dispatcher;
   /** Lanes by origin (the pod's, the login host's), the origin as `new URL()` spells it. */
   readonly #origins: { origin: string; lanes: Lane[] }[] = [];
+  /** Answers over 64 KiB are read a few at a time, so hostile ones cannot take memory by the hundred. */
+  readonly #turns = new LargeAnswerTurns();
   #closed = false;
 
   constructor(undici: typeof import("undici")) {
@@ -174,7 +176,11 @@ class UndiciSender {
         signal: signal as unknown as AbortSignal | undefined,
         dispatcher: this.#agent,
       });
-      return { status: res.statusCode, headers: res.headers, body: await readUndiciBody(res, limit) };
+      return {
+        status: res.statusCode,
+        headers: res.headers,
+        body: await readUndiciBody(res, limit, this.#turns, signal),
+      };
     }
     let lane: Lane | undefined;
     for (const candidate of lanes.list) {
@@ -201,7 +207,11 @@ class UndiciSender {
         body,
         signal: signal as unknown as AbortSignal | undefined,
       });
-      return { status: res.statusCode, headers: res.headers, body: await readUndiciBody(res, limit) };
+      return {
+        status: res.statusCode,
+        headers: res.headers,
+        body: await readUndiciBody(res, limit, this.#turns, signal),
+      };
     } finally {
       lane.inFlight--;
     }
@@ -241,6 +251,7 @@ class UndiciSender {
 
 /** Adapts a user-supplied `fetch` (a proxy, a test double, msw's patched global) to the pipeline. */
 export function fetchTransport(fetchFn: FetchLike): Transport {
+  const turns = new LargeAnswerTurns();
   const transport = async ({ url, method, headers, body, signal, maxBytes }: WireRequest): Promise<WireResponse> => {
     // A user's fetch expects a real AbortSignal: link one to the attempt's.
     let fetchSignal: AbortSignal | null = null;
@@ -251,7 +262,7 @@ export function fetchTransport(fetchFn: FetchLike): Transport {
       fetchSignal = controller.signal;
     }
     const res = await fetchFn(url, { method, headers, body: body ?? null, signal: fetchSignal });
-    const text = await readFetchBody(res, maxBytes ?? DEFAULT_MAX_ANSWER_BYTES);
+    const text = await readFetchBody(res, maxBytes ?? DEFAULT_MAX_ANSWER_BYTES, turns, signal);
     return { status: res.status, headers: Object.fromEntries(res.headers), body: text };
   };
   // A fetch you gave owns its connections: closing the client leaves them to you.
