@@ -10,7 +10,9 @@ import { parseJsonNumbersAsText } from "../json.js";
  *
  * @example
  * ```ts
- * for await (const line of readLines(input, 1024 * 1024)) {
+ * import { createReadStream } from "node:fs";
+ *
+ * for await (const line of readLines(createReadStream("items.jsonl"), 1024 * 1024)) {
  *   if (line instanceof OverlongLine) console.error(line.detail);
  * }
  * ```
@@ -39,6 +41,8 @@ const CR = 0x0d;
  *
  * @example
  * ```ts
+ * import { createReadStream } from "node:fs";
+ *
  * let line = 0;
  * for await (const text of readLines(createReadStream("items.jsonl"), 1024 * 1024)) {
  *   line++;
