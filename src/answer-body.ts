@@ -6,8 +6,7 @@
  * either passes it.
  */
 import type { Readable } from "node:stream";
-import { promisify } from "node:util";
-import { brotliDecompress, gunzip, inflate, inflateRaw } from "node:zlib";
+import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from "node:zlib";
 
 /**
  * The largest answer the client reads, in bytes, when `createPodClient({ maxAnswerBytes })` does not say: 8 MiB.
@@ -166,7 +165,7 @@ export async function readUndiciBody(
     const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
     if (encoding.length === 0) return raw.toString("utf8");
     release ??= await turn(); // inflating may take up to the limit
-    return (await decode(raw, encoding, limit, res.statusCode, res.headers)).toString("utf8");
+    return decode(raw, encoding, limit, res.statusCode, res.headers).toString("utf8");
   } catch (error) {
     discard(res.body); // not read to its end: its connection is closed, not reused
     throw error;
@@ -223,31 +222,33 @@ export async function readFetchBody(
   }
 }
 
-const gunzipAsync = promisify(gunzip);
-const inflateAsync = promisify(inflate);
-const inflateRawAsync = promisify(inflateRaw);
-const brotliAsync = promisify(brotliDecompress);
-
-/** Undoes the encodings (applied in order, so undone last first) with the limit on each output. */
-async function decode(
+/**
+ * Undoes the encodings (applied in order, so undone last first) with the limit on each output. On the main thread:
+ * inflating to the limit takes a few milliseconds, and zlib's thread pool would leave its buffers in per-thread
+ * malloc arenas, which a run of gzip bombs grew by tens of MB of RSS.
+ */
+function decode(
   raw: Buffer,
   encodings: string[],
   limit: number,
   status: number,
   headers: Record<string, string | string[] | undefined>,
-): Promise<Buffer> {
+): Buffer {
   let data = raw;
   for (const encoding of [...encodings].reverse()) {
     const options = { maxOutputLength: limit };
     try {
-      if (encoding === "gzip" || encoding === "x-gzip") data = await gunzipAsync(data, options);
-      else if (encoding === "br") data = await brotliAsync(data, options);
+      if (encoding === "gzip" || encoding === "x-gzip") data = gunzipSync(data, options);
+      else if (encoding === "br") data = brotliDecompressSync(data, options);
       else if (encoding === "deflate") {
         // HTTP's "deflate" is zlib-wrapped; some servers send it raw.
-        data = await inflateAsync(data, options).catch((error: NodeJS.ErrnoException) => {
-          if (error.code === "ERR_BUFFER_TOO_LARGE") throw error;
-          return inflateRawAsync(data, options);
-        });
+        const wrapped = data;
+        try {
+          data = inflateSync(wrapped, options);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") throw error;
+          data = inflateRawSync(wrapped, options);
+        }
       } else return data; // an encoding the client does not know: the text as it came, refused as not JSON
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
