@@ -84,4 +84,17 @@ describe("pod-admin: item 11, loose numbers and long lines in JSON Lines input",
     expect(run.code).toBe(2);
     expect(pod.stats().writes).toBe(0);
   });
+
+  it("a CSV entitlement cell holding a NUL is refused with its line too", async () => {
+    const pod = await workspace.simulate();
+    const file = join(workspace.work, "names.csv");
+    await writeFile(file, "uid,entitlement,enabled\n1,canCreatePublicRoom,true\n2,can\u0000Create,true\n");
+    const run = await podAdmin(["features", "apply", file, "--pod", pod.url], {
+      POD_SESSION_TOKEN: pod.currentToken(),
+    });
+    expect(run.stderr).toContain("names.csv:3");
+    expect(run.stderr).toContain("features[0].entitlement: holds a control character (U+0000) at position 3");
+    expect(run.code).toBe(2);
+    expect(pod.stats().writes).toBe(0);
+  });
 });
