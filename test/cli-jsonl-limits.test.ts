@@ -3,10 +3,15 @@
  * as users 1000 and 3), a line has a length limit (a long one is skipped without being held in memory), and the line
  * splitting behind it matches `readline`'s.
  */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { OverlongLine, readLines } from "../src/cli/lines.js";
 import { MAX_ROW_BYTES, type Operation, readItems } from "../src/cli/readers.js";
+import { readUndoJournal } from "../src/cli/undo-journal.js";
+import { UsageError } from "../src/usage-error.js";
 
 async function read(operation: Operation, chunks: (string | Buffer)[]) {
   const out: unknown[] = [];
@@ -140,5 +145,30 @@ describe("readLines splits as readline does", () => {
     expect(await lines([`${"x".repeat(11)}\nok`], 10)).toEqual([-10, "ok"]);
     expect(await lines(["xxxx", "xxxx", "xxxx", "x\nok"], 10)).toEqual([-10, "ok"]);
     expect(await lines(["xxxxxxxxxxxx"], 10)).toEqual([-10]);
+  });
+});
+
+describe("an undo journal is read with the same line limit", () => {
+  it("a line over 1 MiB is a UsageError naming the file and line, not read into memory", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "undo-limit-"));
+    try {
+      const file = join(dir, "undo.jsonl");
+      const header = {
+        _undo: { version: 1, operation: "features", command: "features apply", pod: "p", created: "x" },
+      };
+      await writeFile(file, `${JSON.stringify(header)}\n{"uid":"1","x":"${"y".repeat(MAX_ROW_BYTES)}"}\n`);
+      const { lines } = await readUndoJournal(file);
+      const error = await (async () => {
+        for await (const _line of lines) {
+          // reading
+        }
+      })().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UsageError);
+      expect((error as Error).message).toBe(
+        `${file}:2: the line is longer than 1 MiB, the longest line read: is the file JSON Lines, one item per line?`,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -7,11 +7,11 @@
 import { closeSync, createReadStream, fdatasyncSync, fsyncSync, openSync, writeSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { canonicalUserId } from "../ids.js";
 import { UsageError } from "../usage-error.js";
 import type { BeforeOf } from "./changes.js";
-import type { Operation } from "./readers.js";
+import { OverlongLine, readLines } from "./lines.js";
+import { MAX_ROW_BYTES, type Operation } from "./readers.js";
 import { ReportUnwritableError } from "./report.js";
 import { printable, quote } from "./text.js";
 
@@ -161,10 +161,11 @@ export async function readUndoJournal(file: string): Promise<{ header: UndoHeade
   });
   if (info.isDirectory()) throw new UsageError(`cannot read ${quote(file)}: it is a directory; give a journal file`);
   const handle = createReadStream(file);
-  const reader = createInterface({ input: handle, crlfDelay: Number.POSITIVE_INFINITY })[Symbol.asyncIterator]();
+  const reader = readLines(handle, MAX_ROW_BYTES);
   const endsWithNewline = info.size === 0 || (await lastByte(file, info.size)) === 0x0a;
   const fail = (line: number, detail: string) => new UsageError(`${file}:${line}: ${detail}`);
   const first = await reader.next();
+  if (first.value instanceof OverlongLine) throw fail(1, first.value.detail);
   const header = parseHeader(first.done ? "" : first.value, (detail) => fail(1, detail));
 
   async function* lines(): AsyncGenerator<UndoLine> {
@@ -178,6 +179,7 @@ export async function readUndoJournal(file: string): Promise<{ header: UndoHeade
         // An error on the last line of a file cut short is the kill's, not the file's: said by the caller.
         if (pendingError) throw pendingError;
         const text = next.value;
+        if (text instanceof OverlongLine) throw fail(line, text.detail);
         if (text.trim() === "") continue;
         let value: unknown;
         try {
