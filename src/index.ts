@@ -11,6 +11,7 @@ export {
 } from "./api/bulk.js";
 export { createPodClient, type PodClient } from "./api/client.js";
 export { type ListUsersOptions, type LookupOptions, UserAdmin } from "./api/users.js";
+export { DEFAULT_MAX_ANSWER_BYTES } from "./core/answer-body.js";
 export type { SessionTokenContext, SessionTokenProvider } from "./core/auth.js";
 export { type BdkConfigOptions, loadBdkConfig } from "./core/bdk-config.js";
 export type { CallOptions } from "./core/call-options.js";

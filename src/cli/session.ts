@@ -4,7 +4,7 @@
  */
 import type { KeyObject } from "node:crypto";
 import { createPodClient, type PodClient } from "../api/client.js";
-import type { SessionTokenContext, SessionTokenProvider } from "../core/auth.js";
+import { type SessionTokenContext, type SessionTokenProvider, sessionTokenProblem } from "../core/auth.js";
 import { certificateAuthentication } from "../core/certificate-auth.js";
 import { resolveConnection, withClientCertificate } from "../core/connection.js";
 import { loginLane } from "../core/http.js";
@@ -112,6 +112,8 @@ export async function resolveSessionToken(
       "no session token: set POD_SESSION_TOKEN, use --username and --private-key (RSA), --certificate, or --config",
     );
   }
+  const problem = sessionTokenProblem(token);
+  if (problem) throw new UsageError(`POD_SESSION_TOKEN ${problem}`);
   return token;
 }
 

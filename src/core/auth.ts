@@ -68,6 +68,42 @@ export const SESSION_REFUSALS_TO_TRIP = 3;
 /** How long the provider rests once the session breaker tripped, in milliseconds; then one ask is allowed. */
 export const SESSION_BREAKER_COOLDOWN_MS = 60_000;
 
+/**
+ * Why `token` cannot be sent as the `sessionToken` header, in words that never quote it; undefined when it can.
+ * A token is printable ASCII without spaces (0x21 to 0x7E): a line break or a control character would make every
+ * call fail on the wire (and some `fetch` implementations quote the whole header value in their error).
+ *
+ * @example
+ * ```ts
+ * sessionTokenProblem("abc\r"); // "ends with a carriage return (\\r): was it read from a file with Windows line endings? Trim it"
+ * sessionTokenProblem("abc"); // undefined
+ * ```
+ * @internal
+ */
+export function sessionTokenProblem(token: string): string | undefined {
+  if (token.length === 0) return "is empty";
+  for (let i = 0; i < token.length; i++) {
+    const code = token.charCodeAt(i);
+    if (code > 0x20 && code < 0x7f) continue;
+    const what = describeTokenChar(code);
+    const last = token.slice(i).trim() === "";
+    return last
+      ? `ends with ${what}: was it read from a file with Windows line endings, or with a final newline? Trim it`
+      : `holds ${what}; a session token is printable ASCII without spaces`;
+  }
+  return undefined;
+}
+
+function describeTokenChar(code: number): string {
+  if (code === 0x0d) return "a carriage return (\\r)";
+  if (code === 0x0a) return "a line feed (\\n)";
+  if (code === 0x09) return "a tab";
+  if (code === 0x20) return "a space";
+  if (code < 0x20 || code === 0x7f)
+    return `a control character (U+${code.toString(16).toUpperCase().padStart(4, "0")})`;
+  return "a character outside printable ASCII";
+}
+
 /** Why calls cannot get a session now; see {@link SessionTokens.blocked}. @internal */
 export interface SessionBlocked {
   /** What happened and what to do, for an error message. */
@@ -83,7 +119,9 @@ export interface SessionBlocked {
  * kept logging in for each refused call would lock the account out. After {@link SESSION_REFUSALS_TO_TRIP} refusals
  * in a row with no success in between (a token refused before it ever worked, or an ask that failed), the provider
  * is not asked again for {@link SESSION_BREAKER_COOLDOWN_MS}; calls fail fast meanwhile. A token that cannot be
- * renewed (a plain string) trips it at its first refusal.
+ * renewed (a plain string) trips it at its first refusal; no login is at stake then, so the breaker is half-open at
+ * once: one call at a time is still sent (see {@link SessionTokens.admit}) and gets its own answer, and the first
+ * answer other than 401 closes it. Calls made while that one is in flight fail fast, so a bulk run still stops.
  * @internal
  */
 export class SessionTokens {
@@ -99,6 +137,8 @@ export class SessionTokens {
   #blocked: SessionBlocked | undefined;
   #blockedUntil = 0;
   #recent: string[] = [];
+  /** A plain token's breaker is open and one call is out to see whether the pod accepts the token again. */
+  #probing = false;
 
   readonly #context: SessionTokenContext | undefined;
 
@@ -107,6 +147,8 @@ export class SessionTokens {
     this.#context = context;
     if (typeof source === "string") {
       if (source.length === 0) throw new TypeError("sessionToken must not be empty");
+      const problem = sessionTokenProblem(source);
+      if (problem) throw new TypeError(`sessionToken ${problem}`);
       this.#token = source;
       this.#recent = [source];
     } else if (typeof source === "function") {
@@ -126,15 +168,37 @@ export class SessionTokens {
     return this.#provider !== undefined;
   }
 
-  /** Why no call may go now, or undefined. After the cooldown one ask is let through (half-open). */
+  /**
+   * Why no call may go now, or undefined. After the cooldown one ask is let through (half-open). A plain token's
+   * breaker lets one call through whenever none is out: undefined then, and {@link SessionTokens.admit} claims it.
+   */
   blocked(): SessionBlocked | undefined {
     if (this.#blocked === undefined) return undefined;
+    if (this.#provider === undefined) return this.#probing ? this.#blocked : undefined;
     if (this.#provider !== undefined && this.#asking === undefined && this.#now() >= this.#blockedUntil) {
       this.#blocked = undefined;
       this.#failuresInARow = SESSION_REFUSALS_TO_TRIP - 1; // one more refusal trips it again
       return undefined;
     }
     return this.#blocked;
+  }
+
+  /**
+   * Called right before a call is sent: undefined (go), `"probe"` (go as the one call that checks whether the pod
+   * accepts a refused plain token again: report its end with {@link SessionTokens.accepted}, a 401 through
+   * {@link SessionTokens.renew}, or {@link SessionTokens.released}), or why the call may not go.
+   */
+  admit(): SessionBlocked | "probe" | undefined {
+    const blocked = this.blocked();
+    if (blocked !== undefined) return blocked;
+    if (this.#provider !== undefined || this.#blocked === undefined) return undefined;
+    this.#probing = true;
+    return "probe";
+  }
+
+  /** A probe ended without an answer (no HTTP answer, or its caller aborted): let the next call probe. */
+  released(): void {
+    this.#probing = false;
   }
 
   /** The token to send; synchronous once known, so the hot path does not wait a tick. */
@@ -144,6 +208,10 @@ export class SessionTokens {
 
   /** The pod answered a call sent with `token` with something other than 401. */
   accepted(token: string): void {
+    if (this.#provider === undefined && this.#blocked !== undefined && token === this.#token) {
+      this.#blocked = undefined;
+      this.#probing = false;
+    }
     if (token === this.#token && !this.#accepted) {
       this.#accepted = true;
       this.#failuresInARow = 0;
@@ -155,21 +223,24 @@ export class SessionTokens {
    * the {@link SessionBlocked} reason when the breaker is (or just went) open.
    */
   renew(refused: string): Promise<string> {
+    if (this.#provider === undefined) {
+      // Nothing to renew: the plain token is kept, and one call at a time may still try it (see admit()).
+      this.#probing = false;
+      return Promise.reject(
+        this.#blocked ??
+          this.#trip(
+            "The pod refused the session token and there is no provider to renew it: " +
+              "create the client with a fresh token, or with a provider (e.g. rsaAuthentication)",
+            undefined,
+          ),
+      );
+    }
     if (this.#asking) return this.#asking;
     if (this.#token !== undefined && this.#token !== refused) return Promise.resolve(this.#token);
     if (this.#blocked) return Promise.reject(this.#blocked);
     if (this.#token === refused) {
       this.#failuresInARow = this.#accepted ? 1 : this.#failuresInARow + 1;
       this.#token = undefined;
-    }
-    if (!this.#provider) {
-      return Promise.reject(
-        this.#trip(
-          "The pod refused the session token and there is no provider to renew it: " +
-            "create the client with a fresh token, or with a provider (e.g. rsaAuthentication)",
-          undefined,
-        ),
-      );
     }
     if (this.#failuresInARow >= SESSION_REFUSALS_TO_TRIP) {
       return Promise.reject(
@@ -199,6 +270,8 @@ export class SessionTokens {
         if (typeof token !== "string" || token.length === 0) {
           throw new PodError("the sessionToken provider returned no token (expected a non-empty string)");
         }
+        const problem = sessionTokenProblem(token);
+        if (problem) throw new PodError(`the token the sessionToken provider returned ${problem}`);
         this.#token = token;
         this.#accepted = false;
         this.#recent = [token, ...this.#recent.slice(0, 1)];

@@ -1,4 +1,5 @@
 import createClient, { type Client, createQuerySerializer, defaultPathSerializer } from "openapi-fetch";
+import { DEFAULT_MAX_ANSWER_BYTES } from "./answer-body.js";
 import { type SessionTokenProvider, SessionTokens } from "./auth.js";
 import type { CallDefaults } from "./call-options.js";
 import {
@@ -9,6 +10,7 @@ import {
   resolveConnection,
   withClientCertificate,
 } from "./connection.js";
+import { describeValueKind } from "./errors.js";
 import { pipelineFetch, requestClass } from "./fetch-adapter.js";
 import { loginLane, PodHttp } from "./http.js";
 import { stringifyJson } from "./json.js";
@@ -56,6 +58,18 @@ export interface PodClientOptions extends ConnectionOptions {
    * `dispatcher` are refused: they configure the client's own pool (use `dispatcher` for a pool of your own).
    */
   fetch?: FetchLike;
+  /**
+   * The largest answer the client reads, in bytes: received, and once inflated when the pod compressed it. Reading
+   * stops as soon as an answer passes it, and the call fails with a {@link PodApiError} saying so, without retries.
+   * Pod admin answers are far smaller (a page of 1,000 users is ~0.5 MB). Default {@link DEFAULT_MAX_ANSWER_BYTES},
+   * 8 MiB; an integer from 1,024.
+   *
+   * @example
+   * ```ts
+   * const pod = createPodClient({ baseUrl, sessionToken, maxAnswerBytes: 32 * 1024 * 1024 }); // 32 MiB
+   * ```
+   */
+  maxAnswerBytes?: number;
 }
 
 /**
@@ -116,7 +130,16 @@ function uidPathSerializer(url: string, params: Record<string, unknown>): string
 
 function createInternals(options: PodClientOptions) {
   if (options === null || typeof options !== "object") throw new TypeError("createPodClient needs an options object");
-  const known = ["baseUrl", "sessionToken", "retry", "timeoutMs", "rateLimit", "fetch", ...CONNECTION_OPTIONS];
+  const known = [
+    "baseUrl",
+    "sessionToken",
+    "retry",
+    "timeoutMs",
+    "rateLimit",
+    "fetch",
+    "maxAnswerBytes",
+    ...CONNECTION_OPTIONS,
+  ];
   for (const key of Object.keys(options)) {
     if (!known.includes(key))
       throw new TypeError(`${key} is not an option of createPodClient; expected one of: ${known.join(", ")}`);
@@ -151,16 +174,28 @@ function createInternals(options: PodClientOptions) {
           }
           return lane;
         };
+  const maxAnswerBytes = checkMaxAnswerBytes(options.maxAnswerBytes);
   const tokens = new SessionTokens(
     options.sessionToken,
     Date.now,
-    loginLane(transport, defaults, certificateTransport),
+    loginLane(transport, defaults, certificateTransport, maxAnswerBytes),
   );
   const limiter = new AdaptiveRateLimiter(checkRateLimit(options.rateLimit));
   const close = async () => {
     await Promise.all([transport.close(), ...[...withCertificate.values()].map((lane) => lane.close())]);
   };
-  return { baseUrl, http: new PodHttp(baseUrl, tokens, transport, limiter), defaults, close };
+  const http = new PodHttp(baseUrl, tokens, transport, limiter);
+  http.maxAnswerBytes = maxAnswerBytes;
+  return { baseUrl, http, defaults, close };
+}
+
+function checkMaxAnswerBytes(value: unknown): number {
+  if (value === undefined) return DEFAULT_MAX_ANSWER_BYTES;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1024) {
+    const got = typeof value === "number" ? String(value) : describeValueKind(value);
+    throw new RangeError(`maxAnswerBytes must be an integer number of bytes from 1024, got ${got}`);
+  }
+  return value;
 }
 
 function checkRateLimit(value: unknown): RateLimitOptions {

@@ -1,3 +1,4 @@
+import { AnswerTooLargeError, DEFAULT_MAX_ANSWER_BYTES } from "./answer-body.js";
 import type { SessionTokenContext, SessionTokens } from "./auth.js";
 import type { ClientCertificate } from "./connection.js";
 import { connectionFailure } from "./connection-failure.js";
@@ -154,6 +155,8 @@ export class PodHttp {
   readonly #transport: Transport;
   readonly limiter: AdaptiveRateLimiter | undefined;
   readonly connectivity: ConnectivityBreaker;
+  /** The largest answer read, in bytes (received, and inflated when compressed); a larger one is a PodApiError. */
+  maxAnswerBytes = DEFAULT_MAX_ANSWER_BYTES;
 
   constructor(
     baseUrl: string,
@@ -188,12 +191,16 @@ export class PodHttp {
       if (typeof ticket !== "number") ticket = await ticket;
       // Read after the wait for a turn, for every attempt: another call may have renewed the token meanwhile.
       let token: string | undefined;
+      // A refused plain token: this call is the one sent to see whether the pod accepts it again.
+      let sessionProbe = false;
       try {
-        const blocked = session?.blocked();
-        if (blocked) throw this.#sessionError(call, attempts, traceId, blocked.note, undefined);
+        const admitted = session?.admit();
+        if (typeof admitted === "object") throw this.#sessionError(call, attempts, traceId, admitted.note, undefined);
+        sessionProbe = admitted === "probe";
         const current = session?.current();
         token = typeof current === "object" ? await current : current;
       } catch (error) {
+        if (sessionProbe) session?.released();
         limiter?.noAnswer(ticket);
         this.connectivity.released(gate === "probe");
         throw error;
@@ -203,6 +210,13 @@ export class PodHttp {
       try {
         response = await this.#attempt(call, token, traceId);
       } catch (error) {
+        if (sessionProbe) session?.released();
+        if (error instanceof AnswerTooLargeError) {
+          // The pod answered, too much: the same call would get the same answer, so it is not retried.
+          this.connectivity.answered();
+          limiter?.answered(ticket, error.status);
+          throw this.#tooLargeError(call, attempts, traceId, error);
+        }
         limiter?.noAnswer(ticket);
         if (signal?.aborted) {
           this.connectivity.released(gate === "probe");
@@ -317,6 +331,7 @@ export class PodHttp {
         headers,
         body,
         signal: attempt,
+        maxBytes: this.maxAnswerBytes,
       });
     } catch (error) {
       throw attempt.reason === TIMED_OUT ? TIMED_OUT : error;
@@ -344,6 +359,19 @@ export class PodHttp {
       ...pod,
       note,
       circuitBreaker: "session" satisfies CircuitBreakerName,
+    });
+  }
+
+  #tooLargeError(call: PodCall, attempts: number, traceId: string, error: AnswerTooLargeError): PodApiError {
+    const echoed = error.headers["x-trace-id"];
+    return podApiErrorFor({
+      status: error.status,
+      method: call.method,
+      path: call.path,
+      uid: call.uid,
+      attempts,
+      requestId: (Array.isArray(echoed) ? echoed.join(", ") : echoed) ?? traceId,
+      podMessage: error.detail,
     });
   }
 
@@ -426,8 +454,10 @@ export function loginLane(
   transport: Transport,
   defaults: { retry: Required<RetryOptions>; timeoutMs: number },
   certificateTransport?: (certificate: ClientCertificate) => Transport,
+  maxAnswerBytes = DEFAULT_MAX_ANSWER_BYTES,
 ): SessionTokenContext {
   const http = new PodHttp("", undefined, transport, undefined);
+  http.maxAnswerBytes = maxAnswerBytes;
   const withCertificate = new Map<ClientCertificate, PodHttp>();
   return {
     async send({ url, body, retry, timeoutMs, clientCertificate }) {
@@ -438,6 +468,7 @@ export function loginLane(
         lane = withCertificate.get(clientCertificate) ?? http;
         if (lane === http) {
           lane = new PodHttp("", undefined, certificateTransport(clientCertificate), undefined);
+          lane.maxAnswerBytes = maxAnswerBytes;
           withCertificate.set(clientCertificate, lane);
         }
       }

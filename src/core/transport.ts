@@ -1,4 +1,5 @@
 import type { Dispatcher } from "undici";
+import { DEFAULT_MAX_ANSWER_BYTES, LargeAnswerTurns, readFetchBody, readUndiciBody } from "./answer-body.js";
 import { type Connection, connectionDispatcher } from "./connection.js";
 import { CLOSED_WITHOUT_CLIENT_CERTIFICATE } from "./connection-failure.js";
 
@@ -9,6 +10,8 @@ export interface WireRequest {
   headers: Record<string, string>;
   body?: string | undefined;
   signal?: AttemptSignal | undefined;
+  /** The largest answer to read, in bytes, received or inflated; default {@link DEFAULT_MAX_ANSWER_BYTES}. */
+  maxBytes?: number | undefined;
 }
 
 type AbortListener = () => void;
@@ -53,7 +56,7 @@ export class AttemptSignal {
   }
 }
 
-/** The answer, body read in full (Pod admin answers are small). */
+/** The answer, body read in full up to the request's `maxBytes` (Pod admin answers are small). */
 export interface WireResponse {
   status: number;
   /** Lower-case names. */
@@ -158,6 +161,8 @@ class UndiciSender {
   readonly #origins: { origin: string; lanes: Lane[] }[] = [];
   /** Proxy, CAs, client certificate; or the caller's own dispatcher, which every lane then shares. */
   readonly #connection: Connection | undefined;
+  /** Answers over 64 KiB are read a few at a time, so hostile ones cannot take memory by the hundred. */
+  readonly #turns = new LargeAnswerTurns();
   #closed = false;
 
   constructor(undici: typeof import("undici"), connection: Connection | undefined) {
@@ -198,7 +203,8 @@ class UndiciSender {
     return error;
   }
 
-  async #send({ url, method, headers, body, signal }: WireRequest): Promise<WireResponse> {
+  async #send({ url, method, headers, body, signal, maxBytes }: WireRequest): Promise<WireResponse> {
+    const limit = maxBytes ?? DEFAULT_MAX_ANSWER_BYTES;
     const lanes = this.#closed ? undefined : this.#lanesFor(url);
     if (lanes === undefined) {
       const res = await this.#undici.request(url, {
@@ -209,7 +215,11 @@ class UndiciSender {
         signal: signal as unknown as AbortSignal | undefined,
         dispatcher: this.#agent,
       });
-      return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+      return {
+        status: res.statusCode,
+        headers: res.headers,
+        body: await readUndiciBody(res, limit, this.#turns, signal),
+      };
     }
     let lane: Lane | undefined;
     for (const candidate of lanes.list) {
@@ -233,7 +243,11 @@ class UndiciSender {
         body,
         signal: signal as unknown as AbortSignal | undefined,
       });
-      return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+      return {
+        status: res.statusCode,
+        headers: res.headers,
+        body: await readUndiciBody(res, limit, this.#turns, signal),
+      };
     } finally {
       lane.inFlight--;
     }
@@ -283,7 +297,8 @@ class UndiciSender {
 
 /** Adapts a user-supplied `fetch` (a proxy, a test double, msw's patched global) to the pipeline. */
 export function fetchTransport(fetchFn: FetchLike): Transport {
-  const transport = async ({ url, method, headers, body, signal }: WireRequest): Promise<WireResponse> => {
+  const turns = new LargeAnswerTurns();
+  const transport = async ({ url, method, headers, body, signal, maxBytes }: WireRequest): Promise<WireResponse> => {
     // A user's fetch expects a real AbortSignal: link one to the attempt's.
     let fetchSignal: AbortSignal | null = null;
     if (signal) {
@@ -300,7 +315,7 @@ export function fetchTransport(fetchFn: FetchLike): Transport {
       await res.body?.cancel();
       return answer;
     }
-    answer.body = await res.text();
+    answer.body = await readFetchBody(res, maxBytes ?? DEFAULT_MAX_ANSWER_BYTES, turns, signal);
     return answer;
   };
   // A fetch you gave owns its connections: closing the client leaves them to you.

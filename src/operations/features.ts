@@ -6,7 +6,7 @@ import type { UserId } from "../core/ids.js";
 import { quote } from "../core/text.js";
 import type { Schemas, Seen } from "./define.js";
 import { writeRules } from "./define.js";
-import { checkBody, fromWire, mapList, requireFields, toWire } from "./wire.js";
+import { checkBody, checkNoControlCharacters, fromWire, mapList, requireFields, toWire } from "./wire.js";
 
 /**
  * One feature entitlement of a user. The Pod API spells the field `entitlment`; this package spells it
@@ -48,6 +48,7 @@ export const featureOperations = {
       const body = mapList(features, "features", (feature, field) => {
         const wire = toWire(feature, "Feature", field);
         requireFields(fromWire(wire), ["entitlement", "enabled"], field);
+        checkNoControlCharacters((wire as { entitlment?: unknown }).entitlment, `${field}.entitlement`);
         return wire;
       });
       checkBody(body, "post /v1/admin/user/{uid}/features/update", "features");

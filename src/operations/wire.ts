@@ -7,7 +7,8 @@ import type { paths } from "../../generated/pod-api.js";
 import { requestValidators, responseValidators, schemaShapes } from "../../generated/schemas.js";
 import { ValidationError } from "../core/errors.js";
 import { type AnswerDecoder, UnreadableAnswer } from "../core/http.js";
-import { mayHoldUnsafeInteger, parseJsonLossless } from "../core/json.js";
+import { canonicalUserId } from "../core/ids.js";
+import { JsonTooDeepError, mayHoldUnsafeInteger, parseJsonLossless, parseJsonNumbersAsText } from "../core/json.js";
 
 /** Facade name → wire name, for every field the Pod API spells differently. The only such table. */
 export const RENAMED_FIELDS: Readonly<Record<string, string>> = Object.freeze({
@@ -67,6 +68,29 @@ export function requireFields(value: unknown, fields: readonly string[], field: 
     if ((value as Record<string, unknown>)[name] === undefined) {
       throw new ValidationError(`${field}.${name}`, "required", "is required");
     }
+  }
+}
+
+/**
+ * Throws {@link ValidationError} naming `field` when a name (an entitlement) holds a control character: a NUL or a
+ * line break in a feature name is never a real name, and would be written into reports and logs as it is.
+ *
+ * @example
+ * ```ts
+ * checkNoControlCharacters("canCreatePublicRoom\n", "features[0].entitlement"); // throws: holds a control character (U+000A)
+ * ```
+ */
+export function checkNoControlCharacters(value: unknown, field: string): void {
+  if (typeof value !== "string") return;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code >= 0x20 && (code < 0x7f || code > 0x9f)) continue; // C0, DEL and C1 are control characters
+    const hex = code.toString(16).toUpperCase().padStart(4, "0");
+    throw new ValidationError(
+      field,
+      "no control characters",
+      `holds a control character (U+${hex}) at position ${i}; a name is printable text`,
+    );
   }
 }
 
@@ -208,14 +232,34 @@ function makeJsonAnswer(operation: OperationKey): AnswerDecoder<unknown> {
   };
 }
 
-/** {@link jsonAnswer} for answers of int64 ids: every id is read exactly, as a bigint. */
+/**
+ * {@link jsonAnswer} for answers of user ids: every id is read exactly, as a bigint, and must be a user id as the
+ * client takes one (a positive int64 written in digits): `-5`, `9223372036854775808`, `1e29` or `3.0` are refused
+ * as an unreadable answer, not read as some other user.
+ */
 export function int64ListAnswer(operation: OperationKey): AnswerDecoder<bigint[]> {
   const checked = jsonAnswer<number[]>(operation);
   return (text) => {
-    const parsed = checked(text);
-    const exact = mayHoldUnsafeInteger(text) ? (parseJsonLossless(text) as (number | bigint)[]) : parsed;
-    return exact.map((id) => BigInt(id));
+    checked(text);
+    const written = losslessAnswer(() => parseJsonNumbersAsText(text)) as string[];
+    return written.map((id, i) => {
+      const canonical = canonicalUserId(id);
+      if (canonical === undefined || canonical !== id) {
+        throw new UnreadableAnswer(`holds an id at /${i} that is not a user id (a positive int64 written in digits)`);
+      }
+      return BigInt(canonical);
+    });
   };
+}
+
+/** Runs a lossless parse of an answer; a text nested too deep for it is an {@link UnreadableAnswer}. */
+function losslessAnswer(parse: () => unknown): unknown {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof JsonTooDeepError) throw new UnreadableAnswer(`is ${error.message}`);
+    throw error;
+  }
 }
 
 /**
@@ -228,7 +272,7 @@ export function exactIdsAnswer<T>(operation: OperationKey, options: { empty?: T 
   return (text) => {
     if (options.empty !== undefined && text.trim() === "") return options.empty;
     const parsed = checked(text);
-    return mayHoldUnsafeInteger(text) ? (parseJsonLossless(text) as T) : parsed;
+    return mayHoldUnsafeInteger(text) ? (losslessAnswer(() => parseJsonLossless(text)) as T) : parsed;
   };
 }
 

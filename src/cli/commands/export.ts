@@ -6,7 +6,6 @@
  */
 import { createReadStream, type WriteStream } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
-import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { parse as parseCsv } from "csv-parse";
 import type { PodClient } from "../../api/client.js";
@@ -21,6 +20,7 @@ import { type CurrentOf, READ_CALL, readCurrent } from "../changes.js";
 import { csvCell, unescapeFormula } from "../files/csv-cell.js";
 import { createOutput } from "../files/export-output.js";
 import type { FileLock } from "../files/safe-file.js";
+import { OverlongLine, readLines } from "../input/lines.js";
 import { CSV_COLUMNS, formatFor, InputError, MAX_ROW_BYTES, type Operation } from "../input/readers.js";
 import type { CliIo } from "../io.js";
 import { counterRenderer } from "../progress.js";
@@ -395,10 +395,14 @@ async function* readCsvUsers(file: string): AsyncGenerator<Named | InputError> {
 }
 
 async function* readJsonUsers(file: string): AsyncGenerator<Named | InputError> {
-  const lines = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
+  const lines = readLines(createReadStream(file), MAX_ROW_BYTES);
   let line = 0;
   for await (const raw of lines) {
     line++;
+    if (raw instanceof OverlongLine) {
+      yield new InputError(file, line, undefined, "line length", raw.detail);
+      continue;
+    }
     const text = line === 1 ? raw.replace(/^\uFEFF/, "") : raw;
     if (text.trim() === "") continue;
     let value: unknown;

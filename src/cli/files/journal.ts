@@ -7,13 +7,13 @@
 import { closeSync, createReadStream, fdatasyncSync, fsyncSync, writeSync } from "node:fs";
 import { lstat, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { canonicalUserId } from "../../core/ids.js";
 import { printable, quote } from "../../core/text.js";
 import { UsageError } from "../../core/usage-error.js";
 import { rulesOf, WRITE_OF_LAYOUT } from "../../operations/index.js";
 import type { BeforeOf } from "../changes.js";
-import type { Operation } from "../input/readers.js";
+import { OverlongLine, readLines } from "../input/lines.js";
+import { MAX_ROW_BYTES, type Operation } from "../input/readers.js";
 import { ReportUnwritableError } from "./report.js";
 import { createExclusiveSync, UnsafeFileError } from "./safe-file.js";
 
@@ -164,10 +164,11 @@ export async function readUndoJournal(file: string): Promise<{ header: UndoHeade
   });
   if (info.isDirectory()) throw new UsageError(`cannot read ${quote(file)}: it is a directory; give a journal file`);
   const handle = createReadStream(file);
-  const reader = createInterface({ input: handle, crlfDelay: Number.POSITIVE_INFINITY })[Symbol.asyncIterator]();
+  const reader = readLines(handle, MAX_ROW_BYTES);
   const endsWithNewline = info.size === 0 || (await lastByte(file, info.size)) === 0x0a;
   const fail = (line: number, detail: string) => new UsageError(`${file}:${line}: ${detail}`);
   const first = await reader.next();
+  if (first.value instanceof OverlongLine) throw fail(1, first.value.detail);
   const header = parseHeader(first.done ? "" : first.value, (detail) => fail(1, detail));
 
   async function* lines(): AsyncGenerator<UndoLine> {
@@ -181,6 +182,7 @@ export async function readUndoJournal(file: string): Promise<{ header: UndoHeade
         // An error on the last line of a file cut short is the kill's, not the file's: said by the caller.
         if (pendingError) throw pendingError;
         const text = next.value;
+        if (text instanceof OverlongLine) throw fail(line, text.detail);
         if (text.trim() === "") continue;
         let value: unknown;
         try {

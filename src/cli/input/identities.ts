@@ -6,13 +6,13 @@
  * the report keeps it as read, and it is never sent.
  */
 import { createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
 import type { PodClient } from "../../api/client.js";
 import type { SessionTokenProvider } from "../../core/auth.js";
 import { printable, quote } from "../../core/text.js";
 import { type ApplyArgs, UsageError } from "../args.js";
 import { resolveSessionToken } from "../session.js";
-import { REPORT_KEY, type ReportMeta, type SourceRecord, USER_FIELDS } from "./readers.js";
+import { OverlongLine, readLines } from "./lines.js";
+import { MAX_ROW_BYTES, REPORT_KEY, type ReportMeta, type SourceRecord, USER_FIELDS } from "./readers.js";
 import type { InputFile } from "./source.js";
 
 /**
@@ -325,11 +325,12 @@ export function unknownUserMessage(unknown: readonly UnknownUser[]): string {
  */
 export async function namesUsersToResolve(input: InputFile, format: "csv" | "jsonl"): Promise<boolean> {
   const stream = createReadStream(input.path);
-  const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+  const lines = readLines(stream, MAX_ROW_BYTES);
   try {
     let first = true;
     let report = false;
     for await (const raw of lines) {
+      if (raw instanceof OverlongLine) return false; // the plan refuses the line, saying why
       const line = first ? raw.replace(/^\uFEFF/, "") : raw;
       if (line.trim() === "") continue;
       if (format === "csv") {
@@ -352,7 +353,6 @@ export async function namesUsersToResolve(input: InputFile, format: "csv" | "jso
     }
     return false;
   } finally {
-    lines.close();
     stream.destroy();
   }
 }

@@ -2,14 +2,21 @@
  * The JSON Lines reader: one bulk item per line (report and journal lines too, with their bookkeeping under
  * {@link REPORT_KEY}); each line checked for the identity it names and for contradictions inside it.
  */
-import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
-import { mayHoldUnsafeInteger, parseJsonLossless } from "../../core/json.js";
+import {
+  JsonTooDeepError,
+  MAX_JSON_DEPTH,
+  mayHoldUnsafeInteger,
+  nestedDeeperThan,
+  parseJsonLossless,
+} from "../../core/json.js";
 import { printable, quote } from "../../core/text.js";
 import { rulesOf } from "../../operations/index.js";
 import { userValueProblem } from "./cells.js";
+import { looseIdField, OverlongLine, readLines } from "./lines.js";
 import {
   InputError,
+  MAX_ROW_BYTES,
   type Operation,
   REPORT_KEY,
   type ReportMeta,
@@ -25,18 +32,24 @@ export async function* readJsonLines(
   input: Readable,
   file: string,
 ): AsyncGenerator<SourceRecord<unknown>> {
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  const lines = readLines(input, MAX_ROW_BYTES);
   let line = 0;
   let any = false;
   const keysSeen: KeysSeen = new Map();
   for await (const raw of lines) {
     line++;
+    if (raw instanceof OverlongLine) {
+      any = true;
+      yield { line, error: new InputError(file, line, undefined, "line length", raw.detail) };
+      continue;
+    }
     const text = line === 1 ? raw.replace(/^\uFEFF/, "") : raw;
     if (text.trim() === "") continue;
     any = true;
     let value: unknown;
     try {
       value = JSON.parse(text);
+      if (nestedDeeperThan(text, MAX_JSON_DEPTH)) throw new JsonTooDeepError();
       // Ids beyond 2^53 would be rounded by JSON.parse; read them again as bigints (the facade takes them).
       if (mayHoldUnsafeInteger(text)) value = parseJsonLossless(text);
     } catch (error) {
@@ -46,6 +59,14 @@ export async function* readJsonLines(
     }
     if (value === null || typeof value !== "object" || Array.isArray(value)) {
       yield { line, error: new InputError(file, line, undefined, "type object", "each line must be a JSON object") };
+      continue;
+    }
+    const loose = looseIdField(text, value as Record<string, unknown>);
+    if (loose) {
+      const detail =
+        `field ${quote(loose.field)} is written ${printable(loose.written, 40)}, which JSON reads as ${loose.read}: ` +
+        "a user id is written with digits only";
+      yield { line, error: new InputError(file, line, undefined, "integer digits", detail) };
       continue;
     }
     const { [REPORT_KEY]: metadata, ...item } = value as Record<string, unknown>;
