@@ -124,6 +124,25 @@ describe("export, the users named in a file", () => {
     ]);
   });
 
+  it("reads the users from standard input (-) as apply does, and refuses a uid written 1e3 in JSON Lines", async () => {
+    const pod = await workspace.simulate({ users: POD_USERS });
+    seed(pod);
+    const run = await startPodAdmin(["features", "export", "-", "--pod", pod.url], {
+      ...token(pod),
+      stdin: `uid\n${FIRST + 1}\n`,
+    }).done;
+    expect(run.stderr).toBe("Exported 1 user (2 rows).\n");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(
+      `uid,entitlement,enabled\n${FIRST + 1},canCreatePublicRoom,false\n${FIRST + 1},sendFilesEnabled,false\n`,
+    );
+    const loose = join(workspace.work, "loose.jsonl");
+    await writeFile(loose, '{"uid":7e6}\n');
+    const refused = await startPodAdmin(["features", "export", loose, "--pod", pod.url], token(pod)).done;
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`${loose}:1: field "uid" is written 7e6, which JSON reads as 7000000`);
+  });
+
   it("refuses a bad file before reading the pod, and an --out that is a directory (exit 2)", async () => {
     const pod = await workspace.simulate({ users: POD_USERS });
     const bad = join(workspace.work, "bad.csv");

@@ -1,13 +1,12 @@
 /**
- * `pod-admin features export`, `delegates export`, `apps export`: what the pod holds for some users (named in a file
+ * `pod-admin features export`, `delegates export`, `apps export`, `status export` (every write that declares an
+ * export, operations/*.ts): what the pod holds for some users (named in a file
  * by uid, email or username) or for all of them, written in exactly the layout `apply` takes, so that an export is
  * an input: applying it back with `--only-changes` sends nothing. Streamed: users are read as the input is, at the
  * run's concurrency, and written as they settle.
  */
-import { createReadStream, type WriteStream } from "node:fs";
+import type { WriteStream } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
-import type { Readable } from "node:stream";
-import { parse as parseCsv } from "csv-parse";
 import type { PodClient } from "../../api/client.js";
 import { PodError, PodUnauthorizedError } from "../../core/errors.js";
 import { canonicalUserId } from "../../core/ids.js";
@@ -20,17 +19,16 @@ import { type CurrentOf, READ_CALL, readCurrent } from "../changes.js";
 import { csvCell, unescapeFormula } from "../files/csv-cell.js";
 import { createOutput } from "../files/export-output.js";
 import type { FileLock } from "../files/safe-file.js";
-import { OverlongLine, readLines } from "../input/lines.js";
-import { CSV_COLUMNS, formatFor, InputError, MAX_ROW_BYTES, type Operation } from "../input/readers.js";
+import { csvRecords } from "../input/csv.js";
+import { UserResolver } from "../input/identities.js";
+import { jsonObjects } from "../input/jsonl.js";
+import { CSV_COLUMNS, InputError, type Operation, USER_KEYS } from "../input/readers.js";
+import { type InputFile, inputFormat, openInput } from "../input/source.js";
 import type { CliIo } from "../io.js";
 import { counterRenderer } from "../progress.js";
 import { RepeatedUserError, uidsOnce } from "./user-pages.js";
 
-/** The columns (or JSON fields) that name a user, in the order they are looked for. */
-const KEYS = ["uid", "email", "username"] as const;
-type Key = (typeof KEYS)[number];
-/** Values looked up at once (the library batches them by 100, 10 calls at a time). */
-const LOOKUP_CHUNK = 1000;
+type Key = (typeof USER_KEYS)[number];
 const MAX_LISTED = 20;
 const MAX_INVALID = 50;
 /** Users per page of `export --all` (the pod's maximum). */
@@ -55,7 +53,7 @@ interface Named {
  * ```
  */
 export async function runExport(args: ExportArgs, pod: PodClient, io: CliIo): Promise<number> {
-  const source = args.file === undefined ? undefined : await checkInput(args.file);
+  const source = args.file === undefined ? undefined : await checkInput(await openInput(args.file, io.stdin));
   const out = await openOutput(args.out, io);
   const counts = { users: 0, rows: 0, unknown: 0, failed: 0, duplicates: 0 };
   const controller = new AbortController();
@@ -78,7 +76,7 @@ export async function runExport(args: ExportArgs, pod: PodClient, io: CliIo): Pr
     }
     // A user named twice is exported once: apply refuses a user whose rows are split.
     const seen = new Set<string>();
-    const fresh = (uid: string, named: Named) => {
+    const fresh = (uid: string, named: { line: number }) => {
       if (!seen.has(uid)) {
         seen.add(uid);
         return true;
@@ -87,48 +85,30 @@ export async function runExport(args: ExportArgs, pod: PodClient, io: CliIo): Pr
       listed(`warning: ${source.label}:${named.line}: user ${uid} is named again: exported once`, counts.duplicates);
       return false;
     };
-    let chunk: Named[] = [];
-    for await (const named of source.read()) {
+    const resolver = new UserResolver(pod, {
+      label: source.label,
+      concurrency: args.concurrency,
+      signal: controller.signal,
+    });
+    async function* records() {
+      for await (const named of source?.read() ?? []) yield { line: named.line, item: { [named.key]: named.value } };
+    }
+    for await (const record of resolver.resolve(records())) {
       if (controller.signal.aborted) return;
-      if (named.key === "uid") {
-        const uid = canonicalUserId(named.value) as string;
-        if (fresh(uid, named)) yield uid;
+      if (!("item" in record)) continue;
+      const named = { line: record.line };
+      const unknown = record.source?.unknown[0];
+      if (unknown !== undefined) {
+        counts.unknown++;
+        listed(
+          `${source.label}:${record.line}: no user with ${unknown.column} ${quote(unknown.value)}`,
+          counts.unknown,
+        );
         continue;
       }
-      chunk.push(named);
-      if (chunk.length >= LOOKUP_CHUNK) {
-        for (const uid of await resolve(chunk)) if (fresh(uid.uid, uid.named)) yield uid.uid;
-        chunk = [];
-      }
+      const uid = canonicalUserId(String((record.item as { uid: unknown }).uid)) as string;
+      if (fresh(uid, named)) yield uid;
     }
-    for (const uid of await resolve(chunk)) if (fresh(uid.uid, uid.named)) yield uid.uid;
-  }
-
-  /** Emails and usernames to uids, with `pod.users.lookup`; the unknown ones listed with their line. */
-  async function resolve(chunk: Named[]): Promise<{ uid: string; named: Named }[]> {
-    const found: { uid: string; named: Named }[] = [];
-    for (const key of ["email", "username"] as const) {
-      const part = chunk.filter((named) => named.key === key);
-      if (part.length === 0) continue;
-      const values = part.map((named) => named.value);
-      const { users } = await pod.users.lookup(key === "email" ? { emails: values } : { usernames: values }, {
-        signal: controller.signal,
-      });
-      const byValue = new Map<string, string>();
-      for (const user of users) {
-        const value = key === "email" ? user.emailAddress?.toLowerCase() : user.username;
-        if (value !== undefined) byValue.set(value, user.id.toString());
-      }
-      for (const named of part) {
-        const uid = byValue.get(key === "email" ? named.value.toLowerCase() : named.value);
-        if (uid !== undefined) found.push({ uid, named });
-        else {
-          counts.unknown++;
-          listed(`${source?.label}:${named.line}: no user with ${key} ${quote(named.value)}`, counts.unknown);
-        }
-      }
-    }
-    return found;
   }
 
   const progress = args.quiet ? undefined : counterRenderer(io.stderr, `exporting (${READ_CALL[args.operation]})`);
@@ -188,6 +168,7 @@ export async function runExport(args: ExportArgs, pod: PodClient, io: CliIo): Pr
     outputError ??= listError;
     progress?.stop();
     io.interrupt?.removeEventListener("abort", onInterrupt);
+    await source?.cleanup();
   }
   if (counts.failed > MAX_LISTED) io.stderr.write(`  … and ${plural(counts.failed - MAX_LISTED, "more user")}\n`);
   if (counts.unknown > MAX_LISTED) io.stderr.write(`  … and ${counts.unknown - MAX_LISTED} more unknown\n`);
@@ -292,15 +273,9 @@ async function openOutput(file: string | undefined, io: CliIo) {
  * The file naming the users, checked whole before anything is read from the pod: its column (or field), and every
  * value (a uid must be a positive int64; no value may be empty). Errors name `file:line`, the column and the rule.
  */
-async function checkInput(file: string) {
-  const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
-    throw new UsageError(`cannot read ${file}: ${error.code === "ENOENT" ? "no such file" : printable(error.message)}`);
-  });
-  if (info.isDirectory())
-    throw new UsageError(`cannot read ${quote(file)}: it is a directory; give a CSV or JSON Lines file`);
-  const first = await firstChar(file);
-  const format = formatFor(file, first);
-  const read = () => (format === "csv" ? readCsvUsers(file) : readJsonUsers(file));
+async function checkInput(input: InputFile) {
+  const format = await inputFormat(input, undefined);
+  const read = () => (format === "csv" ? readCsvUsers(input) : readJsonUsers(input));
   const errors: InputError[] = [];
   let count = 0;
   for await (const named of read()) {
@@ -312,31 +287,26 @@ async function checkInput(file: string) {
     count++;
   }
   if (errors.length === 0 && count === 0) {
-    errors.push(new InputError(file, 1, undefined, "not empty", "names no user"));
+    errors.push(new InputError(input.label, 1, undefined, "not empty", "names no user"));
   }
   if (errors.length > 0) {
+    await input.cleanup();
     throw new UsageError(
       `${errors.map((e) => e.message).join("\n  ")}\n${errors.length >= MAX_INVALID ? "(and maybe more) " : ""}` +
         "Nothing was read from the pod: fix the lines above.",
     );
   }
   return {
-    label: file,
+    label: input.label,
+    cleanup: () => input.cleanup(),
     async *read(): AsyncGenerator<Named> {
       for await (const named of read()) if (!(named instanceof InputError)) yield named;
     },
   };
 }
 
-async function firstChar(file: string): Promise<string | undefined> {
-  const stream = createReadStream(file, { start: 0, end: 63, encoding: "utf8" });
-  let text = "";
-  for await (const chunk of stream) text += chunk;
-  return text.replace(/^\uFEFF/, "").trimStart()[0];
-}
-
 function checkValue(file: string, line: number, key: Key, value: unknown): Named | InputError {
-  if (typeof value !== "string" && !(key === "uid" && typeof value === "number")) {
+  if (typeof value !== "string" && !(key === "uid" && (typeof value === "number" || typeof value === "bigint"))) {
     return new InputError(file, line, key, "required", value === undefined ? "is missing" : "must be a string");
   }
   const text = String(value).trim();
@@ -347,40 +317,24 @@ function checkValue(file: string, line: number, key: Key, value: unknown): Named
   return { key, value: text, line };
 }
 
-async function* readCsvUsers(file: string): AsyncGenerator<Named | InputError> {
+async function* readCsvUsers(input: InputFile): AsyncGenerator<Named | InputError> {
+  const file = input.label;
   let key: Key | undefined;
   let headerError: InputError | undefined;
-  const input: Readable = createReadStream(file);
-  const parser = input.pipe(
-    parseCsv({
-      columns: (names: string[]) => {
-        key = KEYS.find((k) => names.includes(k));
-        if (key === undefined) {
-          headerError = new InputError(
-            file,
-            1,
-            undefined,
-            "user column",
-            "the header needs a uid, email or username column",
-          );
-        }
-        return names;
-      },
-      bom: true,
-      trim: true,
-      skip_empty_lines: true,
-      skip_records_with_empty_values: true,
-      info: true,
-      relax_column_count: false,
-      max_record_size: MAX_ROW_BYTES,
-    }),
-  );
-  input.once("error", (error) => parser.destroy(error));
+  const parser = csvRecords(input.open(), (names) => {
+    key = USER_KEYS.find((k) => names.includes(k));
+    if (key === undefined) {
+      headerError = new InputError(
+        file,
+        1,
+        undefined,
+        "user column",
+        "the header needs a uid, email or username column",
+      );
+    }
+  });
   try {
-    for await (const { record, info } of parser as AsyncIterable<{
-      record: Record<string, string>;
-      info: { lines: number };
-    }>) {
+    for await (const { record, info } of parser) {
       if (headerError) break;
       const value = record[key as Key];
       yield checkValue(file, info.lines, key as Key, value === undefined ? value : unescapeFormula(value));
@@ -394,41 +348,23 @@ async function* readCsvUsers(file: string): AsyncGenerator<Named | InputError> {
   if (headerError) yield headerError;
 }
 
-async function* readJsonUsers(file: string): AsyncGenerator<Named | InputError> {
-  const lines = readLines(createReadStream(file), MAX_ROW_BYTES);
-  let line = 0;
-  for await (const raw of lines) {
-    line++;
-    if (raw instanceof OverlongLine) {
-      yield new InputError(file, line, undefined, "line length", raw.detail);
+async function* readJsonUsers(input: InputFile): AsyncGenerator<Named | InputError> {
+  for await (const record of jsonObjects(input.open(), input.label)) {
+    if ("error" in record) {
+      yield record.error;
       continue;
     }
-    const text = line === 1 ? raw.replace(/^\uFEFF/, "") : raw;
-    if (text.trim() === "") continue;
-    let value: unknown;
-    try {
-      // A uid beyond 2^53 written as a number would be rounded: it is read from the text.
-      value = JSON.parse(text.replace(/("uid"\s*:\s*)(\d+)/, '$1"$2"'));
-    } catch (error) {
+    const key = USER_KEYS.find((k) => record.value[k] !== undefined);
+    if (key === undefined) {
       yield new InputError(
-        file,
-        line,
+        input.label,
+        record.line,
         undefined,
-        "JSON",
-        `not valid JSON (${printable((error as Error).message, 120)})`,
+        "user field",
+        'each line needs a "uid", "email" or "username"',
       );
       continue;
     }
-    if (value === null || typeof value !== "object" || Array.isArray(value)) {
-      yield new InputError(file, line, undefined, "type object", "each line must be a JSON object");
-      continue;
-    }
-    const record = value as Record<string, unknown>;
-    const key = KEYS.find((k) => record[k] !== undefined);
-    if (key === undefined) {
-      yield new InputError(file, line, undefined, "user field", 'each line needs a "uid", "email" or "username"');
-      continue;
-    }
-    yield checkValue(file, line, key, record[key]);
+    yield checkValue(input.label, record.line, key, record.value[key]);
   }
 }

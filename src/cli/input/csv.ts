@@ -27,20 +27,28 @@ interface CsvError extends Error {
   bytes_records?: number;
 }
 
-export async function* readCsv(
-  operation: Operation,
+/**
+ * The records of a CSV input as every reader of CSV input parses them (apply's rows, export's users): a header row
+ * (`onHeader` sees it), a BOM dropped, cells trimmed, blank rows and rows of bare commas skipped, every row as wide as
+ * the header, none over {@link MAX_ROW_BYTES}; each record with its line (`info.lines`).
+ *
+ * @example
+ * ```ts
+ * import { createReadStream } from "node:fs";
+ *
+ * for await (const { record, info } of csvRecords(createReadStream("users.csv"), (names) => console.log(names))) {
+ *   console.log(info.lines, record.uid);
+ * }
+ * ```
+ */
+export function csvRecords(
   input: Readable,
-  file: string,
-  options: ReadOptions,
-): AsyncGenerator<SourceRecord<unknown>> {
-  const layout = CSV_COLUMNS[operation];
-  let header: string[] | undefined;
-  let headerError: InputError | undefined;
+  onHeader: (names: string[]) => void,
+): AsyncIterable<{ record: Row; info: { lines: number } }> & { destroy(error?: Error): void } {
   const parser = input.pipe(
     parseCsv({
       columns: (names: string[]) => {
-        header = names;
-        headerError = checkHeader(names, operation, file);
+        onHeader(names);
         return names;
       },
       bom: true,
@@ -54,6 +62,22 @@ export async function* readCsv(
   );
   // pipe() does not pass the source's errors on: a file that fails mid-read must end the records with an error.
   input.once("error", (error) => parser.destroy(error));
+  return parser as unknown as AsyncIterable<{ record: Row; info: { lines: number } }> & { destroy(e?: Error): void };
+}
+
+export async function* readCsv(
+  operation: Operation,
+  input: Readable,
+  file: string,
+  options: ReadOptions,
+): AsyncGenerator<SourceRecord<unknown>> {
+  const layout = CSV_COLUMNS[operation];
+  let header: string[] | undefined;
+  let headerError: InputError | undefined;
+  const parser = csvRecords(input, (names) => {
+    header = names;
+    headerError = checkHeader(names, operation, file);
+  });
   const group = grouper(operation, file);
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: Row; info: { lines: number } }>) {

@@ -27,25 +27,34 @@ import {
   USER_KEYS,
 } from "./records.js";
 
-export async function* readJsonLines(
-  operation: Operation,
+/**
+ * The objects of a JSON Lines input, one per non-blank line, each read exactly (ids beyond 2^53 as bigints), or the
+ * line's error: longer than {@link MAX_ROW_BYTES}, not JSON, nested too deep, not an object, or a user id written
+ * as `1e3` or `3.0`. Every reader of JSON Lines input (apply's items, export's users) reads through it.
+ *
+ * @example
+ * ```ts
+ * import { Readable } from "node:stream";
+ *
+ * for await (const record of jsonObjects(Readable.from(['{"uid":"7215545057281"}\n']), "users.jsonl")) {
+ *   if ("error" in record) console.error(record.error.message);
+ *   else console.log(record.line, record.value.uid);
+ * }
+ * ```
+ */
+export async function* jsonObjects(
   input: Readable,
   file: string,
-): AsyncGenerator<SourceRecord<unknown>> {
-  const lines = readLines(input, MAX_ROW_BYTES);
+): AsyncGenerator<{ line: number; value: Record<string, unknown> } | { line: number; error: InputError }> {
   let line = 0;
-  let any = false;
-  const keysSeen: KeysSeen = new Map();
-  for await (const raw of lines) {
+  for await (const raw of readLines(input, MAX_ROW_BYTES)) {
     line++;
     if (raw instanceof OverlongLine) {
-      any = true;
       yield { line, error: new InputError(file, line, undefined, "line length", raw.detail) };
       continue;
     }
     const text = line === 1 ? raw.replace(/^\uFEFF/, "") : raw;
     if (text.trim() === "") continue;
-    any = true;
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -69,6 +78,24 @@ export async function* readJsonLines(
       yield { line, error: new InputError(file, line, undefined, "integer digits", detail) };
       continue;
     }
+    yield { line, value: value as Record<string, unknown> };
+  }
+}
+
+export async function* readJsonLines(
+  operation: Operation,
+  input: Readable,
+  file: string,
+): AsyncGenerator<SourceRecord<unknown>> {
+  let any = false;
+  const keysSeen: KeysSeen = new Map();
+  for await (const record of jsonObjects(input, file)) {
+    any = true;
+    if ("error" in record) {
+      yield record;
+      continue;
+    }
+    const { line, value } = record;
     const { [REPORT_KEY]: metadata, ...item } = value as Record<string, unknown>;
     const meta = reportMeta(metadata);
     if (meta?.status !== undefined && SETTLED_WITHOUT_ITEM.has(meta.status)) {
