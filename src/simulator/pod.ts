@@ -12,7 +12,7 @@ import { mayHoldUnsafeInteger, parseJsonLossless } from "../json.js";
 import { type AjvError, type CompiledValidator, describeSchemaError } from "../wire.js";
 import type { SimulatorDirectoryEntry, SimulatorDirectoryUser } from "./directory.js";
 import { Fault, FaultPlan, type SimulatorFaults } from "./faults.js";
-import { RateLimiter } from "./ratelimit.js";
+import { RateLimiter, sendJson } from "./ratelimit.js";
 import { PodStore, SimulatedPodState, type SimulatorAppDefaults, type UserRecord } from "./state.js";
 import { type LoginCheck, loginCheck, SessionRegistry, type SimulatorLoginOptions } from "./tokens.js";
 
@@ -158,6 +158,18 @@ export interface SimulatedPodOptions {
      * back, rounded up, at least 1.
      */
     algorithm?: "fixed-window" | "token-bucket";
+    /**
+     * Changes of the limit during a run, as Symphony's throttling adapts to load: each sets `perSecond` once
+     * `afterSeconds` have passed since the first call the limiter counted (fixed windows: the new limit × `windowMs`
+     * / 1000 must be whole too). Default: none, the limit stays.
+     *
+     * @example
+     * ```ts
+     * // 1,000/s, then 300/s from 10 s to 20 s into the run, then 1,000/s again.
+     * const rateLimit = { perSecond: 1000, windowMs: 100, changes: [{ afterSeconds: 10, perSecond: 300 }, { afterSeconds: 20, perSecond: 1000 }] };
+     * ```
+     */
+    changes?: readonly { afterSeconds: number; perSecond: number }[];
     /** The limiter's clock, in milliseconds; tests pass their own. Default `Date.now`. */
     now?: () => number;
   };
@@ -268,6 +280,7 @@ const POD = "/pod";
 const USER_PREFIX = "/pod/v1/admin/user/";
 const LOGIN = "/login/pubkey/authenticate";
 const STATS = "/__simulator/stats";
+const TIMELINE = "/__simulator/timeline";
 const SUCCESS = JSON.stringify({ format: "TEXT", message: "OK" } satisfies Schemas["SuccessResponse"]);
 const JSON_TYPE = "application/json";
 
@@ -408,6 +421,7 @@ class PodServer {
     const query = mark === -1 ? "" : url.slice(mark + 1);
     // The simulator's own route, for benchmarks in another process: not part of the Pod API, counted nowhere.
     if (path === STATS && req.method === "GET") return this.sendStats(res);
+    if (path === TIMELINE && req.method === "GET") return sendJson(res, this.limiter?.timeline.toJSON() ?? null);
     this.requests++;
     if (path.startsWith(USER_PREFIX)) {
       const slash = path.indexOf("/", USER_PREFIX.length);
@@ -815,7 +829,8 @@ function describe(error: AjvError | undefined): string {
  *
  * One route is the simulator's own, not the Pod API's: `GET /__simulator/stats` answers {@link SimulatedPod.stats}
  * as JSON, so a benchmark or script in another process can read the counters. It needs no token, and is itself
- * counted nowhere.
+ * counted nowhere. With a `rateLimit`, `GET /__simulator/timeline` answers what its limiter admitted and refused,
+ * and the limit it applied, in 100 ms steps since its first call (`null` without a limit), for pictures of a run.
  *
  * @example
  * ```ts
