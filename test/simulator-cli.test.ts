@@ -93,15 +93,17 @@ describe("parseSimulatorArgs", () => {
     expect(await parseSimulatorArgs(["--rate-limit-per-second", "0.5", "--rate-window", "2000"])).toEqual({
       rateLimit: { perSecond: 0.5, windowMs: 2000 },
     });
-    expect(await parseSimulatorArgs(["--rate-limit-per-second", "1000", "--rate-changes", "10:300,20.5:1000"])).toEqual({
-      rateLimit: {
-        perSecond: 1000,
-        changes: [
-          { afterSeconds: 10, perSecond: 300 },
-          { afterSeconds: 20.5, perSecond: 1000 },
-        ],
+    expect(await parseSimulatorArgs(["--rate-limit-per-second", "1000", "--rate-changes", "10:300,20.5:1000"])).toEqual(
+      {
+        rateLimit: {
+          perSecond: 1000,
+          changes: [
+            { afterSeconds: 10, perSecond: 300 },
+            { afterSeconds: 20.5, perSecond: 1000 },
+          ],
+        },
       },
-    });
+    );
   });
 
   it.each([

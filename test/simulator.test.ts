@@ -681,7 +681,13 @@ describe("rate limiting", () => {
   });
 
   it.each([
-    [[{ afterSeconds: 5, perSecond: 30 }, { afterSeconds: 5, perSecond: 40 }], /increasing order, got 5/],
+    [
+      [
+        { afterSeconds: 5, perSecond: 30 },
+        { afterSeconds: 5, perSecond: 40 },
+      ],
+      /increasing order, got 5/,
+    ],
     [[{ afterSeconds: -1, perSecond: 30 }], /afterSeconds must be numbers >= 0/],
     [[{ afterSeconds: 1, perSecond: 0 }], /rateLimit\.perSecond must be a number of calls per second > 0, got 0/],
     [[{ afterSeconds: 1, perSecond: 15 }], /whole number >= 1, got 15 × 100/],

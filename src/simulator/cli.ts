@@ -262,7 +262,11 @@ function rateLimitOptions(text: (name: string) => string | undefined): Simulated
   if (perSecond === undefined) {
     if (windowMs !== undefined || algorithm !== undefined || changes !== undefined) {
       const flag =
-        windowMs !== undefined ? RATE_FLAGS.windowMs : algorithm !== undefined ? RATE_FLAGS.algorithm : RATE_FLAGS.changes;
+        windowMs !== undefined
+          ? RATE_FLAGS.windowMs
+          : algorithm !== undefined
+            ? RATE_FLAGS.algorithm
+            : RATE_FLAGS.changes;
       throw new UsageError(`${flag} needs ${RATE_FLAGS.perSecond}`);
     }
     return undefined;
@@ -274,7 +278,9 @@ function rateLimitOptions(text: (name: string) => string | undefined): Simulated
     rateLimit.changes = changes.split(",").map((part) => {
       const [after, rate, extra] = part.split(":");
       if (extra !== undefined || !after?.trim() || !rate?.trim()) {
-        throw new UsageError(`${RATE_FLAGS.changes} takes SECONDS:PER_SECOND pairs such as 10:300,20:1000, got ${part}`);
+        throw new UsageError(
+          `${RATE_FLAGS.changes} takes SECONDS:PER_SECOND pairs such as 10:300,20:1000, got ${part}`,
+        );
       }
       return { afterSeconds: Number(after), perSecond: Number(rate) };
     });

@@ -60,7 +60,9 @@ export function checkRateLimit(
   for (const change of changes as Change[]) {
     const after = change?.afterSeconds;
     if (typeof after !== "number" || !Number.isFinite(after) || after < 0 || after <= previous) {
-      throw new RangeError(`${changesName}: afterSeconds must be numbers >= 0 in increasing order, got ${String(after)}`);
+      throw new RangeError(
+        `${changesName}: afterSeconds must be numbers >= 0 in increasing order, got ${String(after)}`,
+      );
     }
     previous = after;
     checkRateLimit({ perSecond: change.perSecond, windowMs, algorithm }, names);
