@@ -4,7 +4,7 @@ import { type SessionTokenProvider, SessionTokens } from "./auth.js";
 import { BulkAdmin } from "./bulk.js";
 import { pipelineFetch, requestClass } from "./fetch-adapter.js";
 import { loginLane, PodHttp } from "./http.js";
-import { AdaptiveRateLimiter, type RateLimitOptions } from "./rate-limiter.js";
+import { AdaptiveRateLimiter, type FlowControlStats, type RateLimitOptions } from "./rate-limiter.js";
 import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
 import { type FetchLike, fetchTransport, type Transport, undiciTransport } from "./transport.js";
 import { checkHttpUrl } from "./urls.js";
@@ -112,6 +112,17 @@ export interface PodClient {
    * ```
    */
   close(): Promise<void>;
+  /**
+   * A snapshot of the client's flow control: answers admitted and answered 429 since the client was made, and the
+   * send rate now (see {@link FlowControlStats}). The differences between two snapshots describe what came between.
+   *
+   * @example
+   * ```ts
+   * const { admitted, refused, ratePerSecond } = pod.flowControl();
+   * console.log(`429: ${refused} of ${admitted + refused}; pace ${ratePerSecond ?? "unlimited"}`);
+   * ```
+   */
+  flowControl(): FlowControlStats;
   /** The same as {@link PodClient.close}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -165,7 +176,13 @@ export function createPodClient(options: PodClientOptions): PodClient {
   // Dry runs validate and build every request exactly as real ones do, and send nothing.
   const dryRunUsers = new UserAdmin(raw, http, defaults, true);
   const close = () => transport.close();
-  return { users, bulk: new BulkAdmin(users, dryRunUsers, http), raw, close, [Symbol.asyncDispose]: close };
+  const flowControl = (): FlowControlStats => ({
+    admitted: http.limiter?.admitted ?? 0,
+    refused: http.limiter?.refused ?? 0,
+    ratePerSecond: http.limiter?.ratePerSecond,
+  });
+  const bulk = new BulkAdmin(users, dryRunUsers, http);
+  return { users, bulk, raw, close, flowControl, [Symbol.asyncDispose]: close };
 }
 
 const DEFAULT_QUERY_SERIALIZER = createQuerySerializer();

@@ -30,7 +30,7 @@ export {
   ValidationError,
 } from "./errors.js";
 export type { UserId } from "./ids.js";
-export type { RateLimitOptions } from "./rate-limiter.js";
+export type { FlowControlStats, RateLimitOptions } from "./rate-limiter.js";
 export { DEFAULT_RETRY, type RetryOptions } from "./retry.js";
 export {
   AuthenticationError,

@@ -12,6 +12,7 @@ import { schedule } from "../scheduler.js";
 import { type Command, EXIT } from "./args.js";
 import { beforeEntry, type CurrentOf, differences, READ_CALL, readCurrent } from "./changes.js";
 import { BitSet } from "./keysort.js";
+import { flowProgress, flowSummary } from "./flow.js";
 import { BULK_METHOD, type LooseBulk, type Plan } from "./plan.js";
 import { progressRenderer } from "./progress.js";
 import { type ItemOf, type Operation, readItems } from "./readers.js";
@@ -94,7 +95,10 @@ export async function apply(options: {
     }
   }
 
-  const progress = options.quiet ? undefined : progressRenderer(io.stderr, command.label, calls);
+  const flowBefore = pod.flowControl();
+  const progress = options.quiet
+    ? undefined
+    : progressRenderer(io.stderr, command.label, calls, () => flowProgress(flowBefore, pod.flowControl()));
   let refused: "token" | "login" | undefined;
   let loginError: AuthenticationError | undefined;
   /** The breaker that stopped the run (the pod unreachable, the privilege missing), for its message. */
@@ -174,6 +178,7 @@ export async function apply(options: {
         (reads && reads.unsent > 0 ? `, ${reads.unsent} not sent (their user was not read)` : "") +
         ".\n",
     );
+    if (done > 0) io.stdout.write(flowSummary(flowBefore, pod.flowControl(), elapsed));
     if (refused === "token") {
       io.stderr.write(
         "The pod refused the session token (401), so the run stopped. Set a fresh POD_SESSION_TOKEN, or use " +

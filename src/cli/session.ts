@@ -53,20 +53,27 @@ export async function resolveSessionToken(
 }
 
 /**
- * The client of a run; a dry run's sends nothing and needs no pod URL.
+ * The client of a run; a dry run's sends nothing and needs no pod URL. `--max-rate` and `--rate` are its
+ * `rateLimit` (`max`, `perSecond`).
  *
  * @example
  * ```ts
  * const dryRun = podClient({ podUrl: undefined, maxAttempts: undefined }, "dry-run");
+ * const gentle = podClient({ podUrl: "https://acme.symphony.com/pod", maxAttempts: undefined, maxRate: 200 }, token);
  * ```
  */
 export function podClient(
-  args: Pick<ApplyArgs, "podUrl" | "maxAttempts">,
+  args: Pick<ApplyArgs, "podUrl" | "maxAttempts"> & Partial<Pick<ApplyArgs, "maxRate" | "rate">>,
   sessionToken: string | SessionTokenProvider,
 ): PodClient {
+  const rateLimit = {
+    ...(args.maxRate !== undefined && { max: args.maxRate }),
+    ...(args.rate !== undefined && { perSecond: args.rate }),
+  };
   return createPodClient({
     baseUrl: args.podUrl ?? "http://dry-run.invalid/pod",
     sessionToken,
     ...(args.maxAttempts && { retry: { maxAttempts: args.maxAttempts } }),
+    rateLimit,
   });
 }
