@@ -54,6 +54,8 @@ const BETA = 0.9;
 /** A probe that finds the plateau again (the limit within {@link PLATEAU_AGAIN} × it) backs off only this far. */
 const BETA_PLATEAU = 0.97;
 const PLATEAU_AGAIN = 1.05;
+/** A refusal below the plateau while the pod admits at least this share of the pace is jitter, not the limit. */
+const JITTER_SHARE = 0.9;
 /** The fewest seconds CUBIC takes to climb back to the rate before a cut (K). */
 const RECOVERY_SECONDS = 1.5;
 /**
@@ -174,6 +176,8 @@ export class AdaptiveRateLimiter {
   #probeInFlight = false;
   #nextProbeAt = 0;
   #probeDelay = 0;
+  /** When the last probe was sent: the pod admitted again from then on. */
+  #probeSentAt = 0;
 
   #lastCutAt = Number.NEGATIVE_INFINITY;
   /** CUBIC state: the rate before the last cut, and when regrowth started (ms); `epoch` undefined = no curve yet. */
@@ -278,7 +282,10 @@ export class AdaptiveRateLimiter {
             1000,
             Math.max(PROBE_DELAY_MAX_MS, admitted > 0 ? 1000 / (PROBE_SHARE * admitted) : 0),
           );
-          this.#probeDelay = Math.min(ceiling, Math.max(PROBE_DELAY_FIRST_MS, this.#probeDelay * 2));
+          this.#probeDelay = Math.min(
+            ceiling,
+            Math.max(PROBE_DELAY_FIRST_MS, this.#probeDelay * (this.#rate === Number.POSITIVE_INFINITY ? 4 : 2)),
+          );
         }
       } else if (ticket >= this.#resumeTicket) {
         this.#startHold(now);
@@ -320,6 +327,7 @@ export class AdaptiveRateLimiter {
       if (this.#probeInFlight || now < this.#nextProbeAt) return false;
       this.#probeInFlight = true;
       this.#probeTicket = this.#nextTicket;
+      this.#probeSentAt = now;
       return true;
     }
     if (this.#slowStart && this.#inFlight >= this.#slowStartWindow) return false;
@@ -464,7 +472,10 @@ export class AdaptiveRateLimiter {
     this.#resumeTicket = this.#nextTicket;
     if (this.#cutDuringHold) this.#epoch = now; // regrowth starts when sending does
     if (this.#rate === Number.POSITIVE_INFINITY) this.#calibrate(now);
-    this.#tokens = 1;
+    // The pod admitted again from when the probe went: the pace resumes from there (the bucket's cap bounds it).
+    const rate = this.#currentRate(now);
+    const since = Math.max(0, now - this.#probeSentAt);
+    this.#tokens = Number.isFinite(rate) ? Math.min(this.#burst(rate), 1 + (since * rate) / 1000) : 1;
     this.#refilledAt = now;
   }
 
@@ -505,9 +516,17 @@ export class AdaptiveRateLimiter {
     // The plateau the probe set out from was admitted for seconds: the limit lies above it. Found again (within
     // 5 %), the rate goes back just under it rather than β below, and dwells there until the next probe.
     let beta = BETA;
-    if (probing && Number.isFinite(this.#wMax)) {
+    if (probing && !farAbove && Number.isFinite(this.#wMax)) {
       before = Math.max(before, this.#wMax);
       if (before <= PLATEAU_AGAIN * this.#wMax) beta = BETA_PLATEAU;
+    }
+    // Below the plateau, with the pod admitting about what is sent: the refusal is the pod's windows meeting the
+    // calls' jitter (a loaded machine bunches them), not a lower limit: this pace is the new plateau, eased a little.
+    const jitter =
+      !probing && !farAbove && Number.isFinite(this.#wMax) && paced <= this.#wMax && admitted >= JITTER_SHARE * paced;
+    if (jitter) {
+      before = paced;
+      beta = BETA_PLATEAU;
     }
     // 429s that kept coming while the rate was well below the last plateau were not caused by the rate (the pod
     // refuses some calls whatever the pace): the plateau stays, or cut after cut would sink the rate.
