@@ -60,9 +60,11 @@ const JITTER_SHARE = 0.9;
 const RECOVERY_SECONDS = 1.5;
 /**
  * K is at least this many calls' worth of the rate before the cut: each probe above the plateau costs a few 429s
- * whatever the rate, so at a low rate the client probes less often (20/s: every 15 s) to keep them under 1 %.
+ * whatever the rate, so at a low rate the client probes less often (50/s: every 6 s) to keep them near 1 %.
  */
 const CALLS_PER_PROBE = 300;
+/** ...but at most this many seconds: a plateau set low (by jitter) is left within seconds. */
+const MAX_RECOVERY_SECONDS = 8;
 /**
  * Growth above the plateau, relative to it: `1 + GROWTH × s³` after `s` seconds there (+20 % after 1 s, ×2.6 after
  * 2 s, ×3.3 after 2.2 s), so a limit that rose is found within seconds while a probe that finds the same limit
@@ -218,18 +220,21 @@ export class AdaptiveRateLimiter {
       this.#rate = this.#max;
     } else {
       // A known limit: sit on CUBIC's plateau at that rate, so it is probed above only gently.
+      // A known limit: held for K seconds (a flat curve, β = 1), then probed above as any plateau.
       this.#rate = Math.min(start, this.#max);
       this.#wMax = start;
       this.#k = recovery(start);
-      this.#epoch = now() - this.#k * 1000;
+      this.#beta = 1;
+      this.#epoch = now();
     }
     this.#refilledAt = now();
-    this.#tokens = this.#burst();
+    this.#tokens = 1;
   }
 
   /** The current send rate in calls per second, or undefined while unlimited. */
   get ratePerSecond(): number | undefined {
     if (this.#holding) return 0;
+    if (this.#rate === Number.POSITIVE_INFINITY) return undefined; // slow start's pace is not a learned rate
     const rate = this.#currentRate(this.#now());
     return Number.isFinite(rate) ? rate : undefined;
   }
@@ -278,14 +283,12 @@ export class AdaptiveRateLimiter {
           this.#nextProbeAt = Math.max(this.#nextProbeAt, now + this.#probeDelay);
           // Calls admitted over the last whole second: early on, the rate over a short span says much more.
           const admitted = this.#admitted.count(now);
-          const ceiling = Math.min(
-            1000,
-            Math.max(PROBE_DELAY_MAX_MS, admitted > 0 ? 1000 / (PROBE_SHARE * admitted) : 0),
-          );
-          this.#probeDelay = Math.min(
-            ceiling,
-            Math.max(PROBE_DELAY_FIRST_MS, this.#probeDelay * (this.#rate === Number.POSITIVE_INFINITY ? 4 : 2)),
-          );
+          // Not calibrated yet: nothing says the pod admits few calls, and a late resume would read as a low limit.
+          const ceiling =
+            this.#rate === Number.POSITIVE_INFINITY
+              ? PROBE_DELAY_MAX_MS
+              : Math.min(1000, Math.max(PROBE_DELAY_MAX_MS, admitted > 0 ? 1000 / (PROBE_SHARE * admitted) : 0));
+          this.#probeDelay = Math.min(ceiling, Math.max(PROBE_DELAY_FIRST_MS, this.#probeDelay * 2));
         }
       } else if (ticket >= this.#resumeTicket) {
         this.#startHold(now);
@@ -495,7 +498,7 @@ export class AdaptiveRateLimiter {
     this.#calibratedAt = now;
     this.#wMax = estimate;
     this.#rate = Math.min(this.#max, estimate);
-    this.#k = recovery(estimate);
+    this.#k = RECOVERY_SECONDS; // a first estimate: probe above it soon
     this.#epoch = now - this.#k * 1000; // on the plateau: probe above it from here
     this.#slowStart = false;
     // No cut for 300 ms but from a pace far above: a fixed window's refusals at the start are not about the pace.
@@ -559,7 +562,7 @@ export class AdaptiveRateLimiter {
 
 /** CUBIC's K for a plateau of `rate` calls/s: {@link RECOVERY_SECONDS}, longer at low rates. */
 function recovery(rate: number): number {
-  return Math.min(30, Math.max(RECOVERY_SECONDS, CALLS_PER_PROBE / rate));
+  return Math.min(MAX_RECOVERY_SECONDS, Math.max(RECOVERY_SECONDS, CALLS_PER_PROBE / rate));
 }
 
 /** Events over the last BUCKETS × BUCKET_MS ms, in buckets, with the busiest {@link PEAK_SPAN_MS} among them. */
