@@ -45,59 +45,30 @@ export interface FlowControlStats {
   ratePerSecond: number | undefined;
 }
 
+/** Multiplicative decrease: the rate after a cut is this share of what the pod admitted (CUBIC's β). */
+const BETA = 0.7;
+/** Seconds CUBIC takes to climb back to the rate before a cut (K); sets its growth constant. */
+const RECOVERY_SECONDS = 2;
+/** CUBIC's C, relative to the rate before the cut, so recovery takes {@link RECOVERY_SECONDS} at any scale. */
+const CUBIC_C = (1 - BETA) / RECOVERY_SECONDS ** 3;
 /**
- * Multiplicative decrease: the rate after a cut is this share of what the pod admitted (CUBIC's β). A pod's limit
- * is a hard budget, not a queue: what it admitted over the last second of refusals is its limit, so the cut only
- * needs to leave room for jitter (TCP's 0.7 guards against queues that are not there).
+ * At most one cut per this many milliseconds, CUBIC's recovery time: a fixed window keeps answering 429 until it
+ * resets, which the hold handles, and cuts compounding on every 429 would collapse the rate.
  */
-const BETA = 0.9;
-/** A probe that finds the plateau again (the limit within {@link PLATEAU_AGAIN} × it) backs off only this far. */
-const BETA_PLATEAU = 0.97;
-const PLATEAU_AGAIN = 1.05;
-/** A refusal below the plateau while the pod admits at least this share of the pace is jitter, not the limit. */
-const JITTER_SHARE = 0.9;
-/** The fewest seconds CUBIC takes to climb back to the rate before a cut (K). */
-const RECOVERY_SECONDS = 1.5;
-/**
- * K is at least this many calls' worth of the rate before the cut: each probe above the plateau costs a few 429s
- * whatever the rate, so at a low rate the client probes less often (50/s: every 6 s) to keep them near 1 %.
- */
-const CALLS_PER_PROBE = 300;
-/** ...but at most this many seconds: a plateau set low (by jitter) is left within seconds. */
-const MAX_RECOVERY_SECONDS = 8;
-/**
- * Growth above the plateau, relative to it: `1 + GROWTH × s³` after `s` seconds there (+20 % after 1 s, ×2.6 after
- * 2 s, ×3.3 after 2.2 s), so a limit that rose is found within seconds while a probe that finds the same limit
- * overshoots it by little before the pod's 429s end it.
- */
-const GROWTH = 0.3;
-/**
- * At most one cut per this many milliseconds: a fixed window keeps answering 429 until it resets, which the hold
- * handles. A cut reads what the pod admitted, so cuts in a row converge on β × the limit rather than compound; a
- * cut from a high estimate (its holds keep coming, a refusal a window) is corrected within half a second.
- */
-const CUT_COOLDOWN_MS = 500;
+const CUT_COOLDOWN_MS = RECOVERY_SECONDS * 1000;
 /** The lowest rate a cut goes to, in calls per second. */
 const MIN_RATE = 0.5;
 /** Tokens the bucket holds at most, in milliseconds of the current rate: absorbs timer lateness, no bursts. */
-const BURST_MS = 50;
+const BURST_MS = 10;
 /**
  * Probes during a hold: the first goes at once, later ones back off to at most {@link PROBE_DELAY_MAX_MS}, or
  * longer when the pod admits few calls, so that probes spend at most about {@link PROBE_SHARE} of its budget.
  */
-const PROBE_DELAY_FIRST_MS = 10;
+const PROBE_DELAY_FIRST_MS = 5;
 const PROBE_DELAY_MAX_MS = 100;
 const PROBE_SHARE = 0.1;
 /** Slow start: calls in flight allowed before the first answer; each answer that is not a 429 allows one more. */
-const SLOW_START_WINDOW = 4;
-/**
- * Slow start's pace: {@link RAMP_START} calls/s at the first call, doubling every {@link RAMP_DOUBLING_MS} (past
- * 100,000 calls/s in half a second). Calls in flight alone grow by one per answer, which on a fast network lets
- * hundreds go out within a millisecond: a pod with a budget of 20 a window would refuse most of them.
- */
-const RAMP_START = 100;
-const RAMP_DOUBLING_MS = 50;
-const RAMP_END = 100_000;
+const SLOW_START_WINDOW = 10;
 /** Slow start ends by itself once this many calls may be in flight (more than any bulk run sends at once). */
 const SLOW_START_CAP = 1_000;
 /** The admitted-rate estimate looks back this far, in 10 ms buckets. */
@@ -105,14 +76,8 @@ const BUCKET_MS = 10;
 const BUCKETS = 100;
 /** The first cut, out of the unlimited start, reads the admitted rate over the busiest span this long. */
 const PEAK_SPAN_MS = 100;
-/** The busiest 100 ms says something about a pod's limit once the last second holds this many admitted answers. */
-const PEAK_SAMPLE = 50;
-/** ...and that many for a probe's estimate (below it, 100 ms holds too few calls to tell a pace). */
-const PEAK_PROBE_SAMPLE = 100;
 /** A cut needs at least this many admitted answers behind its estimate; before that a 429 only holds. */
 const MIN_SAMPLE = 20;
-/** ...or this many over half a second or more (a pod admitting 40 calls a second or fewer). */
-const MIN_SAMPLE_SLOW = 4;
 /** A cut needs at least this share of the last second's answers to be 429. */
 const MIN_REFUSED_SHARE = 0.02;
 /** A 429 while the rate is below this share of the last plateau is not the rate's doing... */
@@ -166,8 +131,6 @@ export class AdaptiveRateLimiter {
 
   #slowStart: boolean;
   #slowStartWindow = SLOW_START_WINDOW;
-  /** When the first call was sent: slow start's pace grows from there. */
-  #rampFrom: number | undefined;
 
   #holding = false;
   /** The first ticket sent during the current (or last) hold. */
@@ -178,17 +141,10 @@ export class AdaptiveRateLimiter {
   #probeInFlight = false;
   #nextProbeAt = 0;
   #probeDelay = 0;
-  /** When the last probe was sent: the pod admitted again from then on. */
-  #probeSentAt = 0;
 
   #lastCutAt = Number.NEGATIVE_INFINITY;
   /** CUBIC state: the rate before the last cut, and when regrowth started (ms); `epoch` undefined = no curve yet. */
   #wMax = Number.POSITIVE_INFINITY;
-  /** When slow start ended with a first estimate of the pod's limit ({@link #calibrate}). */
-  #calibratedAt = Number.NEGATIVE_INFINITY;
-  /** CUBIC's β and K for the current curve (K in seconds). */
-  #beta = BETA;
-  #k = RECOVERY_SECONDS;
   #epoch: number | undefined;
   #cutDuringHold = false;
   /** Holds started since the last cut while the rate was well below the plateau. */
@@ -201,8 +157,6 @@ export class AdaptiveRateLimiter {
   /** Start of the current busy period: the admitted rate is not diluted by an idle minute before it. */
   #activeSince: number | undefined;
   #lastActivity = Number.NEGATIVE_INFINITY;
-  /** Answers that were not 429 since {@link #activeSince}: a first hold can outlast the one-second window. */
-  #busyAdmitted = 0;
 
   /** Calls answered 429, since the limiter was made. */
   refused = 0;
@@ -220,21 +174,17 @@ export class AdaptiveRateLimiter {
       this.#rate = this.#max;
     } else {
       // A known limit: sit on CUBIC's plateau at that rate, so it is probed above only gently.
-      // A known limit: held for K seconds (a flat curve, β = 1), then probed above as any plateau.
       this.#rate = Math.min(start, this.#max);
       this.#wMax = start;
-      this.#k = recovery(start);
-      this.#beta = 1;
-      this.#epoch = now();
+      this.#epoch = now() - RECOVERY_SECONDS * 1000;
     }
     this.#refilledAt = now();
-    this.#tokens = 1;
+    this.#tokens = this.#burst();
   }
 
   /** The current send rate in calls per second, or undefined while unlimited. */
   get ratePerSecond(): number | undefined {
     if (this.#holding) return 0;
-    if (this.#rate === Number.POSITIVE_INFINITY) return undefined; // slow start's pace is not a learned rate
     const rate = this.#currentRate(this.#now());
     return Number.isFinite(rate) ? rate : undefined;
   }
@@ -281,13 +231,11 @@ export class AdaptiveRateLimiter {
         this.#maybeCut(now);
         if (isProbe) {
           this.#nextProbeAt = Math.max(this.#nextProbeAt, now + this.#probeDelay);
-          // Calls admitted over the last whole second: early on, the rate over a short span says much more.
-          const admitted = this.#admitted.count(now);
-          // Not calibrated yet: nothing says the pod admits few calls, and a late resume would read as a low limit.
-          const ceiling =
-            this.#rate === Number.POSITIVE_INFINITY
-              ? PROBE_DELAY_MAX_MS
-              : Math.min(1000, Math.max(PROBE_DELAY_MAX_MS, admitted > 0 ? 1000 / (PROBE_SHARE * admitted) : 0));
+          const admitted = this.#admittedRate(now);
+          const ceiling = Math.min(
+            1000,
+            Math.max(PROBE_DELAY_MAX_MS, admitted > 0 ? 1000 / (PROBE_SHARE * admitted) : 0),
+          );
           this.#probeDelay = Math.min(ceiling, Math.max(PROBE_DELAY_FIRST_MS, this.#probeDelay * 2));
         }
       } else if (ticket >= this.#resumeTicket) {
@@ -314,11 +262,7 @@ export class AdaptiveRateLimiter {
 
   #send(): number {
     const now = this.#now();
-    this.#rampFrom ??= now;
-    if (now - this.#lastActivity > BUCKETS * BUCKET_MS) {
-      this.#activeSince = now;
-      this.#busyAdmitted = 0;
-    }
+    if (now - this.#lastActivity > BUCKETS * BUCKET_MS) this.#activeSince = now;
     this.#lastActivity = now;
     this.#sent.add(now);
     this.#inFlight++;
@@ -330,13 +274,12 @@ export class AdaptiveRateLimiter {
       if (this.#probeInFlight || now < this.#nextProbeAt) return false;
       this.#probeInFlight = true;
       this.#probeTicket = this.#nextTicket;
-      this.#probeSentAt = now;
       return true;
     }
     if (this.#slowStart && this.#inFlight >= this.#slowStartWindow) return false;
     const rate = this.#currentRate(now);
     if (rate === Number.POSITIVE_INFINITY) return true;
-    this.#tokens = Math.min(this.#burst(rate), this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
+    this.#tokens = Math.min(this.#burst(), this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
     this.#refilledAt = now;
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;
@@ -370,7 +313,7 @@ export class AdaptiveRateLimiter {
       return; // an answer reschedules
     } else {
       const rate = this.#currentRate(now);
-      const tokens = Math.min(this.#burst(rate), this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
+      const tokens = Math.min(this.#burst(), this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
       wait = rate === Number.POSITIVE_INFINITY ? 0 : ((1 - tokens) * 1000) / rate;
     }
     if (wait <= 0) {
@@ -381,22 +324,15 @@ export class AdaptiveRateLimiter {
     this.#timer = setTimeout(this.#release, Math.max(1, Math.ceil(wait)));
   }
 
-  #burst(rate = this.#rate): number {
-    return Number.isFinite(rate) ? Math.max(2, (rate * BURST_MS) / 1000) : 1;
+  #burst(): number {
+    const rate = this.#rate;
+    return Number.isFinite(rate) ? Math.max(1, (rate * BURST_MS) / 1000) : 1;
   }
 
   #currentRate(now: number): number {
-    if (this.#epoch === undefined) {
-      if (this.#rate !== Number.POSITIVE_INFINITY || !this.#slowStart || this.#rampFrom === undefined)
-        return this.#rate;
-      // Slow start is paced too: from RAMP_START calls/s, doubling every RAMP_DOUBLING_MS, unlimited past RAMP_END.
-      const ramp = RAMP_START * 2 ** ((now - this.#rampFrom) / RAMP_DOUBLING_MS);
-      return ramp >= RAMP_END ? Number.POSITIVE_INFINITY : Math.min(this.#max, ramp);
-    }
-    const k = this.#k;
-    const t = (now - this.#epoch) / 1000 - k;
-    // Concave from β × wMax back to wMax in K seconds, then convex above it.
-    let rate = this.#wMax * (1 + (t < 0 ? (1 - this.#beta) / (k * k * k) : GROWTH) * t * t * t);
+    if (this.#epoch === undefined) return this.#rate;
+    const t = (now - this.#epoch) / 1000 - RECOVERY_SECONDS;
+    let rate = this.#wMax * (1 + CUBIC_C * t * t * t);
     // No use probing a rate the client does not send: stay within twice what the pod admits.
     if (t > 0) rate = Math.min(rate, Math.max(this.#wMax, 2 * this.#admittedRate(now)));
     rate = Math.min(this.#max, Math.max(MIN_RATE, rate));
@@ -408,6 +344,7 @@ export class AdaptiveRateLimiter {
     this.#holding = true;
     this.#holdTicket = this.#nextTicket;
     this.#probeInFlight = false;
+    this.#probeDelay = PROBE_DELAY_FIRST_MS;
     this.#cutDuringHold = false;
     this.#firstProbe(now);
     if (this.#epoch !== undefined && this.#currentRate(now) < PLATEAU_SHARE * this.#wMax) this.#refusedBelowPlateau++;
@@ -416,130 +353,49 @@ export class AdaptiveRateLimiter {
 
   /** At a hold's start, and at each 429 during it: cut if the refusals say the rate is the cause. */
   #maybeCut(now: number): void {
-    if (this.#cutDuringHold || !this.#calibrated(now)) return;
-    // Out of the unlimited start the first estimate is made when the hold ends (see #endHold).
-    if (this.#rate === Number.POSITIVE_INFINITY) return;
+    if (this.#cutDuringHold || this.#admitted.count(now) < MIN_SAMPLE) return;
     // Within the cooldown, cut only when the client sends far more than the pod admits (an estimate from a burst).
-    // The pace, not the calls sent: at a low rate a few refused probes would double the count of sends.
-    const farAbove = this.#currentRate(now) > SENT_FAR_ABOVE_ADMITTED * this.#limitEstimate(now);
+    const farAbove = this.#sent.count(now) > SENT_FAR_ABOVE_ADMITTED * this.#admitted.count(now);
     // A few 429s in a stream the pod mostly admits are not about the rate (a pod that sheds some calls): hold, no cut.
     const refused = this.#refusedWindow.count(now);
     const dense = refused >= MIN_REFUSED_SHARE * (refused + this.#admitted.count(now));
-    // Probing above the plateau, the first refusal is the answer the probe was for (at a low rate it is also the
-    // only one a window gives, too few to be dense): the limit lies between the plateau and this pace.
-    const probing = this.#epoch !== undefined && now - this.#epoch > this.#k * 1000;
-    if ((now - this.#lastCutAt >= CUT_COOLDOWN_MS && (dense || probing)) || farAbove) {
-      this.#cut(now, farAbove, probing);
+    if ((now - this.#lastCutAt >= CUT_COOLDOWN_MS && dense) || farAbove) {
+      this.#cut(now, farAbove);
       this.#firstProbe(now);
     }
-  }
-
-  /**
-   * What the pod admits, as a cut reads it: the last second's average, except within a second of the first estimate,
-   * when that average still counts slow start's growing pace; then as the first estimate reads it (given
-   * {@link PEAK_SAMPLE} answers: a busiest 100 ms of 2 or 3 calls says little).
-   */
-  #limitEstimate(now: number): number {
-    const early = now - this.#calibratedAt < 1000 && this.#admitted.count(now) >= PEAK_SAMPLE;
-    return early ? this.#startEstimate(now) : this.#admittedRate(now);
-  }
-
-  /**
-   * The average since the start is low while slow start's pace was still growing; the busiest 100 ms is high by up
-   * to twice when it straddles two fixed windows' budgets. Between the two, at most twice the average.
-   */
-  #startEstimate(now: number): number {
-    const span = Math.max(BUCKET_MS, now - (this.#activeSince ?? now));
-    const average = (this.#busyAdmitted * 1000) / span;
-    return Math.max(average, Math.min(this.#admitted.peakRate(now), 2 * average));
-  }
-
-  /** Enough answers behind the admitted rate to cut from: {@link MIN_SAMPLE}, or a second's worth at a low rate. */
-  #calibrated(now: number): boolean {
-    const count = this.#admitted.count(now);
-    if (count >= MIN_SAMPLE) return true;
-    return count >= MIN_SAMPLE_SLOW && this.#activeSince !== undefined && now - this.#activeSince >= 500;
   }
 
   /** The first probe goes one pace after the 429: sooner, an exhausted window would only refuse it too. */
   #firstProbe(now: number): void {
     const rate = this.#currentRate(now);
-    const pace = Number.isFinite(rate) ? Math.min(PROBE_DELAY_MAX_MS, 1000 / rate) : PROBE_DELAY_FIRST_MS;
-    this.#nextProbeAt = now + pace;
-    // Later probes back off from one pace: at a low rate a window has little left when it runs out.
-    this.#probeDelay = Math.max(PROBE_DELAY_FIRST_MS, pace);
+    this.#nextProbeAt = now + (Number.isFinite(rate) ? Math.min(PROBE_DELAY_MAX_MS, 1000 / rate) : 0);
   }
 
   #endHold(now: number): void {
     this.#holding = false;
     this.#resumeTicket = this.#nextTicket;
     if (this.#cutDuringHold) this.#epoch = now; // regrowth starts when sending does
-    if (this.#rate === Number.POSITIVE_INFINITY) this.#calibrate(now);
-    // The pod admitted again from when the probe went: the pace resumes from there (the bucket's cap bounds it).
-    const rate = this.#currentRate(now);
-    const since = Math.max(0, now - this.#probeSentAt);
-    this.#tokens = Number.isFinite(rate) ? Math.min(this.#burst(rate), 1 + (since * rate) / 1000) : 1;
+    // Not calibrated yet (too few answers to cut from): resume in slow start, never with an unlimited burst. The
+    // window it had is kept (as TCP's fast recovery does): restarting it at 10 would throttle a run in which the
+    // pod refuses a few calls for other reasons.
+    if (this.#rate === Number.POSITIVE_INFINITY) this.#slowStart = true;
+    this.#tokens = 1;
     this.#refilledAt = now;
   }
 
-  /**
-   * The first hold out of the unlimited start has ended: what the pod admitted since the run got busy, over that
-   * time (its refusals included), is the first estimate of its limit. The peak of a burst would say up to twice a
-   * fixed window's rate; an estimate too high is cut at once (sending 1.5 × what the pod admits), one too low is
-   * probed above within seconds. Too few answers to say (a lone 429 early on): resume in slow start, keeping the
-   * window it had (as TCP's fast recovery does), never with an unlimited burst.
-   */
-  #calibrate(now: number): void {
-    if (this.#busyAdmitted < 2) {
-      this.#slowStart = true;
-      return;
-    }
-    const estimate = Math.max(MIN_RATE, this.#startEstimate(now));
-    this.#calibratedAt = now;
-    this.#wMax = estimate;
-    this.#rate = Math.min(this.#max, estimate);
-    this.#k = RECOVERY_SECONDS; // a first estimate: probe above it soon
-    this.#epoch = now - this.#k * 1000; // on the plateau: probe above it from here
-    this.#slowStart = false;
-    // No cut for 300 ms but from a pace far above: a fixed window's refusals at the start are not about the pace.
-    this.#lastCutAt = now - CUT_COOLDOWN_MS + 300;
-  }
-
-  #cut(now: number, farAbove: boolean, probing = false): void {
+  #cut(now: number, farAbove: boolean): void {
     const paced = this.#currentRate(now);
     // Out of the unlimited start the average is diluted by warm-up; the busiest 100 ms says what the pod took.
     // Too high an estimate costs a few holds until the next cut; too low costs seconds of regrowth.
-    let admitted = this.#limitEstimate(now);
-    // A probe's first refusal: the pace had been admitted until now, and the last second's average lags a pace
-    // that grew fast (a limit that rose); the busiest 100 ms is that pace. Not at a low rate: 100 ms holds a few.
-    if (probing && this.#admitted.count(now) >= PEAK_PROBE_SAMPLE) {
-      admitted = Math.max(admitted, this.#admitted.peakRate(now));
-    }
+    const admitted = paced === Number.POSITIVE_INFINITY ? this.#admitted.peakRate(now) : this.#admittedRate(now);
     let before = Math.min(paced, admitted);
-    // The plateau the probe set out from was admitted for seconds: the limit lies above it. Found again (within
-    // 5 %), the rate goes back just under it rather than β below, and dwells there until the next probe.
-    let beta = BETA;
-    if (probing && !farAbove && Number.isFinite(this.#wMax)) {
-      before = Math.max(before, this.#wMax);
-      if (before <= PLATEAU_AGAIN * this.#wMax) beta = BETA_PLATEAU;
-    }
-    // Below the plateau, with the pod admitting about what is sent: the refusal is the pod's windows meeting the
-    // calls' jitter (a loaded machine bunches them), not a lower limit: this pace is the new plateau, eased a little.
-    const jitter =
-      !probing && !farAbove && Number.isFinite(this.#wMax) && paced <= this.#wMax && admitted >= JITTER_SHARE * paced;
-    if (jitter) {
-      before = paced;
-      beta = BETA_PLATEAU;
-    }
     // 429s that kept coming while the rate was well below the last plateau were not caused by the rate (the pod
     // refuses some calls whatever the pace): the plateau stays, or cut after cut would sink the rate.
     const random = !farAbove && this.#refusedBelowPlateau >= REFUSED_BELOW_PLATEAU_TO_KEEP;
     if (random && Number.isFinite(this.#wMax) && this.#wMax > before) before = this.#wMax;
     this.#refusedBelowPlateau = 0;
     this.#wMax = Math.max(MIN_RATE, before);
-    this.#k = recovery(this.#wMax);
-    this.#beta = beta;
-    this.#rate = Math.min(this.#max, Math.max(MIN_RATE, beta * before));
+    this.#rate = Math.min(this.#max, Math.max(MIN_RATE, BETA * before));
     this.#epoch = undefined; // held at the cut rate until the hold ends, when regrowth starts
     this.#lastCutAt = now;
     this.#cutDuringHold = true;
@@ -548,7 +404,6 @@ export class AdaptiveRateLimiter {
 
   #countAdmitted(now: number): void {
     this.#lastActivity = now;
-    this.#busyAdmitted++;
     this.#admitted.add(now);
   }
 
@@ -558,11 +413,6 @@ export class AdaptiveRateLimiter {
     const span = Math.min(BUCKETS * BUCKET_MS, Math.max(BUCKET_MS, now - this.#activeSince));
     return (this.#admitted.count(now) * 1000) / span;
   }
-}
-
-/** CUBIC's K for a plateau of `rate` calls/s: {@link RECOVERY_SECONDS}, longer at low rates. */
-function recovery(rate: number): number {
-  return Math.min(MAX_RECOVERY_SECONDS, Math.max(RECOVERY_SECONDS, CALLS_PER_PROBE / rate));
 }
 
 /** Events over the last BUCKETS × BUCKET_MS ms, in buckets, with the busiest {@link PEAK_SPAN_MS} among them. */
