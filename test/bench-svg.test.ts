@@ -17,7 +17,7 @@ describe("bench pictures", () => {
     });
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(svg.trimEnd().endsWith("</svg>")).toBe(true);
-    expect(svg).toContain("400/s &amp; &lt;100 ms&gt; windows");
+    expect(svg).toContain("<title>400/s &amp; &lt;100 ms&gt; windows</title>"); // the picture's alternative text
     const lines = [...svg.matchAll(/<polyline [^>]*points="([^"]*)"/g)].map((m) => (m[1] ?? "").split(" "));
     expect(lines).toHaveLength(2);
     for (const points of lines) expect(points).toHaveLength(3);
