@@ -452,7 +452,7 @@ export function rateLimitDoc(results: RateLimitResult[], settings: RateLimitSett
   const pictures = results
     .filter((r) => r.picture !== undefined)
     .map((r) => `![${r.label ?? r.name ?? ""}](${r.picture})`)
-    .join("\n");
+    .join("\n\n");
   return `${DOC_START}
 ### 5. Rate-limited bulk
 

@@ -588,8 +588,9 @@ npm run bench            # prints the tables, rewrites this file
 Environment knobs: \`BENCH_ROUNDS\` (default 5), \`BENCH_CALLS\` (20000), \`BENCH_CONCURRENCY\` (300),
 \`BENCH_WARMUP\` (2000), \`BENCH_MEMORY_ITEMS\` (1000000), \`BENCH_CLI_ROWS\` (100000), \`BENCH_CLI_RUNS\` (2),
 \`BENCH_NO_DOCS=1\` (print only), \`BENCH_DIRECTORY_USERS\` (20000; \`BENCH_ONLY=directory\` runs section 7
-alone and prints it). The rate-limited section: \`BENCH_RATE_LIMITS\` (50,400,1500,5000),
-\`BENCH_RATE_WINDOWS\` (100,1000), \`BENCH_RATE_SECONDS\` (40), \`BENCH_RATE_MAX_SECONDS\` (3 × the seconds);
+alone and prints it). The rate-limited section: \`BENCH_RATE_LIMITS\` (20,50,400,1500,5000),
+\`BENCH_RATE_WINDOWS\` (100,1000), \`BENCH_RATE_SECONDS\` (40), \`BENCH_RATE_MAX_SECONDS\` (3 × the seconds),
+\`BENCH_RATE_EXTRAS\` (token-bucket,changing,shared, or none), \`BENCH_RATE_SVG_DIR\` (where the pictures go);
 \`npm run bench:ratelimit\` (or \`BENCH_ONLY=ratelimit\`) runs it alone and, with the defaults, replaces its part of
 this page. \`npm run bench -- throughput\` (or \`BENCH_ONLY=throughput\`, about 2 minutes) runs sections 1 and 2
 alone and, with their defaults, replaces them, their three targets and the ratio lines here. Results vary with the

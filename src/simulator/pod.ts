@@ -169,7 +169,12 @@ export interface SimulatedPodOptions {
      * const rateLimit = { perSecond: 1000, windowMs: 100, changes: [{ afterSeconds: 10, perSecond: 300 }, { afterSeconds: 20, perSecond: 1000 }] };
      * ```
      */
-    changes?: readonly { afterSeconds: number; perSecond: number }[];
+    changes?: readonly {
+      /** Seconds after the limiter's first call, ≥ 0, each later than the one before. */
+      afterSeconds: number;
+      /** The new limit, in calls per second. */
+      perSecond: number;
+    }[];
     /** The limiter's clock, in milliseconds; tests pass their own. Default `Date.now`. */
     now?: () => number;
   };
