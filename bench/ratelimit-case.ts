@@ -1,6 +1,7 @@
 /**
  * One rate-limited bulk run in its own process:
- * `node bench/ratelimit-case.js <url> <token> <perSecond> <windowMs> <seconds> <concurrency> <maxSeconds>` (compiled),
+ * `node bench/ratelimit-case.js <url> <token> <perSecond> <windowMs> <seconds> <concurrency> <maxSeconds> [calls]`
+ * (compiled),
  * against a simulated pod started with `--rate-limit-per-second <perSecond> --rate-window <windowMs>`.
  *
  * Sends `perSecond × seconds` `features/update` calls (distinct uids) through `pod.bulk.updateFeatures` with the
@@ -9,27 +10,22 @@
  * perSecond`; the 429 share comes from the pod's own counters (`GET /__simulator/stats`), so every request the
  * client made, retries included, is counted without touching the client's transport. `maxSeconds` (0: none) aborts
  * a run that is still going after that long; the items never sent are then in `notAttempted`, and `stoppedAtCap`
- * says so.
+ * says so. `calls` (default `perSecond × seconds`) is for the cases that share a pod or change its limit; the
+ * section then reads the pod's figures itself.
  */
 import { createPodClient } from "../src/index.js";
 import type { SimulatorStats } from "../src/simulator/index.js";
 import { BASE_UID, benchClientOptions, FEATURE } from "./lib.js";
 
-const [url, token, perSecondArg, windowArg, secondsArg, concurrencyArg, maxSecondsArg] = process.argv.slice(2) as [
-  string,
-  string,
-  string,
-  string,
-  string,
-  string,
-  string,
-];
+const [url, token, perSecondArg, windowArg, secondsArg, concurrencyArg, maxSecondsArg, callsArg] = process.argv.slice(
+  2,
+) as [string, string, string, string, string, string, string, string | undefined];
 const perSecond = Number(perSecondArg);
 const windowMs = Number(windowArg);
 const seconds = Number(secondsArg);
 const concurrency = Number(concurrencyArg);
 const maxSeconds = Number(maxSecondsArg ?? 0);
-const calls = Math.round(perSecond * seconds);
+const calls = callsArg === undefined ? Math.round(perSecond * seconds) : Number(callsArg);
 
 const statsUrl = `${new URL(url).origin}/__simulator/stats`;
 async function podStats(): Promise<SimulatorStats> {

@@ -9,9 +9,12 @@
  * BENCH_NO_DOCS=1 (do not write
  * docs/benchmarks.md).
  *
- * The rate-limited section (bench/ratelimit-section.ts): BENCH_RATE_LIMITS (calls/s, default 50,400,1500,5000),
+ * The rate-limited section (bench/ratelimit-section.ts): BENCH_RATE_LIMITS (calls/s, default 20,50,400,1500,5000),
  * BENCH_RATE_WINDOWS (ms, default 100,1000), BENCH_RATE_SECONDS (calls per run = limit × seconds, default 40),
- * BENCH_RATE_MAX_SECONDS (a run still going after this long is stopped; default 3 × BENCH_RATE_SECONDS, 0: never).
+ * BENCH_RATE_MAX_SECONDS (a run still going after this long is stopped; default 3 × BENCH_RATE_SECONDS, 0: never),
+ * BENCH_RATE_EXTRAS (the cases of their own shape: token-bucket,changing,shared by default; none), BENCH_RATE_SVG_DIR
+ * (where the pictures go; default docs/images, only when every BENCH_RATE_* setting is its default), BENCH_RATE_JSON
+ * (a file for the section's raw results).
  * BENCH_ONLY=ratelimit (or `tsx bench/run.ts ratelimit`, `npm run bench:ratelimit`) runs only that section; it
  * updates its part of docs/benchmarks.md only when every BENCH_RATE_* setting is its default.
  *
@@ -121,8 +124,14 @@ if (ONLY === "directory") {
   process.exit(0);
 }
 
+/** Where the section's pictures go: BENCH_RATE_SVG_DIR, else docs/images when the docs are updated. */
+const svgDir =
+  process.env.BENCH_RATE_SVG_DIR ??
+  (process.env.BENCH_NO_DOCS !== "1" && RATE.defaults ? join(ROOT, "docs", "images") : undefined);
+
 if (ONLY === "ratelimit") {
-  const results = await runRateLimitSection(RATE, log);
+  const results = await runRateLimitSection(RATE, log, svgDir);
+  if (process.env.BENCH_RATE_JSON) writeFileSync(process.env.BENCH_RATE_JSON, JSON.stringify(results, null, 2));
   console.log(`\n${rateLimitTable(results)}`);
   if (process.env.BENCH_NO_DOCS === "1") {
     // print only
@@ -366,7 +375,7 @@ try {
 }
 
 // --- 5. rate-limited bulk ---------------------------------------------------------------------------------------
-const rateLimited: RateLimitResult[] = await runRateLimitSection(RATE, log);
+const rateLimited: RateLimitResult[] = await runRateLimitSection(RATE, log, svgDir);
 
 // --- 6. the CLI's plan on a million users (--dry-run), peak RSS -------------------------------------------------
 const DRY_RUN_USERS = env("BENCH_DRY_RUN_USERS", 1_000_000);
@@ -581,8 +590,9 @@ npm run bench            # prints the tables, rewrites this file
 Environment knobs: \`BENCH_ROUNDS\` (default 5), \`BENCH_CALLS\` (20000), \`BENCH_CONCURRENCY\` (300),
 \`BENCH_WARMUP\` (2000), \`BENCH_MEMORY_ITEMS\` (1000000), \`BENCH_CLI_ROWS\` (100000), \`BENCH_CLI_RUNS\` (2),
 \`BENCH_NO_DOCS=1\` (print only), \`BENCH_DIRECTORY_USERS\` (20000; \`BENCH_ONLY=directory\` runs section 7
-alone and prints it). The rate-limited section: \`BENCH_RATE_LIMITS\` (50,400,1500,5000),
-\`BENCH_RATE_WINDOWS\` (100,1000), \`BENCH_RATE_SECONDS\` (40), \`BENCH_RATE_MAX_SECONDS\` (3 × the seconds);
+alone and prints it). The rate-limited section: \`BENCH_RATE_LIMITS\` (20,50,400,1500,5000),
+\`BENCH_RATE_WINDOWS\` (100,1000), \`BENCH_RATE_SECONDS\` (40), \`BENCH_RATE_MAX_SECONDS\` (3 × the seconds),
+\`BENCH_RATE_EXTRAS\` (token-bucket,changing,shared, or none), \`BENCH_RATE_SVG_DIR\` (where the pictures go);
 \`npm run bench:ratelimit\` (or \`BENCH_ONLY=ratelimit\`) runs it alone and, with the defaults, replaces its part of
 this page. \`npm run bench -- throughput\` (or \`BENCH_ONLY=throughput\`, about 2 minutes) runs sections 1 and 2
 alone and, with their defaults, replaces them, their three targets and the ratio lines here. Results vary with the

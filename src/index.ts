@@ -35,7 +35,7 @@ export {
 } from "./core/errors.js";
 export type { UserId } from "./core/ids.js";
 export type { PodPaths } from "./core/paths.js";
-export type { RateLimitOptions } from "./core/rate-limiter.js";
+export type { FlowControlStats, RateLimitOptions } from "./core/rate-limiter.js";
 export { DEFAULT_RETRY, type RetryOptions } from "./core/retry.js";
 export {
   AuthenticationError,

@@ -273,7 +273,7 @@ describe("pod-admin against a rate-limited pod", () => {
     // The pace the client learned from the 429s, in calls per second (an unlimited client shows none). Its first
     // estimate comes from the burst a 1 s window admits, so early lines may show several times the pod's 200/s.
     const paces = progress.flatMap((line) => {
-      const match = / · paced at (\d+)\/s$/.exec(line);
+      const match = / · paced at (\d+)\/s(?: · 429: \d+\.\d % of \d+ requests)?$/.exec(line);
       return match ? [Number(match[1])] : [];
     });
     expect(paces.length, run.stderr).toBeGreaterThanOrEqual(1);

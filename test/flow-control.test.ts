@@ -1175,3 +1175,31 @@ describe("BulkProgress.sendRatePerSecond", () => {
     expect(last).toBeGreaterThan(0);
   });
 });
+
+describe("pod.flowControl()", () => {
+  it("counts the answers admitted and refused since the client was made, and the pace now", async () => {
+    let requests = 0;
+    server.use(
+      http.post(FEATURES, () => {
+        requests++;
+        // Two refusals, then the pod admits everything.
+        return requests <= 2
+          ? HttpResponse.json({ message: "slow down" }, { status: 429, headers: { "retry-after": "0" } })
+          : HttpResponse.json({ message: "OK" });
+      }),
+    );
+    const pod = testClient();
+    expect(pod.flowControl()).toEqual({ admitted: 0, refused: 0, ratePerSecond: undefined });
+    const report = await pod.bulk.updateFeatures(items(50), { concurrency: 1 });
+    expect(report.succeeded).toBe(50);
+    const after = pod.flowControl();
+    expect(after).toMatchObject({ admitted: 50, refused: 2 });
+    expect(requests).toBe(52);
+    // Two 429s before any call was admitted only held: nothing to learn a pace from, still unlimited.
+    expect(after.ratePerSecond).toBeUndefined();
+    // Snapshots are values: a later run does not change one taken before.
+    await pod.bulk.updateFeatures(items(5), { concurrency: 1 });
+    expect(after.admitted).toBe(50);
+    expect(pod.flowControl().admitted).toBe(55);
+  });
+});

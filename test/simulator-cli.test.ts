@@ -93,6 +93,17 @@ describe("parseSimulatorArgs", () => {
     expect(await parseSimulatorArgs(["--rate-limit-per-second", "0.5", "--rate-window", "2000"])).toEqual({
       rateLimit: { perSecond: 0.5, windowMs: 2000 },
     });
+    expect(await parseSimulatorArgs(["--rate-limit-per-second", "1000", "--rate-changes", "10:300,20.5:1000"])).toEqual(
+      {
+        rateLimit: {
+          perSecond: 1000,
+          changes: [
+            { afterSeconds: 10, perSecond: 300 },
+            { afterSeconds: 20.5, perSecond: 1000 },
+          ],
+        },
+      },
+    );
   });
 
   it.each([
@@ -105,6 +116,9 @@ describe("parseSimulatorArgs", () => {
     [["--rate-limit-per-second", "15", "--rate-window", "100"], "must be a whole number >= 1"],
     [["--rate-window", "100"], "--rate-window needs --rate-limit-per-second"],
     [["--rate-algorithm", "token-bucket"], "--rate-algorithm needs --rate-limit-per-second"],
+    [["--rate-changes", "1:5"], "--rate-changes needs --rate-limit-per-second"],
+    [["--rate-limit-per-second", "10", "--rate-changes", "10-300"], "--rate-changes takes SECONDS:PER_SECOND pairs"],
+    [["--rate-limit-per-second", "10", "--rate-changes", "2:5,1:5"], "--rate-changes: afterSeconds must be"],
     [["--latency", "10-2"], '--latency must be a number >= 0 or a MIN-MAX range, got "10-2"'],
     [["--users", "5,0"], '--users: "0" is not a user id (a positive int64)'],
     [["--users", "1-9223372036854775808"], '--users TO: "9223372036854775808" is not a user id'],

@@ -715,6 +715,45 @@ describe("rate limiting", () => {
     time.now += 100;
     expect(await burst(pod, 3, 100)).toMatchObject({ ok: 1, refused: 2 }); // 0.5 + 1.5, capped at 1.5
   });
+
+  it("changes: the limit changes at its time after the first call; the timeline shows admitted, refused and the limit", async () => {
+    const time = clock(1_700_000_000_000);
+    const changes = [
+      { afterSeconds: 1, perSecond: 3 },
+      { afterSeconds: 2, perSecond: 10 },
+    ];
+    const pod = await start({ rateLimit: { perSecond: 10, windowMs: 1000, changes, now: time.read } });
+    expect(await burst(pod, 12)).toMatchObject({ ok: 10, refused: 2 });
+    time.now += 1000; // the first change: 3 a second
+    expect(await burst(pod, 5, 100)).toMatchObject({ ok: 3, refused: 2 });
+    time.now += 1000; // back to 10
+    expect(await burst(pod, 11, 200)).toMatchObject({ ok: 10, refused: 1 });
+    const timeline = (await (await fetch(`${pod.origin}/__simulator/timeline`)).json()) as Record<string, number[]>;
+    expect(timeline.stepMs).toBe(100);
+    expect(timeline.admitted).toHaveLength(21);
+    expect([timeline.admitted?.[0], timeline.admitted?.[10], timeline.admitted?.[20]]).toEqual([10, 3, 10]);
+    expect([timeline.refused?.[0], timeline.refused?.[10], timeline.refused?.[20]]).toEqual([2, 2, 1]);
+    expect([timeline.allowed?.[0], timeline.allowed?.[5], timeline.allowed?.[10], timeline.allowed?.[20]]).toEqual([
+      10, 10, 3, 10,
+    ]);
+    expect(pod.stats().requests).toBe(28); // the timeline route is counted nowhere
+  });
+
+  it.each([
+    [
+      [
+        { afterSeconds: 5, perSecond: 30 },
+        { afterSeconds: 5, perSecond: 40 },
+      ],
+      /increasing order, got 5/,
+    ],
+    [[{ afterSeconds: -1, perSecond: 30 }], /afterSeconds must be numbers >= 0/],
+    [[{ afterSeconds: 1, perSecond: 0 }], /rateLimit\.perSecond must be a number of calls per second > 0, got 0/],
+    [[{ afterSeconds: 1, perSecond: 15 }], /whole number >= 1, got 15 × 100/],
+  ])("refuses changes %j", async (changes, message) => {
+    const options = { rateLimit: { perSecond: 10, windowMs: 100, changes } } as unknown as SimulatedPodOptions;
+    await expect(startSimulatedPod(options)).rejects.toThrow(message);
+  });
 });
 
 describe("session tokens", () => {

@@ -5,6 +5,7 @@
 import type { Client } from "openapi-fetch";
 import { createPipeline, type PodClientOptions } from "../core/client.js";
 import type { PodPaths } from "../core/paths.js";
+import type { FlowControlStats } from "../core/rate-limiter.js";
 import { BulkAdmin } from "./bulk.js";
 import { OperationCaller } from "./call.js";
 import { UserAdmin } from "./users.js";
@@ -46,6 +47,17 @@ export interface PodClient {
    * ```
    */
   close(): Promise<void>;
+  /**
+   * A snapshot of the client's flow control: answers admitted and answered 429 since the client was made, and the
+   * send rate now (see {@link FlowControlStats}). The differences between two snapshots describe what came between.
+   *
+   * @example
+   * ```ts
+   * const { admitted, refused, ratePerSecond } = pod.flowControl();
+   * console.log(`429: ${refused} of ${admitted + refused}; pace ${ratePerSecond ?? "unlimited"}`);
+   * ```
+   */
+  flowControl(): FlowControlStats;
   /** The same as {@link PodClient.close}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -70,5 +82,11 @@ export function createPodClient(options: PodClientOptions): PodClient {
   const users = new UserAdmin(new OperationCaller(raw, http, defaults));
   // Dry runs validate and build every request exactly as real ones do, and send nothing.
   const dryRunUsers = new UserAdmin(new OperationCaller(raw, http, defaults, true));
-  return { users, bulk: new BulkAdmin(users, dryRunUsers, http), raw, close, [Symbol.asyncDispose]: close };
+  const flowControl = (): FlowControlStats => ({
+    admitted: http.limiter?.admitted ?? 0,
+    refused: http.limiter?.refused ?? 0,
+    ratePerSecond: http.limiter?.ratePerSecond,
+  });
+  const bulk = new BulkAdmin(users, dryRunUsers, http);
+  return { users, bulk, raw, close, flowControl, [Symbol.asyncDispose]: close };
 }

@@ -97,6 +97,9 @@ Options:
   --pod URL              the pod's base URL, e.g. https://acme.symphony.com/pod (or POD_URL)
   --concurrency N        calls at once, 1-1000 (default 300)
   --max-attempts N       attempts per call, retries included (default 5)
+  --max-rate N           at most N calls a second, whatever the pod admits: leave room for the pod's other
+                         clients (or POD_MAX_RATE; default none, the pod's 429s set the pace)
+  --rate N               start at N calls a second, a limit you know, instead of learning it (or POD_RATE)
   --dry-run              parse and validate everything, print the plan, send nothing
   --report FILE          the run's journal, then the report of every failed or not-attempted item (valid input)
   --format csv|jsonl     input format (default: from the file name, else sniffed)
@@ -121,8 +124,8 @@ Options:
 Export (FILE: a uid, email or username column, CSV or JSON Lines; or --all users):
   --out FILE             write to FILE (via FILE.partial, renamed when complete); default standard output
   --format csv|jsonl     output format (default csv, or from the --out name)
-  --pod, --concurrency, --max-attempts, --username, --private-key, --config, --auth-url, --certificate,
-  --ca-file, --proxy, --insecure-http, --quiet as above
+  --pod, --concurrency, --max-attempts, --max-rate, --rate, --username, --private-key, --config, --auth-url,
+  --certificate, --ca-file, --proxy, --insecure-http, --quiet as above
 
 Session token: POD_SESSION_TOKEN, RSA authentication with --username and --private-key (an encrypted key's
 passphrase: POD_PRIVATE_KEY_PASSPHRASE, or asked on a terminal), or a certificate login with --certificate;
@@ -146,6 +149,10 @@ export interface ApplyArgs {
   file: string;
   concurrency: number;
   maxAttempts: number | undefined;
+  /** `--max-rate N` (or `POD_MAX_RATE`): a ceiling on the send rate, in calls per second. Default none. */
+  maxRate: number | undefined;
+  /** `--rate N` (or `POD_RATE`): the send rate to start at, in calls per second. Default: learned from 429s. */
+  rate: number | undefined;
   format: "csv" | "jsonl" | undefined;
   podUrl: string | undefined;
   dryRun: boolean;
@@ -209,6 +216,7 @@ function checkApplyOptions(
   if (values.format !== undefined && values.format !== "csv" && values.format !== "jsonl") {
     throw new UsageError(`--format must be csv or jsonl, got ${quote(values.format)}`);
   }
+  const { maxRate, rate } = checkRates(values, env);
   const dryRun = values["dry-run"] === true;
   const connect = connectionOptions(values, env);
   const podUrl = values.pod ?? env.POD_URL ?? connect.configPodUrl;
@@ -238,6 +246,8 @@ function checkApplyOptions(
     file,
     concurrency,
     maxAttempts,
+    maxRate,
+    rate,
     format: values.format as "csv" | "jsonl" | undefined,
     podUrl,
     dryRun,
@@ -249,6 +259,29 @@ function checkApplyOptions(
     journal: values.journal,
     connect,
   };
+}
+
+/** `--max-rate` and `--rate` (or POD_MAX_RATE, POD_RATE): calls per second > 0, the start not above the ceiling. */
+function checkRates(
+  values: { "max-rate"?: string | undefined; rate?: string | undefined },
+  env: Record<string, string | undefined>,
+): { maxRate: number | undefined; rate: number | undefined } {
+  const read = (option: "max-rate" | "rate", variable: string) => {
+    const text = values[option] ?? env[variable];
+    if (text === undefined || (values[option] === undefined && text.trim() === "")) return undefined;
+    const value = Number(text);
+    if (text.trim() === "" || !Number.isFinite(value) || value <= 0 || value > 1_000_000) {
+      const name = values[option] === undefined ? variable : `--${option}`;
+      throw new UsageError(`${name} must be a number of calls per second > 0, got ${quote(text)}`);
+    }
+    return value;
+  };
+  const maxRate = read("max-rate", "POD_MAX_RATE");
+  const rate = read("rate", "POD_RATE");
+  if (maxRate !== undefined && rate !== undefined && rate > maxRate) {
+    throw new UsageError(`--rate ${rate} is above --max-rate ${maxRate}: start at most at the ceiling`);
+  }
+  return { maxRate, rate };
 }
 
 /**
@@ -298,6 +331,10 @@ export interface ExportArgs {
   format: "csv" | "jsonl";
   concurrency: number;
   maxAttempts: number | undefined;
+  /** `--max-rate N` (or `POD_MAX_RATE`): a ceiling on the send rate, in calls per second. Default none. */
+  maxRate: number | undefined;
+  /** `--rate N` (or `POD_RATE`): the send rate to start at, in calls per second. Default: learned from 429s. */
+  rate: number | undefined;
   podUrl: string | undefined;
   username: string | undefined;
   privateKey: string | undefined;
@@ -361,6 +398,8 @@ export function parseExportArgs(argv: string[], env: Record<string, string | und
     format,
     concurrency: applied.concurrency,
     maxAttempts: applied.maxAttempts,
+    maxRate: applied.maxRate,
+    rate: applied.rate,
     podUrl: applied.podUrl,
     username: applied.username,
     privateKey: applied.privateKey,
@@ -389,6 +428,8 @@ function parseOptions(argv: string[]) {
         pod: { type: "string" },
         concurrency: { type: "string" },
         "max-attempts": { type: "string" },
+        "max-rate": { type: "string" },
+        rate: { type: "string" },
         "dry-run": { type: "boolean" },
         report: { type: "string" },
         format: { type: "string" },

@@ -18,7 +18,8 @@ export interface ProgressStream {
 }
 
 /**
- * A progress display for `total` calls: `update` with the bulk run's progress, `stop` at the end.
+ * A progress display for `total` calls: `update` with the bulk run's progress, `stop` at the end. `extra` adds to
+ * each line of the log (not the bar), e.g. the share of requests answered 429.
  *
  * @example
  * ```ts
@@ -32,6 +33,7 @@ export function progressRenderer(
   stderr: ProgressStream,
   label: string,
   total: number,
+  extra: () => string = () => "",
 ): { update(p: BulkProgress): void; stop(): void } {
   if (stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
@@ -57,7 +59,7 @@ export function progressRenderer(
     printed = p;
     const percent = total > 0 ? ((100 * p.done) / total).toFixed(1) : "100.0";
     stderr.write(
-      `progress: ${p.done}/${total} calls (${percent}%) · ${p.failed} failed · ${p.ratePerSecond.toFixed(0)}/s${pace(p)}\n`,
+      `progress: ${p.done}/${total} calls (${percent}%) · ${p.failed} failed · ${p.ratePerSecond.toFixed(0)}/s${pace(p)}${extra()}\n`,
     );
   };
   return {

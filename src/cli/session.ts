@@ -154,24 +154,31 @@ async function readKey(
 }
 
 /**
- * The client of a run; a dry run's sends nothing and needs no pod URL.
+ * The client of a run; a dry run's sends nothing and needs no pod URL. `--max-rate` and `--rate` are its
+ * `rateLimit` (`max`, `perSecond`).
  *
  * @example
  * ```ts
  * const dryRun = podClient({ podUrl: undefined, maxAttempts: undefined }, "dry-run");
+ * const gentle = podClient({ podUrl: "https://acme.symphony.com/pod", maxAttempts: undefined, maxRate: 200 }, token);
  * ```
  */
 export function podClient(
-  args: Pick<ApplyArgs, "podUrl" | "maxAttempts"> & Partial<Pick<ApplyArgs, "connect">>,
+  args: Pick<ApplyArgs, "podUrl" | "maxAttempts"> & Partial<Pick<ApplyArgs, "connect" | "maxRate" | "rate">>,
   sessionToken: string | SessionTokenProvider,
 ): PodClient {
   const { connect } = args;
   const retry = { ...connect?.retry, ...(args.maxAttempts && { maxAttempts: args.maxAttempts }) };
+  const rateLimit = {
+    ...(args.maxRate !== undefined && { max: args.maxRate }),
+    ...(args.rate !== undefined && { perSecond: args.rate }),
+  };
   return createPodClient({
     // A dry run without a pod sends nothing: its placeholder needs no TLS.
     baseUrl: args.podUrl ?? "http://dry-run.invalid/pod",
     sessionToken,
     ...(Object.keys(retry).length > 0 && { retry }),
+    rateLimit,
     ...(connect?.timeoutMs !== undefined && { timeoutMs: connect.timeoutMs }),
     ...(connect?.client ?? { proxy: false }),
     ...(args.podUrl === undefined && { insecureHttp: true }),

@@ -23,6 +23,28 @@ export interface RateLimitOptions {
   max?: number | undefined;
 }
 
+/**
+ * What a client's flow control has seen since the client was made: read it with {@link PodClient.flowControl}, e.g.
+ * to say at the end of a run what rate the pod admitted.
+ *
+ * @example
+ * ```ts
+ * const before = pod.flowControl();
+ * await pod.bulk.updateFeatures(items);
+ * const after = pod.flowControl();
+ * const refused = after.refused - before.refused;
+ * console.log(`${refused} of ${refused + after.admitted - before.admitted} answers were 429`);
+ * ```
+ */
+export interface FlowControlStats {
+  /** Answers other than 429 (any status), since the client was made. */
+  admitted: number;
+  /** Answers 429, since the client was made. */
+  refused: number;
+  /** The send rate now, in calls per second; `undefined` while unlimited, `0` while holding after a 429. */
+  ratePerSecond: number | undefined;
+}
+
 /** Multiplicative decrease: the rate after a cut is this share of what the pod admitted (CUBIC's β). */
 const BETA = 0.7;
 /** Seconds CUBIC takes to climb back to the rate before a cut (K); sets its growth constant. */
@@ -138,6 +160,8 @@ export class AdaptiveRateLimiter {
 
   /** Calls answered 429, since the limiter was made. */
   refused = 0;
+  /** Calls answered with anything but 429, since the limiter was made. */
+  admitted = 0;
   /** Rate cuts made, since the limiter was made. */
   cuts = 0;
 
@@ -218,6 +242,7 @@ export class AdaptiveRateLimiter {
         this.#startHold(now);
       }
     } else {
+      this.admitted++;
       this.#countAdmitted(now);
       if (this.#slowStart && ++this.#slowStartWindow >= SLOW_START_CAP) this.#slowStart = false;
       if (this.#holding && ticket >= this.#holdTicket) this.#endHold(now);

@@ -41,6 +41,8 @@ Options:
   --rate-window MS          window of that limit (default 1000): N × MS / 1000 calls per window
   --rate-algorithm ALG      fixed-window (default; windows aligned to the clock) or token-bucket
                             (holds N × MS / 1000 calls, refilled at N a second)
+  --rate-changes S:N,...    change that limit to N calls a second S seconds after its first call,
+                            e.g. 10:300,20:1000 (GET <origin>/__simulator/timeline shows the run)
   --server-error SHARE      share of requests answered 503 (0..1)
   --drop SHARE              share of connections dropped without an answer (0..1)
   --latency MS|MIN-MAX      delay before each answer, fixed or a range
@@ -123,6 +125,7 @@ export async function parseSimulatorArgs(argv: readonly string[]): Promise<Simul
         "rate-limit-per-second": { type: "string" },
         "rate-window": { type: "string" },
         "rate-algorithm": { type: "string" },
+        "rate-changes": { type: "string" },
         "server-error": { type: "string" },
         drop: { type: "string" },
         latency: { type: "string" },
@@ -286,6 +289,7 @@ const RATE_FLAGS = {
   perSecond: "--rate-limit-per-second",
   windowMs: "--rate-window",
   algorithm: "--rate-algorithm",
+  changes: "--rate-changes",
 } as const;
 
 /** The `--rate-*` flags as the `rateLimit` option, checked by the simulator's own rules but naming the flags. */
@@ -293,9 +297,15 @@ function rateLimitOptions(text: (name: string) => string | undefined): Simulated
   const perSecond = number(text("rate-limit-per-second"), RATE_FLAGS.perSecond);
   const windowMs = integer(text("rate-window"), RATE_FLAGS.windowMs);
   const algorithm = text("rate-algorithm");
+  const changes = text("rate-changes");
   if (perSecond === undefined) {
-    if (windowMs !== undefined || algorithm !== undefined) {
-      const flag = windowMs !== undefined ? RATE_FLAGS.windowMs : RATE_FLAGS.algorithm;
+    if (windowMs !== undefined || algorithm !== undefined || changes !== undefined) {
+      const flag =
+        windowMs !== undefined
+          ? RATE_FLAGS.windowMs
+          : algorithm !== undefined
+            ? RATE_FLAGS.algorithm
+            : RATE_FLAGS.changes;
       throw new UsageError(`${flag} needs ${RATE_FLAGS.perSecond}`);
     }
     return undefined;
@@ -303,6 +313,17 @@ function rateLimitOptions(text: (name: string) => string | undefined): Simulated
   const rateLimit: NonNullable<SimulatedPodOptions["rateLimit"]> = { perSecond };
   if (windowMs !== undefined) rateLimit.windowMs = windowMs;
   if (algorithm !== undefined) rateLimit.algorithm = algorithm as typeof rateLimit.algorithm;
+  if (changes !== undefined) {
+    rateLimit.changes = changes.split(",").map((part) => {
+      const [after, rate, extra] = part.split(":");
+      if (extra !== undefined || !after?.trim() || !rate?.trim()) {
+        throw new UsageError(
+          `${RATE_FLAGS.changes} takes SECONDS:PER_SECOND pairs such as 10:300,20:1000, got ${part}`,
+        );
+      }
+      return { afterSeconds: Number(after), perSecond: Number(rate) };
+    });
+  }
   try {
     checkRateLimit(rateLimit, RATE_FLAGS);
   } catch (error) {

@@ -106,6 +106,23 @@ export interface SimulatedPodOptions {
      * back, rounded up, at least 1.
      */
     algorithm?: "fixed-window" | "token-bucket";
+    /**
+     * Changes of the limit during a run, as Symphony's throttling adapts to load: each sets `perSecond` once
+     * `afterSeconds` have passed since the first call the limiter counted (fixed windows: the new limit × `windowMs`
+     * / 1000 must be whole too). Default: none, the limit stays.
+     *
+     * @example
+     * ```ts
+     * // 1,000/s, then 300/s from 10 s to 20 s into the run, then 1,000/s again.
+     * const rateLimit = { perSecond: 1000, windowMs: 100, changes: [{ afterSeconds: 10, perSecond: 300 }, { afterSeconds: 20, perSecond: 1000 }] };
+     * ```
+     */
+    changes?: readonly {
+      /** Seconds after the limiter's first call, ≥ 0, each later than the one before. */
+      afterSeconds: number;
+      /** The new limit, in calls per second. */
+      perSecond: number;
+    }[];
     /** The limiter's clock, in milliseconds; tests pass their own. Default `Date.now`. */
     now?: () => number;
   };
@@ -263,7 +280,8 @@ export interface SimulatedPod {
  *
  * One route is the simulator's own, not the Pod API's: `GET /__simulator/stats` answers {@link SimulatedPod.stats}
  * as JSON, so a benchmark or script in another process can read the counters. It needs no token, and is itself
- * counted nowhere.
+ * counted nowhere. With a `rateLimit`, `GET /__simulator/timeline` answers what its limiter admitted and refused,
+ * and the limit it applied, in 100 ms steps since its first call (`null` without a limit), for pictures of a run.
  *
  * @example
  * ```ts

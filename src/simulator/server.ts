@@ -12,7 +12,7 @@ import { DEFAULT_AVAILABLE_FEATURES, DEFAULT_SIMULATOR_TOKEN } from "./defaults.
 import type { SimulatorDirectoryEntry } from "./directory.js";
 import { Fault, FaultPlan, type SimulatorFaults } from "./faults.js";
 import { uidKey } from "./ids.js";
-import { RateLimiter, type SimulatorRateLimit } from "./ratelimit.js";
+import { RateLimiter, type SimulatorRateLimit, sendJson } from "./ratelimit.js";
 import { type Method, OPERATION_LIST, type Operation, POD_ROUTES, USER_PREFIX, USER_ROUTES } from "./routes.js";
 import { SimulatedPodState } from "./state.js";
 import { PodStore, type SimulatorAppDefaults } from "./store.js";
@@ -23,6 +23,7 @@ type Schemas = components["schemas"];
 const LOGIN = "/login/pubkey/authenticate";
 const CERTIFICATE_LOGIN = "/sessionauth/v1/authenticate";
 const STATS = "/__simulator/stats";
+const TIMELINE = "/__simulator/timeline";
 const JSON_TYPE = "application/json";
 
 /**
@@ -108,6 +109,7 @@ export class PodServer implements PodContext {
     const query = mark === -1 ? "" : url.slice(mark + 1);
     // The simulator's own route, for benchmarks in another process: not part of the Pod API, counted nowhere.
     if (path === STATS && req.method === "GET") return this.sendStats(res);
+    if (path === TIMELINE && req.method === "GET") return sendJson(res, this.limiter?.timeline.toJSON() ?? null);
     this.requests++;
     if (path.startsWith(USER_PREFIX)) {
       const slash = path.indexOf("/", USER_PREFIX.length);

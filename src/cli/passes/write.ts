@@ -5,6 +5,7 @@ import { AuthenticationError } from "../../core/rsa-auth.js";
 import { plural, printable } from "../../core/text.js";
 import { type Command, EXIT } from "../args.js";
 import type { Journal } from "../files/report.js";
+import { flowProgress, flowSummary } from "../flow.js";
 import type { CliIo } from "../io.js";
 import { progressRenderer } from "../progress.js";
 import { pendingItems } from "./pending.js";
@@ -86,7 +87,10 @@ export async function apply(options: {
     }
   }
 
-  const progress = options.quiet ? undefined : progressRenderer(io.stderr, command.label, calls);
+  const flowBefore = pod.flowControl();
+  const progress = options.quiet
+    ? undefined
+    : progressRenderer(io.stderr, command.label, calls, () => flowProgress(flowBefore, pod.flowControl()));
   let refused: "token" | "login" | undefined;
   let loginError: AuthenticationError | undefined;
   /** The breaker that stopped the run (the pod unreachable, the privilege missing), for its message. */
@@ -166,6 +170,7 @@ export async function apply(options: {
         (reads && reads.unsent > 0 ? `, ${reads.unsent} not sent (their user was not read)` : "") +
         ".\n",
     );
+    if (done > 0) io.stdout.write(flowSummary(flowBefore, pod.flowControl(), elapsed));
     if (refused === "token") {
       io.stderr.write(
         "The pod refused the session token (401), so the run stopped. Set a fresh POD_SESSION_TOKEN, or use " +
