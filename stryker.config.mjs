@@ -27,7 +27,7 @@ const config = {
   htmlReporter: { fileName: "reports/mutation/mutation.html" },
   jsonReporter: { fileName: "reports/mutation/mutation.json" },
   thresholds: { high: 90, low: 85, break: null },
-  timeoutMS: 10_000,
+  timeoutMS: 3_000,
   cleanTempDir: "always",
 };
 export default config;

@@ -278,6 +278,7 @@ describe("retry policy arithmetic", () => {
     expect(parseRetryAfter("3", now)).toBe(3_000);
     expect(parseRetryAfter(" 2 ", now)).toBe(2_000);
     expect(parseRetryAfter("0", now)).toBe(0);
+    expect(parseRetryAfter("120", now)).toBe(120_000);
     expect(parseRetryAfter("Sat, 05 Dec 2026 19:00:07 GMT", now)).toBe(7_000);
     expect(parseRetryAfter("Sat, 05 Dec 2026 18:59:00 GMT", now)).toBe(0);
     expect(parseRetryAfter(null, now)).toBeUndefined();
