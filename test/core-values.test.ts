@@ -199,6 +199,10 @@ describe("URLs given by the user", () => {
         'baseUrl must not hold a user name or password ("https://acme.symphony.com/"): the pod authenticates with the session token',
       ],
       [
+        "https://@acme.symphony.com/",
+        'baseUrl must not hold a user name or password ("https://acme.symphony.com/"): the pod authenticates with the session token',
+      ],
+      [
         "https://acme.symphony.com/pod?x=1",
         'baseUrl must not have a query or a fragment: "https://acme.symphony.com/pod?x=1"',
       ],
