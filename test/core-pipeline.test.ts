@@ -14,6 +14,7 @@ import {
   PodNotFoundError,
   PodRateLimitError,
   PodServerError,
+  PodUnauthorizedError,
   type SessionTokenContext,
 } from "../src/index.js";
 import { USER_AGENT } from "../src/version.js";
@@ -114,6 +115,13 @@ describe("retries and the error a final answer becomes", () => {
     expect(seen).toHaveLength(1);
     expect(error).toBeInstanceOf(PodServerError);
     expect(error.message).toBe(`POST ${PATH} for user ${UID} failed with 501: not implemented`);
+  });
+
+  it("a 300 answer is an error too, with the pod's message, not read as a result", async () => {
+    server.use(http.get(LIST, () => HttpResponse.json({ message: "pick one" }, { status: 300 })));
+    const error = await failure(testClient().users.listFeatures(UID));
+    expect(error).toBeInstanceOf(PodApiError);
+    expect(error).toMatchObject({ status: 300, podMessage: "pick one", attempts: 1 });
   });
 
   it("a 404 is final at once: PodNotFoundError", async () => {
@@ -224,6 +232,45 @@ describe("retries and the error a final answer becomes", () => {
     await expect(call).rejects.toBe(reason);
     expect(performance.now() - started).toBeLessThan(1_000);
     expect(calls).toBe(1);
+  });
+});
+
+describe("session renewals within a call", () => {
+  it("the free renewal after a 401 does not cost a network retry: maxAttempts 3 means 3 tries after it", async () => {
+    let calls = 0;
+    server.use(
+      http.post(FEATURES, () => (++calls === 1 ? HttpResponse.json({}, { status: 401 }) : HttpResponse.error())),
+    );
+    let asks = 0;
+    const pod = testClient({ sessionToken: () => `token-${++asks}`, retry: { maxAttempts: 3 } });
+    const error = await failure(pod.users.updateFeatures(UID, ON));
+    expect(error).toBeInstanceOf(PodNetworkError);
+    expect(error).toMatchObject({ attempts: 4 });
+    expect(calls).toBe(4);
+    expect(asks).toBe(2);
+  });
+
+  it("a provider failing to renew the token fails the call with the provider's own error", async () => {
+    server.use(http.post(FEATURES, () => HttpResponse.json({ message: "expired" }, { status: 401 })));
+    const loginRefused = new Error("login refused: account disabled");
+    let asks = 0;
+    const pod = testClient({
+      sessionToken: () => {
+        if (++asks === 1) return "token-1";
+        throw loginRefused;
+      },
+    });
+    expect(await failure(pod.users.updateFeatures(UID, ON))).toBe(loginRefused);
+    expect(asks).toBe(2);
+  });
+
+  it("the session breaker's error reads the refusal's body even when it is JSON null", async () => {
+    server.use(http.post(FEATURES, () => new HttpResponse("null", { status: 401 })));
+    let asks = 0;
+    const pod = testClient({ sessionToken: () => `token-${++asks}` });
+    const error = await failure(pod.users.updateFeatures(UID, ON));
+    expect(error).toBeInstanceOf(PodUnauthorizedError);
+    expect(error).toMatchObject({ circuitBreaker: "session", podMessage: undefined, attempts: 3 });
   });
 });
 
@@ -340,6 +387,10 @@ describe("the login lane a token provider gets", () => {
     });
     expect(answer).toMatchObject({ status: 503, attempts: 2, body: '{"message":"busy"}' });
     expect(calls).toBe(2);
+    await expect(
+      (context as SessionTokenContext).send({ url: LOGIN, body: () => "{}", retry: { maxAttempts: 0 } }),
+    ).rejects.toThrow(new RangeError("retry.maxAttempts must be an integer ≥ 1, got 0"));
+    expect(calls).toBe(2);
   });
 });
 
@@ -410,6 +461,9 @@ describe("the connectivity breaker (fake clock)", () => {
     // The probe failed: the next goes 5 s later.
     time.now = 16_000;
     expect(b.failed(refused, true)).toBe(true);
+    // A late failure of an attempt sent before the breaker opened does not move it either.
+    time.now = 17_000;
+    expect(b.failed(refused, false)).toBe(true);
     time.now = 20_999;
     expect(b.admit()).toBe("blocked");
     time.now = 21_000;

@@ -154,6 +154,21 @@ describe("SessionTokens with a provider", () => {
     expect(provider.asks).toBe(3);
   });
 
+  it("a call refused with the old token after a failed renewal asks again, without counting that token twice", async () => {
+    let asks = 0;
+    const tokens = new SessionTokens(() => {
+      asks++;
+      if (asks === 2) throw new Error("vault hiccup");
+      return `token-${asks}`;
+    }, clock().now);
+    await tokens.current();
+    await expect(tokens.renew("token-1")).rejects.toThrow("vault hiccup"); // token-1 refused (1), the ask failed (2)
+    // Another call sent with token-1 is refused now: no new refusal to count, so the provider is asked again.
+    expect(await tokens.renew("token-1")).toBe("token-3");
+    expect(tokens.blocked()).toBeUndefined();
+    expect(asks).toBe(3);
+  });
+
   it("a provider returning no string fails the ask with a PodError", async () => {
     for (const value of [undefined, 42, null]) {
       const tokens = new SessionTokens(() => value as never);
