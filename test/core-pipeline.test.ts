@@ -474,6 +474,24 @@ describe("the connectivity breaker (fake clock)", () => {
     expect(b.admit()).toBe("go");
   });
 
+  it("after it closed, a second outage opens it again and its first probe goes", () => {
+    const { time, breaker: b } = breaker();
+    for (let i = 0; i < 5; i++) {
+      time.now = i * 2_500;
+      b.failed(refused, false);
+    }
+    time.now = 15_000;
+    expect(b.admit()).toBe("probe");
+    b.answered();
+    for (let i = 0; i < 5; i++) {
+      time.now = 20_000 + i * 2_500;
+      b.failed(refused, false);
+    }
+    expect(b.open).toBe(true);
+    time.now = 35_000;
+    expect(b.admit()).toBe("probe");
+  });
+
   it("a probe released without an answer lets the next attempt probe; releasing a plain attempt changes nothing", () => {
     const { time, breaker: b } = breaker();
     for (let i = 0; i < 5; i++) {

@@ -83,4 +83,42 @@ describe("AdaptiveRateLimiter's queue (fake clock)", () => {
     await vi.advanceTimersByTimeAsync(20);
     expect(next).toStrictEqual([3]);
   });
+
+  it("a probe that got no answer (a network error) is followed by another probe, alone, and an admitted one resumes", async () => {
+    vi.useFakeTimers();
+    const limiter = new AdaptiveRateLimiter({}, () => Date.now());
+    const before = take(limiter, 3);
+    limiter.answered(before[0] as number, 429);
+    const during = take(limiter, 10);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(during).toHaveLength(1); // the probe
+    limiter.noAnswer(during[0] as number);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(during).toHaveLength(2); // the next probe, and only it
+    limiter.noAnswer(during[1] as number);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(during).toHaveLength(3);
+    limiter.answered(during[2] as number, 200);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(during).toHaveLength(10);
+  });
+
+  it("a hold that ended without a rate learned resumes in slow start, not with every waiting call at once", async () => {
+    vi.useFakeTimers();
+    const limiter = new AdaptiveRateLimiter({}, () => Date.now());
+    const before = take(limiter, 2);
+    limiter.answered(before[0] as number, 429); // too few answers to learn a rate from: hold only
+    const probe = take(limiter, 1);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(probe).toHaveLength(1);
+    limiter.answered(probe[0] as number, 200);
+    expect(limiter.cuts).toBe(0);
+    expect(limiter.ratePerSecond).toBeUndefined(); // still unlimited
+    const after = take(limiter, 100);
+    await vi.advanceTimersByTimeAsync(1_000);
+    // Slow start's window again (10 in flight, one of them from before the hold), not all 100.
+    expect(after.length).toBeGreaterThan(0);
+    expect(after.length).toBeLessThanOrEqual(10);
+    expect(limiter.waiting).toBe(100 - after.length);
+  });
 });
