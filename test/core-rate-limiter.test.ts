@@ -103,6 +103,22 @@ describe("AdaptiveRateLimiter's queue (fake clock)", () => {
     expect(during).toHaveLength(10);
   });
 
+  it("during a hold, a call from before it that gets no answer does not free a second probe", async () => {
+    vi.useFakeTimers();
+    const limiter = new AdaptiveRateLimiter({}, () => Date.now());
+    const before = take(limiter, 3);
+    limiter.answered(before[0] as number, 429);
+    const during = take(limiter, 10);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(during).toHaveLength(1); // the probe, still out
+    limiter.noAnswer(before[1] as number);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(during).toHaveLength(1);
+    limiter.answered(during[0] as number, 200);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(during).toHaveLength(10);
+  });
+
   it("a hold that ended without a rate learned resumes in slow start, not with every waiting call at once", async () => {
     vi.useFakeTimers();
     const limiter = new AdaptiveRateLimiter({}, () => Date.now());
