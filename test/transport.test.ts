@@ -194,6 +194,7 @@ const TARGETS: { url: string; fast: boolean }[] = [
   { url: "{o}/a/%2e%2E/b/%2E", fast: false },
   { url: "{o}/a/.%2e/b/..", fast: false },
   { url: "{o}/a/..?x=1", fast: false },
+  { url: "{o}/a/b/..", fast: false }, // a dot segment at the end only
   { url: "{o}/a b/é/€/日本", fast: false },
   { url: "{o}/a\tb\nc", fast: false }, // tabs and newlines are dropped
   { url: "{o}/a?q=it's", fast: false }, // "'" is kept in a path, encoded in a query
@@ -250,6 +251,17 @@ describe("the fast path sends the request target new URL() would produce", { tim
       const url = template.replaceAll("{o}", "http://127.0.0.1:4242").replaceAll("{p}", "4242");
       if (fast) expect(new URL(url).href, url).toBe(url);
     }
+  });
+
+  it("lanes for 8 origins at most: a ninth origin's calls go through request(url), and still arrive", async () => {
+    const locals = await Promise.all(Array.from({ length: 9 }, () => startServer()));
+    const t = transport();
+    for (const local of locals.slice(0, 8)) await get(t, `${local.origin}/lane`);
+    expect(slowPathCalls).not.toHaveBeenCalled();
+    const ninth = locals[8] as LocalServer;
+    expect((await get(t, `${ninth.origin}/ninth`)).status).toBe(200);
+    expect(slowPathCalls).toHaveBeenCalledTimes(1);
+    expect(ninth.seen.map((s) => s.target)).toEqual(["/ninth"]);
   });
 
   it("an origin that starts with a learned one (port 4123 and 41234) gets its own lanes", async () => {
