@@ -122,7 +122,7 @@ describe("retries and the error a final answer becomes", () => {
     const error = await failure(testClient().users.listFeatures(UID));
     expect(error).toBeInstanceOf(PodApiError);
     expect(error).toMatchObject({ status: 300, attempts: 1 });
-    expect(error.podMessage).toMatch(
+    expect((error as PodApiError).podMessage).toMatch(
       /^the server answered 300, a redirect to an address it did not give; redirects are never followed/,
     );
   });
