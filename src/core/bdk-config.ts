@@ -2,7 +2,8 @@
  * The Symphony BDK configuration file (Java and Python BDKs), YAML or JSON, read into client options: global
  * `scheme/host/port/context` overridden per service (`pod`, `sessionAuth`), `bot.username`, `bot.privateKey`,
  * `bot.certificate`, `proxy` (global or per service), `ssl.trustStore.path`, `retry`, `connectionTimeout`,
- * `readTimeout`, and `${VAR}` / `${VAR:-default}` from the environment.
+ * `readTimeout`, and `${VAR}` / `${VAR:-default}` from the environment. About 500 lines because it declares the
+ * whole BDK format once (every key we read, its type and where it goes), so a misspelt or mistyped key is named.
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";

@@ -1,3 +1,9 @@
+/**
+ * The pipeline every request passes: rate limiter, circuit breakers, session token, trace id and user agent,
+ * retries with backoff, timeouts, the answer's size limit, redirects refused, and the reading of an answer into a
+ * result or a PodApiError. A little over 450 lines: it is one loop (`exchange`) and the state it keeps, which reads
+ * best in one place.
+ */
 import { AnswerTooLargeError, DEFAULT_MAX_ANSWER_BYTES } from "./answer-body.js";
 import type { SessionTokenContext, SessionTokens } from "./auth.js";
 import type { ClientCertificate } from "./connection.js";

@@ -1,3 +1,8 @@
+/**
+ * RSA login (`POST /login/pubkey/authenticate` with a JWT signed by the service account's key), as a session-token
+ * provider with the client's lifecycle, and the reading of private keys (PEM, encrypted ones with a passphrase).
+ * Just over 450 lines, most of them TSDoc with examples of each option.
+ */
 import { createPrivateKey, type KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { components, paths } from "../../generated/login-api.js";
