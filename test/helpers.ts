@@ -1,4 +1,5 @@
-import { setupServer } from "msw/node";
+import { HttpResponse, http } from "msw";
+import { type SetupServer, setupServer } from "msw/node";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { createPodClient, type FeatureUpdateItem, type PodClientOptions } from "../src/index.js";
 
@@ -53,3 +54,20 @@ export const items = (n: number, from = 1): FeatureUpdateItem[] =>
   Array.from({ length: n }, (_, i) => ({ uid: from + i, features: ON }));
 /** Resolves after `ms` of real time. */
 export const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Answers one route of `server` with `reply` (JSON) and records what was sent, for exact wire assertions. */
+export function capture(
+  server: SetupServer,
+  method: "get" | "post" | "patch",
+  path: string,
+  reply: unknown,
+): SeenRequest[] {
+  const seen: SeenRequest[] = [];
+  server.use(
+    http[method](`${BASE_URL}${path}`, async ({ request }) => {
+      seen.push(await see(request));
+      return HttpResponse.json(reply as never);
+    }),
+  );
+  return seen;
+}

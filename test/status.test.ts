@@ -1,22 +1,13 @@
-import { HttpResponse, http } from "msw";
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../src/index.js";
-import { BASE_URL, type SeenRequest, see, TOKEN, testClient, useMsw } from "./helpers.js";
+import { capture as captureRoute, TOKEN, testClient, useMsw } from "./helpers.js";
 
 const server = useMsw();
 const UID = "7215545057281";
 const OK = { format: "TEXT", message: "OK" };
 
-function capture(method: "get" | "post", path: string, reply: unknown): SeenRequest[] {
-  const seen: SeenRequest[] = [];
-  server.use(
-    http[method](`${BASE_URL}${path}`, async ({ request }) => {
-      seen.push(await see(request));
-      return HttpResponse.json(reply as never);
-    }),
-  );
-  return seen;
-}
+const capture = (method: "get" | "post" | "patch", path: string, reply: unknown) =>
+  captureRoute(server, method, path, reply);
 
 describe("user status: the facade and bulk, on the wire", () => {
   it("updateStatus POSTs status/update with the status and the suspension fields given", async () => {

@@ -1,21 +1,12 @@
 import { HttpResponse, http } from "msw";
 import { describe, expect, it } from "vitest";
-import { BASE_URL, type SeenRequest, see, TOKEN, testClient, useMsw } from "./helpers.js";
+import { BASE_URL, capture as captureRoute, type SeenRequest, see, TOKEN, testClient, useMsw } from "./helpers.js";
 
 const server = useMsw();
 const UID = "7215545057281";
 
-/** Answers one route with `reply` and records what was sent. */
-function capture(method: "get" | "post" | "patch", path: string, reply: unknown): SeenRequest[] {
-  const seen: SeenRequest[] = [];
-  server.use(
-    http[method](`${BASE_URL}${path}`, async ({ request }) => {
-      seen.push(await see(request));
-      return HttpResponse.json(reply as never);
-    }),
-  );
-  return seen;
-}
+const capture = (method: "get" | "post" | "patch", path: string, reply: unknown) =>
+  captureRoute(server, method, path, reply);
 
 describe("pod.users: the exact request and the mapped result of every method", () => {
   it("updateFeatures POSTs the features with the API's `entitlment` spelling", async () => {
