@@ -5,7 +5,7 @@
  * authenticating CONNECT proxy in between.
  */
 import { generateKeyPairSync } from "node:crypto";
-import { writeFile } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { SimulatedPod } from "../src/simulator/index.js";
@@ -126,7 +126,9 @@ describe("pod-admin --config bdk.yaml: an HTTPS pod behind an authenticating pro
     await bdkFiles(pod);
     const config = await bdkConfig("bdk.yaml", pod, { login: "rsa", proxy: true, trustStore: true });
     const csv = await featuresCsv(40);
-    const result = await run(["features", "apply", csv, "--config", config], {
+    const report = join(workspace.work, "rsa-report.jsonl");
+    const journal = join(workspace.work, "rsa-undo.jsonl");
+    const result = await run(["features", "apply", csv, "--config", config, "--report", report, "--journal", journal], {
       PROXY_PORT: String(proxy.port),
       PROXY_PASSWORD,
     });
@@ -135,6 +137,12 @@ describe("pod-admin --config bdk.yaml: an HTTPS pod behind an authenticating pro
     expect(result.stdout).toMatch(/40 succeeded, 0 failed, 0 not attempted/);
     expectApplied(pod, 40);
     expect(pod.stats().logins).toBe(1);
+    // The files the run wrote: 0600, and no secret in them.
+    for (const file of [report, journal]) {
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+      expectNoSecret(await readFile(file, "utf8"));
+    }
+    expect((await readFile(journal, "utf8")).trim().split("\n")).toHaveLength(41);
     // The login and the pod calls: each connection a tunnel through the proxy, to the pod and nowhere else.
     expect(proxy.tunnels.length).toBeGreaterThanOrEqual(2);
     expect(new Set(proxy.tunnels)).toEqual(new Set([podHost(pod)]));
