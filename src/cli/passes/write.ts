@@ -189,7 +189,6 @@ export async function apply(options: {
       `${interrupted ? "Interrupted after" : "Done in"} ${elapsed.toFixed(1)} s ` +
         `(${(done / Math.max(elapsed, 0.001)).toFixed(0)} calls/s): ` +
         `${counts.succeeded} succeeded, ${counts.failed} failed, ${counts.notAttempted} not attempted` +
-        (unsentWhy ? ` (never sent: ${unsentWhy})` : "") +
         (reads ? `; ${reads.unchangedSkipped} already held it (not sent)` : "") +
         (reads && reads.unsent > 0 ? `, ${reads.unsent} not sent (their user was not read)` : "") +
         ".\n",
