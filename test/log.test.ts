@@ -58,7 +58,9 @@ describe("events of a call", () => {
     expect(retry?.delayMs).toBeLessThanOrEqual(5);
     expect(answer).toMatchObject({ event: "pod.answer", ...call, attempt: 2, status: 200, traceId: traceIds[1] });
     expect(typeof answer?.ms).toBe("number");
-    expect(logger.calls[4]?.message).toBe("POST answered 200");
+    expect(logger.calls[4]?.message).toBe(
+      "POST /v1/admin/user/{uid}/features/update for user 7215545057281 answered 200",
+    );
   });
 
   it("default level info: no request or answer events, the retry is logged; logLevel off logs nothing", async () => {

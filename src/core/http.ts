@@ -166,6 +166,8 @@ export class PodHttp {
   maxAnswerBytes = DEFAULT_MAX_ANSWER_BYTES;
   /** The client's log, when it has a logger. */
   log: PodLog | undefined;
+  /** The session breaker's trip last logged: each trip is logged once. */
+  #loggedSessionBlock: unknown;
 
   constructor(
     baseUrl: string,
@@ -217,7 +219,10 @@ export class PodHttp {
       attempts++;
       const log = this.log;
       const sentAt = log === undefined ? 0 : performance.now();
-      if (log?.debug) log.emit("pod.request", this.#logFields(call, traceId, attempts), `${call.method} sent`);
+      if (log?.debug) {
+        const fields = this.#logFields(call, traceId, attempts);
+        log.emit("pod.request", fields, `${callText(fields)} sent (attempt ${attempts})`);
+      }
       const wasOpen = log !== undefined && this.connectivity.open;
       let response: WireResponse;
       try {
@@ -240,7 +245,7 @@ export class PodHttp {
         const why = log === undefined ? "" : noAnswerWhy(error, timedOut);
         if (log?.debug) {
           const fields = { ...this.#logFields(call, traceId, attempts), error: why, ms: elapsed(sentAt) };
-          log.emit("pod.answer", fields, `${call.method} got no answer (${why})`);
+          log.emit("pod.answer", fields, `${callText(fields)} got no answer (${why})`);
         }
         // An untrusted certificate or a proxy refusing the tunnel does not heal by retrying.
         const final = !timedOut && connectionFailure(error)?.final === true;
@@ -272,7 +277,7 @@ export class PodHttp {
             status: response.status,
             ms: elapsed(sentAt),
           };
-          log.emit("pod.answer", fields, `${call.method} answered ${response.status}`);
+          log.emit("pod.answer", fields, `${callText(fields)} answered ${response.status}`);
         }
       }
       limiter?.answered(ticket, response.status);
@@ -283,24 +288,26 @@ export class PodHttp {
       }
       const retriesLeft = attempts - (renewed ? 1 : 0) < retry.maxAttempts;
       if (session && token !== undefined) {
+        if (sessionProbe && response.status !== 401 && log !== undefined) {
+          log.emit("breaker.close", { breaker: "session", why: "accepted" }, "the pod accepts the session token again");
+        }
         if (response.status !== 401) session.accepted(token);
         // The first renewal is free; a call refused again (its new token expired too) pays with an attempt.
         else if (!renewed || retriesLeft) {
-          log?.emit(
-            "session.refresh",
-            this.#logFields(call, requestIdOf(response, traceId), attempts),
-            "the pod refused the session token (401): renewing it",
-          );
+          if (log !== undefined && session.renewable) {
+            const fields = this.#logFields(call, requestIdOf(response, traceId), attempts);
+            log.emit("session.refresh", fields, "the pod refused the session token (401): renewing it");
+          }
           try {
             await session.renew(token);
           } catch (reason) {
             const note = isSessionBlocked(reason) ? reason.note : undefined;
             if (note === undefined) throw reason; // the provider's own error (a refused login)
-            log?.emit(
-              "breaker.open",
-              { breaker: "session", why: "401" },
-              "the session breaker opened: calls fail fast",
-            );
+            // Once per trip: every call refused while it is open is told the same reason.
+            if (log !== undefined && reason !== this.#loggedSessionBlock) {
+              this.#loggedSessionBlock = reason;
+              log.emit("breaker.open", { breaker: "session", why: "401" }, `the session breaker opened: ${note}`);
+            }
             throw this.#sessionError(call, attempts, requestIdOf(response, traceId), note, response);
           }
           renewed = true;
@@ -365,7 +372,7 @@ export class PodHttp {
 
   #logRetry(log: PodLog, call: PodCall, traceId: string, attempt: number, why: string, delayMs: number): void {
     const fields = { ...this.#logFields(call, traceId, attempt), why, delayMs: Math.round(delayMs) };
-    log.emit("pod.retry", fields, `${call.method} retried in ${Math.round(delayMs)} ms (${why})`);
+    log.emit("pod.retry", fields, `${callText(fields)} retried in ${Math.round(delayMs)} ms (${why})`);
   }
 
   #logBreakerClosed(): void {
@@ -506,6 +513,10 @@ function acquire(
 function isSessionBlocked(value: unknown): value is { note: string } {
   return value !== null && typeof value === "object" && typeof (value as { note?: unknown }).note === "string";
 }
+
+/** A call in a log message: `POST /v1/admin/user/{uid}/features/update for user 7`. */
+const callText = (fields: Record<string, unknown>) =>
+  `${fields.method} ${fields.path}${fields.uid === undefined ? "" : ` for user ${fields.uid}`}`;
 
 const elapsed = (since: number) => Math.round((performance.now() - since) * 10) / 10;
 
