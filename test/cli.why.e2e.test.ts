@@ -5,7 +5,7 @@
  * was removed (everything applied) says so.
  */
 import { existsSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -124,9 +124,11 @@ describe("failures grouped by cause on stderr, with --quiet", () => {
     await new Promise<void>((resolve) => probe.close(() => resolve()));
     const users = 300;
     const csv = await usersCsv("down.csv", users);
-    const run = await startPodAdmin(["features", "apply", csv, "--pod", `http://127.0.0.1:${port}/pod`, "--quiet"], {
-      env: { POD_SESSION_TOKEN: "a-token" },
-    }).done;
+    const log = join(workspace.work, "down.log.jsonl");
+    const run = await startPodAdmin(
+      ["features", "apply", csv, "--pod", `http://127.0.0.1:${port}/pod`, "--quiet", "--log-file", log],
+      { env: { POD_SESSION_TOKEN: "a-token" } },
+    ).done;
     expect(run.code).toBe(1);
     const { succeeded, failed, notAttempted } = counts(run);
     expect(succeeded).toBe(0);
@@ -138,6 +140,16 @@ describe("failures grouped by cause on stderr, with --quiet", () => {
         `^ {2}${failed} failed: could not reach the pod \\(ECONNREFUSED\\); e\\.g\\. user \\d+ \\(line \\d+\\), `,
       ),
     );
+    // The log file says what happened to each attempt: refused connections, retried.
+    const retries = (await readFile(log, "utf8"))
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { event: string; why?: string; path?: string });
+    expect(retries.length).toBeGreaterThan(0);
+    expect(retries.filter((line) => line.event === "pod.retry")[0]).toMatchObject({
+      why: "ECONNREFUSED",
+      path: "/v1/admin/user/{uid}/features/update",
+    });
     expect(lines.slice(1)).toEqual(
       notAttempted > 0 ? [`  ${notAttempted} not sent: the pod stopped answering, so the run stopped`] : [],
     );
