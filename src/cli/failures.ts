@@ -55,7 +55,8 @@ const STATUS_WORDS: Record<number, string> = {
  *
  * @example
  * ```ts
- * if (neverSent(outcome.error)) counts.notAttempted++;
+ * const stopped = new PodNetworkError({ method: "POST", path: "/v1/admin/user/1/features/update", timedOut: false, attempts: 0 });
+ * console.log(neverSent(stopped)); // true: a breaker stopped it before its first attempt
  * ```
  */
 export function neverSent(error: Error): boolean {
@@ -69,7 +70,8 @@ export function neverSent(error: Error): boolean {
  * @example
  * ```ts
  * const causes = new FailureCauses();
- * causes.add(error, "7215545057281", 12);
+ * const error = new PodApiError({ status: 404, method: "POST", path: "/v1/admin/user/7/features/update", attempts: 1 });
+ * causes.add(error, "7", 12);
  * for (const line of causes.lines("failed")) process.stderr.write(line);
  * ```
  */

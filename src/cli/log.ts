@@ -18,7 +18,7 @@ import type { CliIo } from "./io.js";
  *
  * @example
  * ```ts
- * const log = openCliLog({ verbose: 1, file: undefined }, { stderr: process.stderr, env: process.env } as CliIo);
+ * const log = openCliLog({ verbose: 1, file: undefined }, { stderr: process.stderr });
  * log?.close();
  * ```
  */
@@ -36,7 +36,7 @@ const RANK: Record<Exclude<LogLevel, "off">, number> = { debug: 10, info: 20, wa
  *
  * @example
  * ```ts
- * const log = openCliLog({ verbose: 2, file: "run.log.jsonl" }, { stderr: process.stderr, env: process.env } as CliIo);
+ * const log = openCliLog({ verbose: 2, file: "run.log.jsonl" }, { stderr: process.stderr });
  * ```
  * @throws UsageError when the file cannot be created.
  */

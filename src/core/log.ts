@@ -23,9 +23,8 @@ export type LogLevel = "debug" | "info" | "warn" | "error" | "off";
  *
  * @example
  * ```ts
- * import pino from "pino";
- * const pod = createPodClient({ baseUrl, sessionToken, logger: pino(), logLevel: "debug" });
- * // or: createPodClient({ baseUrl, sessionToken, logger: console });
+ * const logger: Logger = console; // or pino(), or a child logger: logger.child({ job: "nightly" })
+ * const pod = createPodClient({ baseUrl: "https://acme.symphony.com/pod", sessionToken: "…", logger, logLevel: "debug" });
  * ```
  */
 export interface Logger {
