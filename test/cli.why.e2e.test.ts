@@ -56,6 +56,7 @@ describe("failures grouped by cause on stderr, with --quiet", () => {
     const csv = await usersCsv("unknown.csv", 6);
     const run = await startPodAdmin(["features", "apply", csv, "--pod", pod.url, "--quiet"], {
       env: { POD_SESSION_TOKEN: pod.currentToken() },
+      cwd: workspace.work,
     }).done;
     expect(run.code).toBe(1);
     expect(counts(run)).toEqual({ succeeded: 5, failed: 1, notAttempted: 0 });
@@ -71,6 +72,7 @@ describe("failures grouped by cause on stderr, with --quiet", () => {
     const csv = await usersCsv("bad-token.csv", users);
     const run = await startPodAdmin(["features", "apply", csv, "--pod", pod.url, "--quiet"], {
       env: { POD_SESSION_TOKEN: "not-the-token" },
+      cwd: workspace.work,
     }).done;
     expect(run.code).toBe(1);
     const seen = pod.stats().byOperation[WRITE] ?? 0;
@@ -103,6 +105,7 @@ describe("failures grouped by cause on stderr, with --quiet", () => {
     const csv = await usersCsv("forbidden.csv", users);
     const run = await startPodAdmin(["features", "apply", csv, "--pod", `http://127.0.0.1:${port}/pod`, "--quiet"], {
       env: { POD_SESSION_TOKEN: "a-token-without-the-role" },
+      cwd: workspace.work,
     }).done;
     expect(run.code).toBe(1);
     expect(counts(run)).toEqual({ succeeded: 0, failed: answered, notAttempted: users - answered });
@@ -127,7 +130,7 @@ describe("failures grouped by cause on stderr, with --quiet", () => {
     const log = join(workspace.work, "down.log.jsonl");
     const run = await startPodAdmin(
       ["features", "apply", csv, "--pod", `http://127.0.0.1:${port}/pod`, "--quiet", "--log-file", log],
-      { env: { POD_SESSION_TOKEN: "a-token" } },
+      { env: { POD_SESSION_TOKEN: "a-token" }, cwd: workspace.work },
     ).done;
     expect(run.code).toBe(1);
     const { succeeded, failed, notAttempted } = counts(run);

@@ -28,27 +28,19 @@ export type LogLevel = "debug" | "info" | "warn" | "error" | "off";
  * ```
  */
 export interface Logger {
+  /** Every request and answer (`logLevel: "debug"`). */
   debug(fields: object, message?: string): unknown;
+  /** Retries, 429 holds, rate changes, logins, session refreshes, a breaker closing. */
   info(fields: object, message?: string): unknown;
+  /** A breaker opening, a refused login. */
   warn(fields: object, message?: string): unknown;
+  /** Not used by the client's events today; part of the shape every logger has. */
   error(fields: object, message?: string): unknown;
 }
 
 /**
- * The events the client logs, each with its level. Every event's fields carry `event` (its name).
- *
- * - `pod.request` (debug): `method`, `path` (the template, e.g. `/v1/admin/user/{uid}/features/update`), `uid`,
- *   `attempt`, `traceId`.
- * - `pod.answer` (debug): the same, plus `status` and `ms`; or `error` (e.g. `ECONNREFUSED`, `timeout`) and `ms`
- *   when no answer came.
- * - `pod.retry` (info): `method`, `path`, `uid`, `attempt` (the one that failed), `why` (`"status 503"`,
- *   `"ECONNREFUSED"`, `"timeout"`), `delayMs`.
- * - `rate.hold` (info): the pod answered 429 and sending paused; logged when sending resumes, with `ms` held.
- * - `rate.change` (info): `from`, `to` (calls per second, `null` for unlimited), `why`.
- * - `breaker.open` (warn), `breaker.close` (info): `breaker` (`"unreachable"` or `"session"`), `why`.
- * - `login.start` (info), `login.success` (info), `login.failure` (warn): `kind` (`"rsa"` or `"certificate"`),
- *   `host`, `path`, `attempts`, `status`, `ms`, `traceId`; `why` on a failure. Never the JWT or the token.
- * - `session.refresh` (info): the pod answered 401, the token is renewed: `method`, `path`, `uid`, `traceId`.
+ * The events the client logs, each with its level. Every event's fields carry `event` (its name); the fields of
+ * each are on its entry below, and in docs/logging.md.
  *
  * @example
  * ```ts
@@ -63,16 +55,27 @@ export interface Logger {
  * ```
  */
 export const POD_LOG_EVENTS = {
+  /** An attempt is sent: `method`, `path` (the template, `/v1/admin/user/{uid}/features/update`), `uid`, `attempt`, `traceId`. */
   "pod.request": "debug",
+  /** Its answer: the same plus `status` and `ms`; or `error` (`ECONNREFUSED`, `timeout`) and `ms` when none came. */
   "pod.answer": "debug",
+  /** A retry: the call's fields, `attempt` (the one that failed), `why` (`status 503`, `ECONNREFUSED`), `delayMs`. */
   "pod.retry": "info",
+  /** Sending resumed after a 429 hold: `ms` held, `why`. */
   "rate.hold": "info",
+  /** The rate limiter cut the rate: `from`, `to` (calls per second; `null` for unlimited), `why`. */
   "rate.change": "info",
+  /** A circuit breaker opened: `breaker` (`unreachable` or `session`), `why`. */
   "breaker.open": "warn",
+  /** It closed: `breaker`, `why`. */
   "breaker.close": "info",
+  /** An RSA or certificate login is sent: `kind` (`rsa`, `certificate`), `host`, `path`. Never the JWT. */
   "login.start": "info",
+  /** It succeeded: `kind`, `host`, `path`, `status`, `attempts`, `ms`, `traceId`. Never the token. */
   "login.success": "info",
+  /** It was refused or not answered: the same, plus `why`. */
   "login.failure": "warn",
+  /** The pod answered 401 and the provider is asked for a new token: `method`, `path`, `uid`, `attempt`, `traceId`. */
   "session.refresh": "info",
 } as const satisfies Record<string, Exclude<LogLevel, "off">>;
 
