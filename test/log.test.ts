@@ -140,6 +140,29 @@ describe("no secret in any logged object, a whole run at debug", () => {
   afterEach(async () => pod?.close());
   afterAll(() => proxy.close());
 
+  it("a rate-limited pod: the cut out of the unlimited start (rate.change), then the hold's length (rate.hold)", async () => {
+    pod = await startSimulatedPod({ rateLimit: { perSecond: 300, windowMs: 100 } });
+    const logger = recorder();
+    const client = createPodClient({ baseUrl: pod.url, sessionToken: pod.currentToken(), proxy: false, logger });
+    const report = await client.bulk.updateFeatures(
+      Array.from({ length: 600 }, (_, i) => ({ uid: i + 1, features: ON })),
+    );
+    await client.close();
+    expect(report.succeeded).toBe(600);
+    const changes = logger.calls.filter((c) => c.fields.event === "rate.change");
+    expect(changes[0]?.level).toBe("info");
+    expect(changes[0]?.fields).toMatchObject({ from: null, why: "429" });
+    expect(changes[0]?.fields.to).toBeGreaterThan(0);
+    expect(changes[0]?.message).toBe(`rate unlimited -> ${changes[0]?.fields.to}/s (the pod answered 429)`);
+    const holds = logger.calls.filter((c) => c.fields.event === "rate.hold");
+    expect(holds.length).toBeGreaterThan(0);
+    expect(holds[0]?.fields.ms).toBeGreaterThanOrEqual(0);
+    // Each 429 answered is retried, and each retry is logged with its reason.
+    const retries = logger.calls.filter((c) => c.fields.event === "pod.retry");
+    expect(retries.length).toBe(pod.stats().rateLimiter.refused);
+    expect(new Set(retries.map((c) => c.fields.why))).toEqual(new Set(["status 429"]));
+  });
+
   it("provider token, RSA login renewed after 401s, authenticating proxy, lookup by email", async () => {
     const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
     const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
