@@ -193,7 +193,8 @@ async function runApply(
     io.quit?.addEventListener("abort", dropPartial, { once: true });
     const format = await inputFormat(input, givenFormat);
     // Users named by email or username are looked up in the plan, by a dry run too (lookups are reads).
-    const session = sessionToken === "dry-run" ? await dryRunSession(args, io.env, input, format) : sessionToken;
+    const session =
+      sessionToken === "dry-run" ? await dryRunSession(args, io.env, input, format, state.log) : sessionToken;
     const pod = podClient(args, session, state.log);
     const plan = await makePlan({
       pod,
