@@ -34,6 +34,7 @@ export {
   ValidationError,
 } from "./core/errors.js";
 export type { UserId } from "./core/ids.js";
+export { type Logger, type LogLevel, POD_LOG_EVENTS, type PodLogEvent } from "./core/log.js";
 export type { PodPaths } from "./core/paths.js";
 export type { FlowControlStats, RateLimitOptions } from "./core/rate-limiter.js";
 export { DEFAULT_RETRY, type RetryOptions } from "./core/retry.js";

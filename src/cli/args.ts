@@ -115,7 +115,11 @@ Options:
   --proxy URL            http://[user:password@]host:port for every connection (or POD_PROXY; default
                          HTTPS_PROXY/HTTP_PROXY; NO_PROXY honoured)
   --insecure-http        allow a plain http:// pod or login URL that is not this machine (or POD_INSECURE_HTTP=1)
-  --quiet                no progress output
+  --quiet                no progress output (the summary and the failures by cause are still printed)
+  -v, --verbose          log retries, 429 holds, rate changes, breakers and logins on stderr; -vv also every
+                         request and answer (the progress bar is then a line every few seconds)
+  --log-file FILE        the same events as JSON Lines, one per line, in a new file (0600); info, debug with -vv
+                         (or POD_ADMIN_LOG=FILE); never a token, key or password
   --only-changes         read each user first (one GET per user), write only where the item differs;
                          with --dry-run, print the first differences (- old / + new)
   --journal FILE         record each user's state before it is written (a new file), for pod-admin undo FILE
@@ -125,7 +129,7 @@ Export (FILE: a uid, email or username column, CSV or JSON Lines; or --all users
   --out FILE             write to FILE (via FILE.partial, renamed when complete); default standard output
   --format csv|jsonl     output format (default csv, or from the --out name)
   --pod, --concurrency, --max-attempts, --max-rate, --rate, --username, --private-key, --config, --auth-url,
-  --certificate, --ca-file, --proxy, --insecure-http, --quiet as above
+  --certificate, --ca-file, --proxy, --insecure-http, --quiet, -v, --log-file as above
 
 Session token: POD_SESSION_TOKEN, RSA authentication with --username and --private-key (an encrypted key's
 passphrase: POD_PRIVATE_KEY_PASSPHRASE, or asked on a terminal), or a certificate login with --certificate;
@@ -166,6 +170,21 @@ export interface ApplyArgs {
   journal: string | undefined;
   /** How to reach the pod: config file, login host, certificate, proxy, CAs. */
   connect: CliConnection;
+  /** `-v`/`--verbose` (given `verbose` times) and `--log-file FILE` (or `POD_ADMIN_LOG`). */
+  log: LogRequest;
+}
+
+/**
+ * What a run logs: `-v` given `verbose` times (1: info on stderr, 2: debug), and the JSON Lines log file.
+ *
+ * @example
+ * ```ts
+ * const request: LogRequest = { verbose: 1, file: "run.log.jsonl" };
+ * ```
+ */
+export interface LogRequest {
+  verbose: number;
+  file: string | undefined;
 }
 
 /**
@@ -258,6 +277,7 @@ function checkApplyOptions(
     onlyChanges,
     journal: values.journal,
     connect,
+    log: { verbose: values.verbose?.length ?? 0, file: values["log-file"] ?? (env.POD_ADMIN_LOG || undefined) },
   };
 }
 
@@ -339,6 +359,8 @@ export interface ExportArgs {
   username: string | undefined;
   privateKey: string | undefined;
   quiet: boolean;
+  /** `-v`/`--verbose` and `--log-file FILE` (or `POD_ADMIN_LOG`). */
+  log: LogRequest;
 }
 
 /**
@@ -405,6 +427,7 @@ export function parseExportArgs(argv: string[], env: Record<string, string | und
     privateKey: applied.privateKey,
     quiet: applied.quiet,
     connect: applied.connect,
+    log: applied.log,
   };
 }
 
@@ -446,6 +469,8 @@ function parseOptions(argv: string[]) {
         proxy: { type: "string" },
         certificate: { type: "string" },
         "insecure-http": { type: "boolean" },
+        verbose: { type: "boolean", short: "v", multiple: true },
+        "log-file": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });

@@ -29,6 +29,7 @@ import { dryRunSession, LookupError } from "./input/identities.js";
 import { CSV_COLUMNS, type ItemOf } from "./input/readers.js";
 import { type InputFile, inputFormat, openInput } from "./input/source.js";
 import type { CliIo } from "./io.js";
+import { type CliLog, openCliLog } from "./log.js";
 import { makePlan, printPlan } from "./passes/plan.js";
 import { readBeforeWriting } from "./passes/read.js";
 import { apply } from "./passes/write.js";
@@ -53,7 +54,7 @@ export { EXIT, USAGE };
  * ```
  */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
-  const state: { sending: boolean; journal: Journal | undefined } = { sending: false, journal: undefined };
+  const state: RunState = { sending: false, journal: undefined, log: undefined };
   try {
     return await run(argv, io, state);
   } catch (thrown) {
@@ -75,14 +76,19 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write(`${state.journal.path} holds what is not known to be applied; applying it finishes the job.\n`);
     }
     return EXIT.someFailed;
+  } finally {
+    state.log?.close();
   }
 }
 
-async function run(
-  argv: string[],
-  io: CliIo,
-  state: { sending: boolean; journal: Journal | undefined },
-): Promise<number> {
+/** What runCli needs to know of a run when it fails, and the log it closes at the end. */
+interface RunState {
+  sending: boolean;
+  journal: Journal | undefined;
+  log: CliLog | undefined;
+}
+
+async function run(argv: string[], io: CliIo, state: RunState): Promise<number> {
   if (argv[0] === "simulate") {
     const { runSimulatorCli } = await import("../simulator/cli.js");
     return runSimulatorCli(argv.slice(1), io);
@@ -99,6 +105,7 @@ async function run(
     try {
       const args = parsed.options(undo.command, undo.input.path);
       printWarnings(args.connect.warnings, io);
+      state.log = openCliLog(args.log, io);
       io.stdout.write(
         `Undo: ${parsed.journalFile} restores ${plural(undo.items, "item")} with ${undo.command.words}` +
           (undo.nothingToUndo > 0 ? ` (${undo.nothingToUndo} recorded changes changed nothing)` : "") +
@@ -113,7 +120,7 @@ async function run(
       // Exit 1 when some of the run's changes stay: the undo did not return every user to the state before.
       const partly = undo.cannotUndo > 0 ? EXIT.someFailed : EXIT.ok;
       if (undo.items === 0) return partly;
-      const code = await runApply(args, io, state, undo.input, "jsonl", await sessionOf(args, io));
+      const code = await runApply(args, io, state, undo.input, "jsonl", await sessionOf(args, io, state.log));
       return Math.max(code, partly);
     } finally {
       await undo.input.cleanup();
@@ -126,8 +133,9 @@ async function run(
       return EXIT.ok;
     }
     printWarnings(args.connect.warnings, io);
-    const sessionToken = await resolveSessionToken(args, io.env, terminalSecret(io.stdin, io.stderr));
-    const pod = podClient(args, sessionToken);
+    state.log = openCliLog(args.log, io);
+    const sessionToken = await resolveSessionToken(args, io.env, terminalSecret(io.stdin, io.stderr), state.log);
+    const pod = podClient(args, sessionToken, state.log);
     return runExport(args, pod, io);
   }
   const args = parseApplyArgs(argv, io.env);
@@ -136,7 +144,8 @@ async function run(
     return argv.length === 0 ? EXIT.usage : EXIT.ok;
   }
   printWarnings(args.connect.warnings, io);
-  const sessionToken = await sessionOf(args, io);
+  state.log = openCliLog(args.log, io);
+  const sessionToken = await sessionOf(args, io, state.log);
   const input: InputFile = await openInput(args.file, io.stdin);
   try {
     return await runApply(args, io, state, input, args.format, sessionToken);
@@ -146,12 +155,12 @@ async function run(
 }
 
 /** The session of a run that talks to the pod (before the input is read: a refused login sends nothing). */
-function sessionOf(args: ApplyArgs, io: CliIo) {
+function sessionOf(args: ApplyArgs, io: CliIo, log: CliLog | undefined) {
   const reading = args.onlyChanges || args.journal !== undefined;
   if (args.dryRun && !reading) return Promise.resolve("dry-run");
   // A passphrase is asked on the terminal only when the input is not read from it too.
   const ask = args.file === "-" ? undefined : terminalSecret(io.stdin, io.stderr);
-  return resolveSessionToken(args, io.env, ask);
+  return resolveSessionToken(args, io.env, ask, log);
 }
 
 /** What the config file said that is not used (a misspelt key), once, before anything else. */
@@ -163,7 +172,7 @@ function printWarnings(warnings: readonly string[], io: CliIo): void {
 async function runApply(
   args: ApplyArgs,
   io: CliIo,
-  state: { sending: boolean; journal: Journal | undefined },
+  state: RunState,
   input: InputFile,
   givenFormat: "csv" | "jsonl" | undefined,
   sessionToken: Awaited<ReturnType<typeof sessionOf>>,
@@ -184,8 +193,9 @@ async function runApply(
     io.quit?.addEventListener("abort", dropPartial, { once: true });
     const format = await inputFormat(input, givenFormat);
     // Users named by email or username are looked up in the plan, by a dry run too (lookups are reads).
-    const session = sessionToken === "dry-run" ? await dryRunSession(args, io.env, input, format) : sessionToken;
-    const pod = podClient(args, session);
+    const session =
+      sessionToken === "dry-run" ? await dryRunSession(args, io.env, input, format, state.log) : sessionToken;
+    const pod = podClient(args, session, state.log);
     const plan = await makePlan({
       pod,
       command: args.command,

@@ -8,6 +8,7 @@ import { type SessionTokenContext, type SessionTokenProvider, sessionTokenProble
 import { certificateAuthentication } from "../core/certificate-auth.js";
 import { resolveConnection, withClientCertificate } from "../core/connection.js";
 import { loginLane } from "../core/http.js";
+import { createPodLog, type Logger, type LogLevel } from "../core/log.js";
 import { DEFAULT_RETRY, resolveRetry } from "../core/retry.js";
 import { readPrivateKeyFile, rsaAuthentication } from "../core/rsa-auth.js";
 import { printable } from "../core/text.js";
@@ -33,6 +34,7 @@ export async function resolveSessionToken(
   args: Pick<ApplyArgs, "username" | "privateKey" | "podUrl"> & Partial<Pick<ApplyArgs, "maxAttempts" | "connect">>,
   env: Record<string, string | undefined>,
   askSecret?: AskSecret,
+  log?: { logger: Logger; logLevel: LogLevel },
 ): Promise<string | SessionTokenProvider> {
   const { username, privateKey: keyFile, connect } = args;
   const keyContent = keyFile === undefined ? connect?.configPrivateKey?.content : undefined;
@@ -86,10 +88,12 @@ export async function resolveSessionToken(
       timeoutMs: connect?.timeoutMs ?? 30_000,
     };
     let certificateLane: Transport | undefined;
-    const lane = loginLane(transport, defaults, (certificate) => {
+    const podLog = log && createPodLog(log.logger, log.logLevel);
+    const certificateTransport = (certificate: Parameters<typeof withClientCertificate>[1]) => {
       certificateLane = undiciTransport(withClientCertificate(connection, certificate));
       return certificateLane;
-    });
+    };
+    const lane = loginLane(transport, defaults, certificateTransport, undefined, podLog);
     let first: Promise<string> | undefined = provider(lane);
     try {
       await first;
@@ -166,6 +170,7 @@ async function readKey(
 export function podClient(
   args: Pick<ApplyArgs, "podUrl" | "maxAttempts"> & Partial<Pick<ApplyArgs, "connect" | "maxRate" | "rate">>,
   sessionToken: string | SessionTokenProvider,
+  log?: { logger: Logger; logLevel: LogLevel },
 ): PodClient {
   const { connect } = args;
   const retry = { ...connect?.retry, ...(args.maxAttempts && { maxAttempts: args.maxAttempts }) };
@@ -182,5 +187,6 @@ export function podClient(
     ...(connect?.timeoutMs !== undefined && { timeoutMs: connect.timeoutMs }),
     ...(connect?.client ?? { proxy: false }),
     ...(args.podUrl === undefined && { insecureHttp: true }),
+    ...(log && { logger: log.logger, logLevel: log.logLevel }),
   });
 }

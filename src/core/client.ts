@@ -14,8 +14,9 @@ import { describeValueKind } from "./errors.js";
 import { pipelineFetch, requestClass } from "./fetch-adapter.js";
 import { loginLane, PodHttp } from "./http.js";
 import { stringifyJson } from "./json.js";
+import { createPodLog, type Logger, type LogLevel, type PodLog } from "./log.js";
 import type { PodPaths } from "./paths.js";
-import { AdaptiveRateLimiter, type RateLimitOptions } from "./rate-limiter.js";
+import { AdaptiveRateLimiter, type RateLimiterChange, type RateLimitOptions } from "./rate-limiter.js";
 import { checkTimeoutMs, DEFAULT_RETRY, type RetryOptions, resolveRetry } from "./retry.js";
 import { type FetchLike, fetchTransport, type Transport, undiciTransport } from "./transport.js";
 import { checkHttpUrl } from "./urls.js";
@@ -70,6 +71,20 @@ export interface PodClientOptions extends ConnectionOptions {
    * ```
    */
   maxAnswerBytes?: number;
+  /**
+   * Where the client logs its events (requests and answers, retries, 429 holds, rate changes, breakers, logins,
+   * session refreshes): any object with pino's `debug/info/warn/error(fields, message)`, `console` included. Default:
+   * none, the client is silent. No event holds a token, key, password, JWT, proxy credential or query string; a
+   * logger that throws does not fail the call. The events and their fields: {@link POD_LOG_EVENTS}.
+   *
+   * @example
+   * ```ts
+   * const pod = createPodClient({ baseUrl, sessionToken, logger: console, logLevel: "debug" });
+   * ```
+   */
+  logger?: Logger;
+  /** The lowest level logged: `"debug"`, `"info"`, `"warn"`, `"error"` or `"off"`. Default `"info"`. */
+  logLevel?: LogLevel;
 }
 
 /**
@@ -138,6 +153,8 @@ function createInternals(options: PodClientOptions) {
     "rateLimit",
     "fetch",
     "maxAnswerBytes",
+    "logger",
+    "logLevel",
     ...CONNECTION_OPTIONS,
   ];
   for (const key of Object.keys(options)) {
@@ -175,18 +192,37 @@ function createInternals(options: PodClientOptions) {
           return lane;
         };
   const maxAnswerBytes = checkMaxAnswerBytes(options.maxAnswerBytes);
+  const log = createPodLog(options.logger, options.logLevel);
   const tokens = new SessionTokens(
     options.sessionToken,
     Date.now,
-    loginLane(transport, defaults, certificateTransport, maxAnswerBytes),
+    loginLane(transport, defaults, certificateTransport, maxAnswerBytes, log),
   );
   const limiter = new AdaptiveRateLimiter(checkRateLimit(options.rateLimit));
+  if (log !== undefined) limiter.onChange = logRateChange(log);
   const close = async () => {
     await Promise.all([transport.close(), ...[...withCertificate.values()].map((lane) => lane.close())]);
   };
   const http = new PodHttp(baseUrl, tokens, transport, limiter);
   http.maxAnswerBytes = maxAnswerBytes;
+  http.log = log;
   return { baseUrl, http, defaults, close };
+}
+
+/** The limiter's cuts and holds as log events; rates rounded, Infinity (the unlimited start) as null. */
+function logRateChange(log: PodLog): (change: RateLimiterChange) => void {
+  const rate = (value: number) => (Number.isFinite(value) ? Math.round(value) : null);
+  return (change) => {
+    if (change.kind === "resumed") {
+      const ms = Math.round(change.heldMs);
+      log.emit("rate.hold", { ms, why: "429" }, `sending held ${ms} ms after the pod answered 429`);
+      return;
+    }
+    const from = rate(change.from);
+    const to = rate(change.to);
+    const text = `rate ${from === null ? "unlimited" : `${from}/s`} -> ${to}/s (the pod answered 429)`;
+    log.emit("rate.change", { from, to, why: "429" }, text);
+  };
 }
 
 function checkMaxAnswerBytes(value: unknown): number {

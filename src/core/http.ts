@@ -9,6 +9,7 @@ import type { SessionTokenContext, SessionTokens } from "./auth.js";
 import type { ClientCertificate } from "./connection.js";
 import { connectionFailure } from "./connection-failure.js";
 import { type CircuitBreakerName, describeCause, PodApiError, PodNetworkError, podApiErrorFor } from "./errors.js";
+import { noAnswerWhy, type PodLog, pathTemplate } from "./log.js";
 import type { AdaptiveRateLimiter } from "./rate-limiter.js";
 import { isRedirect, redirectRefused } from "./redirects.js";
 import { backoffDelay, isRetryableStatus, parseRetryAfter, type RetryOptions, resolveRetry, sleep } from "./retry.js";
@@ -163,6 +164,10 @@ export class PodHttp {
   readonly connectivity: ConnectivityBreaker;
   /** The largest answer read, in bytes (received, and inflated when compressed); a larger one is a PodApiError. */
   maxAnswerBytes = DEFAULT_MAX_ANSWER_BYTES;
+  /** The client's log, when it has a logger. */
+  log: PodLog | undefined;
+  /** The session breaker's trip last logged: each trip is logged once. */
+  #loggedSessionBlock: unknown;
 
   constructor(
     baseUrl: string,
@@ -212,6 +217,13 @@ export class PodHttp {
         throw error;
       }
       attempts++;
+      const log = this.log;
+      const sentAt = log === undefined ? 0 : performance.now();
+      if (log?.debug) {
+        const fields = this.#logFields(call, traceId, attempts);
+        log.emit("pod.request", fields, `${callText(fields)} sent (attempt ${attempts})`);
+      }
+      const wasOpen = log !== undefined && this.connectivity.open;
       let response: WireResponse;
       try {
         response = await this.#attempt(call, token, traceId);
@@ -220,6 +232,7 @@ export class PodHttp {
         if (error instanceof AnswerTooLargeError) {
           // The pod answered, too much: the same call would get the same answer, so it is not retried.
           this.connectivity.answered();
+          if (wasOpen) this.#logBreakerClosed();
           limiter?.answered(ticket, error.status);
           throw this.#tooLargeError(call, attempts, traceId, error);
         }
@@ -229,12 +242,25 @@ export class PodHttp {
           throw signal.reason;
         }
         const timedOut = error === TIMED_OUT;
+        const why = log === undefined ? "" : noAnswerWhy(error, timedOut);
+        if (log?.debug) {
+          const fields = { ...this.#logFields(call, traceId, attempts), error: why, ms: elapsed(sentAt) };
+          log.emit("pod.answer", fields, `${callText(fields)} got no answer (${why})`);
+        }
         // An untrusted certificate or a proxy refusing the tunnel does not heal by retrying.
         const final = !timedOut && connectionFailure(error)?.final === true;
         if (final) this.connectivity.released(gate === "probe");
-        else if (this.connectivity.failed(error, gate === "probe")) throw this.#unreachableError(call, attempts);
+        else if (this.connectivity.failed(error, gate === "probe")) {
+          if (log !== undefined && !wasOpen) {
+            const text = `the pod has not answered for over ${UNREACHABLE_AFTER_MS / 1000} s (${why}): calls fail fast`;
+            log.emit("breaker.open", { breaker: "unreachable", why }, text);
+          }
+          throw this.#unreachableError(call, attempts);
+        }
         if (!final && attempts < retry.maxAttempts + (renewed ? 1 : 0)) {
-          await sleep(backoffDelay(attempts, retry), signal);
+          const delay = backoffDelay(attempts, retry);
+          if (log !== undefined) this.#logRetry(log, call, traceId, attempts, why, delay);
+          await sleep(delay, signal);
           continue;
         }
         throw new PodNetworkError(
@@ -243,6 +269,17 @@ export class PodHttp {
         );
       }
       this.connectivity.answered();
+      if (log !== undefined) {
+        if (wasOpen) this.#logBreakerClosed();
+        if (log.debug) {
+          const fields = {
+            ...this.#logFields(call, requestIdOf(response, traceId), attempts),
+            status: response.status,
+            ms: elapsed(sentAt),
+          };
+          log.emit("pod.answer", fields, `${callText(fields)} answered ${response.status}`);
+        }
+      }
       limiter?.answered(ticket, response.status);
       if (isRedirect(response.status, response.redirected)) {
         const url = call.url ?? this.#baseUrl + call.path;
@@ -251,14 +288,26 @@ export class PodHttp {
       }
       const retriesLeft = attempts - (renewed ? 1 : 0) < retry.maxAttempts;
       if (session && token !== undefined) {
+        if (sessionProbe && response.status !== 401 && log !== undefined) {
+          log.emit("breaker.close", { breaker: "session", why: "accepted" }, "the pod accepts the session token again");
+        }
         if (response.status !== 401) session.accepted(token);
         // The first renewal is free; a call refused again (its new token expired too) pays with an attempt.
         else if (!renewed || retriesLeft) {
+          if (log !== undefined && session.renewable) {
+            const fields = this.#logFields(call, requestIdOf(response, traceId), attempts);
+            log.emit("session.refresh", fields, "the pod refused the session token (401): renewing it");
+          }
           try {
             await session.renew(token);
           } catch (reason) {
             const note = isSessionBlocked(reason) ? reason.note : undefined;
             if (note === undefined) throw reason; // the provider's own error (a refused login)
+            // Once per trip: every call refused while it is open is told the same reason.
+            if (log !== undefined && reason !== this.#loggedSessionBlock) {
+              this.#loggedSessionBlock = reason;
+              log.emit("breaker.open", { breaker: "session", why: "401" }, `the session breaker opened: ${note}`);
+            }
             throw this.#sessionError(call, attempts, requestIdOf(response, traceId), note, response);
           }
           renewed = true;
@@ -268,6 +317,7 @@ export class PodHttp {
       if (retriesLeft && isRetryableStatus(response.status)) {
         const asked = parseRetryAfter(headerValue(response, "retry-after"));
         const delay = asked === undefined ? backoffDelay(attempts, retry) : Math.min(asked, retry.maxRetryAfterMs);
+        if (log !== undefined) this.#logRetry(log, call, traceId, attempts, `status ${response.status}`, delay);
         await sleep(delay, signal);
         continue;
       }
@@ -309,6 +359,24 @@ export class PodHttp {
       if (redacted.includes(token)) redacted = redacted.replaceAll(token, "[redacted]");
     }
     return redacted.trim().slice(0, 200);
+  }
+
+  /** The fields every event about a call carries: never its body, headers or query string. */
+  #logFields(call: PodCall, traceId: string, attempt: number): Record<string, unknown> {
+    const fields: Record<string, unknown> = { method: call.method, path: pathTemplate(call.path, call.uid) };
+    if (call.uid !== undefined) fields.uid = call.uid;
+    fields.attempt = attempt;
+    fields.traceId = traceId;
+    return fields;
+  }
+
+  #logRetry(log: PodLog, call: PodCall, traceId: string, attempt: number, why: string, delayMs: number): void {
+    const fields = { ...this.#logFields(call, traceId, attempt), why, delayMs: Math.round(delayMs) };
+    log.emit("pod.retry", fields, `${callText(fields)} retried in ${Math.round(delayMs)} ms (${why})`);
+  }
+
+  #logBreakerClosed(): void {
+    this.log?.emit("breaker.close", { breaker: "unreachable", why: "answered" }, "the pod answers again");
   }
 
   async #attempt(call: PodCall, token: string | undefined, traceId: string): Promise<WireResponse> {
@@ -446,6 +514,12 @@ function isSessionBlocked(value: unknown): value is { note: string } {
   return value !== null && typeof value === "object" && typeof (value as { note?: unknown }).note === "string";
 }
 
+/** A call in a log message: `POST /v1/admin/user/{uid}/features/update for user 7`. */
+const callText = (fields: Record<string, unknown>) =>
+  `${fields.method} ${fields.path}${fields.uid === undefined ? "" : ` for user ${fields.uid}`}`;
+
+const elapsed = (since: number) => Math.round((performance.now() - since) * 10) / 10;
+
 function requestIdOf(response: WireResponse, sent: string): string {
   return headerValue(response, "x-trace-id") ?? sent;
 }
@@ -461,9 +535,11 @@ export function loginLane(
   defaults: { retry: Required<RetryOptions>; timeoutMs: number },
   certificateTransport?: (certificate: ClientCertificate) => Transport,
   maxAnswerBytes = DEFAULT_MAX_ANSWER_BYTES,
+  log?: PodLog,
 ): SessionTokenContext {
   const http = new PodHttp("", undefined, transport, undefined);
   http.maxAnswerBytes = maxAnswerBytes;
+  http.log = log;
   const withCertificate = new Map<ClientCertificate, PodHttp>();
   return {
     async send({ url, body, retry, timeoutMs, clientCertificate }) {
@@ -475,18 +551,53 @@ export function loginLane(
         if (lane === http) {
           lane = new PodHttp("", undefined, certificateTransport(clientCertificate), undefined);
           lane.maxAnswerBytes = maxAnswerBytes;
+          lane.log = log;
           withCertificate.set(clientCertificate, lane);
         }
       }
-      const { response, attempts, requestId } = await lane.exchange({
-        method: "POST",
-        path: new URL(url).pathname,
-        url,
-        body,
-        session: false,
-        retry: resolveRetry(defaults.retry, retry, "retry"),
-        timeoutMs: timeoutMs ?? defaults.timeoutMs,
-      });
+      const { host, pathname: path } = new URL(url); // never the query string or credentials
+      const kind = clientCertificate === undefined ? "rsa" : "certificate";
+      const startedAt = performance.now();
+      log?.emit("login.start", { kind, host, path }, `${kind} login to ${host}`);
+      let exchanged: Exchange;
+      try {
+        exchanged = await lane.exchange({
+          method: "POST",
+          path,
+          url,
+          body,
+          session: false,
+          retry: resolveRetry(defaults.retry, retry, "retry"),
+          timeoutMs: timeoutMs ?? defaults.timeoutMs,
+        });
+      } catch (error) {
+        if (log !== undefined) {
+          const why = noAnswerWhy(error, error instanceof PodNetworkError && error.timedOut);
+          const fields = { kind, host, path, why, ms: elapsed(startedAt) };
+          log.emit("login.failure", fields, `${kind} login to ${host} got no answer (${why})`);
+        }
+        throw error;
+      }
+      const { response, attempts, requestId } = exchanged;
+      if (log !== undefined) {
+        const ok = response.status >= 200 && response.status < 300;
+        const fields = {
+          kind,
+          host,
+          path,
+          status: response.status,
+          attempts,
+          ms: elapsed(startedAt),
+          traceId: requestId,
+        };
+        if (ok) log.emit("login.success", fields, `${kind} login to ${host} succeeded`);
+        else
+          log.emit(
+            "login.failure",
+            { ...fields, why: `status ${response.status}` },
+            `${kind} login refused (${response.status})`,
+          );
+      }
       return { status: response.status, body: response.body, attempts, requestId };
     },
   };

@@ -95,6 +95,9 @@ interface Waiter {
   onAbort: (() => void) | undefined;
 }
 
+/** A cut of the rate (calls per second; `from` Infinity out of the unlimited start), or the end of a 429 hold. @internal */
+export type RateLimiterChange = { kind: "cut"; from: number; to: number } | { kind: "resumed"; heldMs: number };
+
 /**
  * The rate limiter every call of a client goes through (facade, bulk, raw).
  *
@@ -165,6 +168,9 @@ export class AdaptiveRateLimiter {
   admitted = 0;
   /** Rate cuts made, since the limiter was made. */
   cuts = 0;
+  /** Told of each cut and of each hold's end (after how long), for the client's log. */
+  onChange: ((change: RateLimiterChange) => void) | undefined;
+  #heldSince = 0;
 
   constructor(options: RateLimitOptions = {}, now: () => number = () => performance.now()) {
     this.#now = now;
@@ -343,6 +349,7 @@ export class AdaptiveRateLimiter {
 
   #startHold(now: number): void {
     this.#holding = true;
+    this.#heldSince = now;
     this.#holdTicket = this.#nextTicket;
     this.#probeInFlight = false;
     this.#probeDelay = PROBE_DELAY_FIRST_MS;
@@ -382,6 +389,7 @@ export class AdaptiveRateLimiter {
     if (this.#rate === Number.POSITIVE_INFINITY) this.#slowStart = true;
     this.#tokens = 1;
     this.#refilledAt = now;
+    this.onChange?.({ kind: "resumed", heldMs: now - this.#heldSince });
   }
 
   #cut(now: number, farAbove: boolean): void {
@@ -401,6 +409,7 @@ export class AdaptiveRateLimiter {
     this.#lastCutAt = now;
     this.#cutDuringHold = true;
     this.cuts++;
+    this.onChange?.({ kind: "cut", from: paced, to: this.#rate });
   }
 
   #countAdmitted(now: number): void {

@@ -374,10 +374,11 @@ export async function dryRunSession(
   env: Record<string, string | undefined>,
   input: InputFile,
   format: "csv" | "jsonl",
+  log?: Parameters<typeof resolveSessionToken>[3],
 ): Promise<string | SessionTokenProvider> {
   if (args.podUrl === undefined || !(await namesUsersToResolve(input, format))) return "dry-run";
   try {
-    return await resolveSessionToken(args, env);
+    return await resolveSessionToken(args, env, undefined, log);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     throw new UsageError(

@@ -12,6 +12,7 @@ import { plural, printable } from "../../core/text.js";
 import { rulesOf } from "../../operations/index.js";
 import { type Command, EXIT } from "../args.js";
 import { beforeEntry, type CurrentOf, differences, READ_CALL, readCurrent } from "../changes.js";
+import { FailureCauses } from "../failures.js";
 import type { UndoJournal } from "../files/journal.js";
 import type { Journal } from "../files/report.js";
 import { BitSet } from "../input/keysort.js";
@@ -99,8 +100,6 @@ export async function finishInterruptedReads(
 /** Users whose differences a dry run prints, and lines per user. */
 const SHOWN_USERS = 20;
 const SHOWN_LINES = 10;
-/** Read failures listed (the rest are counted; every one is in the report). */
-const LISTED_FAILURES = 20;
 /** Delegates: the reads of the last this many users are shared by their rows ({@link readBeforeWriting}). */
 const SHARED_READS = 1000;
 
@@ -189,6 +188,7 @@ export async function readBeforeWriting(options: {
   const shown: string[] = [];
   let shownUsers = 0;
   let failures = 0;
+  const causes = new FailureCauses();
   const progress = options.quiet
     ? undefined
     : progressRenderer(io.stderr, `reading (${READ_CALL[operation]})`, plan.calls);
@@ -257,8 +257,9 @@ export async function readBeforeWriting(options: {
         const error = outcome.error;
         const first = entry.read === undefined || !failedReads.has(entry.read);
         if (entry.read) failedReads.add(entry.read);
-        if (first && !result.stoppedBy && ++failures <= LISTED_FAILURES) {
-          io.stderr.write(`  user ${outcome.uid}: cannot read what it holds: ${printable(error.message)}\n`);
+        if (first && !result.stoppedBy) {
+          failures++;
+          causes.add(error, outcome.uid, entry.line);
         }
         journal.unapplied(entry.item as object, entry.ordinal, {
           status: "failed",
@@ -277,7 +278,11 @@ export async function readBeforeWriting(options: {
     io.quit?.removeEventListener("abort", onQuit);
   }
   undo?.sync();
-  if (failures > LISTED_FAILURES) io.stderr.write(`  … and ${plural(failures - LISTED_FAILURES, "more user")}\n`);
+  // Why, on stderr even with --quiet: the failed reads by cause, a few examples each (every one is in the report).
+  if (causes.total > 0) {
+    io.stderr.write("Reads failed (users not written), by cause:\n");
+    for (const line of causes.lines("failed")) io.stderr.write(line);
+  }
   // Aborted by Ctrl-C (a stop of the reads says why instead): nothing is written, and the resume hint keeps the options.
   if (controller.signal.aborted && !result.stoppedBy) {
     result.interrupted = {

@@ -4,6 +4,7 @@ import { PodApiError, PodError, PodUnauthorizedError } from "../../core/errors.j
 import { AuthenticationError } from "../../core/rsa-auth.js";
 import { plural, printable } from "../../core/text.js";
 import { type Command, EXIT } from "../args.js";
+import { FailureCauses, neverSent } from "../failures.js";
 import type { Journal } from "../files/report.js";
 import { flowProgress, flowSummary } from "../flow.js";
 import type { CliIo } from "../io.js";
@@ -46,7 +47,10 @@ export async function apply(options: {
   );
 
   const controller = new AbortController();
+  /** Ctrl-C stopped the run: its summary says "Interrupted after", not "Done in". */
+  let interrupted = io.interrupt?.aborted === true;
   const onInterrupt = () => {
+    interrupted = true;
     io.stderr.write(
       "\nInterrupted: finishing the calls in flight, then writing the report (Ctrl-C again to quit now).\n",
     );
@@ -56,6 +60,7 @@ export async function apply(options: {
   if (io.interrupt?.aborted) controller.abort();
 
   const counts = { succeeded: 0, failed: 0, notAttempted: 0 };
+  const causes = new FailureCauses();
   let taken = 0;
   const onQuit = () => {
     // Second Ctrl-C: no waiting. What settled is written; the calls in flight have no outcome line, so the journal
@@ -120,8 +125,11 @@ export async function apply(options: {
         break;
       }
       const outcome = next.value;
-      counts[outcome.status]++;
+      // A call a breaker or a refused session stopped before its first attempt was not sent: not a failure the pod saw.
+      const unsent = outcome.status === "failed" && neverSent(outcome.error);
+      counts[unsent ? "notAttempted" : outcome.status]++;
       const at = where.get(outcome.input as object) ?? { ordinal: 0, line: undefined };
+      if (outcome.status === "failed" && !unsent) causes.add(outcome.error, outcome.uid, at.line);
       if (outcome.status === "succeeded") {
         journal.succeeded(at.ordinal);
         continue;
@@ -160,17 +168,38 @@ export async function apply(options: {
     io.quit?.removeEventListener("abort", onQuit);
   }
 
+  /** Why the calls not attempted were never sent, in words. */
+  function whyNotSent(): string {
+    if (refused === "token") return "the pod refused the session token (401), so the run stopped";
+    if (refused === "login") return "the login failed, so the run stopped";
+    if (stoppedBy?.circuitBreaker === "unreachable") return "the pod stopped answering, so the run stopped";
+    if (stoppedBy?.circuitBreaker === "forbidden") return "the pod refused every call (403), so the run stopped";
+    if (stoppedBy?.circuitBreaker === "session") return "the pod refused the session, so the run stopped";
+    if (stoppedBy) return "the run stopped";
+    if (journal.failure) return "the report could not be written, so the run stopped";
+    if (interrupted) return "interrupted (Ctrl-C)";
+    return "the run stopped";
+  }
+
   async function finish(): Promise<number> {
     const elapsed = (Date.now() - started) / 1000;
     const done = counts.succeeded + counts.failed;
+    const unsentWhy = counts.notAttempted > 0 ? whyNotSent() : undefined;
     io.stdout.write(
-      `Done in ${elapsed.toFixed(1)} s (${(done / Math.max(elapsed, 0.001)).toFixed(0)} calls/s): ` +
+      `${interrupted ? "Interrupted after" : "Done in"} ${elapsed.toFixed(1)} s ` +
+        `(${(done / Math.max(elapsed, 0.001)).toFixed(0)} calls/s): ` +
         `${counts.succeeded} succeeded, ${counts.failed} failed, ${counts.notAttempted} not attempted` +
         (reads ? `; ${reads.unchangedSkipped} already held it (not sent)` : "") +
         (reads && reads.unsent > 0 ? `, ${reads.unsent} not sent (their user was not read)` : "") +
         ".\n",
     );
     if (done > 0) io.stdout.write(flowSummary(flowBefore, pod.flowControl(), elapsed));
+    // Why, on stderr even with --quiet: one line per cause, the calls never sent apart.
+    if (causes.total > 0 || unsentWhy) {
+      io.stderr.write("Not applied, by cause:\n");
+      for (const line of causes.lines("failed")) io.stderr.write(line);
+      if (unsentWhy) io.stderr.write(`  ${counts.notAttempted} not sent: ${unsentWhy}\n`);
+    }
     if (refused === "token") {
       io.stderr.write(
         "The pod refused the session token (401), so the run stopped. Set a fresh POD_SESSION_TOKEN, or use " +
@@ -213,6 +242,9 @@ export async function apply(options: {
     }
     if (report && report.lines > 0) {
       io.stdout.write(`Report: ${journal.path} (${plural(report.lines, "item")}). Retry them with: ${retryHint}\n`);
+    } else if (report?.removed) {
+      // The first line named it: say it is gone, rather than leave the reader looking for it.
+      io.stdout.write(`Report: none kept (every call applied; ${journal.path} was removed).\n`);
     }
     if (applied) return EXIT.ok;
     return counts.succeeded + counts.failed === 0 && controller.signal.aborted && !refused && !stopReason
