@@ -5,9 +5,9 @@
  * refused instead of applied. Files are created by safe-file.ts (0600, exclusively, never through a link) via
  * `PLAN.partial`, then renamed: an existing PLAN is replaced only when it is a plan.
  */
-import { createHash, type Hash } from "node:crypto";
-import { closeSync, createReadStream, openSync, writeSync } from "node:fs";
-import { mkdtemp, open, rename, rm, stat } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { closeSync, createReadStream, openSync, readSync, writeSync } from "node:fs";
+import { lstat, mkdtemp, open, rename, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -132,9 +132,10 @@ export class PlanWriter {
   /** Where the plan goes, and its human-readable diff. */
   readonly path: string;
   readonly diffPath: string;
-  #changes = 0;
+  /** Per change, in the order added: its input line, and where its JSON sits in the temporary file. */
+  readonly #index: { line: number; start: number; length: number }[] = [];
+  #bytes = 0;
   readonly #users = new Set<string>();
-  readonly #hash: Hash = createHash("sha256");
   readonly #dir: string;
   readonly #fd: number;
   readonly #lock: FileLock;
@@ -157,7 +158,7 @@ export class PlanWriter {
     const lock = await FileLock.acquire(path, "--save-plan", run);
     try {
       const dir = await mkdtemp(join(tmpdir(), "pod-admin-plan-"));
-      return new PlanWriter(path, dir, openSync(join(dir, "changes.jsonl"), "wx", 0o600), lock);
+      return new PlanWriter(path, dir, openSync(join(dir, "changes.jsonl"), "wx+", 0o600), lock);
     } catch (error) {
       lock.release();
       throw error;
@@ -166,19 +167,22 @@ export class PlanWriter {
 
   /** Changes added so far. */
   get changes(): number {
-    return this.#changes;
+    return this.#index.length;
   }
 
-  /** One change (synchronous: the read pass calls it as each read settles). */
+  /** One change (synchronous: the read pass calls it as each read settles, in no particular order). */
   add(change: PlanChange): void {
-    this.#changes++;
     this.#users.add(change.uid);
-    const text = `${stringifyJson({ [PLAN_KEY]: { change: this.#changes }, ...change })}\n`;
-    this.#hash.update(text);
-    writeSync(this.#fd, text);
+    const text = Buffer.from(stringifyJson(change));
+    writeSync(this.#fd, text, 0, text.length, this.#bytes);
+    this.#index.push({ line: change.line ?? Number.MAX_SAFE_INTEGER, start: this.#bytes, length: text.length });
+    this.#bytes += text.length;
   }
 
-  /** Writes `PLAN` and `PLAN.diff` (each via its `.partial`, synced, then renamed), and releases the lock. */
+  /**
+   * Writes `PLAN` and `PLAN.diff` (each via its `.partial`, synced, then renamed), the changes in input-line order
+   * (the reads settle in any order: two plans of one pod and file compare line by line), and releases the lock.
+   */
   async save(
     about: Omit<PlanHeader, "format" | "created" | "counts" | "sha256"> & {
       unchanged: number;
@@ -186,6 +190,17 @@ export class PlanWriter {
     },
   ): Promise<void> {
     try {
+      // A stable sort: the items of one line (none today) keep the order they were read in.
+      const order = [...this.#index].sort((a, b) => a.line - b.line);
+      const lineOf = (n: number): string => {
+        const at = order[n] as { start: number; length: number };
+        const buffer = Buffer.alloc(at.length);
+        readSync(this.#fd, buffer, 0, at.length, at.start);
+        // The change's number goes first, where a reader of the line sees it.
+        return `{"${PLAN_KEY}":{"change":${n + 1}},${buffer.toString("utf8").slice(1)}\n`;
+      };
+      const hash = createHash("sha256");
+      for (let n = 0; n < order.length; n++) hash.update(lineOf(n));
       const header: PlanHeader = {
         format: PLAN_FORMAT,
         command: about.command,
@@ -193,16 +208,16 @@ export class PlanWriter {
         created: new Date().toISOString(),
         input: about.input,
         counts: {
-          changes: this.#changes,
+          changes: order.length,
           users: this.#users.size,
           unchanged: about.unchanged,
           unknownUsers: about.unknownUsers,
         },
-        sha256: this.#hash.digest("hex"),
+        sha256: hash.digest("hex"),
       };
       await this.#write(this.path, async (write) => {
         await write(`${stringifyJson({ [PLAN_KEY]: header })}\n`);
-        for await (const chunk of createReadStream(join(this.#dir, "changes.jsonl"))) await write(chunk as Buffer);
+        for (let n = 0; n < order.length; n++) await write(lineOf(n));
       });
       await this.#write(this.diffPath, async (write) => {
         const { counts } = header;
@@ -212,9 +227,8 @@ export class PlanWriter {
             `${counts.unknownUsers} unknown users); - the state read, + the state after. Apply: pod-admin ` +
             `${header.command} ${this.path}\n`,
         );
-        const lines = createInterface({ input: createReadStream(join(this.#dir, "changes.jsonl")) });
-        for await (const text of lines) {
-          const change = JSON.parse(text) as PlanChange;
+        for (let n = 0; n < order.length; n++) {
+          const change = JSON.parse(lineOf(n)) as PlanChange;
           const at = change.line === undefined ? "" : ` (line ${change.line})`;
           await write(
             `user ${change.uid}${at}:\n${change.diff.map((line) => `  ${printable(line, 2000)}\n`).join("")}`,
@@ -253,8 +267,14 @@ export class PlanWriter {
 
 /** An existing file at `path` is replaced only when it is `what` (its first bytes pass `test`). */
 async function refuseUnlessPlan(path: string, test: (text: string) => boolean, what: string): Promise<void> {
-  const info = await stat(path).catch(() => undefined);
+  const info = await lstat(path).catch(() => undefined);
   if (info === undefined) return;
+  if (info.isSymbolicLink()) {
+    throw new UnsafeFileError(
+      `${path} is a symbolic link: pod-admin never writes through a link (in a shared folder one can point at any ` +
+        "of your files); remove it and run again",
+    );
+  }
   if (!info.isFile()) throw new UnsafeFileError(`${path} exists and is not a regular file: name a new plan file`);
   if (info.size > 0 && !(await startsWith(path, test))) {
     throw new UnsafeFileError(
