@@ -32,7 +32,8 @@ import type { ReadHook, ReadPass } from "../passes/read.js";
  *
  * @example
  * ```ts
- * const saved = await openSavedPlan(args); // args: parseApplyArgs(["features", "apply", "plan.jsonl", …])
+ * const args = {} as Parameters<typeof openSavedPlan>[0]; // parseApplyArgs(["features", "apply", "plan.jsonl", …])
+ * const saved: SavedPlan | undefined = await openSavedPlan(args);
  * if (saved) console.log(`${saved.header.counts.users} users change`);
  * ```
  */
@@ -87,6 +88,7 @@ function whatChanged(planned: Record<string, unknown>, now: Record<string, unkno
  *
  * @example
  * ```ts
+ * const args = {} as Parameters<typeof openSavedPlan>[0]; // from parseApplyArgs
  * const saved = await openSavedPlan(args);
  * try {
  *   // run the apply with saved.input and the read pass's onRead: saved.onRead
@@ -153,9 +155,11 @@ export async function openSavedPlan(args: ApplyArgs): Promise<SavedPlan | undefi
  *
  * @example
  * ```ts
- * const saving = await startSavingPlan(args, input.path);
- * // … the read pass, with onRead: saving.onRead
- * const code = await saving.finish(plan, reads, process.stdout);
+ * const args = {} as Parameters<typeof startSavingPlan>[0]; // from parseApplyArgs, with --save-plan
+ * const saving = await startSavingPlan(args, "users.csv");
+ * // … the read pass, with onRead: saving.onRead, then:
+ * const [plan, reads] = [{}, {}] as unknown as Parameters<typeof saving.finish>;
+ * const saved = await saving.finish(plan, reads, process.stdout);
  * ```
  */
 export async function startSavingPlan(

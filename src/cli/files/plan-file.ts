@@ -16,15 +16,24 @@ import { printable } from "../../core/text.js";
 import { createExclusive, FileLock, UnsafeFileError } from "./safe-file.js";
 
 /**
- * The key of a plan's lines (`{"_plan":{…}, …}`), and its format version.
+ * The key of a plan's lines (`{"_plan":{…}, …}`): the header's fields on line 1, the change's number on the others.
  *
  * @example
  * ```ts
- * const header = JSON.parse(firstLine)[PLAN_KEY]; // { format: PLAN_FORMAT, command: "features apply", … }
+ * const first = '{"_plan":{"format":1,"command":"features apply"}}';
+ * const header = JSON.parse(first)[PLAN_KEY]; // { format: 1, command: "features apply" }
  * ```
  */
 export const PLAN_KEY = "_plan";
-/** @see {@link PLAN_KEY} */
+
+/**
+ * The plan format this version writes and reads; a plan of another format is refused, not guessed at.
+ *
+ * @example
+ * ```ts
+ * const readable = (header: PlanHeader) => header.format === PLAN_FORMAT;
+ * ```
+ */
 export const PLAN_FORMAT = 1;
 
 /**
@@ -32,7 +41,7 @@ export const PLAN_FORMAT = 1;
  *
  * @example
  * ```ts
- * const header: PlanHeader = (await readPlanHeader("plan.jsonl")).header;
+ * const header: PlanHeader = await readPlan("plan.jsonl", () => {});
  * console.log(`${header.counts.users} users change on ${header.pod}`);
  * ```
  */
@@ -124,7 +133,8 @@ async function startsWith(path: string, test: (text: string) => boolean): Promis
  * @example
  * ```ts
  * const writer = await PlanWriter.open("plan.jsonl", "features apply users.csv");
- * writer.add(change);
+ * writer.add({ uid: "1", line: 2, item: { uid: "1", features: [] }, before: { uid: "1", features: [] }, diff: [] });
+ * const pod = "https://acme.symphony.com/pod";
  * await writer.save({ command: "features apply", pod, input: "users.csv", unchanged: 90, unknownUsers: 0 });
  * ```
  */
