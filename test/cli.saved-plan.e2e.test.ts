@@ -227,6 +227,22 @@ describe("the plan files", () => {
     expect(await readFile(other, "utf8")).toBe("not a plan\n");
   });
 
+  it("is not saved when a user cannot be read (it would miss a change): exit 1, no PLAN", async () => {
+    const pod = await workspace.simulate({ users: uids.slice(1) }); // the first user is unknown: 404
+    for (const uid of uids.slice(1)) CASE.seed(pod, uid);
+    const plan = join(workspace.work, "unread.plan.jsonl");
+    const run = await startPodAdmin(
+      [...CASE.words, await inputFor(CASE, "unread"), "--pod", pod.url, "--dry-run", "--save-plan", plan, "--quiet"],
+      token(pod),
+    ).done;
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain("Plan not saved: 1 item could not be read, so it would not hold every change.\n");
+    expect(run.stderr).toMatch(new RegExp(`^ {2}user ${FIRST}: cannot read what it holds: .*404`, "m"));
+    for (const path of [plan, `${plan}.diff`, `${plan}.lock`, `${plan}.partial`]) {
+      await expect(stat(path)).rejects.toThrow(/ENOENT/);
+    }
+  });
+
   it("--save-plan without --dry-run is a usage error", async () => {
     const run = await startPodAdmin([
       ...CASE.words,

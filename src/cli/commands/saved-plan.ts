@@ -190,11 +190,17 @@ export async function startSavingPlan(
   };
   /** Saves the plan unless the reads missed some user (a plan must hold every change); true when saved. */
   const finish = async (plan: Plan, reads: ReadPass | undefined, out: Out): Promise<boolean> => {
-    if (reads === undefined || reads.stoppedBy || reads.unsent > 0 || reads.interrupted) {
+    const why =
+      reads === undefined || reads.interrupted
+        ? "the reads were interrupted"
+        : reads.stoppedBy
+          ? "the reads stopped"
+          : reads.unsent > 0
+            ? `${plural(reads.unsent, "item")} could not be read`
+            : undefined;
+    if (why !== undefined || reads === undefined) {
       await writer.close();
-      out.write(
-        `Plan not saved: ${plural(reads?.unsent ?? 0, "item")} could not be read, so it would be incomplete.\n`,
-      );
+      out.write(`Plan not saved: ${why}, so it would not hold every change.\n`);
       return false;
     }
     await writer.save({

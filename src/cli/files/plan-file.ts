@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { closeSync, createReadStream, openSync, readSync, writeSync } from "node:fs";
-import { lstat, mkdtemp, open, rename, rm } from "node:fs/promises";
+import { lstat, mkdtemp, open, rename, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -113,10 +113,11 @@ export async function holdsPlan(path: string): Promise<boolean> {
 }
 
 async function startsWith(path: string, test: (text: string) => boolean): Promise<boolean> {
+  // Not opened unless a regular file: opening a pipe (an input given as <(…)) would take its data.
+  if (!(await stat(path).catch(() => undefined))?.isFile()) return false;
   const handle = await open(path, "r").catch(() => undefined);
   if (handle === undefined) return false;
   try {
-    if (!(await handle.stat()).isFile()) return false;
     const buffer = Buffer.alloc(64);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
     return test(buffer.toString("utf8", 0, bytesRead));
