@@ -169,7 +169,10 @@ describe("the plan files", () => {
   it("PLAN is JSON Lines with the documented fields, PLAN.diff lists every user (no 20-user cut); both 0600", async () => {
     const pod = await seeded(CASE);
     const plan = await savePlan(CASE, pod, "fields");
-    for (const path of [plan, `${plan}.diff`]) expect((await stat(path)).mode & 0o777).toBe(0o600);
+    for (const path of [plan, `${plan}.diff`]) {
+      expect((await stat(path)).mode & 0o777).toBe(0o600);
+      expect(await readFile(path, "utf8")).not.toContain(pod.currentToken());
+    }
     const [header, ...changes] = (await readFile(plan, "utf8"))
       .trim()
       .split("\n")

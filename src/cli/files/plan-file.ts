@@ -11,7 +11,7 @@ import { lstat, mkdtemp, open, rename, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { stringifyJson } from "../../core/json.js";
+import { parseJsonLossless, stringifyJson } from "../../core/json.js";
 import { printable } from "../../core/text.js";
 import { createExclusive, FileLock, UnsafeFileError } from "./safe-file.js";
 
@@ -334,7 +334,8 @@ export async function readPlan(
     line++;
     let value: Record<string, unknown>;
     try {
-      value = JSON.parse(text) as Record<string, unknown>;
+      JSON.parse(text); // the check of the text; then ids beyond 2^53 are kept whole (an item is sent as saved)
+      value = parseJsonLossless(text) as Record<string, unknown>;
     } catch {
       throw refuse(`line ${line} is not JSON: the plan was cut short or edited; ${edited}`);
     }
