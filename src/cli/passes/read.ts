@@ -100,7 +100,8 @@ export async function finishInterruptedReads(
 
 /**
  * Called for each item whose user was read, with what the read found: returns why the item must not be sent (it is
- * then refused: listed, in the report as `failed` with error `StateChanged`, not sent), or undefined. A saved plan is checked (and saved) here.
+ * then refused: listed, in the report as `failed` with error `StateChanged`, not sent), or undefined. A saved plan
+ * is checked here (and `--save-plan` records one).
  *
  * @example
  * ```ts
