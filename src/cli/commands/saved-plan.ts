@@ -210,9 +210,13 @@ export async function startSavingPlan(
       unchanged: reads.unchanged,
       unknownUsers: plan.unknownUsers?.count ?? 0,
     });
+    const next =
+      writer.changes === 0
+        ? "Nothing to apply."
+        : `Review, then apply exactly it: pod-admin ${args.command.words} ${writer.path} --pod URL`;
     out.write(
       `Plan saved: ${writer.path} (${plural(writer.changes, "change")}; JSON Lines) and ${writer.diffPath} (the full ` +
-        `diff). Review, then apply exactly it: pod-admin ${args.command.words} ${writer.path} --pod URL\n`,
+        `diff). ${next}\n`,
     );
     return true;
   };
