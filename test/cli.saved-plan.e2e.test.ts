@@ -165,6 +165,23 @@ describe.each(CASES)("$words.0 $words.1: a saved plan applied after 3 users chan
   });
 });
 
+describe("applying a plan with --journal", () => {
+  it("records the states before, and pod-admin undo puts them back", async () => {
+    const pod = await seeded(CASE);
+    const plan = await savePlan(CASE, pod, "journal");
+    const journal = join(workspace.work, "journal.undo.jsonl");
+    const run = await startPodAdmin(
+      [...CASE.words, plan, "--pod", pod.url, "--journal", journal, "--quiet"],
+      token(pod),
+    ).done;
+    expect(run.code).toBe(0);
+    for (const uid of uids) CASE.applied(pod, uid);
+    const undo = await startPodAdmin(["undo", journal, "--pod", pod.url, "--quiet"], token(pod)).done;
+    expect(undo.code).toBe(0);
+    for (const uid of uids) expect(pod.state.features(uid)).toEqual({ [F]: false, other: true });
+  });
+});
+
 describe("the plan files", () => {
   it("PLAN is JSON Lines with the documented fields, PLAN.diff lists every user (no 20-user cut); both 0600", async () => {
     const pod = await seeded(CASE);
@@ -318,6 +335,15 @@ describe("--detailed-exitcode (a dry run)", () => {
     const none = await dry(pod, file);
     expect(none.code).toBe(0);
     expect(none.stdout).toContain("0 differ, 30 already hold it");
+    const plan = join(workspace.work, "none.plan.jsonl");
+    const saved = await startPodAdmin(
+      [...CASE.words, file, "--pod", pod.url, "--dry-run", "--detailed-exitcode", "--save-plan", plan, "--quiet"],
+      token(pod),
+    ).done;
+    expect(saved.code).toBe(0);
+    expect(saved.stdout).toContain(
+      `Plan saved: ${plan} (0 changes; JSON Lines) and ${plan}.diff (the full diff). Nothing to apply.\n`,
+    );
     expect(pod.stats().byOperation[CASE.write] ?? 0).toBe(0);
   });
 
