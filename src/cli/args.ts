@@ -87,7 +87,8 @@ ${commandsHelp()}
 
 FILE is CSV or JSON Lines (.jsonl; one bulk item per line, e.g. a --report file). "-" reads standard input.
 A report (also that of a run that was stopped, even by kill -9) is a FILE too: applying it finishes the job,
-never sending again what it says was applied.
+never sending again what it says was applied. A plan saved by --save-plan is a FILE too: applying it sends exactly
+its items, each user read again first and refused if it no longer holds what the plan saw.
 Rows of a user are grouped. action is ADD or REMOVE. A file names its users one way: uid, email or username (and
 delegates by userId or delegateEmail); the plan looks emails and usernames up on the pod (GET /v3/users, a dry run
 too), and users it does not know are listed, kept in the report (unknownUser) and never sent.
@@ -123,6 +124,9 @@ Options:
   --only-changes         read each user first (one GET per user), write only where the item differs;
                          with --dry-run, print the first differences (- old / + new)
   --journal FILE         record each user's state before it is written (a new file), for pod-admin undo FILE
+  --save-plan PLAN       with --dry-run: read every user, write the plan (JSON Lines: each change, before and
+                         after) to PLAN and the full diff to PLAN.diff; pod-admin <command> PLAN applies exactly it
+  --detailed-exitcode    with --dry-run: read every user; exit 0 nothing to do, 2 changes pending, 1 error
   -h, --help             this help
 
 Export (FILE: a uid, email or username column, CSV or JSON Lines; or --all users):
@@ -137,7 +141,8 @@ or the login a --config file describes.
 Ctrl-C: stop taking work, finish the calls in flight, write the report. Ctrl-C again: quit now; the calls in
 flight stay in the report as not applied, and are sent again when it is applied.
 Exit codes: 0 all applied, 1 some did not apply (report written), 2 bad usage, invalid input, unwritable report
-or refused login (nothing sent), 130 interrupted before anything was sent.`;
+or refused login (nothing sent), 130 interrupted before anything was sent; with --detailed-exitcode (a dry run)
+0 nothing to do, 2 changes pending, 1 error (bad usage or input included).`;
 
 /**
  * The checked options of an apply command.
@@ -168,6 +173,10 @@ export interface ApplyArgs {
   onlyChanges: boolean;
   /** `--journal FILE`: record each user's state before it is written, for `pod-admin undo`. */
   journal: string | undefined;
+  /** `--save-plan PLAN` (a dry run, which then reads every user): write the plan and `PLAN.diff`. */
+  savePlan: string | undefined;
+  /** `--detailed-exitcode` (a dry run, which then reads every user): 0 nothing to do, 2 changes pending, 1 error. */
+  detailedExitcode: boolean;
   /** How to reach the pod: config file, login host, certificate, proxy, CAs. */
   connect: CliConnection;
   /** `-v`/`--verbose` (given `verbose` times) and `--log-file FILE` (or `POD_ADMIN_LOG`). */
@@ -250,14 +259,25 @@ function checkApplyOptions(
       throw new UsageError((error as Error).message);
     }
   }
-  const onlyChanges = values["only-changes"] === true;
+  const savePlan = values["save-plan"];
+  const detailedExitcode = values["detailed-exitcode"] === true;
+  // Both say what a run would change, which only a dry run that reads every user knows.
+  if (savePlan !== undefined && !dryRun) {
+    throw new UsageError(
+      "--save-plan writes the plan of a dry run: add --dry-run (then apply the plan: pod-admin … PLAN)",
+    );
+  }
+  if (detailedExitcode && !dryRun) {
+    throw new UsageError("--detailed-exitcode says whether a dry run has changes pending: add --dry-run");
+  }
+  const onlyChanges = values["only-changes"] === true || savePlan !== undefined || detailedExitcode;
   if (dryRun && values.journal !== undefined) {
     throw new UsageError("--journal records the state before each write, and a dry run writes nothing: drop one");
   }
   // Reading what users hold needs the pod, even in a dry run.
   if ((!dryRun || onlyChanges || values.journal !== undefined) && !podUrl) {
     throw new UsageError(
-      `--pod URL is required (or set POD_URL)${dryRun ? ": --only-changes and --journal read the users' state" : ""}`,
+      `--pod URL is required (or set POD_URL)${dryRun ? ": --only-changes, --save-plan and --detailed-exitcode read the users' state" : ""}`,
     );
   }
   return {
@@ -276,6 +296,8 @@ function checkApplyOptions(
     quiet: values.quiet === true,
     onlyChanges,
     journal: values.journal,
+    savePlan,
+    detailedExitcode,
     connect,
     log: { verbose: values.verbose?.length ?? 0, file: values["log-file"] ?? (env.POD_ADMIN_LOG || undefined) },
   };
@@ -397,7 +419,7 @@ export function parseExportArgs(argv: string[], env: Record<string, string | und
   if (all === (file !== undefined)) {
     throw new UsageError("name the users: a FILE with a uid, email or username column, or --all for every user");
   }
-  for (const option of ["dry-run", "report", "only-changes", "journal"] as const) {
+  for (const option of ["dry-run", "report", "only-changes", "journal", "save-plan", "detailed-exitcode"] as const) {
     if (values[option] !== undefined) throw new UsageError(`--${option} does not apply to export`);
   }
   const applied = checkApplyOptions(
@@ -461,6 +483,8 @@ function parseOptions(argv: string[]) {
         quiet: { type: "boolean" },
         "only-changes": { type: "boolean" },
         journal: { type: "string" },
+        "save-plan": { type: "string" },
+        "detailed-exitcode": { type: "boolean" },
         all: { type: "boolean" },
         out: { type: "string" },
         config: { type: "string" },

@@ -22,6 +22,7 @@ import {
   UsageError,
 } from "./args.js";
 import { runExport } from "./commands/export.js";
+import { openSavedPlan, startSavingPlan } from "./commands/saved-plan.js";
 import { prepareUndo } from "./commands/undo.js";
 import { UndoJournal } from "./files/journal.js";
 import { Journal, ReportUnwritableError } from "./files/report.js";
@@ -31,7 +32,7 @@ import { type InputFile, inputFormat, openInput } from "./input/source.js";
 import type { CliIo } from "./io.js";
 import { type CliLog, openCliLog } from "./log.js";
 import { makePlan, printPlan } from "./passes/plan.js";
-import { readBeforeWriting } from "./passes/read.js";
+import { type ReadHook, readBeforeWriting } from "./passes/read.js";
 import { apply } from "./passes/write.js";
 import { terminalSecret } from "./prompt.js";
 import { podClient, resolveSessionToken } from "./session.js";
@@ -54,7 +55,24 @@ export { EXIT, USAGE };
  * ```
  */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
-  const state: RunState = { sending: false, journal: undefined, log: undefined };
+  const state: RunState = { sending: false, journal: undefined, pending: false, log: undefined };
+  const code = await runCatching(argv, io, state);
+  // --detailed-exitcode (terraform plan's): 2 is "changes pending", so every error, bad usage included, is 1.
+  if (!argv.includes("--detailed-exitcode") || code === EXIT.interrupted) return code;
+  if (code !== EXIT.ok) return EXIT.someFailed;
+  return state.pending ? EXIT.usage : EXIT.ok;
+}
+
+/** What runCli needs to know of a run besides its exit code, and the log it closes at the end. */
+interface RunState {
+  sending: boolean;
+  journal: Journal | undefined;
+  /** A dry run that read every user found calls to send (`--detailed-exitcode`). */
+  pending: boolean;
+  log: CliLog | undefined;
+}
+
+async function runCatching(argv: string[], io: CliIo, state: RunState): Promise<number> {
   try {
     return await run(argv, io, state);
   } catch (thrown) {
@@ -79,13 +97,6 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   } finally {
     state.log?.close();
   }
-}
-
-/** What runCli needs to know of a run when it fails, and the log it closes at the end. */
-interface RunState {
-  sending: boolean;
-  journal: Journal | undefined;
-  log: CliLog | undefined;
 }
 
 async function run(argv: string[], io: CliIo, state: RunState): Promise<number> {
@@ -145,6 +156,22 @@ async function run(argv: string[], io: CliIo, state: RunState): Promise<number> 
   }
   printWarnings(args.connect.warnings, io);
   state.log = openCliLog(args.log, io);
+  // A saved plan (recognised by its header, checked before any login) is applied exactly, each user re-read first.
+  const saved = await openSavedPlan(args);
+  if (saved) {
+    try {
+      io.stdout.write(
+        `Saved plan: ${args.file} (${plural(saved.header.counts.changes, "change")} to ` +
+          `${plural(saved.header.counts.users, "user")}, saved ${saved.header.created} from ${saved.header.input}): ` +
+          "each user is read first, and refused if it no longer holds what the plan saw\n",
+      );
+      const session = await sessionOf({ ...args, onlyChanges: true }, io, state.log);
+      const exact = { ...args, onlyChanges: false };
+      return await runApply(exact, io, state, saved.input, "jsonl", session, { onRead: saved.onRead });
+    } finally {
+      await saved.input.cleanup();
+    }
+  }
   const sessionToken = await sessionOf(args, io, state.log);
   const input: InputFile = await openInput(args.file, io.stdin);
   try {
@@ -176,14 +203,18 @@ async function runApply(
   input: InputFile,
   givenFormat: "csv" | "jsonl" | undefined,
   sessionToken: Awaited<ReturnType<typeof sessionOf>>,
+  /** A saved plan's check of each user read (which makes the run read them). */
+  planned?: { onRead: ReadHook },
 ): Promise<number> {
-  const reading = args.onlyChanges || args.journal !== undefined;
+  const reading = args.onlyChanges || args.journal !== undefined || planned !== undefined;
   let journal: Journal | undefined;
   let undoJournal: UndoJournal | undefined;
   // A dry run that reads keeps its items in a temporary journal, removed at the end.
   const scratch = args.dryRun && reading ? await mkdtemp(join(tmpdir(), "pod-admin-dry-")) : undefined;
+  let saving: Awaited<ReturnType<typeof startSavingPlan>> | undefined;
   try {
     if (args.journal !== undefined) await checkJournalPath(args.journal, args.report, input.path);
+    if (args.savePlan !== undefined) saving = await startSavingPlan({ ...args, savePlan: args.savePlan }, input.path);
     // Opened before anything is read or sent: an unwritable report is refused with exit 2.
     if (!args.dryRun) {
       journal = state.journal = await Journal.open(args.report, input.path, `${args.command.words} ${input.label}`);
@@ -231,14 +262,26 @@ async function runApply(
           onlyChanges: args.onlyChanges,
           undo: undoJournal,
           dryRun: args.dryRun,
+          onRead: planned?.onRead ?? saving?.onRead,
         })
       : undefined;
+    const refused = (reads?.refused ?? 0) > 0;
     if (args.dryRun) {
-      return reads?.stoppedBy || (reads?.unsent ?? 0) > 0 || unknownUsers > 0 ? EXIT.someFailed : EXIT.ok;
+      state.pending = plan.calls - (reads?.skip.size ?? 0) > 0;
+      const saved = saving === undefined || (await saving.finish(plan, reads, io.stdout));
+      return reads?.stoppedBy || (reads?.unsent ?? 0) > 0 || unknownUsers > 0 || refused || !saved
+        ? EXIT.someFailed
+        : EXIT.ok;
     }
     state.sending = true;
     const applied = await apply({ ...common, quiet: args.quiet, reads });
-    const code = applied === EXIT.ok && unknownUsers > 0 ? EXIT.someFailed : applied;
+    const code = applied === EXIT.ok && (unknownUsers > 0 || refused) ? EXIT.someFailed : applied;
+    if (refused) {
+      io.stderr.write(
+        `${plural(reads?.refused ?? 0, "item")} of the plan refused: their users changed since it was saved. Save a ` +
+          "new plan to review them (applying the report sends them without this check).\n",
+      );
+    }
     // Calls were sent: a second Ctrl-C from here on exits with the run's code, never 130.
     io.quit?.addEventListener("abort", () => io.exitNow?.(code), { once: true });
     return code;
@@ -246,6 +289,7 @@ async function runApply(
     // Before the commit this removes REPORT.partial (nothing was sent); after it, the journal is kept.
     await journal?.discard();
     undoJournal?.close();
+    await saving?.close();
     if (scratch) await rm(scratch, { recursive: true, force: true });
   }
 }

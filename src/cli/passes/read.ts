@@ -45,6 +45,8 @@ export interface ReadPass {
   unchangedSkipped: number;
   /** Items whose user could not be read, or that were never read (interrupted, stopped): not sent. */
   unsent: number;
+  /** Items the `onRead` check refused (a saved plan's user whose state changed): not sent, in the report. */
+  refused: number;
   /** The error that stopped the reads: a refused session, a breaker. Nothing is written then. */
   stoppedBy: Error | undefined;
   /**
@@ -97,9 +99,30 @@ export async function finishInterruptedReads(
   return EXIT.interrupted;
 }
 
+/**
+ * Called for each item whose user was read, with what the read found: returns why the item must not be sent (it is
+ * then refused: listed, in the report as `failed` with error `StateChanged`, not sent), or undefined. A saved plan
+ * is checked here (and `--save-plan` records one).
+ *
+ * @example
+ * ```ts
+ * const onRead: ReadHook = ({ uid, differences }) => (differences.length === 0 ? `user ${uid} holds it` : undefined);
+ * ```
+ */
+export type ReadHook = (read: {
+  item: ItemOf[Operation];
+  ordinal: number;
+  line: number | undefined;
+  uid: string;
+  current: CurrentOf[Operation];
+  differences: string[];
+}) => string | undefined;
+
 /** Users whose differences a dry run prints, and lines per user. */
 const SHOWN_USERS = 20;
 const SHOWN_LINES = 10;
+/** Items a saved plan refuses that are listed one by one (the rest are counted; every one is in the report). */
+const LISTED_REFUSALS = 20;
 /** Delegates: the reads of the last this many users are shared by their rows ({@link readBeforeWriting}). */
 const SHARED_READS = 1000;
 
@@ -128,6 +151,8 @@ export async function readBeforeWriting(options: {
   onlyChanges: boolean;
   undo: UndoJournal | undefined;
   dryRun: boolean;
+  /** Checks each item read (a saved plan's BEFORE) or records it (`--save-plan`). */
+  onRead?: ReadHook | undefined;
 }): Promise<ReadPass> {
   const { io, pod, command, journal, plan, undo } = options;
   const operation = command.operation;
@@ -138,6 +163,7 @@ export async function readBeforeWriting(options: {
     unchanged: 0,
     unchangedSkipped: 0,
     unsent: 0,
+    refused: 0,
     stoppedBy: undefined,
   };
   const controller = new AbortController();
@@ -229,6 +255,20 @@ export async function readBeforeWriting(options: {
         result.read++;
         const current = entry.current as CurrentOf[Operation];
         const lines = differences(operation, entry.item, current);
+        const { item, ordinal, line } = entry;
+        const refusal = options.onRead?.({ item, ordinal, line, uid: outcome.uid, current, differences: lines });
+        if (refusal !== undefined) {
+          result.refused++;
+          result.skip.add(ordinal);
+          if (result.refused <= LISTED_REFUSALS) io.stderr.write(`  refused: ${printable(refusal, 2000)}\n`);
+          journal.unapplied(item as object, ordinal, {
+            status: "failed",
+            line,
+            error: "StateChanged",
+            message: refusal,
+          });
+          continue;
+        }
         if (lines.length === 0) {
           result.unchanged++;
           if (options.onlyChanges) {
@@ -283,6 +323,9 @@ export async function readBeforeWriting(options: {
     io.stderr.write("Reads failed (users not written), by cause:\n");
     for (const line of causes.lines("failed")) io.stderr.write(line);
   }
+  if (result.refused > LISTED_REFUSALS) {
+    io.stderr.write(`  … and ${plural(result.refused - LISTED_REFUSALS, "more refused item")} (in the report)\n`);
+  }
   // Aborted by Ctrl-C (a stop of the reads says why instead): nothing is written, and the resume hint keeps the options.
   if (controller.signal.aborted && !result.stoppedBy) {
     result.interrupted = {
@@ -300,6 +343,7 @@ export async function readBeforeWriting(options: {
       `${plural(result.read, noun, nouns)} of ${total} read, ` +
       `${result.changed} differ, ${result.unchanged} already hold it` +
       (failures > 0 ? `, ${plural(failures, "read")} failed (not written; in the report)` : "") +
+      (result.refused > 0 ? `, ${result.refused} refused (not written; in the report)` : "") +
       (result.interrupted ? "; nothing was written." : "") +
       "\n",
   );
