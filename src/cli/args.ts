@@ -10,6 +10,7 @@ import { checkHttpUrl, withoutCredentials } from "../core/urls.js";
 import { UsageError } from "../core/usage-error.js";
 import { OPERATIONS, WRITE_OPERATIONS, WRITES } from "../operations/index.js";
 import { type CliConnection, connectionOptions } from "./connection.js";
+import { DEFAULT_DESTRUCTIVE_CAP, type GuardOptions, guardOptions } from "./guard-options.js";
 import type { Operation } from "./input/readers.js";
 
 /**
@@ -119,6 +120,12 @@ Options:
   --only-changes         read each user first (one GET per user), write only where the item differs;
                          with --dry-run, print the first differences (- old / + new)
   --journal FILE         record each user's state before it is written (a new file), for pod-admin undo FILE
+  --exact                features/delegates apply: each listed user ends with exactly what the file names
+                         (features it does not name turned off, delegates it does not name removed)
+  --max-changes N|N%     refuse (nothing sent) a run changing more than N users, or N% of the file's users
+                         (or POD_MAX_CHANGES); destructive runs default to ${DEFAULT_DESTRUCTIVE_CAP}
+  --yes                  go past the --max-changes cap
+  --skip-disabled        do not write to disabled users (kept in the report as notAttempted)
   -h, --help             this help
 
 Export (FILE: a uid, email or username column, CSV or JSON Lines; or --all users):
@@ -166,6 +173,8 @@ export interface ApplyArgs {
   journal: string | undefined;
   /** How to reach the pod: config file, login host, certificate, proxy, CAs. */
   connect: CliConnection;
+  /** `--max-changes`, `--yes`, `--skip-disabled`, `--exact` (guard-options.ts). */
+  guards: GuardOptions;
 }
 
 /**
@@ -235,10 +244,11 @@ function checkApplyOptions(
   if (dryRun && values.journal !== undefined) {
     throw new UsageError("--journal records the state before each write, and a dry run writes nothing: drop one");
   }
+  const guards = guardOptions(values, env, command.operation);
   // Reading what users hold needs the pod, even in a dry run.
-  if ((!dryRun || onlyChanges || values.journal !== undefined) && !podUrl) {
+  if ((!dryRun || onlyChanges || values.journal !== undefined || guards.exact) && !podUrl) {
     throw new UsageError(
-      `--pod URL is required (or set POD_URL)${dryRun ? ": --only-changes and --journal read the users' state" : ""}`,
+      `--pod URL is required (or set POD_URL)${dryRun ? ": --only-changes, --journal and --exact read the users' state" : ""}`,
     );
   }
   return {
@@ -258,6 +268,7 @@ function checkApplyOptions(
     onlyChanges,
     journal: values.journal,
     connect,
+    guards,
   };
 }
 
@@ -305,6 +316,7 @@ export function parseUndoArgs(
   }
   refuseExportOptions(values);
   if (values.format !== undefined) throw new UsageError("--format does not apply to undo: a journal is JSON Lines");
+  if (values.exact) throw new UsageError("--exact does not apply to undo: a journal restores the states it recorded");
   // Checked now (exit 2 before the journal is read); the command is known once its first line is.
   checkApplyOptions(values, env, COMMANDS["features apply"] as Command, journalFile);
   return { journalFile, options: (command, file) => checkApplyOptions(values, env, command, file) };
@@ -438,6 +450,10 @@ function parseOptions(argv: string[]) {
         quiet: { type: "boolean" },
         "only-changes": { type: "boolean" },
         journal: { type: "string" },
+        exact: { type: "boolean" },
+        "max-changes": { type: "string" },
+        yes: { type: "boolean" },
+        "skip-disabled": { type: "boolean" },
         all: { type: "boolean" },
         out: { type: "string" },
         config: { type: "string" },

@@ -29,6 +29,7 @@ import { dryRunSession, LookupError } from "./input/identities.js";
 import { CSV_COLUMNS, type ItemOf } from "./input/readers.js";
 import { type InputFile, inputFormat, openInput } from "./input/source.js";
 import type { CliIo } from "./io.js";
+import { checkMaxChanges, PlanGuards } from "./passes/guards.js";
 import { makePlan, printPlan } from "./passes/plan.js";
 import { readBeforeWriting } from "./passes/read.js";
 import { apply } from "./passes/write.js";
@@ -98,6 +99,8 @@ async function run(
     const undo = await prepareUndo(parsed.journalFile, podUrl, io.stderr);
     try {
       const args = parsed.options(undo.command, undo.input.path);
+      // An undo restores recorded states: only a --max-changes given caps it, not the default of destructive runs.
+      args.guards.defaultCap = false;
       printWarnings(args.connect.warnings, io);
       io.stdout.write(
         `Undo: ${parsed.journalFile} restores ${plural(undo.items, "item")} with ${undo.command.words}` +
@@ -147,11 +150,16 @@ async function run(
 
 /** The session of a run that talks to the pod (before the input is read: a refused login sends nothing). */
 function sessionOf(args: ApplyArgs, io: CliIo) {
-  const reading = args.onlyChanges || args.journal !== undefined;
+  const reading = readsFirst(args);
   if (args.dryRun && !reading) return Promise.resolve("dry-run");
   // A passphrase is asked on the terminal only when the input is not read from it too.
   const ask = args.file === "-" ? undefined : terminalSecret(io.stdin, io.stderr);
   return resolveSessionToken(args, io.env, ask);
+}
+
+/** Whether the run reads each user before writing: `--only-changes`, `--journal`, `--exact` (its dry run too). */
+function readsFirst(args: ApplyArgs): boolean {
+  return args.onlyChanges || args.journal !== undefined || args.guards.exact;
 }
 
 /** What the config file said that is not used (a misspelt key), once, before anything else. */
@@ -168,7 +176,7 @@ async function runApply(
   givenFormat: "csv" | "jsonl" | undefined,
   sessionToken: Awaited<ReturnType<typeof sessionOf>>,
 ): Promise<number> {
-  const reading = args.onlyChanges || args.journal !== undefined;
+  const reading = readsFirst(args);
   let journal: Journal | undefined;
   let undoJournal: UndoJournal | undefined;
   // A dry run that reads keeps its items in a temporary journal, removed at the end.
@@ -186,7 +194,17 @@ async function runApply(
     // Users named by email or username are looked up in the plan, by a dry run too (lookups are reads).
     const session = sessionToken === "dry-run" ? await dryRunSession(args, io.env, input, format) : sessionToken;
     const pod = podClient(args, session);
+    const guards = new PlanGuards({
+      pod,
+      command: args.command,
+      guards: args.guards,
+      canRead: session !== "dry-run",
+      label: input.label,
+      concurrency: args.concurrency,
+      journal,
+    });
     const plan = await makePlan({
+      guard: (records) => guards.stage(records),
       pod,
       command: args.command,
       input,
@@ -203,7 +221,11 @@ async function runApply(
       return EXIT.interrupted;
     }
     printPlan(io, args.command, input.label, plan, args.concurrency, args.dryRun);
+    guards.print(io.stdout, args.dryRun);
     if (plan.invalidCount > 0) return EXIT.usage;
+    // Without --only-changes every user of the file counts as changed: the cap is checked before any read.
+    const capped = (changed: number) => checkMaxChanges(changed, plan.users, args, guards.destructive);
+    if (!args.onlyChanges && refused(capped(plan.users), args.dryRun, io)) return EXIT.usage;
     if ((args.dryRun && !reading) || !journal) return unknownUsers > 0 ? EXIT.someFailed : EXIT.ok;
     if (args.journal !== undefined) {
       undoJournal = await UndoJournal.create(args.journal, {
@@ -223,6 +245,9 @@ async function runApply(
           dryRun: args.dryRun,
         })
       : undefined;
+    if (args.onlyChanges && reads && !reads.interrupted && refused(capped(reads.changedUsers), args.dryRun, io)) {
+      return EXIT.usage;
+    }
     if (args.dryRun) {
       return reads?.stoppedBy || (reads?.unsent ?? 0) > 0 || unknownUsers > 0 ? EXIT.someFailed : EXIT.ok;
     }
@@ -238,6 +263,20 @@ async function runApply(
     undoJournal?.close();
     if (scratch) await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * Says a `--max-changes` refusal: on a real run it stops the run (true: exit 2, nothing sent); a dry run only says
+ * that the run would stop.
+ */
+function refused(message: string | undefined, dryRun: boolean, io: CliIo): boolean {
+  if (message === undefined) return false;
+  if (dryRun) {
+    io.stdout.write(`  --max-changes: the run would be refused: ${message}\n`);
+    return false;
+  }
+  io.stderr.write(`pod-admin: ${message}.\nNothing was sent.\n`);
+  return true;
 }
 
 export type { ItemOf };

@@ -197,15 +197,27 @@ export class Journal {
    * aside until the commit, after the `pending` lines (the apply pass reads only those).
    */
   async unknownUser(item: object, line: number, unknown: readonly UnknownUser[], message: string): Promise<void> {
+    this.#unknownUsers++;
+    const [first] = unknown;
+    const meta = { status: "unknownUser", line, column: first?.column, value: first?.value, message };
+    await this.#writeAside(`${toJson({ ...item, [REPORT_KEY]: meta })}\n`);
+  }
+
+  /**
+   * Plan pass: an item the guards keep from being sent (`--skip-disabled`), kept in the report as `notAttempted`
+   * with the reason, so that applying the report considers it again. Written aside like the `unknownUser` lines.
+   */
+  async notSent(item: object, line: number, reason: string, message: string): Promise<void> {
+    const meta = { status: "notAttempted", line, reason, message };
+    await this.#writeAside(`${toJson({ ...item, [REPORT_KEY]: meta })}\n`);
+  }
+
+  async #writeAside(text: string): Promise<void> {
     this.#unknownStream ??= createExclusive(`${this.#partial}.unknown`, { replace: true }).then((handle) =>
       handle.createWriteStream().on("error", (error) => {
         this.#streamError ??= error;
       }),
     );
-    this.#unknownUsers++;
-    const [first] = unknown;
-    const meta = { status: "unknownUser", line, column: first?.column, value: first?.value, message };
-    const text = `${toJson({ ...item, [REPORT_KEY]: meta })}\n`;
     const stream = await this.#unknownStream.catch((error: Error) => {
       throw this.#unwritable(error);
     });

@@ -11,9 +11,15 @@ import { rulesOf, WRITE_OF_LAYOUT } from "../../operations/index.js";
 import type { Command } from "../args.js";
 import type { Journal } from "../files/report.js";
 import { scanJournal } from "../files/report-scan.js";
-import { type ResolutionStats, type UnknownUser, UserResolver, unknownUserMessage } from "../input/identities.js";
+import {
+  type ResolutionStats,
+  type ResolvedRecord,
+  type UnknownUser,
+  UserResolver,
+  unknownUserMessage,
+} from "../input/identities.js";
 import { BitSet, type KeyRecord, KeySorter, keyText } from "../input/keysort.js";
-import { InputError, type Operation, readItems } from "../input/readers.js";
+import { InputError, type ItemOf, type Operation, readItems } from "../input/readers.js";
 import type { InputFile } from "../input/source.js";
 
 /**
@@ -116,6 +122,8 @@ export async function makePlan(options: {
   canLookUp?: boolean;
   /** Lookup calls at once (1–100; the run's `--concurrency` is capped there). Default 10. */
   lookupConcurrency?: number;
+  /** The guards' stage (passes/guards.ts), between the lookups and the validation. */
+  guard?: <Item>(records: AsyncIterable<ResolvedRecord<Item>>) => AsyncIterable<ResolvedRecord<Item>>;
 }): Promise<Plan> {
   const { pod, command, input, format, interrupt, journal } = options;
   const operation = command.operation;
@@ -165,7 +173,8 @@ export async function makePlan(options: {
   /** The column that names the users, for messages: `uid`, or the one the items were resolved from. */
   let userColumn = "uid";
   async function* items() {
-    const records = resolver.resolve(readItems(operation, input.open(), label, format, { reopen: input.open }));
+    const resolved = resolver.resolve(readItems(operation, input.open(), label, format, { reopen: input.open }));
+    const records = options.guard ? options.guard(resolved) : resolved;
     try {
       yield* planned(records);
     } catch (error) {
@@ -173,7 +182,7 @@ export async function makePlan(options: {
       throw error;
     }
   }
-  async function* planned(records: ReturnType<typeof resolver.resolve>) {
+  async function* planned(records: AsyncIterable<ResolvedRecord<ItemOf[Operation]>>) {
     for await (const record of records) {
       if (interrupt?.aborted) return;
       if ("error" in record) {
