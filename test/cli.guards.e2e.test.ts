@@ -17,8 +17,10 @@ const FEATURES_WRITE = "POST /v1/admin/user/{uid}/features/update";
 const FEATURES_LIST = "GET /v1/admin/system/features/list";
 const DELEGATES_WRITE = "POST /v1/admin/user/{uid}/delegates/update";
 const LOOKUP = "GET /v3/users";
+// Runs in the workspace: a refused --only-changes run leaves its report (named by time) there.
 const token = (pod: SimulatedPod, env: Record<string, string> = {}) => ({
   env: { POD_SESSION_TOKEN: pod.currentToken(), ...env },
+  cwd: workspace.work,
 });
 const writes = (pod: SimulatedPod, operation = FEATURES_WRITE) => pod.stats().byOperation[operation] ?? 0;
 
@@ -160,6 +162,7 @@ describe("--max-changes", () => {
     expect(refused.stderr).toContain(
       "this run changes 10 users that differ from what the pod holds, more than --max-changes 20% of 40 (8) allows",
     );
+    expect(refused.stderr).toMatch(/pod-admin-report-[^ ]+\.jsonl holds the run: apply it with --only-changes --yes/);
     expect(writes(pod)).toBe(0);
     const dry = await startPodAdmin([...args, "--max-changes", "20%", "--dry-run"], token(pod)).done;
     expect(dry.code).toBe(0);

@@ -182,7 +182,10 @@ async function runApply(
   // A dry run that reads keeps its items in a temporary journal, removed at the end.
   const scratch = args.dryRun && reading ? await mkdtemp(join(tmpdir(), "pod-admin-dry-")) : undefined;
   try {
-    if (args.journal !== undefined) await checkJournalPath(args.journal, args.report, input.path);
+    if (args.journal !== undefined) {
+      await checkJournalPath(args.journal, args.report, input.path);
+      await UndoJournal.refuseExisting(args.journal); // before the plan's reads; created after it
+    }
     // Opened before anything is read or sent: an unwritable report is refused with exit 2.
     if (!args.dryRun) {
       journal = state.journal = await Journal.open(args.report, input.path, `${args.command.words} ${input.label}`);
@@ -204,7 +207,7 @@ async function runApply(
       journal,
     });
     const plan = await makePlan({
-      guard: (records) => guards.stage(records),
+      guards,
       pod,
       command: args.command,
       input,
@@ -246,6 +249,8 @@ async function runApply(
         })
       : undefined;
     if (args.onlyChanges && reads && !reads.interrupted && refused(capped(reads.changedUsers), args.dryRun, io)) {
+      // The report holds the run as read (the unchanged users settled): applying it with --yes goes on from there.
+      io.stderr.write(`${journal.path} holds the run: apply it with --only-changes --yes to go past the cap.\n`);
       return EXIT.usage;
     }
     if (args.dryRun) {

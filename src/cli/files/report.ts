@@ -226,9 +226,8 @@ export class Journal {
 
   /** Plan pass: an item that repeats an earlier one and is merged into it (never sent). */
   async duplicate(ordinal: number, line: number, of: number): Promise<void> {
-    const stream = this.#stream as WriteStream;
-    const text = `${stringifyJson({ [REPORT_KEY]: { status: "duplicate", item: ordinal, line, of } })}\n`;
-    if (!stream.write(text)) await new Promise<void>((done) => stream.once("drain", () => done()));
+    // Aside, as the plan's guards may still write `pending` lines after the repeats are found.
+    await this.#writeAside(`${stringifyJson({ [REPORT_KEY]: { status: "duplicate", item: ordinal, line, of } })}\n`);
   }
 
   /**
@@ -254,7 +253,7 @@ export class Journal {
     return { pendingBytes: this.#pendingBytes };
   }
 
-  /** The `unknownUser` lines written aside, copied after the plan's other lines. */
+  /** The lines written aside (`unknownUser`, `duplicate`, skipped), copied after the plan's `pending` lines. */
   async #appendUnknownUsers(stream: WriteStream) {
     const aside = await this.#unknownStream?.catch(() => undefined);
     if (aside === undefined) return;

@@ -1,8 +1,9 @@
 /**
  * The plan's guards: feature names checked against the pod's list, disabled users found (and skipped with
  * `--skip-disabled`), `--exact` turned into the writes that reach the declared end state, and the `--max-changes`
- * cap. The first three run as one stage between the user lookups and the plan's validation (a chunk of records at a
- * time, so memory stays flat); the cap is {@link checkMaxChanges}, called once the number of users changed is known.
+ * cap. The first three see the plan's valid items a chunk at a time, before they are journalled (memory stays flat),
+ * and read the pod only while the file is valid; the cap is {@link checkMaxChanges}, called once the number of users
+ * changed is known.
  */
 import type { PodClient } from "../../api/client.js";
 import { canonicalUserId } from "../../core/ids.js";
@@ -13,15 +14,29 @@ import type { Command } from "../args.js";
 import type { Journal } from "../files/report.js";
 import { DEFAULT_DESTRUCTIVE_CAP, type GuardOptions, type MaxChanges } from "../guard-options.js";
 import { rowLineOf } from "../input/csv.js";
-import { LookupError, type ResolvedRecord } from "../input/identities.js";
+import { LookupError } from "../input/identities.js";
 import { InputError } from "../input/records.js";
 
-/** Records held at once: the reads of one chunk run together (lookups take 100 uids a call). */
-const CHUNK = 500;
 /** Disabled users named in the plan; the rest are counted. */
 const LISTED_DISABLED = 5;
 /** Users whose disabled state is remembered (delegates: one user's rows need not be consecutive). */
 const REMEMBERED = 20_000;
+
+/**
+ * A valid item as the plan hands it to the guards: its user, the item (changed in place by `--exact`), its line
+ * and its number.
+ *
+ * @example
+ * ```ts
+ * const entry: GuardEntry = { uid: "7215545057281", item: { uid: "7215545057281", features: [] }, line: 2, ordinal: 0 };
+ * ```
+ */
+export interface GuardEntry {
+  uid: string;
+  item: Record<string, unknown>;
+  line: number;
+  ordinal: number;
+}
 
 /**
  * What the guards of a run work with.
@@ -47,14 +62,14 @@ export interface GuardContext {
 }
 
 /**
- * The plan's guards of one run: {@link PlanGuards.stage} wraps the plan's records; afterwards the counters say what
- * the guards did, and {@link PlanGuards.print} says it in the plan.
+ * The plan's guards of one run: the plan hands them its valid items ({@link PlanGuards.check}, then
+ * {@link PlanGuards.finish}); afterwards the counters say what the guards did, and {@link PlanGuards.print} says it.
  *
  * @example
  * ```ts
  * const options = {} as ConstructorParameters<typeof PlanGuards>[0]; // pod, command, options, … from run.ts
  * const guards = new PlanGuards(options);
- * // makePlan({ …, guard: (records) => guards.stage(records) }), then:
+ * // makePlan({ …, guards }), then:
  * guards.print(process.stdout, false);
  * ```
  */
@@ -67,6 +82,8 @@ export class PlanGuards {
   readonly disabled = { users: 0, listed: [] as string[], skippedItems: 0 };
   /** `--exact`: users read, and the features turned off or delegates removed that the file did not name. */
   readonly exact = { users: 0, removals: 0 };
+  /** Why a check could not be made (the pod's answer), said in the plan. */
+  readonly notChecked: { features?: string; disabled?: string } = {};
   /** Whether the run takes something away: `--exact`, `apps replace`, a delegate `REMOVE`, a status `DISABLED`. */
   destructive: boolean;
 
@@ -86,78 +103,78 @@ export class PlanGuards {
     this.disabledChecked = options.canRead && operation !== "status";
   }
 
-  /** The plan's records with the guards applied: in the same order, misspelt features as errors, skipped users gone. */
-  async *stage<Item>(records: AsyncIterable<ResolvedRecord<Item>>): AsyncGenerator<ResolvedRecord<Item>> {
-    let chunk: ResolvedRecord<Item>[] = [];
-    for await (const record of records) {
-      chunk.push(record);
-      if (chunk.length >= CHUNK) {
-        yield* await this.#chunk(chunk);
-        chunk = [];
-      }
-    }
-    yield* await this.#chunk(chunk);
-    if (this.#options.guards.exact && this.#options.command.operation === "delegates") {
-      yield* (await this.#delegateRemovals()) as ResolvedRecord<Item>[];
-    }
-  }
-
-  async #chunk<Item>(records: ResolvedRecord<Item>[]): Promise<ResolvedRecord<Item>[]> {
+  /**
+   * Checks a chunk of valid items (`read` false: the file is refused or the run interrupted, so nothing is read and
+   * the items pass as they are). Returns the items to journal, in order, and the misspelt features as input errors.
+   */
+  async check(entries: GuardEntry[], read: boolean): Promise<{ kept: GuardEntry[]; invalid: InputError[] }> {
     const { command, guards } = this.#options;
     const operation = command.operation;
-    const items = records.filter(
-      (r): r is Extract<ResolvedRecord<Item>, { item: unknown }> => "item" in r && !(r.source?.unknown.length ?? 0),
-    );
-    const uidOf = (record: { item: Item }) => canonicalUserId(String((record.item as { uid?: unknown }).uid));
-    for (const { item } of items) {
-      const i = item as { action?: unknown; status?: unknown };
-      if (i.action === "REMOVE" || (operation === "status" && i.status === "DISABLED")) this.destructive = true;
+    for (const { item } of entries) {
+      if (item.action === "REMOVE" || (operation === "status" && item.status === "DISABLED")) this.destructive = true;
     }
-    const out = records.slice();
+    if (!read) return { kept: entries, invalid: [] };
+    const invalid: InputError[] = [];
+    let kept = entries;
     if (this.featuresChecked) {
       const known = await this.#knownFeatures();
-      for (const [index, record] of out.entries()) {
-        if (!("item" in record) || record.source?.unknown.length) continue;
-        const error = this.#misspelt(record.item as { features?: FeatureEntitlement[] }, record.line, known);
-        if (error) out[index] = { line: record.line, error };
+      if (known) {
+        kept = [];
+        for (const entry of entries) {
+          const error = this.#misspelt(entry.item as { features?: FeatureEntitlement[] }, entry.line, known);
+          if (error) invalid.push(error);
+          else kept.push(entry);
+        }
       }
     }
-    const disabled = this.disabledChecked ? await this.#disabled(items.map(uidOf)) : undefined;
-    const kept: ResolvedRecord<Item>[] = [];
-    for (const record of out) {
-      const uid = "item" in record && !record.source?.unknown.length ? uidOf(record) : undefined;
-      if (uid !== undefined && disabled?.has(uid)) {
-        if (!this.#disabledSeen.has(uid)) {
-          this.#disabledSeen.add(uid);
-          this.disabled.users++;
-          if (this.disabled.listed.length < LISTED_DISABLED) this.disabled.listed.push(disabled.get(uid) as string);
-        }
-        if (guards.skipDisabled && "item" in record) {
-          this.disabled.skippedItems++;
-          await this.#options.journal?.notSent(
-            record.source?.item ?? (record.item as object),
-            record.line,
-            "disabledUser",
-            `user ${uid} is disabled: not sent (--skip-disabled)`,
-          );
+    if (invalid.length > 0) return { kept, invalid };
+    const disabled = this.disabledChecked ? await this.#disabled(kept.map((entry) => entry.uid)) : undefined;
+    if (disabled && disabled.size > 0) {
+      const remaining: GuardEntry[] = [];
+      for (const entry of kept) {
+        const name = disabled.get(entry.uid);
+        if (name === undefined) {
+          remaining.push(entry);
           continue;
         }
+        if (!this.#disabledSeen.has(entry.uid)) {
+          this.#disabledSeen.add(entry.uid);
+          this.disabled.users++;
+          if (this.disabled.listed.length < LISTED_DISABLED) this.disabled.listed.push(name);
+        }
+        if (!guards.skipDisabled) {
+          remaining.push(entry);
+          continue;
+        }
+        this.disabled.skippedItems++;
+        const message = `user ${entry.uid} is disabled: not sent (--skip-disabled)`;
+        await this.#options.journal?.notSent(entry.item, entry.line, "disabledUser", message);
       }
-      kept.push(record);
+      kept = remaining;
     }
-    if (guards.exact) await this.#exact(kept, uidOf);
-    return kept;
+    if (guards.exact) await this.#exact(kept);
+    return { kept, invalid };
   }
 
-  /** The pod's feature names, read once (`GET /v1/admin/system/features/list`). */
-  async #knownFeatures(): Promise<Set<string>> {
-    if (this.#features) return this.#features;
+  /** `--exact` delegates, once every row is known: a `REMOVE` of each delegate a listed user has and no row names. */
+  async finish(read: boolean): Promise<Omit<GuardEntry, "ordinal">[]> {
+    if (!read || !this.#options.guards.exact || this.#options.command.operation !== "delegates") return [];
+    return this.#delegateRemovals();
+  }
+
+  /**
+   * The pod's feature names, read once (`GET /v1/admin/system/features/list`). A pod that cannot answer (down, the
+   * session refused) leaves the names unchecked, said in the plan: the writes then meet the same cause and say it.
+   */
+  async #knownFeatures(): Promise<Set<string> | undefined> {
+    if (this.#features || this.featuresChecked === false) return this.#features;
     try {
       this.#featureList = await this.#options.pod.users.listAvailableFeatures();
+      this.#features = new Set(this.#featureList);
     } catch (error) {
-      throw new LookupError(`reading the pod's feature names failed: ${printable((error as Error).message)}`);
+      this.featuresChecked = false;
+      this.notChecked.features = printable((error as Error).message, 200);
     }
-    this.#features = new Set(this.#featureList);
     return this.#features;
   }
 
@@ -184,8 +201,8 @@ export class PlanGuards {
    * Which of these users are disabled: `GET /v3/users?uid=…&active=false` answers only the disabled ones, 100 uids
    * a call (one call per 100 users, whatever the file names them by). Remembered for the users seen recently.
    */
-  async #disabled(uids: (string | undefined)[]): Promise<Map<string, string>> {
-    const ask = [...new Set(uids.filter((u): u is string => u !== undefined && !this.#disabledOf.has(u)))];
+  async #disabled(uids: string[]): Promise<Map<string, string> | undefined> {
+    const ask = [...new Set(uids.filter((u) => !this.#disabledOf.has(u)))];
     const found = new Map<string, string>();
     if (ask.length > 0) {
       let users: Awaited<ReturnType<PodClient["users"]["lookup"]>>["users"];
@@ -195,7 +212,9 @@ export class PlanGuards {
           { active: false, concurrency: Math.min(this.#options.concurrency, 100) },
         ));
       } catch (error) {
-        throw new LookupError(`looking up which users are disabled failed: ${printable((error as Error).message)}`);
+        this.disabledChecked = false;
+        this.notChecked.disabled = printable((error as Error).message, 200);
+        return undefined;
       }
       if (this.#disabledOf.size > REMEMBERED) this.#disabledOf.clear();
       for (const uid of ask) this.#disabledOf.set(uid, false);
@@ -205,7 +224,7 @@ export class PlanGuards {
         found.set(uid, user.emailAddress ? `${uid} (${user.emailAddress})` : uid);
       }
     }
-    for (const uid of uids) if (uid !== undefined && this.#disabledOf.get(uid) && !found.has(uid)) found.set(uid, uid);
+    for (const uid of uids) if (this.#disabledOf.get(uid) && !found.has(uid)) found.set(uid, uid);
     return found;
   }
 
@@ -214,64 +233,53 @@ export class PlanGuards {
    * not name is added to their item as `false`. Delegates: the delegates each user's rows name are kept until the
    * end of the file, where {@link PlanGuards.#delegateRemovals} reads the users and adds the removals.
    */
-  async #exact<Item>(records: ResolvedRecord<Item>[], uidOf: (record: { item: Item }) => string | undefined) {
-    const operation = this.#options.command.operation;
-    const items = records.filter(
-      (r): r is Extract<ResolvedRecord<Item>, { item: unknown }> => "item" in r && !(r.source?.unknown.length ?? 0),
-    );
-    if (operation === "delegates") {
-      for (const record of items) {
-        const uid = uidOf(record);
-        const delegate = canonicalUserId(String((record.item as { userId?: unknown }).userId));
-        if (uid === undefined || delegate === undefined) continue;
+  async #exact(entries: GuardEntry[]) {
+    if (this.#options.command.operation === "delegates") {
+      for (const { uid, item, line } of entries) {
+        const delegate = canonicalUserId(String(item.userId));
+        if (delegate === undefined) continue;
         let named = this.#named.get(uid);
         if (!named) {
-          named = { uid: (record.item as { uid: unknown }).uid, line: record.line, delegates: new Set() };
+          named = { uid: item.uid, line, delegates: new Set() };
           this.#named.set(uid, named);
         }
         named.delegates.add(delegate);
       }
       return;
     }
-    await runPool(items, this.#options.concurrency, async (record) => {
-      const uid = uidOf(record);
-      const item = record.item as { features?: FeatureEntitlement[] };
-      if (uid === undefined || !Array.isArray(item.features)) return;
+    await runPool(entries, this.#options.concurrency, async ({ uid, item }) => {
+      const features = item.features as FeatureEntitlement[] | undefined;
+      if (!Array.isArray(features)) return;
       const current = await this.#read(() => this.#options.pod.users.listFeatures(uid), uid);
       this.exact.users++;
-      const named = new Set(item.features.map((f) => f?.entitlement));
+      const named = new Set(features.map((f) => f.entitlement));
       for (const feature of current) {
         if (feature.enabled && !named.has(feature.entitlement)) {
-          item.features.push({ entitlement: feature.entitlement, enabled: false });
+          features.push({ entitlement: feature.entitlement, enabled: false });
           this.exact.removals++;
         }
       }
     });
   }
 
-  /** `--exact` delegates, at the end of the file: a `REMOVE` of each delegate a listed user has and no row names. */
-  async #delegateRemovals(): Promise<ResolvedRecord<unknown>[]> {
+  async #delegateRemovals(): Promise<Omit<GuardEntry, "ordinal">[]> {
     const users = [...this.#named.entries()];
-    const removals: { line: number; item: object; at: number }[] = [];
+    const removals: Omit<GuardEntry, "ordinal">[] = [];
     await runPool(users, this.#options.concurrency, async ([uid, named]) => {
       const held = await this.#read(() => this.#options.pod.users.listDelegates(uid), uid);
       this.exact.users++;
       for (const delegate of held) {
         const id = delegate.toString();
         if (named.delegates.has(id)) continue;
-        removals.push({ line: named.line, item: { uid: named.uid, userId: id, action: "REMOVE" }, at: named.line });
+        removals.push({ uid, line: named.line, item: { uid: named.uid, userId: id, action: "REMOVE" } });
         this.exact.removals++;
         this.destructive = true;
       }
     });
-    // In file order (the reads answer in any order), so that two runs plan alike.
-    removals.sort(
-      (a, b) =>
-        a.at - b.at ||
-        String((a.item as { userId: string }).userId).localeCompare((b.item as { userId: string }).userId),
-    );
     this.#named.clear();
-    return removals.map(({ line, item }) => ({ line, item }));
+    // In file order, then by delegate (the reads answer in any order): two runs of one file plan alike.
+    const id = (entry: Omit<GuardEntry, "ordinal">) => BigInt(entry.item.userId as string);
+    return removals.sort((a, b) => a.line - b.line || (id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0));
   }
 
   async #read<T>(read: () => Promise<T>, uid: string): Promise<T> {
@@ -285,7 +293,9 @@ export class PlanGuards {
   /** The plan's lines of the guards: what was checked, the disabled users, what `--exact` adds. */
   print(out: { write(text: string): unknown }, dryRun: boolean): void {
     if (this.featuresChecked === false) {
-      out.write("  feature names not checked: a dry run without a session cannot read the pod's list\n");
+      out.write(
+        `  feature names not checked: ${this.notChecked.features ?? "a dry run without a session cannot read the pod's list"}\n`,
+      );
     }
     if (this.disabledChecked && this.disabled.users > 0) {
       const more = this.disabled.users - this.disabled.listed.length;
@@ -300,7 +310,9 @@ export class PlanGuards {
           "\n",
       );
     } else if (!this.disabledChecked && this.#options.command.operation !== "status") {
-      out.write("  disabled users not checked: a dry run without a session cannot read the pod\n");
+      out.write(
+        `  disabled users not checked: ${this.notChecked.disabled ?? "a dry run without a session cannot read the pod"}\n`,
+      );
     }
     if (this.#options.guards.exact) {
       const what = this.#options.command.operation === "features" ? "feature turned off" : "delegate removed";

@@ -11,16 +11,11 @@ import { rulesOf, WRITE_OF_LAYOUT } from "../../operations/index.js";
 import type { Command } from "../args.js";
 import type { Journal } from "../files/report.js";
 import { scanJournal } from "../files/report-scan.js";
-import {
-  type ResolutionStats,
-  type ResolvedRecord,
-  type UnknownUser,
-  UserResolver,
-  unknownUserMessage,
-} from "../input/identities.js";
+import { type ResolutionStats, type UnknownUser, UserResolver, unknownUserMessage } from "../input/identities.js";
 import { BitSet, type KeyRecord, KeySorter, keyText } from "../input/keysort.js";
-import { InputError, type ItemOf, type Operation, readItems } from "../input/readers.js";
+import { InputError, type Operation, readItems } from "../input/readers.js";
 import type { InputFile } from "../input/source.js";
+import type { GuardEntry, PlanGuards } from "./guards.js";
 
 /**
  * How each operation runs through `pod.bulk.stream`.
@@ -44,6 +39,9 @@ export type LooseBulk = (
   items: AsyncIterable<unknown>,
   options: object,
 ) => AsyncGenerator<BulkOutcome<unknown>, BulkStreamEnd | undefined>;
+
+/** Valid items the guards check at once (their reads run together; lookups take 100 uids a call). */
+const GUARD_CHUNK = 500;
 
 /** Errors and warnings listed at most; the rest are counted. */
 const MAX_LISTED_INVALID = 50;
@@ -122,8 +120,8 @@ export async function makePlan(options: {
   canLookUp?: boolean;
   /** Lookup calls at once (1–100; the run's `--concurrency` is capped there). Default 10. */
   lookupConcurrency?: number;
-  /** The guards' stage (passes/guards.ts), between the lookups and the validation. */
-  guard?: <Item>(records: AsyncIterable<ResolvedRecord<Item>>) => AsyncIterable<ResolvedRecord<Item>>;
+  /** The guards (passes/guards.ts): they see each valid item, a chunk at a time, before it is journalled. */
+  guards?: PlanGuards | undefined;
 }): Promise<Plan> {
   const { pod, command, input, format, interrupt, journal } = options;
   const operation = command.operation;
@@ -173,8 +171,7 @@ export async function makePlan(options: {
   /** The column that names the users, for messages: `uid`, or the one the items were resolved from. */
   let userColumn = "uid";
   async function* items() {
-    const resolved = resolver.resolve(readItems(operation, input.open(), label, format, { reopen: input.open }));
-    const records = options.guard ? options.guard(resolved) : resolved;
+    const records = resolver.resolve(readItems(operation, input.open(), label, format, { reopen: input.open }));
     try {
       yield* planned(records);
     } catch (error) {
@@ -182,7 +179,7 @@ export async function makePlan(options: {
       throw error;
     }
   }
-  async function* planned(records: AsyncIterable<ResolvedRecord<ItemOf[Operation]>>) {
+  async function* planned(records: ReturnType<typeof resolver.resolve>) {
     for await (const record of records) {
       if (interrupt?.aborted) return;
       if ("error" in record) {
@@ -220,6 +217,26 @@ export async function makePlan(options: {
   }
 
   const sorter = new KeySorter();
+  /** A valid item, checked by the guards: into the journal (its `pending` lines come first, before any other). */
+  const journalPending = async (entry: GuardEntry) => {
+    if (journal && plan.invalidCount === 0) {
+      const full = journal.pending(entry.item, entry.ordinal, entry.line);
+      if (full) await full;
+    }
+  };
+  const { guards } = options;
+  let guarded: GuardEntry[] = [];
+  // The guards read the pod only while the file is valid and the run not interrupted: a refused file costs no read.
+  const reads = () => plan.invalidCount === 0 && !interrupt?.aborted;
+  const runGuards = async () => {
+    if (!guards || guarded.length === 0) return;
+    const chunk = guarded;
+    guarded = [];
+    const { kept, invalid } = await guards.check(chunk, reads());
+    for (const error of invalid) addInvalid(error);
+    plan.items -= chunk.length - invalid.length - kept.length; // skipped (--skip-disabled): never sent
+    for (const entry of kept) await journalPending(entry);
+  };
   try {
     const bulk = pod.bulk.stream[BULK_METHOD[operation]] as LooseBulk;
     for await (const outcome of bulk(items(), { dryRun: true, concurrency: 1000 })) {
@@ -242,10 +259,9 @@ export async function makePlan(options: {
         sorter.add(outcome.uid, second, at.line, at.ordinal, flag);
         await sorter.flushIfFull();
         plan.items++;
-        if (journal && plan.invalidCount === 0) {
-          const full = journal.pending(outcome.input as object, at.ordinal, at.line);
-          if (full) await full;
-        }
+        const entry = { uid: outcome.uid, item: input, line: at.line, ordinal: at.ordinal };
+        if (!guards) await journalPending(entry);
+        else if (guarded.push(entry) >= GUARD_CHUNK) await runGuards();
       } else if (outcome.status === "failed") {
         const error = outcome.error;
         const rule = error instanceof ValidationError ? error.rule : "invalid";
@@ -257,6 +273,13 @@ export async function makePlan(options: {
       return plan;
     }
     await findRepeats(operation, label, userColumn, sorter, plan, addInvalid, addWarning, journal);
+    // The last chunk after the repeats: a file of up to GUARD_CHUNK items that is refused costs no read.
+    await runGuards();
+    // `--exact` delegates: the removals, once every row of the file is known (never repeats: no row names them).
+    for (const entry of (await guards?.finish(reads())) ?? []) {
+      plan.items++;
+      await journalPending({ ...entry, ordinal: ordinal++ });
+    }
   } finally {
     await sorter.close();
   }
