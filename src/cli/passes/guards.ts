@@ -368,7 +368,7 @@ export function checkMaxChanges(
 
 /**
  * The name of `names` nearest to `name` (fewest edits, ignoring case), if it is near enough to be a slip: at most a
- * third of the name's letters away.
+ * third of the name's letters away (one for a short name).
  *
  * @example
  * ```ts
@@ -377,7 +377,7 @@ export function checkMaxChanges(
  */
 export function nearestName(name: string, names: readonly string[]): string | undefined {
   let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1;
+  let bestDistance = Math.max(1, Math.floor(name.length / 3)) + 1;
   for (const candidate of names) {
     const distance = editDistance(name.toLowerCase(), candidate.toLowerCase(), bestDistance);
     if (distance < bestDistance) {
