@@ -139,8 +139,8 @@ passphrase: POD_PRIVATE_KEY_PASSPHRASE, or asked on a terminal), or a certificat
 or the login a --config file describes.
 Ctrl-C: stop taking work, finish the calls in flight, write the report. Ctrl-C again: quit now; the calls in
 flight stay in the report as not applied, and are sent again when it is applied.
-Exit codes: 0 all applied, 1 some did not apply (report written), 2 bad usage, invalid input, unwritable report
-or refused login (nothing sent), 130 interrupted before anything was sent.`;
+Exit codes: 0 all applied, 1 some did not apply (report written), 2 bad usage, invalid input, unwritable report,
+refused login or over the --max-changes cap (nothing sent), 130 interrupted before anything was sent.`;
 
 /**
  * The checked options of an apply command.
