@@ -175,8 +175,9 @@ describe("--only-changes, the edges", () => {
   });
 
   it("a report of a run stopped after the reads resumes: unchanged items are never sent, the rest are", async () => {
-    // The token serves the 100 reads and one write: the write after is refused (401) and the run stops.
-    const pod = await workspace.simulate({ users: uids, expireTokenAfterRequests: USERS + 1 });
+    // The token serves the plan's 2 guard reads (feature list, disabled users), the 100 reads and one write: the
+    // write after is refused (401) and the run stops.
+    const pod = await workspace.simulate({ users: uids, expireTokenAfterRequests: 2 + USERS + 1 });
     for (const uid of uids) pod.state.setFeatures(uid, { [F]: !differs(uid) });
     const file = join(workspace.work, "resume.csv");
     await writeFile(file, `uid,entitlement,enabled\n${uids.map((uid) => `${uid},${F},true\n`).join("")}`);

@@ -6,10 +6,13 @@ import { createWriteStream } from "node:fs";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_AVAILABLE_FEATURES, type SimulatedPodOptions } from "../src/simulator/index.js";
 import { startPodAdmin, useCliWorkspace } from "./cli-process.js";
 
 const workspace = useCliWorkspace("pod-admin-e2e-");
-const simulate = workspace.simulate;
+// The files here name a feature "a": the pod lists it, as the plan checks feature names against the pod's list.
+const simulate = (options: SimulatedPodOptions = {}) =>
+  workspace.simulate({ availableFeatures: [...DEFAULT_AVAILABLE_FEATURES, "a"], ...options });
 
 function start(args: string[], env: Record<string, string | undefined> = {}, stdin?: string) {
   return startPodAdmin(args, { env, stdin, cwd: workspace.work });
@@ -133,7 +136,9 @@ describe("pod-admin features apply", () => {
     pod.resetStats();
     const second = await podAdmin(["features", "apply", report, "--pod", pod.url], token);
     expect(second.code).toBe(0);
-    expect(pod.stats().requests).toBe(10);
+    // The 10 writes, plus the plan's guards: the feature list and one disabled-users lookup (10 uids).
+    expect(pod.stats().writes).toBe(10);
+    expect(pod.stats().requests).toBe(12);
     expect(pod.state.features(100)).toEqual({ canCreatePublicRoom: false, sendFilesEnabled: true });
   });
 

@@ -173,7 +173,8 @@ describe("Ctrl-C", () => {
     const run = await done;
     expect(run.stdout).not.toContain("Done");
     expect(run.code).toBe(130);
-    expect(pod.stats().requests).toBe(0);
+    // Nothing written; the plan's guards may have read (the feature list, which users are disabled) before Ctrl-C.
+    expect(pod.stats().writes).toBe(0);
     expect((await readdir(workspace.work)).filter((name) => name.startsWith("ctrl-c-plan.jsonl"))).toEqual([]);
   });
 });

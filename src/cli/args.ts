@@ -10,6 +10,7 @@ import { checkHttpUrl, withoutCredentials } from "../core/urls.js";
 import { UsageError } from "../core/usage-error.js";
 import { OPERATIONS, WRITE_OPERATIONS, WRITES } from "../operations/index.js";
 import { type CliConnection, connectionOptions } from "./connection.js";
+import { DEFAULT_DESTRUCTIVE_CAP, type GuardOptions, guardOptions } from "./guard-options.js";
 import type { Operation } from "./input/readers.js";
 
 /**
@@ -127,6 +128,12 @@ Options:
   --save-plan PLAN       with --dry-run: read every user, write the plan (JSON Lines: each change, before and
                          after) to PLAN and the full diff to PLAN.diff; pod-admin <command> PLAN applies exactly it
   --detailed-exitcode    with --dry-run: read every user; exit 0 nothing to do, 2 changes pending, 1 error
+  --exact                features/delegates apply: each listed user ends with exactly what the file names
+                         (features it does not name turned off, delegates it does not name removed)
+  --max-changes N|N%     refuse (nothing sent) a run changing more than N users, or N% of the file's users
+                         (or POD_MAX_CHANGES); destructive runs default to ${DEFAULT_DESTRUCTIVE_CAP}
+  --yes                  go past the --max-changes cap
+  --skip-disabled        do not write to disabled users (kept in the report as notAttempted)
   -h, --help             this help
 
 Export (FILE: a uid, email or username column, CSV or JSON Lines; or --all users):
@@ -140,9 +147,9 @@ passphrase: POD_PRIVATE_KEY_PASSPHRASE, or asked on a terminal), or a certificat
 or the login a --config file describes.
 Ctrl-C: stop taking work, finish the calls in flight, write the report. Ctrl-C again: quit now; the calls in
 flight stay in the report as not applied, and are sent again when it is applied.
-Exit codes: 0 all applied, 1 some did not apply (report written), 2 bad usage, invalid input, unwritable report
-or refused login (nothing sent), 130 interrupted before anything was sent; with --detailed-exitcode (a dry run)
-0 nothing to do, 2 changes pending, 1 error (bad usage or input included).`;
+Exit codes: 0 all applied, 1 some did not apply (report written), 2 bad usage, invalid input, unwritable report,
+refused login or over the --max-changes cap (nothing sent), 130 interrupted before anything was sent; with
+--detailed-exitcode (a dry run) 0 nothing to do, 2 changes pending, 1 error (bad usage or input included).`;
 
 /**
  * The checked options of an apply command.
@@ -179,6 +186,8 @@ export interface ApplyArgs {
   detailedExitcode: boolean;
   /** How to reach the pod: config file, login host, certificate, proxy, CAs. */
   connect: CliConnection;
+  /** `--max-changes`, `--yes`, `--skip-disabled`, `--exact` (guard-options.ts). */
+  guards: GuardOptions;
   /** `-v`/`--verbose` (given `verbose` times) and `--log-file FILE` (or `POD_ADMIN_LOG`). */
   log: LogRequest;
 }
@@ -274,10 +283,11 @@ function checkApplyOptions(
   if (dryRun && values.journal !== undefined) {
     throw new UsageError("--journal records the state before each write, and a dry run writes nothing: drop one");
   }
+  const guards = guardOptions(values, env, command.operation);
   // Reading what users hold needs the pod, even in a dry run.
-  if ((!dryRun || onlyChanges || values.journal !== undefined) && !podUrl) {
+  if ((!dryRun || onlyChanges || values.journal !== undefined || guards.exact) && !podUrl) {
     throw new UsageError(
-      `--pod URL is required (or set POD_URL)${dryRun ? ": --only-changes, --save-plan and --detailed-exitcode read the users' state" : ""}`,
+      `--pod URL is required (or set POD_URL)${dryRun ? ": --only-changes, --journal, --exact, --save-plan and --detailed-exitcode read the users' state" : ""}`,
     );
   }
   return {
@@ -300,6 +310,7 @@ function checkApplyOptions(
     detailedExitcode,
     connect,
     log: { verbose: values.verbose?.length ?? 0, file: values["log-file"] ?? (env.POD_ADMIN_LOG || undefined) },
+    guards,
   };
 }
 
@@ -347,6 +358,7 @@ export function parseUndoArgs(
   }
   refuseExportOptions(values);
   if (values.format !== undefined) throw new UsageError("--format does not apply to undo: a journal is JSON Lines");
+  if (values.exact) throw new UsageError("--exact does not apply to undo: a journal restores the states it recorded");
   // Checked now (exit 2 before the journal is read); the command is known once its first line is.
   checkApplyOptions(values, env, COMMANDS["features apply"] as Command, journalFile);
   return { journalFile, options: (command, file) => checkApplyOptions(values, env, command, file) };
@@ -485,6 +497,10 @@ function parseOptions(argv: string[]) {
         journal: { type: "string" },
         "save-plan": { type: "string" },
         "detailed-exitcode": { type: "boolean" },
+        exact: { type: "boolean" },
+        "max-changes": { type: "string" },
+        yes: { type: "boolean" },
+        "skip-disabled": { type: "boolean" },
         all: { type: "boolean" },
         out: { type: "string" },
         config: { type: "string" },

@@ -31,6 +31,7 @@ import { CSV_COLUMNS, type ItemOf } from "./input/readers.js";
 import { type InputFile, inputFormat, openInput } from "./input/source.js";
 import type { CliIo } from "./io.js";
 import { type CliLog, openCliLog } from "./log.js";
+import { checkMaxChanges, PlanGuards } from "./passes/guards.js";
 import { makePlan, printPlan } from "./passes/plan.js";
 import { type ReadHook, readBeforeWriting } from "./passes/read.js";
 import { apply } from "./passes/write.js";
@@ -115,6 +116,8 @@ async function run(argv: string[], io: CliIo, state: RunState): Promise<number> 
     const undo = await prepareUndo(parsed.journalFile, podUrl, io.stderr);
     try {
       const args = parsed.options(undo.command, undo.input.path);
+      // An undo restores recorded states: only a --max-changes given caps it, not the default of destructive runs.
+      args.guards.defaultCap = false;
       printWarnings(args.connect.warnings, io);
       state.log = openCliLog(args.log, io);
       io.stdout.write(
@@ -183,11 +186,16 @@ async function run(argv: string[], io: CliIo, state: RunState): Promise<number> 
 
 /** The session of a run that talks to the pod (before the input is read: a refused login sends nothing). */
 function sessionOf(args: ApplyArgs, io: CliIo, log: CliLog | undefined) {
-  const reading = args.onlyChanges || args.journal !== undefined;
+  const reading = readsFirst(args);
   if (args.dryRun && !reading) return Promise.resolve("dry-run");
   // A passphrase is asked on the terminal only when the input is not read from it too.
   const ask = args.file === "-" ? undefined : terminalSecret(io.stdin, io.stderr);
   return resolveSessionToken(args, io.env, ask, log);
+}
+
+/** Whether the run reads each user before writing: `--only-changes`, `--journal`, `--exact` (its dry run too). */
+function readsFirst(args: ApplyArgs): boolean {
+  return args.onlyChanges || args.journal !== undefined || args.guards.exact;
 }
 
 /** What the config file said that is not used (a misspelt key), once, before anything else. */
@@ -206,14 +214,17 @@ async function runApply(
   /** A saved plan's check of each user read (which makes the run read them). */
   planned?: { onRead: ReadHook },
 ): Promise<number> {
-  const reading = args.onlyChanges || args.journal !== undefined || planned !== undefined;
+  const reading = readsFirst(args) || planned !== undefined;
   let journal: Journal | undefined;
   let undoJournal: UndoJournal | undefined;
   // A dry run that reads keeps its items in a temporary journal, removed at the end.
   const scratch = args.dryRun && reading ? await mkdtemp(join(tmpdir(), "pod-admin-dry-")) : undefined;
   let saving: Awaited<ReturnType<typeof startSavingPlan>> | undefined;
   try {
-    if (args.journal !== undefined) await checkJournalPath(args.journal, args.report, input.path);
+    if (args.journal !== undefined) {
+      await checkJournalPath(args.journal, args.report, input.path);
+      await UndoJournal.refuseExisting(args.journal); // before the plan's reads; created after it
+    }
     if (args.savePlan !== undefined) saving = await startSavingPlan({ ...args, savePlan: args.savePlan }, input.path);
     // Opened before anything is read or sent: an unwritable report is refused with exit 2.
     if (!args.dryRun) {
@@ -227,7 +238,17 @@ async function runApply(
     const session =
       sessionToken === "dry-run" ? await dryRunSession(args, io.env, input, format, state.log) : sessionToken;
     const pod = podClient(args, session, state.log);
+    const guards = new PlanGuards({
+      pod,
+      command: args.command,
+      guards: args.guards,
+      canRead: session !== "dry-run",
+      label: input.label,
+      concurrency: args.concurrency,
+      journal,
+    });
     const plan = await makePlan({
+      guards,
       pod,
       command: args.command,
       input,
@@ -244,7 +265,11 @@ async function runApply(
       return EXIT.interrupted;
     }
     printPlan(io, args.command, input.label, plan, args.concurrency, args.dryRun);
+    guards.print(io.stdout, args.dryRun);
     if (plan.invalidCount > 0) return EXIT.usage;
+    // Without --only-changes every user of the file counts as changed: the cap is checked before any read.
+    const capped = (changed: number) => checkMaxChanges(changed, plan.users, args, guards.destructive);
+    if (!args.onlyChanges && refused(capped(plan.users), args.dryRun, io)) return EXIT.usage;
     if ((args.dryRun && !reading) || !journal) return unknownUsers > 0 ? EXIT.someFailed : EXIT.ok;
     if (args.journal !== undefined) {
       undoJournal = await UndoJournal.create(args.journal, {
@@ -265,18 +290,23 @@ async function runApply(
           onRead: planned?.onRead ?? saving?.onRead,
         })
       : undefined;
-    const refused = (reads?.refused ?? 0) > 0;
+    const planRefusals = (reads?.refused ?? 0) > 0;
+    if (args.onlyChanges && reads && !reads.interrupted && refused(capped(reads.changedUsers), args.dryRun, io)) {
+      // The report holds the run as read (the unchanged users settled): applying it with --yes goes on from there.
+      io.stderr.write(`${journal.path} holds the run: apply it with --only-changes --yes to go past the cap.\n`);
+      return EXIT.usage;
+    }
     if (args.dryRun) {
       state.pending = plan.calls - (reads?.skip.size ?? 0) > 0;
       const saved = saving === undefined || (await saving.finish(plan, reads, io.stdout));
-      return reads?.stoppedBy || (reads?.unsent ?? 0) > 0 || unknownUsers > 0 || refused || !saved
+      return reads?.stoppedBy || (reads?.unsent ?? 0) > 0 || unknownUsers > 0 || planRefusals || !saved
         ? EXIT.someFailed
         : EXIT.ok;
     }
     state.sending = true;
     const applied = await apply({ ...common, quiet: args.quiet, reads });
-    const code = applied === EXIT.ok && (unknownUsers > 0 || refused) ? EXIT.someFailed : applied;
-    if (refused) {
+    const code = applied === EXIT.ok && (unknownUsers > 0 || planRefusals) ? EXIT.someFailed : applied;
+    if (planRefusals) {
       io.stderr.write(
         `${plural(reads?.refused ?? 0, "item")} of the plan refused: their users changed since it was saved. Save a ` +
           "new plan to review them (applying the report sends them without this check).\n",
@@ -292,6 +322,20 @@ async function runApply(
     await saving?.close();
     if (scratch) await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * Says a `--max-changes` refusal: on a real run it stops the run (true: exit 2, nothing sent); a dry run only says
+ * that the run would stop.
+ */
+function refused(message: string | undefined, dryRun: boolean, io: CliIo): boolean {
+  if (message === undefined) return false;
+  if (dryRun) {
+    io.stdout.write(`  --max-changes: the run would be refused: ${message}\n`);
+    return false;
+  }
+  io.stderr.write(`pod-admin: ${message}.\nNothing was sent.\n`);
+  return true;
 }
 
 export type { ItemOf };

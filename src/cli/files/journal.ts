@@ -70,8 +70,15 @@ export class UndoJournal {
     this.#fd = fd;
   }
 
-  /** Creates the file and writes its first line, synced. @throws ReportUnwritableError (exit 2, nothing sent). */
-  static async create(path: string, header: Omit<UndoHeader, "version" | "created">): Promise<UndoJournal> {
+  /**
+   * Refuses a journal path that is a directory or an existing file, before the plan reads anything (exit 2).
+   *
+   * @example
+   * ```ts
+   * await UndoJournal.refuseExisting("undo.jsonl");
+   * ```
+   */
+  static async refuseExisting(path: string): Promise<void> {
     const full = resolve(path);
     const existing = await lstat(full).catch(() => undefined);
     if (existing?.isDirectory()) {
@@ -82,6 +89,12 @@ export class UndoJournal {
         `--journal ${path} exists: a journal holds one run, so undo restores exactly what that run changed; name a new file`,
       );
     }
+  }
+
+  /** Creates the file and writes its first line, synced. @throws ReportUnwritableError (exit 2, nothing sent). */
+  static async create(path: string, header: Omit<UndoHeader, "version" | "created">): Promise<UndoJournal> {
+    const full = resolve(path);
+    await UndoJournal.refuseExisting(path);
     let fd: number;
     try {
       fd = createExclusiveSync(full);

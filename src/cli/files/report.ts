@@ -197,15 +197,27 @@ export class Journal {
    * aside until the commit, after the `pending` lines (the apply pass reads only those).
    */
   async unknownUser(item: object, line: number, unknown: readonly UnknownUser[], message: string): Promise<void> {
+    this.#unknownUsers++;
+    const [first] = unknown;
+    const meta = { status: "unknownUser", line, column: first?.column, value: first?.value, message };
+    await this.#writeAside(`${toJson({ ...item, [REPORT_KEY]: meta })}\n`);
+  }
+
+  /**
+   * Plan pass: an item the guards keep from being sent (`--skip-disabled`), kept in the report as `notAttempted`
+   * with the reason, so that applying the report considers it again. Written aside like the `unknownUser` lines.
+   */
+  async notSent(item: object, line: number, reason: string, message: string): Promise<void> {
+    const meta = { status: "notAttempted", line, reason, message };
+    await this.#writeAside(`${toJson({ ...item, [REPORT_KEY]: meta })}\n`);
+  }
+
+  async #writeAside(text: string): Promise<void> {
     this.#unknownStream ??= createExclusive(`${this.#partial}.unknown`, { replace: true }).then((handle) =>
       handle.createWriteStream().on("error", (error) => {
         this.#streamError ??= error;
       }),
     );
-    this.#unknownUsers++;
-    const [first] = unknown;
-    const meta = { status: "unknownUser", line, column: first?.column, value: first?.value, message };
-    const text = `${toJson({ ...item, [REPORT_KEY]: meta })}\n`;
     const stream = await this.#unknownStream.catch((error: Error) => {
       throw this.#unwritable(error);
     });
@@ -214,9 +226,8 @@ export class Journal {
 
   /** Plan pass: an item that repeats an earlier one and is merged into it (never sent). */
   async duplicate(ordinal: number, line: number, of: number): Promise<void> {
-    const stream = this.#stream as WriteStream;
-    const text = `${stringifyJson({ [REPORT_KEY]: { status: "duplicate", item: ordinal, line, of } })}\n`;
-    if (!stream.write(text)) await new Promise<void>((done) => stream.once("drain", () => done()));
+    // Aside, as the plan's guards may still write `pending` lines after the repeats are found.
+    await this.#writeAside(`${stringifyJson({ [REPORT_KEY]: { status: "duplicate", item: ordinal, line, of } })}\n`);
   }
 
   /**
@@ -242,7 +253,7 @@ export class Journal {
     return { pendingBytes: this.#pendingBytes };
   }
 
-  /** The `unknownUser` lines written aside, copied after the plan's other lines. */
+  /** The lines written aside (`unknownUser`, `duplicate`, skipped), copied after the plan's `pending` lines. */
   async #appendUnknownUsers(stream: WriteStream) {
     const aside = await this.#unknownStream?.catch(() => undefined);
     if (aside === undefined) return;

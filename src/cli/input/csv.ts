@@ -211,6 +211,21 @@ function checkHeader(columns: string[], operation: Operation, file: string) {
   return undefined;
 }
 
+const ROW_LINES = new WeakMap<object, number>();
+
+/**
+ * The line of the row an element of a grouped item (a feature, an app) came from; undefined for JSON Lines items.
+ *
+ * @example
+ * ```ts
+ * const item = { uid: "7215545057281", features: [{ entitlement: "canCreatePublicRoom", enabled: true }] };
+ * const line = rowLineOf(item.features[0] as object) ?? 2;
+ * ```
+ */
+export function rowLineOf(element: object): number | undefined {
+  return ROW_LINES.get(element);
+}
+
 /** A user's rows so far: the item they make, and the write's state of what they set (to refuse contradictions). */
 interface Group {
   /** The user as the rows name them (uid, email or username), for messages. */
@@ -271,7 +286,11 @@ function grouper(operation: Operation, file: string) {
     }
     if (invalid) return;
     try {
+      const list = current.item[rows.list] as object[];
+      const before = list.length;
       const warning = rows.add(current.state as never, current.item, cells, current.uid);
+      // Each element's own row, for messages about it once the rows are one item (passes/guards.ts).
+      if (list.length > before) ROW_LINES.set(list[list.length - 1] as object, line);
       if (warning) yield { line, warning: warning as InputError };
     } catch (error) {
       invalid = error as InputError;

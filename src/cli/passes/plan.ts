@@ -15,6 +15,7 @@ import { type ResolutionStats, type UnknownUser, UserResolver, unknownUserMessag
 import { BitSet, type KeyRecord, KeySorter, keyText } from "../input/keysort.js";
 import { InputError, type Operation, readItems } from "../input/readers.js";
 import type { InputFile } from "../input/source.js";
+import type { GuardEntry, PlanGuards } from "./guards.js";
 
 /**
  * How each operation runs through `pod.bulk.stream`.
@@ -38,6 +39,9 @@ export type LooseBulk = (
   items: AsyncIterable<unknown>,
   options: object,
 ) => AsyncGenerator<BulkOutcome<unknown>, BulkStreamEnd | undefined>;
+
+/** Valid items the guards check at once (their reads run together; lookups take 100 uids a call). */
+const GUARD_CHUNK = 500;
 
 /** Errors and warnings listed at most; the rest are counted. */
 const MAX_LISTED_INVALID = 50;
@@ -116,6 +120,8 @@ export async function makePlan(options: {
   canLookUp?: boolean;
   /** Lookup calls at once (1–100; the run's `--concurrency` is capped there). Default 10. */
   lookupConcurrency?: number;
+  /** The guards (passes/guards.ts): they see each valid item, a chunk at a time, before it is journalled. */
+  guards?: PlanGuards | undefined;
 }): Promise<Plan> {
   const { pod, command, input, format, interrupt, journal } = options;
   const operation = command.operation;
@@ -211,6 +217,26 @@ export async function makePlan(options: {
   }
 
   const sorter = new KeySorter();
+  /** A valid item, checked by the guards: into the journal (its `pending` lines come first, before any other). */
+  const journalPending = async (entry: GuardEntry) => {
+    if (journal && plan.invalidCount === 0) {
+      const full = journal.pending(entry.item, entry.ordinal, entry.line);
+      if (full) await full;
+    }
+  };
+  const { guards } = options;
+  let guarded: GuardEntry[] = [];
+  // The guards read the pod only while the file is valid and the run not interrupted: a refused file costs no read.
+  const reads = () => plan.invalidCount === 0 && !interrupt?.aborted;
+  const runGuards = async () => {
+    if (!guards || guarded.length === 0) return;
+    const chunk = guarded;
+    guarded = [];
+    const { kept, invalid } = await guards.check(chunk, reads());
+    for (const error of invalid) addInvalid(error);
+    plan.items -= chunk.length - invalid.length - kept.length; // skipped (--skip-disabled): never sent
+    for (const entry of kept) await journalPending(entry);
+  };
   try {
     const bulk = pod.bulk.stream[BULK_METHOD[operation]] as LooseBulk;
     for await (const outcome of bulk(items(), { dryRun: true, concurrency: 1000 })) {
@@ -233,10 +259,9 @@ export async function makePlan(options: {
         sorter.add(outcome.uid, second, at.line, at.ordinal, flag);
         await sorter.flushIfFull();
         plan.items++;
-        if (journal && plan.invalidCount === 0) {
-          const full = journal.pending(outcome.input as object, at.ordinal, at.line);
-          if (full) await full;
-        }
+        const entry = { uid: outcome.uid, item: input, line: at.line, ordinal: at.ordinal };
+        if (!guards) await journalPending(entry);
+        else if (guarded.push(entry) >= GUARD_CHUNK) await runGuards();
       } else if (outcome.status === "failed") {
         const error = outcome.error;
         const rule = error instanceof ValidationError ? error.rule : "invalid";
@@ -248,6 +273,13 @@ export async function makePlan(options: {
       return plan;
     }
     await findRepeats(operation, label, userColumn, sorter, plan, addInvalid, addWarning, journal);
+    // The last chunk after the repeats: a file of up to GUARD_CHUNK items that is refused costs no read.
+    await runGuards();
+    // `--exact` delegates: the removals, once every row of the file is known (never repeats: no row names them).
+    for (const entry of (await guards?.finish(reads())) ?? []) {
+      plan.items++;
+      await journalPending({ ...entry, ordinal: ordinal++ });
+    }
   } finally {
     await sorter.close();
   }

@@ -39,6 +39,8 @@ export interface ReadPass {
   read: number;
   /** Items that differ from what their user holds. */
   changed: number;
+  /** Users with an item that differs (delegates: several items a user), for `--max-changes`. */
+  changedUsers: number;
   /** Items their user already holds. */
   unchanged: number;
   /** Of those, the ones not sent (`--only-changes`). */
@@ -160,6 +162,7 @@ export async function readBeforeWriting(options: {
     skip: new BitSet(),
     read: 0,
     changed: 0,
+    changedUsers: 0,
     unchanged: 0,
     unchangedSkipped: 0,
     unsent: 0,
@@ -211,6 +214,8 @@ export async function readBeforeWriting(options: {
     yield* pendingItems(journal, operation, options.pendingBytes, { merged: plan.merged });
   }
 
+  // Delegates: a user's rows are counted once (their uids are kept: one string per user that differs).
+  const changedUids = sharesReads ? new Set<string>() : undefined;
   const shown: string[] = [];
   let shownUsers = 0;
   let failures = 0;
@@ -279,6 +284,8 @@ export async function readBeforeWriting(options: {
           }
         } else {
           result.changed++;
+          if (changedUids) changedUids.add(outcome.uid);
+          else result.changedUsers++;
           if (options.dryRun && shownUsers < SHOWN_USERS) {
             shownUsers++;
             shown.push(`  user ${outcome.uid}${entry.line === undefined ? "" : ` (line ${entry.line})`}:\n`);
@@ -326,6 +333,7 @@ export async function readBeforeWriting(options: {
   if (result.refused > LISTED_REFUSALS) {
     io.stderr.write(`  … and ${plural(result.refused - LISTED_REFUSALS, "more refused item")} (in the report)\n`);
   }
+  if (changedUids) result.changedUsers = changedUids.size;
   // Aborted by Ctrl-C (a stop of the reads says why instead): nothing is written, and the resume hint keeps the options.
   if (controller.signal.aborted && !result.stoppedBy) {
     result.interrupted = {
