@@ -61,10 +61,16 @@ describe("pod-admin -v, --log-file, POD_ADMIN_LOG", () => {
     expect(lines.some((line) => line.event === "session.refresh")).toBe(true);
     // One answer event for each call the pod saw (its 401s included), each with the path's template.
     const answers = lines.filter((line) => line.event === "pod.answer" && line.path !== "/login/pubkey/authenticate");
-    expect(answers).toHaveLength(pod.stats().byOperation[WRITE] as number);
-    expect(answers.filter((line) => line.status === 200)).toHaveLength(100);
+    const writes = answers.filter((line) => line.path === "/v1/admin/user/{uid}/features/update");
+    expect(writes).toHaveLength(pod.stats().byOperation[WRITE] as number);
+    expect(writes.filter((line) => line.status === 200)).toHaveLength(100);
+    // The others are the plan's guard reads: the feature list and the disabled-user lookup.
     expect(new Set(answers.map((line) => `${line.method} ${line.path}`))).toEqual(
-      new Set(["POST /v1/admin/user/{uid}/features/update"]),
+      new Set([
+        "POST /v1/admin/user/{uid}/features/update",
+        "GET /v1/admin/system/features/list",
+        "GET /v3/users",
+      ]),
     );
     // stderr at -vv: the same events, one line each.
     expect(run.stderr).toMatch(/^pod-admin: info login\.success: rsa login to 127\.0\.0\.1:\d+ succeeded$/m);

@@ -257,7 +257,7 @@ describe("the plan files", () => {
     ).done;
     expect(run.code).toBe(1);
     expect(run.stdout).toContain("Plan not saved: 1 item could not be read, so it would not hold every change.\n");
-    expect(run.stderr).toMatch(new RegExp(`^ {2}user ${FIRST}: cannot read what it holds: .*404`, "m"));
+    expect(run.stderr).toContain(`  1 failed: 404 user not found; e.g. user ${FIRST} (line 2, HTTP 404`);
     for (const path of [plan, `${plan}.diff`, `${plan}.lock`, `${plan}.partial`]) {
       await expect(stat(path)).rejects.toThrow(/ENOENT/);
     }
@@ -352,7 +352,8 @@ describe("--detailed-exitcode (a dry run)", () => {
     const file = await inputFor(CASE, "errors");
     const refused = await dry(pod, file, { env: { POD_SESSION_TOKEN: "not-the-token" } });
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/^The reads stopped: .*401/m);
+    expect(refused.stderr).toMatch(/^ {2}\d+ failed: 401 session refused; /m);
+    expect(refused.stderr).toMatch(/^The reads stopped: .*The pod refused the session token/m);
     const invalid = join(workspace.work, "invalid.csv");
     await writeFile(invalid, `uid,entitlement,enabled\n${FIRST},${F},maybe\n`);
     const bad = await dry(pod, invalid);

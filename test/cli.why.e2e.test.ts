@@ -92,7 +92,8 @@ describe("failures grouped by cause on stderr, with --quiet", () => {
     let answered = 0;
     const port = await listen(
       createServer((req, res) => {
-        answered++;
+        // The writes: the plan's guard reads (feature list, disabled users) are answered 403 too, not counted.
+        if (req.url?.endsWith("/features/update")) answered++;
         req.resume();
         req.on("end", () => {
           const body = JSON.stringify({ code: 403, message: "Caller lacks necessary entitlement" });
@@ -136,25 +137,27 @@ describe("failures grouped by cause on stderr, with --quiet", () => {
     const { succeeded, failed, notAttempted } = counts(run);
     expect(succeeded).toBe(0);
     expect(failed + notAttempted).toBe(users);
-    expect(failed).toBeGreaterThan(0);
     const lines = causeLines(run);
-    expect(lines[0]).toMatch(
-      new RegExp(
-        `^ {2}${failed} failed: could not reach the pod \\(ECONNREFUSED\\); e\\.g\\. user \\d+ \\(line \\d+\\), `,
-      ),
-    );
+    // The plan's guard reads (feature list, disabled users) meet the closed port first and open the breaker, so
+    // the writes are usually never sent; any that were are failures of the same cause.
+    if (failed > 0) {
+      expect(lines.shift()).toMatch(
+        new RegExp(
+          `^ {2}${failed} failed: could not reach the pod \\(ECONNREFUSED\\); e\\.g\\. user \\d+ \\(line \\d+\\), `,
+        ),
+      );
+    }
     // The log file says what happened to each attempt: refused connections, retried.
     const retries = (await readFile(log, "utf8"))
       .split("\n")
       .filter(Boolean)
       .map((line) => JSON.parse(line) as { event: string; why?: string; path?: string });
     expect(retries.length).toBeGreaterThan(0);
-    expect(retries.filter((line) => line.event === "pod.retry")[0]).toMatchObject({
-      why: "ECONNREFUSED",
-      path: "/v1/admin/user/{uid}/features/update",
-    });
-    expect(lines.slice(1)).toEqual(
-      notAttempted > 0 ? [`  ${notAttempted} not sent: the pod stopped answering, so the run stopped`] : [],
+    expect(retries.find((line) => line.event === "pod.retry")).toMatchObject({ why: "ECONNREFUSED" });
+    expect(lines).toEqual(
+      notAttempted > 0
+        ? [`  ${notAttempted} not sent: the pod stopped answering (ECONNREFUSED), so the run stopped`]
+        : [],
     );
   }, 40_000);
 });

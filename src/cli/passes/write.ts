@@ -4,7 +4,7 @@ import { PodApiError, PodError, PodUnauthorizedError } from "../../core/errors.j
 import { AuthenticationError } from "../../core/rsa-auth.js";
 import { plural, printable } from "../../core/text.js";
 import { type Command, EXIT } from "../args.js";
-import { FailureCauses, neverSent } from "../failures.js";
+import { causeOf, FailureCauses, neverSent } from "../failures.js";
 import type { Journal } from "../files/report.js";
 import { flowProgress, flowSummary } from "../flow.js";
 import type { CliIo } from "../io.js";
@@ -172,7 +172,11 @@ export async function apply(options: {
   function whyNotSent(): string {
     if (refused === "token") return "the pod refused the session token (401), so the run stopped";
     if (refused === "login") return "the login failed, so the run stopped";
-    if (stoppedBy?.circuitBreaker === "unreachable") return "the pod stopped answering, so the run stopped";
+    if (stoppedBy?.circuitBreaker === "unreachable") {
+      // The breaker's error carries the last connection failure: say it here, in the one line a --quiet run shows.
+      const why = /\((.+)\)$/.exec(causeOf(stoppedBy))?.[1];
+      return `the pod stopped answering${why ? ` (${why})` : ""}, so the run stopped`;
+    }
     if (stoppedBy?.circuitBreaker === "forbidden") return "the pod refused every call (403), so the run stopped";
     if (stoppedBy?.circuitBreaker === "session") return "the pod refused the session, so the run stopped";
     if (stoppedBy) return "the run stopped";
