@@ -88,7 +88,7 @@ ${commandsHelp()}
 FILE is CSV or JSON Lines (.jsonl; one bulk item per line, e.g. a --report file). "-" reads standard input.
 A report (also that of a run that was stopped, even by kill -9) is a FILE too: applying it finishes the job,
 never sending again what it says was applied.
-Rows of a user are grouped. action is ADD or REMOVE. A file names its users one way: uid, email or username (and
+A user's rows may be anywhere (one call each). action is ADD or REMOVE. A file names its users one way: uid, email or username (and
 delegates by userId or delegateEmail); the plan looks emails and usernames up on the pod (GET /v3/users, a dry run
 too), and users it does not know are listed, kept in the report (unknownUser) and never sent.
 product* columns: productName,productType,productSubscribed[,productSku][,productAppId]

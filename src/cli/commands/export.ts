@@ -19,7 +19,7 @@ import { type CurrentOf, READ_CALL, readCurrent } from "../changes.js";
 import { csvCell, unescapeFormula } from "../files/csv-cell.js";
 import { createOutput } from "../files/export-output.js";
 import type { FileLock } from "../files/safe-file.js";
-import { csvRecords } from "../input/csv.js";
+import { csvRecords, otherSeparator } from "../input/csv.js";
 import { UserResolver } from "../input/identities.js";
 import { jsonObjects } from "../input/jsonl.js";
 import { CSV_COLUMNS, InputError, type Operation, USER_KEYS } from "../input/readers.js";
@@ -321,18 +321,23 @@ async function* readCsvUsers(input: InputFile): AsyncGenerator<Named | InputErro
   const file = input.label;
   let key: Key | undefined;
   let headerError: InputError | undefined;
-  const parser = csvRecords(input.open(), (names) => {
-    key = USER_KEYS.find((k) => names.includes(k));
-    if (key === undefined) {
-      headerError = new InputError(
-        file,
-        1,
-        undefined,
-        "user column",
-        "the header needs a uid, email or username column",
-      );
-    }
-  });
+  const parser = csvRecords(
+    input.open(),
+    (names) => {
+      key = USER_KEYS.find((k) => names.includes(k));
+      headerError = otherSeparator(names, file);
+      if (key === undefined && headerError === undefined) {
+        headerError = new InputError(
+          file,
+          1,
+          undefined,
+          "user column",
+          "the header needs a uid, email or username column",
+        );
+      }
+    },
+    USER_KEYS,
+  );
   try {
     for await (const { record, info } of parser) {
       if (headerError) break;

@@ -298,7 +298,7 @@ async function findRepeats(
           r.line,
           userColumn,
           "one call per user",
-          `user ${uid} appears again (first at line ${f.line}); keep all rows of a user together, or two calls for them would race`,
+          `user ${uid} appears again (first at line ${f.line}); name each user once (one JSON Lines item, one spelling), or two calls for them would race`,
         ),
       );
       return;
