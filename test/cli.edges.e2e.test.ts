@@ -3,7 +3,7 @@
  * case, files with another separator, a user's rows anywhere in the file, exports in a stable order, export FILE
  * with repeated users, per-command help, --version.
  */
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { SimulatedPod } from "../src/simulator/index.js";
@@ -121,5 +121,127 @@ describe("a user's rows anywhere in the file", () => {
     const run = await podAdmin(["features", "apply", csv, "--dry-run"]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(`${csv}:4: column "enabled"`);
+  });
+});
+
+describe("exports come out in a stable order", () => {
+  const USERS = Array.from({ length: 60 }, (_, i) => 9_007_199_254_740_000n + BigInt(((i * 37) % 60) * 1000));
+  const BIG = 9_223_372_036_854_775_807n;
+  const DELEGATES = [BIG, 5n, 9_007_199_254_740_993n];
+
+  /** Every user's state set in an order that is not the sorted one, so the pod answers unsorted lists. */
+  function seed(pod: SimulatedPod) {
+    for (const [i, uid] of USERS.entries()) {
+      pod.state.setFeatures(uid, {
+        sendFilesEnabled: i % 2 === 0,
+        canCreatePublicRoom: true,
+        canCreateDatafeed: false,
+      });
+      pod.state.setDelegates(uid, i % 3 === 0 ? DELEGATES : [DELEGATES[1] as bigint]);
+      pod.state.setApps(uid, [
+        {
+          appId: "news",
+          listed: true,
+          install: false,
+          products: [
+            { name: "pro", type: "premium", subscribed: i % 2 === 0 },
+            { name: "basic", type: "default", subscribed: true },
+          ],
+        },
+        { appId: "djApp", listed: i % 2 === 0, install: true },
+      ]);
+    }
+  }
+
+  async function twice(args: string[], pod: SimulatedPod): Promise<[string, string]> {
+    const outs: string[] = [];
+    for (const [n, concurrency] of ["300", "7"].entries()) {
+      const out = join(workspace.work, `twice-${args.join("-").replace(/[^\w-]/g, "")}-${n}`);
+      const run = await podAdmin([...args, "--out", out, "--concurrency", concurrency, "--quiet"], pod);
+      expect(run.code).toBe(0);
+      outs.push(await readFile(out, "utf8"));
+    }
+    return outs as [string, string];
+  }
+
+  it("features export --all: by uid, each user's features by name; byte-identical at any concurrency", async () => {
+    const pod = await workspace.simulate({ users: [...USERS, ...DELEGATES] });
+    seed(pod);
+    const [first, second] = await twice(["features", "export", "--all"], pod);
+    expect(second).toBe(first);
+    const sorted = [...USERS].sort((a, b) => (a < b ? -1 : 1));
+    const expected = sorted.flatMap((uid) => {
+      const i = USERS.indexOf(uid);
+      return [
+        `${uid},canCreateDatafeed,false`,
+        `${uid},canCreatePublicRoom,true`,
+        `${uid},sendFilesEnabled,${i % 2 === 0}`,
+      ];
+    });
+    expect(first).toBe(`uid,entitlement,enabled\n${expected.join("\n")}\n`);
+  });
+
+  it("delegates export FILE, apps export, status export: byte-identical, in uid order, each user once", async () => {
+    const pod = await workspace.simulate({ users: [...USERS, ...DELEGATES] });
+    seed(pod);
+    // Named in no order, by an apply-layout file: a row per delegate, users repeated, one far from its first row.
+    const named = [...USERS].reverse().flatMap((uid) => [`${uid},5,ADD`, `${uid},6,ADD`]);
+    named.push(`${USERS[0]},7,ADD`);
+    const csv = await file("named-delegates.csv", `uid,userId,action\n${named.join("\n")}\n`);
+    const [first, second] = await twice(["delegates", "export", csv], pod);
+    expect(second).toBe(first);
+    const lines = first.trim().split("\n");
+    expect(lines[0]).toBe("uid,userId,action");
+    const smallest = [...USERS].sort((a, b) => (a < b ? -1 : 1))[0] as bigint;
+    const i = USERS.indexOf(smallest);
+    expect(lines.slice(1, i % 3 === 0 ? 4 : 2)).toEqual(
+      i % 3 === 0
+        ? [`${smallest},5,ADD`, `${smallest},9007199254740993,ADD`, `${smallest},${BIG},ADD`]
+        : [`${smallest},5,ADD`],
+    );
+    const uids = lines.slice(1).map((line) => BigInt(line.split(",")[0] as string));
+    expect(uids).toEqual([...uids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    expect(new Set(uids).size).toBe(USERS.length);
+
+    const [apps, appsAgain] = await twice(["apps", "export", "--all", "--format", "jsonl"], pod);
+    expect(appsAgain).toBe(apps);
+    const items = apps
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    const appUids = items.map((item: { uid: string }) => BigInt(item.uid));
+    expect(appUids).toEqual([...appUids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    const ofSmallest = items.find((item: { uid: string }) => item.uid === String(smallest));
+    expect(ofSmallest.apps.map((app: { appId: string }) => app.appId)).toEqual(["djApp", "news"]);
+    expect(ofSmallest.apps[1].products.map((p: { name: string }) => p.name)).toEqual(["basic", "pro"]);
+
+    const [status, statusAgain] = await twice(["status", "export", "--all"], pod);
+    expect(statusAgain).toBe(status);
+    const statusUids = status
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((line) => BigInt(line.split(",")[0] as string));
+    expect(statusUids).toEqual([...statusUids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    expect(statusUids.length).toBe(USERS.length + DELEGATES.length);
+  });
+
+  it("export FILE of an apply-layout file: repeated users exported once, without a warning per row", async () => {
+    const pod = await workspace.simulate({ users: [1, 2] });
+    pod.state.setFeatures(1, { canCreatePublicRoom: true });
+    pod.state.setFeatures(2, { canCreatePublicRoom: false });
+    const csv = await file(
+      "features-file.csv",
+      "uid,entitlement,enabled\n2,a,true\n2,b,true\n1,a,true\n1,b,true\n2,c,false\nnot-a-uid,a,true\n",
+    );
+    const refused = await podAdmin(["features", "export", csv], pod);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`${csv}:7: column "uid": expected a positive int64 user id, got "not-a-uid"`);
+    await writeFile(csv, "uid,entitlement,enabled\n2,a,true\n2,b,true\n1,a,true\n1,b,true\n2,c,false\n");
+    const run = await podAdmin(["features", "export", csv], pod);
+    expect(run.stderr).toBe("Exported 2 users (2 rows).\n");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe("uid,entitlement,enabled\n1,canCreatePublicRoom,true\n2,canCreatePublicRoom,false\n");
+    expect(pod.stats().byOperation["GET /v1/admin/user/{uid}/features"]).toBe(3);
   });
 });
