@@ -245,3 +245,79 @@ describe("exports come out in a stable order", () => {
     expect(pod.stats().byOperation["GET /v1/admin/user/{uid}/features"]).toBe(3);
   });
 });
+
+describe("help per command, a group without its command, --version", () => {
+  it("<write> --help prints that command's usage: its columns, its options, examples", async () => {
+    const run = await podAdmin(["features", "apply", "--help"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout.startsWith("Usage: pod-admin features apply FILE [options]\n\n")).toBe(true);
+    expect(run.stdout).toContain(
+      "CSV columns (any order, names in any case): uid|email|username,entitlement,enabled\n",
+    );
+    expect(run.stdout).toContain("A user's rows may be anywhere in the file: they make one call.");
+    expect(run.stdout).toContain("\n  --journal FILE         the undo journal:");
+    expect(run.stdout).toContain(
+      "\nExamples:\n  pod-admin features apply users.csv --pod https://acme.symphony.com/pod",
+    );
+    expect(run.stdout).not.toContain("Commands:");
+    expect(run.stdout).not.toContain("--out FILE");
+    const delegates = await podAdmin(["delegates", "apply", "x.csv", "--help"]);
+    expect(delegates.stdout.startsWith("Usage: pod-admin delegates apply FILE [options]\n")).toBe(true);
+    expect(delegates.stdout).toContain("uid|email|username,userId|delegateEmail,action");
+  });
+
+  it("export --help, undo --help and simulate --help print their own usage", async () => {
+    const exported = await podAdmin(["features", "export", "--help"]);
+    expect(exported.code).toBe(0);
+    expect(exported.stdout.startsWith("Usage: pod-admin features export [FILE | --all] [options]\n")).toBe(true);
+    expect(exported.stdout).toContain("CSV columns written: uid,entitlement,enabled\n");
+    expect(exported.stdout).toContain("\n  --out FILE             write to FILE");
+    expect(exported.stdout).toContain("\n  --all                  export every user");
+    expect(exported.stdout).not.toContain("--journal");
+    expect(exported.stdout).toContain(
+      "  pod-admin features export --all --pod https://acme.symphony.com/pod --out features.csv",
+    );
+
+    const undo = await podAdmin(["undo", "--help"]);
+    expect(undo.code).toBe(0);
+    expect(undo.stdout.startsWith("Usage: pod-admin undo JOURNAL [options]\n")).toBe(true);
+    expect(undo.stdout).toContain("  pod-admin undo undo.jsonl --pod https://acme.symphony.com/pod --dry-run");
+    expect(undo.stdout).not.toContain("--format");
+
+    const simulate = await podAdmin(["simulate", "--help"]);
+    expect(simulate.code).toBe(0);
+    expect(simulate.stdout.startsWith("Usage: pod-admin simulate [options]\n")).toBe(true);
+    expect(simulate.stdout).toContain("--rate-limit-per-second N");
+    expect(simulate.stdout).toContain("Example:\n  pod-admin simulate ");
+  });
+
+  it("a group without its command lists the group's commands (exit 2); --help on the group prints them (exit 0)", async () => {
+    const run = await podAdmin(["features"]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toBe(
+      "pod-admin: features needs a command:\n" +
+        "  features apply FILE            set feature entitlements\n" +
+        "  features export [FILE|--all]   what users hold, in the features apply layout\n" +
+        "Run pod-admin features <command> --help for its options.\n",
+    );
+    const apps = await podAdmin(["apps", "--help"]);
+    expect(apps.code).toBe(0);
+    expect(apps.stdout).toContain("Usage: pod-admin apps <command> [options]\n\nCommands:\n  apps replace FILE");
+    expect(apps.stdout).toContain("\n  apps patch FILE ");
+    expect(apps.stdout).toContain("\n  apps export [FILE|--all] ");
+  });
+
+  it("--version and -V print the package's version", async () => {
+    const { version } = JSON.parse(await readFile(join(__dirname, "..", "package.json"), "utf8"));
+    for (const flag of ["--version", "-V"]) {
+      const run = await podAdmin([flag]);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toBe(`pod-admin ${version}\n`);
+      expect(run.stderr).toBe("");
+    }
+    const global = await podAdmin(["--help"]);
+    expect(global.stdout).toContain("Usage: pod-admin <command> FILE [options]");
+    expect(global.stdout).toContain("  -V, --version          the version of pod-admin");
+  });
+});

@@ -9,17 +9,20 @@ import { mkdtemp, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { plural, printable } from "../core/text.js";
+import { PACKAGE_VERSION } from "../core/version.js";
 import {
   type ApplyArgs,
   COMMANDS,
   type Command,
   EXIT,
   EXPORTS,
+  groupWithoutCommand,
   parseApplyArgs,
   parseExportArgs,
   parseUndoArgs,
   USAGE,
   UsageError,
+  usageFor,
 } from "./args.js";
 import { runExport } from "./commands/export.js";
 import { prepareUndo } from "./commands/undo.js";
@@ -83,6 +86,10 @@ async function run(
   io: CliIo,
   state: { sending: boolean; journal: Journal | undefined },
 ): Promise<number> {
+  if (argv[0] === "--version" || argv[0] === "-V") {
+    io.stdout.write(`pod-admin ${PACKAGE_VERSION}\n`);
+    return EXIT.ok;
+  }
   if (argv[0] === "simulate") {
     const { runSimulatorCli } = await import("../simulator/cli.js");
     return runSimulatorCli(argv.slice(1), io);
@@ -90,7 +97,7 @@ async function run(
   if (argv[0] === "undo") {
     const parsed = parseUndoArgs(argv, io.env);
     if (parsed === "help") {
-      io.stdout.write(`${USAGE}\n`);
+      io.stdout.write(`${usageFor(argv)}\n`);
       return EXIT.ok;
     }
     // The journal is read and checked before any login: a malformed one is exit 2, nothing sent.
@@ -122,7 +129,7 @@ async function run(
   if (EXPORTS[argv.slice(0, 2).join(" ")] !== undefined) {
     const args = parseExportArgs(argv, io.env);
     if (args === "help") {
-      io.stdout.write(`${USAGE}\n`);
+      io.stdout.write(`${usageFor(argv)}\n`);
       return EXIT.ok;
     }
     printWarnings(args.connect.warnings, io);
@@ -130,9 +137,14 @@ async function run(
     const pod = podClient(args, sessionToken);
     return runExport(args, pod, io);
   }
+  const group = groupWithoutCommand(argv);
+  if (group !== undefined) {
+    io.stderr.write(`pod-admin: ${group}\n`);
+    return EXIT.usage;
+  }
   const args = parseApplyArgs(argv, io.env);
   if (args === "help") {
-    io.stdout.write(`${USAGE}\n`);
+    io.stdout.write(`${usageFor(argv)}\n`);
     return argv.length === 0 ? EXIT.usage : EXIT.ok;
   }
   printWarnings(args.connect.warnings, io);
