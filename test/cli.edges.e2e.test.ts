@@ -321,3 +321,24 @@ describe("help per command, a group without its command, --version", () => {
     expect(global.stdout).toContain("  -V, --version          the version of pod-admin");
   });
 });
+
+describe("the report is the report, the journal is the undo journal", () => {
+  it("no help text or docs/cli.md line calls the report a journal", async () => {
+    const helps = await Promise.all(
+      [["--help"], ["features", "apply", "--help"], ["undo", "--help"], ["status", "apply", "--help"]].map((args) =>
+        podAdmin(args),
+      ),
+    );
+    for (const help of helps) {
+      expect(help.stdout).toContain("--report FILE          the report: kept up to date as calls settle");
+      for (const line of help.stdout.split("\n").filter((l) => /journal/i.test(l))) {
+        expect(line).toMatch(/undo|--journal/);
+      }
+    }
+    // In docs/cli.md, outside its "Journal and undo" section, "journal" is only ever the undo journal.
+    const docs = await readFile(join(__dirname, "..", "docs", "cli.md"), "utf8");
+    const outside = docs.replace(/\n## Journal and undo\n[^]*?(?=\n## )/, "\n");
+    expect(outside.length).toBeLessThan(docs.length);
+    for (const line of outside.split("\n").filter((l) => /journal/i.test(l))) expect(line).toMatch(/undo|--journal/i);
+  });
+});

@@ -184,7 +184,7 @@ export async function makePlan(options: {
               record.line,
               undefined,
               "complete line",
-              "cut short (the run writing this journal stopped mid-line): ignored; its item is applied again",
+              "cut short (the run writing this report stopped mid-line): ignored; its item is applied again",
             ),
           );
         } else addInvalid(record.error);
