@@ -5,11 +5,13 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import type { SimulatedPod } from "../src/simulator/index.js";
 import { type CliRun, startPodAdmin, useCliWorkspace } from "./cli-process.js";
 
 const workspace = useCliWorkspace("pod-admin-edges-");
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const UPDATE = "POST /v1/admin/user/{uid}/features/update";
 const APPS = "POST /v1/admin/user/{uid}/app/entitlement/list";
 
@@ -309,7 +311,7 @@ describe("help per command, a group without its command, --version", () => {
   });
 
   it("--version and -V print the package's version", async () => {
-    const { version } = JSON.parse(await readFile(join(__dirname, "..", "package.json"), "utf8"));
+    const { version } = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8"));
     for (const flag of ["--version", "-V"]) {
       const run = await podAdmin([flag]);
       expect(run.code).toBe(0);
@@ -336,8 +338,8 @@ describe("the report is the report, the journal is the undo journal", () => {
       }
     }
     // In docs/cli.md, outside its "Journal and undo" section, "journal" is only ever the undo journal.
-    const docs = await readFile(join(__dirname, "..", "docs", "cli.md"), "utf8");
-    const outside = docs.replace(/\n## Journal and undo\n[^]*?(?=\n## )/, "\n");
+    const docs = await readFile(join(ROOT, "docs", "cli.md"), "utf8");
+    const outside = docs.replace(/\n## Journal and undo\n[\s\S]*?(?=\n## )/, "\n");
     expect(outside.length).toBeLessThan(docs.length);
     for (const line of outside.split("\n").filter((l) => /journal/i.test(l))) expect(line).toMatch(/undo|--journal/i);
   });
