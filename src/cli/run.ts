@@ -1,7 +1,7 @@
 /**
  * `pod-admin`: applies a CSV or JSON Lines file to a pod through the bulk helpers. Everything the command does
  * goes through {@link runCli}, so tests run it in-process or as a real child process alike. This file only
- * orchestrates: arguments and usage (args.ts), session (session.ts), input (input/), the report and the undo
+ * orchestrates: arguments (args.ts) and help (usage.ts), session (session.ts), input (input/), the report and the undo
  * journal (files/), the plan, read and write passes (passes/), export and undo (commands/) and progress
  * (progress.ts) each live in their own file.
  */
@@ -16,13 +16,10 @@ import {
   type Command,
   EXIT,
   EXPORTS,
-  groupWithoutCommand,
   parseApplyArgs,
   parseExportArgs,
   parseUndoArgs,
-  USAGE,
   UsageError,
-  usageFor,
 } from "./args.js";
 import { runExport } from "./commands/export.js";
 import { prepareUndo } from "./commands/undo.js";
@@ -37,6 +34,7 @@ import { readBeforeWriting } from "./passes/read.js";
 import { apply } from "./passes/write.js";
 import { terminalSecret } from "./prompt.js";
 import { podClient, resolveSessionToken } from "./session.js";
+import { groupWithoutCommand, USAGE, usageFor } from "./usage.js";
 
 export type { CliIo } from "./io.js";
 
