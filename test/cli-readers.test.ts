@@ -117,9 +117,21 @@ describe("CSV: delegates and apps", () => {
     ]);
   });
 
-  it("reads a user's split rows as separate items (the CLI's plan refuses them as a race)", async () => {
-    const csv = "uid,entitlement,enabled\n1,a,true\n2,b,true\n1,c,false\n";
-    expect((await read("features", csv)).map((r) => (r as { line: number }).line)).toEqual([2, 3, 4]);
+  it("gathers a user's split rows into one item at the line of its first row, users then in uid order", async () => {
+    const csv = "uid,entitlement,enabled\n2,b,true\n1,a,true\n2,c,false\n";
+    expect(await read("features", csv)).toEqual([
+      { line: 3, item: { uid: "1", features: [{ entitlement: "a", enabled: true }] } },
+      {
+        line: 2,
+        item: {
+          uid: "2",
+          features: [
+            { entitlement: "b", enabled: true },
+            { entitlement: "c", enabled: false },
+          ],
+        },
+      },
+    ]);
   });
 
   it("reads patch settings, leaving empty cells out", async () => {

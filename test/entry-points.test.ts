@@ -6,7 +6,16 @@
  * async), process listeners, timers, sockets and servers, writes to stdout/stderr, `process.exitCode`.
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -140,6 +149,26 @@ describe("the package's entries", () => {
   it.each([PACKAGE, `${PACKAGE}/simulator`])("importing %s runs nothing with an effect", (specifier) => {
     const { effects, listenersAdded, exitCode } = importInChild(specifier);
     expect({ effects, listenersAdded, exitCode }).toEqual({ effects: [], listenersAdded: [], exitCode: null });
+  });
+
+  it("the bin package.json declares runs as `pod-admin` once linked onto the PATH, as npm install -g links it", () => {
+    // What README and docs/cli.md tell administrators: npm links each `bin` entry into its bin directory and makes
+    // the target executable; the target's shebang then runs it under node.
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8"));
+    expect(Object.keys(pkg.bin)).toEqual(["pod-admin"]);
+    const target = path.join(dir, pkg.bin["pod-admin"]);
+    expect(readFileSync(target, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
+    chmodSync(target, 0o755);
+    const bin = path.join(dir, "bin");
+    mkdirSync(bin);
+    symlinkSync(target, path.join(bin, "pod-admin"));
+    const run = spawnSync("pod-admin", ["--version"], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${bin}${path.delimiter}${path.dirname(process.execPath)}` },
+    });
+    expect(run.stderr).toBe("");
+    expect(run.stdout).toBe(`pod-admin ${pkg.version}\n`);
+    expect(run.status).toBe(0);
   });
 
   it("the check sees effects: importing the standalone simulator's entry module does run code", () => {

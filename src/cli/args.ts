@@ -1,6 +1,6 @@
 /**
- * The command line: commands, options, their checks and the usage text. Everything wrong here is a
- * {@link UsageError} (exit 2, nothing sent). Just over 450 lines: the options and their checks are one table.
+ * The command line: commands, options and their checks (their help is usage.ts). Everything wrong here is a
+ * {@link UsageError} (exit 2, nothing sent).
  */
 import { parseArgs } from "node:util";
 import { checkTransportSecurity } from "../core/connection.js";
@@ -10,7 +10,7 @@ import { checkHttpUrl, withoutCredentials } from "../core/urls.js";
 import { UsageError } from "../core/usage-error.js";
 import { OPERATIONS, WRITE_OPERATIONS, WRITES } from "../operations/index.js";
 import { type CliConnection, connectionOptions } from "./connection.js";
-import { DEFAULT_DESTRUCTIVE_CAP, type GuardOptions, guardOptions } from "./guard-options.js";
+import { type GuardOptions, guardOptions } from "./guard-options.js";
 import type { Operation } from "./input/readers.js";
 
 /**
@@ -58,98 +58,6 @@ export const COMMANDS: Record<string, Command> = Object.fromEntries(
     return [words, { words, operation: layout, label, call }];
   }),
 );
-
-/** The commands' lines of the help, from each write's declared help (operations/*.ts). */
-function commandsHelp(): string {
-  const writes = WRITE_OPERATIONS.map((name) => WRITES[name]);
-  const apply = writes.map(
-    ({ words, help }) => `  ${`${words} FILE`.padEnd(22)} ${help.does.padEnd(31)} CSV: ${help.columns}`,
-  );
-  const exports = writes.flatMap(({ export: exported, help }) =>
-    exported === undefined ? [] : [`  ${`${exported.words} [FILE|--all]`.padEnd(30)} ${help.exports ?? ""}`],
-  );
-  return [...apply, ...exports].join("\n");
-}
-
-/**
- * The usage text `pod-admin --help` prints.
- *
- * @example
- * ```ts
- * process.stdout.write(`${USAGE}\n`);
- * ```
- */
-export const USAGE = `Usage: pod-admin <command> FILE [options]
-
-Commands:
-${commandsHelp()}
-  undo JOURNAL           restore the states a --journal recorded (same options as apply)
-  simulate               run a simulated pod on loopback (see pod-admin simulate --help)
-
-FILE is CSV or JSON Lines (.jsonl; one bulk item per line, e.g. a --report file). "-" reads standard input.
-A report (also that of a run that was stopped, even by kill -9) is a FILE too: applying it finishes the job,
-never sending again what it says was applied. A plan saved by --save-plan is a FILE too: applying it sends exactly
-its items, each user read again first and refused if it no longer holds what the plan saw.
-Rows of a user are grouped. action is ADD or REMOVE. A file names its users one way: uid, email or username (and
-delegates by userId or delegateEmail); the plan looks emails and usernames up on the pod (GET /v3/users, a dry run
-too), and users it does not know are listed, kept in the report (unknownUser) and never sent.
-product* columns: productName,productType,productSubscribed[,productSku][,productAppId]
-
-Options:
-  --pod URL              the pod's base URL, e.g. https://acme.symphony.com/pod (or POD_URL)
-  --concurrency N        calls at once, 1-1000 (default 300)
-  --max-attempts N       attempts per call, retries included (default 5)
-  --max-rate N           at most N calls a second, whatever the pod admits: leave room for the pod's other
-                         clients (or POD_MAX_RATE; default none, the pod's 429s set the pace)
-  --rate N               start at N calls a second, a limit you know, instead of learning it (or POD_RATE)
-  --dry-run              parse and validate everything, print the plan, send nothing
-  --report FILE          the run's journal, then the report of every failed or not-attempted item (valid input)
-  --format csv|jsonl     input format (default: from the file name, else sniffed)
-  --username NAME        service account for RSA authentication (or POD_USERNAME)
-  --private-key FILE     its RSA private key, PEM (or POD_PRIVATE_KEY_FILE)
-  --config FILE          a Symphony BDK config file (YAML or JSON): pod, login, proxy, trust store, retry
-                         (or POD_ADMIN_CONFIG); flags and POD_* variables override it
-  --auth-url URL         the login host, if not the pod's: RSA <URL>/login/pubkey/authenticate, certificate
-                         <URL>/sessionauth/v1/authenticate (or POD_AUTH_URL)
-  --certificate FILE     log in with this client certificate instead of RSA: PKCS#12 (.p12) or PEM holding
-                         the certificate and its key (or POD_CERTIFICATE_FILE; its password: POD_CERTIFICATE_PASSWORD)
-  --ca-file FILE         PEM CA certificates trusted in addition to the system's (or POD_CA_FILE)
-  --proxy URL            http://[user:password@]host:port for every connection (or POD_PROXY; default
-                         HTTPS_PROXY/HTTP_PROXY; NO_PROXY honoured)
-  --insecure-http        allow a plain http:// pod or login URL that is not this machine (or POD_INSECURE_HTTP=1)
-  --quiet                no progress output (the summary and the failures by cause are still printed)
-  -v, --verbose          log retries, 429 holds, rate changes, breakers and logins on stderr; -vv also every
-                         request and answer (the progress bar is then a line every few seconds)
-  --log-file FILE        the same events as JSON Lines, one per line, in a new file (0600); info, debug with -vv
-                         (or POD_ADMIN_LOG=FILE); never a token, key or password
-  --only-changes         read each user first (one GET per user), write only where the item differs;
-                         with --dry-run, print the first differences (- old / + new)
-  --journal FILE         record each user's state before it is written (a new file), for pod-admin undo FILE
-  --save-plan PLAN       with --dry-run: read every user, write the plan (JSON Lines: each change, before and
-                         after) to PLAN and the full diff to PLAN.diff; pod-admin <command> PLAN applies exactly it
-  --detailed-exitcode    with --dry-run: read every user; exit 0 nothing to do, 2 changes pending, 1 error
-  --exact                features/delegates apply: each listed user ends with exactly what the file names
-                         (features it does not name turned off, delegates it does not name removed)
-  --max-changes N|N%     refuse (nothing sent) a run changing more than N users, or N% of the file's users
-                         (or POD_MAX_CHANGES); destructive runs default to ${DEFAULT_DESTRUCTIVE_CAP}
-  --yes                  go past the --max-changes cap
-  --skip-disabled        do not write to disabled users (kept in the report as notAttempted)
-  -h, --help             this help
-
-Export (FILE: a uid, email or username column, CSV or JSON Lines; or --all users):
-  --out FILE             write to FILE (via FILE.partial, renamed when complete); default standard output
-  --format csv|jsonl     output format (default csv, or from the --out name)
-  --pod, --concurrency, --max-attempts, --max-rate, --rate, --username, --private-key, --config, --auth-url,
-  --certificate, --ca-file, --proxy, --insecure-http, --quiet, -v, --log-file as above
-
-Session token: POD_SESSION_TOKEN, RSA authentication with --username and --private-key (an encrypted key's
-passphrase: POD_PRIVATE_KEY_PASSPHRASE, or asked on a terminal), or a certificate login with --certificate;
-or the login a --config file describes.
-Ctrl-C: stop taking work, finish the calls in flight, write the report. Ctrl-C again: quit now; the calls in
-flight stay in the report as not applied, and are sent again when it is applied.
-Exit codes: 0 all applied, 1 some did not apply (report written), 2 bad usage, invalid input, unwritable report,
-refused login or over the --max-changes cap (nothing sent), 130 interrupted before anything was sent; with
---detailed-exitcode (a dry run) 0 nothing to do, 2 changes pending, 1 error (bad usage or input included).`;
 
 /**
  * The checked options of an apply command.

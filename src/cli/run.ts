@@ -1,7 +1,7 @@
 /**
  * `pod-admin`: applies a CSV or JSON Lines file to a pod through the bulk helpers. Everything the command does
  * goes through {@link runCli}, so tests run it in-process or as a real child process alike. This file only
- * orchestrates: arguments and usage (args.ts), session (session.ts), input (input/), the report and the undo
+ * orchestrates: arguments (args.ts) and help (usage.ts), session (session.ts), input (input/), the report and the undo
  * journal (files/), the plan, read and write passes (passes/), export and undo (commands/) and progress
  * (progress.ts) each live in their own file.
  */
@@ -9,6 +9,7 @@ import { mkdtemp, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { plural, printable } from "../core/text.js";
+import { PACKAGE_VERSION } from "../core/version.js";
 import {
   type ApplyArgs,
   COMMANDS,
@@ -18,7 +19,6 @@ import {
   parseApplyArgs,
   parseExportArgs,
   parseUndoArgs,
-  USAGE,
   UsageError,
 } from "./args.js";
 import { runExport } from "./commands/export.js";
@@ -37,6 +37,7 @@ import { type ReadHook, readBeforeWriting } from "./passes/read.js";
 import { apply } from "./passes/write.js";
 import { terminalSecret } from "./prompt.js";
 import { podClient, resolveSessionToken } from "./session.js";
+import { groupWithoutCommand, USAGE, usageFor } from "./usage.js";
 
 export type { CliIo } from "./io.js";
 
@@ -101,6 +102,10 @@ async function runCatching(argv: string[], io: CliIo, state: RunState): Promise<
 }
 
 async function run(argv: string[], io: CliIo, state: RunState): Promise<number> {
+  if (argv[0] === "--version" || argv[0] === "-V") {
+    io.stdout.write(`pod-admin ${PACKAGE_VERSION}\n`);
+    return EXIT.ok;
+  }
   if (argv[0] === "simulate") {
     const { runSimulatorCli } = await import("../simulator/cli.js");
     return runSimulatorCli(argv.slice(1), io);
@@ -108,7 +113,7 @@ async function run(argv: string[], io: CliIo, state: RunState): Promise<number> 
   if (argv[0] === "undo") {
     const parsed = parseUndoArgs(argv, io.env);
     if (parsed === "help") {
-      io.stdout.write(`${USAGE}\n`);
+      io.stdout.write(`${usageFor(argv)}\n`);
       return EXIT.ok;
     }
     // The journal is read and checked before any login: a malformed one is exit 2, nothing sent.
@@ -143,7 +148,7 @@ async function run(argv: string[], io: CliIo, state: RunState): Promise<number> 
   if (EXPORTS[argv.slice(0, 2).join(" ")] !== undefined) {
     const args = parseExportArgs(argv, io.env);
     if (args === "help") {
-      io.stdout.write(`${USAGE}\n`);
+      io.stdout.write(`${usageFor(argv)}\n`);
       return EXIT.ok;
     }
     printWarnings(args.connect.warnings, io);
@@ -152,9 +157,14 @@ async function run(argv: string[], io: CliIo, state: RunState): Promise<number> 
     const pod = podClient(args, sessionToken, state.log);
     return runExport(args, pod, io);
   }
+  const group = groupWithoutCommand(argv);
+  if (group !== undefined) {
+    io.stderr.write(`pod-admin: ${group}\n`);
+    return EXIT.usage;
+  }
   const args = parseApplyArgs(argv, io.env);
   if (args === "help") {
-    io.stdout.write(`${USAGE}\n`);
+    io.stdout.write(`${usageFor(argv)}\n`);
     return argv.length === 0 ? EXIT.usage : EXIT.ok;
   }
   printWarnings(args.connect.warnings, io);

@@ -8,7 +8,7 @@ import { ValidationError } from "../core/errors.js";
 import type { UserId } from "../core/ids.js";
 import { quote } from "../core/text.js";
 import type { ExportCells, RowCells, Schemas, Seen } from "./define.js";
-import { writeRules } from "./define.js";
+import { compareText, writeRules } from "./define.js";
 import { checkBody, mapList, toWire } from "./wire.js";
 
 /**
@@ -407,6 +407,15 @@ const appsJournal = {
 const appsUndo = { layout: "appsReplace", item: ({ uid, apps }: AppsBefore) => ({ uid, apps }) } as const;
 const appsBefore = (uid: string, _item: unknown, apps: AppEntitlement[]): AppsBefore => ({ uid, apps });
 
+/** Apps by appId, each one's products by name and type: two exports of one pod are byte-identical. */
+function sortedApps(apps: AppEntitlement[]): AppEntitlement[] {
+  const products = (app: AppEntitlement) =>
+    [...(app.products ?? [])].sort((a, b) => compareText(a.name, b.name) || compareText(a.type, b.type));
+  return [...apps]
+    .sort((a, b) => compareText(a.appId, b.appId))
+    .map((app) => (app.products === undefined ? app : { ...app, products: products(app) }));
+}
+
 /** The apps as rows of the `apps replace` layout: one per app, or one per product of an app that has products. */
 function appRows(uid: string, apps: AppEntitlement[]): ExportCells[] {
   const rows: ExportCells[] = [];
@@ -453,7 +462,13 @@ export const appReplaceWrite = writeRules<AppReplaceItem, AppEntitlement[], Apps
   journal: appsJournal,
   undo: appsUndo,
   // JSON Lines gives a user without apps `{"apps":[]}` (applying it removes every app, as the pod holds it).
-  export: { words: "apps export", as: (uid, apps) => ({ rows: appRows(uid, apps), items: [{ uid, apps }] }) },
+  export: {
+    words: "apps export",
+    as: (uid, answered) => {
+      const apps = sortedApps(answered);
+      return { rows: appRows(uid, apps), items: [{ uid, apps }] };
+    },
+  },
 });
 
 /** `pod-admin apps patch`: a user's rows make one item, a patch per row. @internal */

@@ -188,3 +188,14 @@ export function writeRules<Item extends { uid: UserId }, Current, Before>() {
 export type DeclaredWrite<Item> = Omit<WriteRules<Item, never, never>, "before"> & {
   before: (uid: string, item: Item, current: never) => unknown;
 };
+
+/**
+ * Orders texts by UTF-16 code units, whatever the locale: what an export sorts by, so its bytes do not depend on
+ * the machine.
+ * @internal
+ */
+export function compareText(a: string | undefined, b: string | undefined): number {
+  const x = a ?? "";
+  const y = b ?? "";
+  return x < y ? -1 : x > y ? 1 : 0;
+}

@@ -151,7 +151,9 @@ export const delegateWrite = writeRules<DelegateUpdateItem, bigint[], DelegatesB
   },
   export: {
     words: "delegates export",
-    as: (uid, delegates) => {
+    as: (uid, answered) => {
+      // By uid: two exports of one pod are byte-identical.
+      const delegates = [...answered].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       const rows = delegates.map((d) => ({ uid, userId: d.toString(), action: "ADD" }));
       return { rows, items: rows };
     },

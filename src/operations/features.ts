@@ -5,7 +5,7 @@
 import type { UserId } from "../core/ids.js";
 import { quote } from "../core/text.js";
 import type { Schemas, Seen } from "./define.js";
-import { writeRules } from "./define.js";
+import { compareText, writeRules } from "./define.js";
 import { checkBody, checkNoControlCharacters, fromWire, mapList, requireFields, toWire } from "./wire.js";
 
 /**
@@ -157,9 +157,13 @@ export const featureWrite = writeRules<FeatureUpdateItem, FeatureEntitlement[], 
   },
   export: {
     words: "features export",
-    as: (uid, features) => ({
-      rows: features.map((f) => ({ uid, entitlement: f.entitlement, enabled: f.enabled })),
-      items: features.length === 0 ? [] : [{ uid, features }],
-    }),
+    // By name (code units, not the locale's collation): two exports of one pod are byte-identical.
+    as: (uid, answered) => {
+      const features = [...answered].sort((a, b) => compareText(a.entitlement, b.entitlement));
+      return {
+        rows: features.map((f) => ({ uid, entitlement: f.entitlement, enabled: f.enabled })),
+        items: features.length === 0 ? [] : [{ uid, features }],
+      };
+    },
   },
 });

@@ -23,7 +23,7 @@ import { checkRateLimit } from "./ratelimit.js";
  * console.log(SIMULATOR_USAGE);
  * ```
  */
-export const SIMULATOR_USAGE = `Usage: simulate [options]
+export const SIMULATOR_USAGE = `Usage: pod-admin simulate [options]
 
 Runs a simulated Symphony pod on loopback until Ctrl-C. Prints "listening <url>" and "token <sessionToken>".
 GET <origin>/__simulator/stats answers the counters as JSON (the simulator's own route, not the Pod API's).
@@ -64,7 +64,11 @@ Options:
   --tls-dir DIR             with --https: write DIR/ca.pem (to trust) and a client certificate for
                             --client-user (DIR/<user>.p12, password changeit; DIR/<user>.pem with its key)
   --client-user NAME        the certificate login's service account (default bot)
-  -h, --help                this text`;
+  -h, --help                this text
+
+Example:
+  pod-admin simulate --port 8443 --users 1-1000 --rate-limit-per-second 50
+  then, in another terminal: POD_SESSION_TOKEN=<token> pod-admin features export --all --pod <url>`;
 
 /**
  * Where the standalone simulator writes, and what stops it; defaults are the process's streams and SIGINT/SIGTERM.

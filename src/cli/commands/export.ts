@@ -3,7 +3,8 @@
  * export, operations/*.ts): what the pod holds for some users (named in a file
  * by uid, email or username) or for all of them, written in exactly the layout `apply` takes, so that an export is
  * an input: applying it back with `--only-changes` sends nothing. Streamed: users are read as the input is, at the
- * run's concurrency, and written as they settle.
+ * run's concurrency; their lines wait on disk and are written in uid order at the end (each user's rows in the
+ * order the write's export declares), so the output is the same from one run to the next.
  */
 import type { WriteStream } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
@@ -19,11 +20,12 @@ import { type CurrentOf, READ_CALL, readCurrent } from "../changes.js";
 import { csvCell, unescapeFormula } from "../files/csv-cell.js";
 import { createOutput } from "../files/export-output.js";
 import type { FileLock } from "../files/safe-file.js";
-import { csvRecords } from "../input/csv.js";
+import { csvRecords, otherSeparator } from "../input/csv.js";
 import { UserResolver } from "../input/identities.js";
 import { jsonObjects } from "../input/jsonl.js";
 import { CSV_COLUMNS, InputError, type Operation, USER_KEYS } from "../input/readers.js";
 import { type InputFile, inputFormat, openInput } from "../input/source.js";
+import { SpillSort, uidKey } from "../input/spill.js";
 import type { CliIo } from "../io.js";
 import { counterRenderer } from "../progress.js";
 import { RepeatedUserError, uidsOnce } from "./user-pages.js";
@@ -55,7 +57,7 @@ interface Named {
 export async function runExport(args: ExportArgs, pod: PodClient, io: CliIo): Promise<number> {
   const source = args.file === undefined ? undefined : await checkInput(await openInput(args.file, io.stdin));
   const out = await openOutput(args.out, io);
-  const counts = { users: 0, rows: 0, unknown: 0, failed: 0, duplicates: 0 };
+  const counts = { users: 0, rows: 0, unknown: 0, failed: 0 };
   const controller = new AbortController();
   const onInterrupt = () => controller.abort();
   io.interrupt?.addEventListener("abort", onInterrupt, { once: true });
@@ -74,17 +76,9 @@ export async function runExport(args: ExportArgs, pod: PodClient, io: CliIo): Pr
       }
       return;
     }
-    // A user named twice is exported once: apply refuses a user whose rows are split.
-    const seen = new Set<string>();
-    const fresh = (uid: string, named: { line: number }) => {
-      if (!seen.has(uid)) {
-        seen.add(uid);
-        return true;
-      }
-      counts.duplicates++;
-      listed(`warning: ${source.label}:${named.line}: user ${uid} is named again: exported once`, counts.duplicates);
-      return false;
-    };
+    // A user named again (an apply-layout file has a row per feature, app or delegate) is exported once, silently:
+    // the next row of the same user is not read again; a repeat further down is dropped when the output is sorted.
+    let previous: string | undefined;
     const resolver = new UserResolver(pod, {
       label: source.label,
       concurrency: args.concurrency,
@@ -96,7 +90,6 @@ export async function runExport(args: ExportArgs, pod: PodClient, io: CliIo): Pr
     for await (const record of resolver.resolve(records())) {
       if (controller.signal.aborted) return;
       if (!("item" in record)) continue;
-      const named = { line: record.line };
       const unknown = record.source?.unknown[0];
       if (unknown !== undefined) {
         counts.unknown++;
@@ -107,7 +100,8 @@ export async function runExport(args: ExportArgs, pod: PodClient, io: CliIo): Pr
         continue;
       }
       const uid = canonicalUserId(String((record.item as { uid: unknown }).uid)) as string;
-      if (fresh(uid, named)) yield uid;
+      if (uid !== previous) yield uid;
+      previous = uid;
     }
   }
 
@@ -115,6 +109,9 @@ export async function runExport(args: ExportArgs, pod: PodClient, io: CliIo): Pr
   let stoppedBy: Error | undefined;
   let outputError: Error | undefined;
   let listError: RepeatedUserError | undefined;
+  // Users settle in any order: their lines are kept on disk and written sorted by uid at the end, so two exports
+  // of one pod are byte-identical (and can be diffed, or kept in git), whatever the concurrency.
+  const spill = new SpillSort("pod-admin-export-");
   try {
     if (args.format === "csv") await out.write(`${csvHeader(args.operation)}\n`);
     const results = new Map<string, CurrentOf[typeof args.operation]>();
@@ -151,15 +148,14 @@ export async function runExport(args: ExportArgs, pod: PodClient, io: CliIo): Pr
       if (outcome.status === "succeeded") {
         const current = results.get(outcome.uid) as CurrentOf[typeof args.operation];
         results.delete(outcome.uid);
-        counts.users++;
         const lines = rowsOf(args.operation, args.format, outcome.uid, current);
-        counts.rows += lines.length;
-        if (lines.length > 0) await out.write(lines.join(""));
+        await spill.add(...uidKey(outcome.uid), lines.length, lines.join(""));
       } else if (outcome.status === "failed") {
         counts.failed++;
         if (!stoppedBy) listed(`user ${outcome.uid}: cannot read: ${printable(outcome.error.message)}`, counts.failed);
       } else counts.failed++;
     }
+    await writeSorted(spill, out, counts);
   } catch (error) {
     // The input or the lookup failing mid-way (a lookup error, the file): what was written stays partial.
     if (error instanceof UsageError) throw error;
@@ -169,6 +165,7 @@ export async function runExport(args: ExportArgs, pod: PodClient, io: CliIo): Pr
     progress?.stop();
     io.interrupt?.removeEventListener("abort", onInterrupt);
     await source?.cleanup();
+    await spill.close();
   }
   if (counts.failed > MAX_LISTED) io.stderr.write(`  … and ${plural(counts.failed - MAX_LISTED, "more user")}\n`);
   if (counts.unknown > MAX_LISTED) io.stderr.write(`  … and ${counts.unknown - MAX_LISTED} more unknown\n`);
@@ -187,6 +184,24 @@ export async function runExport(args: ExportArgs, pod: PodClient, io: CliIo): Pr
       ".\n",
   );
   return complete && counts.unknown === 0 && counts.failed === 0 ? EXIT.ok : EXIT.someFailed;
+}
+
+/** Writes the users' lines in uid order, each user once; counts them. */
+async function writeSorted(
+  spill: SpillSort,
+  out: { write(text: string): Promise<void> },
+  counts: { users: number; rows: number },
+): Promise<void> {
+  let hi = -1;
+  let lo = -1;
+  for await (const user of spill.sorted()) {
+    if (user.hi === hi && user.lo === lo) continue;
+    hi = user.hi;
+    lo = user.lo;
+    counts.users++;
+    counts.rows += user.line;
+    if (user.text !== "") await out.write(user.text);
+  }
 }
 
 /**
@@ -321,18 +336,23 @@ async function* readCsvUsers(input: InputFile): AsyncGenerator<Named | InputErro
   const file = input.label;
   let key: Key | undefined;
   let headerError: InputError | undefined;
-  const parser = csvRecords(input.open(), (names) => {
-    key = USER_KEYS.find((k) => names.includes(k));
-    if (key === undefined) {
-      headerError = new InputError(
-        file,
-        1,
-        undefined,
-        "user column",
-        "the header needs a uid, email or username column",
-      );
-    }
-  });
+  const parser = csvRecords(
+    input.open(),
+    (names) => {
+      key = USER_KEYS.find((k) => names.includes(k));
+      headerError = otherSeparator(names, file);
+      if (key === undefined && headerError === undefined) {
+        headerError = new InputError(
+          file,
+          1,
+          undefined,
+          "user column",
+          "the header needs a uid, email or username column",
+        );
+      }
+    },
+    USER_KEYS,
+  );
   try {
     for await (const { record, info } of parser) {
       if (headerError) break;

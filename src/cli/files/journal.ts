@@ -102,7 +102,7 @@ export class UndoJournal {
       if (error instanceof UnsafeFileError) throw new ReportUnwritableError(`--journal ${error.message}`);
       const code = (error as NodeJS.ErrnoException).code;
       const why = code === "ENOENT" ? `${dirname(full)} does not exist` : (error as Error).message;
-      throw new ReportUnwritableError(`cannot write the journal ${path}: ${printable(why)}`);
+      throw new ReportUnwritableError(`cannot write the undo journal ${path}: ${printable(why)}`);
     }
     const journal = new UndoJournal(path, fd);
     const first: UndoHeader = { version: 1, ...header, created: new Date().toISOString() };
@@ -111,7 +111,7 @@ export class UndoJournal {
       fsyncSync(fd);
     } catch (error) {
       journal.close();
-      throw new ReportUnwritableError(`cannot write the journal ${path}: ${printable((error as Error).message)}`);
+      throw new ReportUnwritableError(`cannot write the undo journal ${path}: ${printable((error as Error).message)}`);
     }
     return journal;
   }

@@ -1,9 +1,11 @@
 /**
- * The CSV reader: a header checked against the command's layout, then rows grouped into items by the write's
- * declared row rules (operations/*.ts: one row one item, or a user's rows one item).
+ * The CSV reader: a header checked against the command's layout (column names whatever their case), then rows
+ * grouped into items by the write's declared row rules (operations/*.ts: one row one item, or a user's rows one
+ * item, wherever in the file they are: gathered through a sort on disk, spill.ts).
  */
 import type { Readable } from "node:stream";
 import { parse as parseCsv } from "csv-parse";
+import { canonicalUserId } from "../../core/ids.js";
 import { printable, quote } from "../../core/text.js";
 import { rulesOf } from "../../operations/index.js";
 import { unescapeRow } from "../files/csv-cell.js";
@@ -20,6 +22,7 @@ import {
   USER_KEYS,
   type UserKey,
 } from "./records.js";
+import { type Spilled, SpillSort, textKey, uidKey } from "./spill.js";
 
 interface CsvError extends Error {
   code?: string;
@@ -29,7 +32,7 @@ interface CsvError extends Error {
 
 /**
  * The records of a CSV input as every reader of CSV input parses them (apply's rows, export's users): a header row
- * (`onHeader` sees it), a BOM dropped, cells trimmed, blank rows and rows of bare commas skipped, every row as wide as
+ * (`onHeader` sees it; a name that is one of `known` whatever its case is spelt as there), a BOM dropped, cells trimmed, blank rows and rows of bare commas skipped, every row as wide as
  * the header, none over {@link MAX_ROW_BYTES}; each record with its line (`info.lines`).
  *
  * @example
@@ -44,10 +47,14 @@ interface CsvError extends Error {
 export function csvRecords(
   input: Readable,
   onHeader: (names: string[]) => void,
+  known: readonly string[] = [],
 ): AsyncIterable<{ record: Row; info: { lines: number } }> & { destroy(error?: Error): void } {
+  // Spreadsheets capitalise headers (`Email,Entitlement,Enabled`): a known column is matched whatever its case.
+  const byLowerCase = new Map(known.map((name) => [name.toLowerCase(), name]));
   const parser = input.pipe(
     parseCsv({
-      columns: (names: string[]) => {
+      columns: (header: string[]) => {
+        const names = header.map((name) => byLowerCase.get(name.trim().toLowerCase()) ?? name.trim());
         onHeader(names);
         return names;
       },
@@ -74,24 +81,47 @@ export async function* readCsv(
   const layout = CSV_COLUMNS[operation];
   let header: string[] | undefined;
   let headerError: InputError | undefined;
-  const parser = csvRecords(input, (names) => {
-    header = names;
-    headerError = checkHeader(names, operation, file);
-  });
+  let userKey: UserKey = "uid";
+  const rowKey = (row: Row): [number, number] => {
+    const cell = row[userKey] ?? "";
+    const uid = userKey === "uid" ? canonicalUserId(cell) : undefined;
+    return uid !== undefined ? uidKey(uid) : textKey(userKey === "email" ? cell.toLowerCase() : cell);
+  };
+  const parser = csvRecords(
+    input,
+    (names) => {
+      header = names;
+      headerError = checkHeader(names, operation, file);
+      userKey = USER_KEYS.find((key) => names.includes(key)) ?? "uid";
+    },
+    knownColumns(operation),
+  );
   const group = grouper(operation, file);
+  // Where a user's rows make one call, they are gathered on disk first: they need not be consecutive.
+  const spill = rulesOf(operation).rows.kind === "grouped" ? new SpillSort("pod-admin-rows-") : undefined;
+  let failure: SourceRecord<unknown> | undefined;
   try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: Row; info: { lines: number } }>) {
-      if (headerError) break;
-      yield* group.add(unescapeRow(record), info.lines);
+    try {
+      for await (const { record, info } of parser as AsyncIterable<{ record: Row; info: { lines: number } }>) {
+        if (headerError) break;
+        const row = unescapeRow(record);
+        if (spill) await spill.add(...rowKey(row), info.lines, `${JSON.stringify([info.lines, row])}\n`);
+        else yield* group.add(row, info.lines);
+      }
+    } catch (error) {
+      if (headerError) {
+        yield { line: 1, error: headerError };
+        return;
+      }
+      const { line, detail } = await describeCsvError(error as CsvError, options);
+      failure = { line, error: new InputError(file, line, undefined, "CSV", detail) };
     }
-  } catch (error) {
-    if (headerError) {
-      yield { line: 1, error: headerError };
-      return;
-    }
-    const csvError = error as CsvError;
-    const { line, detail } = await describeCsvError(csvError, options);
-    yield { line, error: new InputError(file, line, undefined, "CSV", detail) };
+    if (spill && !headerError) yield* spilledRows(spill, group);
+  } finally {
+    await spill?.close();
+  }
+  if (failure) {
+    yield failure;
     return;
   }
   if (headerError) {
@@ -104,6 +134,31 @@ export async function* readCsv(
     return;
   }
   yield* group.flush();
+}
+
+/**
+ * The spilled rows to the grouper: in the order read when each user's rows were consecutive, else by user (uid order
+ * for a file of uids), each user's rows in the order read, each with its own line.
+ */
+async function* spilledRows(
+  spill: SpillSort,
+  group: ReturnType<typeof grouper>,
+): AsyncGenerator<SourceRecord<unknown>> {
+  const texts = (await spill.grouped()) ? spill.lines() : textsOf(spill.sorted());
+  for await (const text of texts) {
+    const [line, row] = JSON.parse(text) as [number, Row];
+    yield* group.add(row, line);
+  }
+}
+
+async function* textsOf(spilled: AsyncIterable<Spilled>): AsyncGenerator<string> {
+  for await (const { text } of spilled) yield text;
+}
+
+/** Every column a layout's header may name, as spelt there: required, optional and the identity columns. */
+function knownColumns(operation: Operation): string[] {
+  const layout = CSV_COLUMNS[operation];
+  return [...layout.required, ...layout.optional, ...identityGroups(operation).flatMap(([, keys]) => keys)];
 }
 
 async function describeCsvError(error: CsvError, options: ReadOptions): Promise<{ line: number; detail: string }> {
@@ -161,8 +216,35 @@ function identityGroups(operation: Operation): [string, readonly string[]][] {
   return groups;
 }
 
+/**
+ * A header that is one column holding `;` or a tab: a file saved with another separator (spreadsheets do so in
+ * many locales). Refused by name rather than accepted: an export writes commas, and a file read one way and
+ * written another would not round-trip.
+ *
+ * @example
+ * ```ts
+ * otherSeparator(["uid;entitlement;enabled"], "users.csv")?.message;
+ * // 'users.csv:1: the header looks separated by ";" (…): pod-admin reads comma-separated CSV; …'
+ * ```
+ */
+export function otherSeparator(columns: string[], file: string): InputError | undefined {
+  const only = columns.length === 1 ? (columns[0] as string) : "";
+  const separator = only.includes(";") ? '";"' : only.includes("\t") ? "tabs" : undefined;
+  if (separator === undefined) return undefined;
+  return new InputError(
+    file,
+    1,
+    undefined,
+    "comma-separated",
+    `the header looks separated by ${separator} (${quote(only, 80)}): pod-admin reads comma-separated CSV; ` +
+      "save the file as CSV with commas (in a spreadsheet: CSV UTF-8, comma-delimited)",
+  );
+}
+
 function checkHeader(columns: string[], operation: Operation, file: string) {
   const layout = CSV_COLUMNS[operation];
+  const separated = otherSeparator(columns, file);
+  if (separated) return separated;
   const blank = columns.indexOf("");
   if (blank !== -1 && columns.some((c) => c !== "")) {
     return new InputError(file, 1, undefined, "named column", `column ${blank + 1} of the header has no name`);
@@ -239,9 +321,8 @@ interface Group {
 
 /**
  * Turns rows into items by the write's row rules. `single`: each row is an item. `grouped`: consecutive rows of the
- * same user make one call; within them, the same element twice with different values is an error naming both rows,
- * and an identical repeat is merged with a warning. A user whose rows are split is refused by the plan (two calls
- * for one user would race).
+ * same user make one call (readCsv hands them over gathered by user); within them, the same element twice with
+ * different values is an error naming both rows, and an identical repeat is merged with a warning.
  */
 function grouper(operation: Operation, file: string) {
   const rows = rulesOf(operation).rows;
@@ -273,8 +354,8 @@ function grouper(operation: Operation, file: string) {
       }
       return;
     }
-    // The pod matches emails whatever their case: Ada@acme.com and ada@acme.com are one user.
-    const key = userKey === "email" ? user.toLowerCase() : user;
+    // The pod matches emails whatever their case: Ada@acme.com and ada@acme.com are one user; so are uids 07 and 7.
+    const key = userKey === "email" ? user.toLowerCase() : userKey === "uid" ? (canonicalUserId(user) ?? user) : user;
     if (current && current.key !== key) yield* flush();
     if (!current) {
       current = { uid: user, key, line, item: { [userKey]: user, [rows.list]: [] }, state: rows.start() };

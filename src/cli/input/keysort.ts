@@ -114,10 +114,15 @@ export class KeySorter {
 
   /** Adds a record; call {@link flushIfFull} before the next add. `key2` is the delegate, or undefined. */
   add(key1: string, key2: string | undefined, line: number, ordinal: number, flag: number): void {
-    if (this.#count === this.#capacity) throw new Error("KeySorter: flushIfFull() was not awaited");
-    const i = this.#count++;
     const [hi1, lo1] = splitKey(key1);
     const [hi2, lo2] = key2 === undefined ? [0, 0] : splitKey(key2);
+    this.addSplit(hi1, lo1, hi2, lo2, line, ordinal, flag);
+  }
+
+  /** Adds a record whose keys are split already (high and low 32 bits); call {@link flushIfFull} before the next. */
+  addSplit(hi1: number, lo1: number, hi2: number, lo2: number, line: number, ordinal: number, flag: number): void {
+    if (this.#count === this.#capacity) throw new Error("KeySorter: flushIfFull() was not awaited");
+    const i = this.#count++;
     this.#hi1[i] = hi1;
     this.#lo1[i] = lo1;
     this.#hi2[i] = hi2;
@@ -163,6 +168,26 @@ export class KeySorter {
         const visited = visit(best.current as KeyRecord);
         if (visited) await visited;
         // Only a run's buffer running out costs an await: a million records merge without a million promises.
+        if (!best.advance()) await best.refill();
+      }
+    } finally {
+      for (const source of sources) await source.close();
+    }
+  }
+
+  /** The records in (key1, key2, line) order, as {@link merge} visits them (the object is reused: copy what you keep). */
+  async *records(): AsyncGenerator<KeyRecord> {
+    const sources: Source[] = this.#runs.map((path) => new RunSource(path));
+    sources.push(new MemorySource(this.#sortedOrder(), this));
+    try {
+      for (const source of sources) if (!source.advance()) await source.refill();
+      for (;;) {
+        let best: Source | undefined;
+        for (const source of sources) {
+          if (source.current && (!best || compare(source.current, best.current as KeyRecord) < 0)) best = source;
+        }
+        if (!best) return;
+        yield best.current as KeyRecord;
         if (!best.advance()) await best.refill();
       }
     } finally {

@@ -119,8 +119,8 @@ export const SETTLED_WITHOUT_ITEM: ReadonlySet<string> = new Set(["succeeded", "
 export const MAX_ROW_BYTES = 1024 * 1024;
 
 /**
- * CSV column layouts. `required` columns must be in the header; `optional` may be. Rows of one user must be
- * consecutive where several rows make one call (features, apps).
+ * CSV column layouts. `required` columns must be in the header; `optional` may be. Where several rows make one call
+ * (features, apps), a user's rows are gathered wherever they are in the file.
  *
  * @example
  * ```ts

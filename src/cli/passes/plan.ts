@@ -190,7 +190,7 @@ export async function makePlan(options: {
               record.line,
               undefined,
               "complete line",
-              "cut short (the run writing this journal stopped mid-line): ignored; its item is applied again",
+              "cut short (the run writing this report stopped mid-line): ignored; its item is applied again",
             ),
           );
         } else addInvalid(record.error);
@@ -330,7 +330,7 @@ async function findRepeats(
           r.line,
           userColumn,
           "one call per user",
-          `user ${uid} appears again (first at line ${f.line}); keep all rows of a user together, or two calls for them would race`,
+          `user ${uid} appears again (first at line ${f.line}); name each user once (one JSON Lines item, one spelling), or two calls for them would race`,
         ),
       );
       return;
