@@ -83,7 +83,7 @@ describe("a user's rows anywhere in the file", () => {
       "split.csv",
       "uid,entitlement,enabled\n" +
         "2,canCreatePublicRoom,true\n1,canCreatePublicRoom,true\n2,sendFilesEnabled,true\n" +
-        "3,canCreatePublicRoom,false\n1,sendFilesEnabled,false\n02,canCreateDatafeed,true\n",
+        "3,canCreatePublicRoom,false\n1,sendFilesEnabled,false\n02,isExternalIMEnabled,true\n",
     );
     const run = await podAdmin(["features", "apply", csv, "--quiet"], pod);
     expect(run.stderr).toBe("");
@@ -94,7 +94,7 @@ describe("a user's rows anywhere in the file", () => {
     expect(pod.state.features(2)).toMatchObject({
       canCreatePublicRoom: true,
       sendFilesEnabled: true,
-      canCreateDatafeed: true,
+      isExternalIMEnabled: true,
     });
     expect(pod.state.features(3)).toMatchObject({ canCreatePublicRoom: false });
   });
