@@ -55,7 +55,11 @@ afterEach(async () => {
  * (on a free port), runs the setup's other lines but the `export POD_URL=…` (the test sets the pod's own URL),
  * then the recipe; resolves to the recipe's output.
  */
-async function runRecipe(name: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function runRecipe(
+  name: string,
+  /** Runs after the setup, before the recipe: what changed on the pod in between (drift). */
+  between?: (pod: SimulatedPod) => void,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const all = await recipes();
   const setup = all.get("setup");
   const recipe = all.get(name);
@@ -84,16 +88,25 @@ async function runRecipe(name: string): Promise<{ code: number | null; stdout: s
   pod = await startSimulatedPod({ ...options, port: 0 });
   const seed = lines.filter((line) => !line.startsWith("pod-admin simulate ") && !line.startsWith("export POD_URL="));
 
-  const script = `set -eu\n${seed.join("\n")}\n${recipe}`;
-  const child = spawn("bash", ["-o", "pipefail", "-c", script], {
-    cwd: work,
-    env: {
-      PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}`,
-      HOME: work,
-      POD_URL: pod.url,
-      POD_SESSION_TOKEN: pod.currentToken(),
-    },
-  });
+  const env = {
+    PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}`,
+    HOME: work,
+    POD_URL: pod.url,
+    POD_SESSION_TOKEN: pod.currentToken(),
+  };
+  const setupRun = await bash(seed.join("\n"), work, env);
+  if (setupRun.code !== 0) throw new Error(`the setup failed: ${setupRun.stderr}`);
+  between?.(pod);
+  return bash(recipe, work, env);
+}
+
+/** Runs a script under `set -euo pipefail`: a recipe whose command fails stops there, as a careful script would. */
+async function bash(
+  script: string,
+  cwd: string,
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn("bash", ["-c", `set -euo pipefail\n${script}`], { cwd, env });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk) => {
@@ -121,7 +134,7 @@ function features(uid: bigint): Record<string, boolean> {
 describe("docs/recipes.md", () => {
   it("names every recipe this test checks, and no other", async () => {
     expect([...(await recipes()).keys()].sort()).toEqual(
-      ["copy-user", "offboard", "onboard", "remove-delegate", "setup"].sort(),
+      ["copy-user", "nightly-drift", "offboard", "onboard", "remove-delegate", "setup"].sort(),
     );
   });
 
@@ -161,12 +174,15 @@ describe("docs/recipes.md", () => {
     expect(state.delegates(UID.edsger)).toEqual([UID.barbara]);
   }, 60_000);
 
-  it("copy-user: Radia ends with Ada's features and exactly Ada's apps", async () => {
-    const run = await runRecipe("copy-user");
+  it("copy-user: Radia ends with exactly Ada's features and apps", async () => {
+    const run = await runRecipe("copy-user", (seeded) => {
+      seeded.state.setFeatures(UID.radia, { postReadEnabled: true, sendFilesEnabled: false });
+    });
     expectClean(run);
     const state = (pod as SimulatedPod).state;
-    expect(features(UID.radia)).toEqual(features(UID.ada));
-    expect(Object.keys(features(UID.radia))).toHaveLength(3);
+    // --exact: the feature Radia had on and Ada's file does not name is turned off.
+    expect(features(UID.radia)).toEqual({ ...features(UID.ada), postReadEnabled: false });
+    expect(features(UID.ada)).toEqual({ canCreatePublicRoom: true, sendFilesEnabled: true, isExternalIMEnabled: true });
     const apps = (uid: bigint) =>
       state
         .apps(uid)
@@ -175,4 +191,54 @@ describe("docs/recipes.md", () => {
     expect(apps(UID.radia)).toEqual(apps(UID.ada));
     expect(apps(UID.radia).map((app) => app.appId)).toEqual(["bloomberg", "djApp"]);
   }, 60_000);
+
+  describe("nightly-drift", () => {
+    const WRITE = "POST /v1/admin/user/{uid}/features/update";
+    const writes = () => (pod as SimulatedPod).stats().byOperation[WRITE] ?? 0;
+
+    it("in sync: says so and writes nothing", async () => {
+      let before = 0;
+      const run = await runRecipe("nightly-drift", (seeded) => {
+        before = seeded.stats().byOperation[WRITE] ?? 0;
+      });
+      expectClean(run);
+      expect(run.stdout).toBe("in sync\n");
+      expect(writes()).toBe(before);
+    }, 60_000);
+
+    it("drift on 2 users: repaired by applying exactly the saved plan", async () => {
+      const run = await runRecipe("nightly-drift", (seeded) => {
+        seeded.state.setFeatures(UID.grace, { canCreatePublicRoom: true, sendFilesEnabled: true });
+        seeded.state.setFeatures(UID.ada, {
+          canCreatePublicRoom: true,
+          sendFilesEnabled: true,
+          isExternalIMEnabled: false,
+        });
+        seeded.resetStats();
+      });
+      expectClean(run);
+      expect(run.stdout).toContain("drift: 2 settings differ; repairing\n");
+      expect(writes(), run.stdout + run.stderr).toBe(2);
+      expect(features(UID.grace)).toEqual({ canCreatePublicRoom: true, sendFilesEnabled: false });
+      expect(features(UID.ada)).toEqual({
+        canCreatePublicRoom: true,
+        sendFilesEnabled: true,
+        isExternalIMEnabled: true,
+      });
+    }, 60_000);
+
+    it("drift on 4 users: over the cap of 3, the repair is refused with nothing sent and the job fails", async () => {
+      const run = await runRecipe("nightly-drift", (seeded) => {
+        for (const uid of [UID.ada, UID.grace, UID.alan, UID.dennis]) {
+          seeded.state.setFeatures(uid, { canCreatePublicRoom: false });
+        }
+        seeded.resetStats();
+      });
+      expect(run.code, run.stdout + run.stderr).toBe(2);
+      expect(run.stdout).toContain("drift: ");
+      expect(run.stderr).toMatch(/max-changes/);
+      expect(writes()).toBe(0);
+      expect(features(UID.ada).canCreatePublicRoom).toBe(false);
+    }, 60_000);
+  });
 });
