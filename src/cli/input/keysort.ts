@@ -155,16 +155,9 @@ export class KeySorter {
 
   /** Visits every record in (key1, key2, line) order. */
   async merge(visit: (record: KeyRecord) => void | Promise<void>): Promise<void> {
-    const sources: Source[] = this.#runs.map((path) => new RunSource(path));
-    sources.push(new MemorySource(this.#sortedOrder(), this));
+    const sources = await this.#openSources();
     try {
-      for (const source of sources) if (!source.advance()) await source.refill();
-      for (;;) {
-        let best: Source | undefined;
-        for (const source of sources) {
-          if (source.current && (!best || compare(source.current, best.current as KeyRecord) < 0)) best = source;
-        }
-        if (!best) return;
+      for (let best = smallest(sources); best; best = smallest(sources)) {
         const visited = visit(best.current as KeyRecord);
         if (visited) await visited;
         // Only a run's buffer running out costs an await: a million records merge without a million promises.
@@ -177,22 +170,28 @@ export class KeySorter {
 
   /** The records in (key1, key2, line) order, as {@link merge} visits them (the object is reused: copy what you keep). */
   async *records(): AsyncGenerator<KeyRecord> {
-    const sources: Source[] = this.#runs.map((path) => new RunSource(path));
-    sources.push(new MemorySource(this.#sortedOrder(), this));
+    const sources = await this.#openSources();
     try {
-      for (const source of sources) if (!source.advance()) await source.refill();
-      for (;;) {
-        let best: Source | undefined;
-        for (const source of sources) {
-          if (source.current && (!best || compare(source.current, best.current as KeyRecord) < 0)) best = source;
-        }
-        if (!best) return;
+      for (let best = smallest(sources); best; best = smallest(sources)) {
         yield best.current as KeyRecord;
         if (!best.advance()) await best.refill();
       }
     } finally {
       for (const source of sources) await source.close();
     }
+  }
+
+  /** The runs on disk and the records in memory, each at its first record. */
+  async #openSources(): Promise<Source[]> {
+    const sources: Source[] = this.#runs.map((path) => new RunSource(path));
+    sources.push(new MemorySource(this.#sortedOrder(), this));
+    try {
+      for (const source of sources) if (!source.advance()) await source.refill();
+    } catch (error) {
+      for (const source of sources) await source.close();
+      throw error;
+    }
+    return sources;
   }
 
   /** Removes the temporary runs. */
@@ -354,4 +353,13 @@ export class BitSet {
   has(n: number): boolean {
     return (((this.#bits[n >>> 3] ?? 0) >> (n & 7)) & 1) === 1;
   }
+}
+
+/** The source whose current record comes first, or undefined when all are done. */
+function smallest(sources: readonly Source[]): Source | undefined {
+  let best: Source | undefined;
+  for (const source of sources) {
+    if (source.current && (!best || compare(source.current, best.current as KeyRecord) < 0)) best = source;
+  }
+  return best;
 }
