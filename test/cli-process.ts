@@ -1,5 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -78,4 +78,17 @@ export function useCliWorkspace(prefix: string) {
       return state.pod;
     },
   };
+}
+
+/** Writes `dir/name`, a features file of users `1..n` (line k + 1 holds user k) turning `feature` on; its path. */
+export async function featuresCsv(
+  dir: string,
+  name: string,
+  n: number,
+  feature = "canCreatePublicRoom",
+): Promise<string> {
+  const path = join(dir, name);
+  const rows = Array.from({ length: n }, (_, i) => `${i + 1},${feature},true\n`).join("");
+  await writeFile(path, `uid,entitlement,enabled\n${rows}`);
+  return path;
 }

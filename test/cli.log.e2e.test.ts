@@ -7,20 +7,13 @@ import { generateKeyPairSync } from "node:crypto";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { startPodAdmin, useCliWorkspace } from "./cli-process.js";
+import { featuresCsv, startPodAdmin, useCliWorkspace } from "./cli-process.js";
 
 const workspace = useCliWorkspace("pod-admin-log-");
 const F = "canCreatePublicRoom";
 const WRITE = "POST /v1/admin/user/{uid}/features/update";
 
-async function usersCsv(name: string, n: number): Promise<string> {
-  const path = join(workspace.work, name);
-  await writeFile(
-    path,
-    `uid,entitlement,enabled\n${Array.from({ length: n }, (_, i) => `${i + 1},${F},true\n`).join("")}`,
-  );
-  return path;
-}
+const usersCsv = (name: string, n: number) => featuresCsv(workspace.work, name, n, F);
 
 type LogLine = Record<string, unknown> & { time: string; level: string; event: string; message: string };
 const logLines = async (path: string): Promise<LogLine[]> =>
@@ -66,11 +59,7 @@ describe("pod-admin -v, --log-file, POD_ADMIN_LOG", () => {
     expect(writes.filter((line) => line.status === 200)).toHaveLength(100);
     // The others are the plan's guard reads: the feature list and the disabled-user lookup.
     expect(new Set(answers.map((line) => `${line.method} ${line.path}`))).toEqual(
-      new Set([
-        "POST /v1/admin/user/{uid}/features/update",
-        "GET /v1/admin/system/features/list",
-        "GET /v3/users",
-      ]),
+      new Set(["POST /v1/admin/user/{uid}/features/update", "GET /v1/admin/system/features/list", "GET /v3/users"]),
     );
     // stderr at -vv: the same events, one line each.
     expect(run.stderr).toMatch(/^pod-admin: info login\.success: rsa login to 127\.0\.0\.1:\d+ succeeded$/m);

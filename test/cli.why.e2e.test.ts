@@ -5,12 +5,12 @@
  * was removed (everything applied) says so.
  */
 import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { type CliRun, startPodAdmin, useCliWorkspace } from "./cli-process.js";
+import { type CliRun, featuresCsv, startPodAdmin, useCliWorkspace } from "./cli-process.js";
 
 const workspace = useCliWorkspace("pod-admin-why-");
 const F = "canCreatePublicRoom";
@@ -23,15 +23,7 @@ afterEach(async () => {
   }
 });
 
-/** A features file of users `1..n` (line k + 1 holds user k). */
-async function usersCsv(name: string, n: number): Promise<string> {
-  const path = join(workspace.work, name);
-  await writeFile(
-    path,
-    `uid,entitlement,enabled\n${Array.from({ length: n }, (_, i) => `${i + 1},${F},true\n`).join("")}`,
-  );
-  return path;
-}
+const usersCsv = (name: string, n: number) => featuresCsv(workspace.work, name, n, F);
 
 /** The "Done in …" line's counts. */
 function counts(run: CliRun) {
