@@ -105,7 +105,7 @@ describe("a report that cannot be written", () => {
   });
 
   it.skipIf(!hasPrlimit)(
-    "a write failing mid-run (file size limit, as a full disk): stops taking workspace.work, says where the report is, exit 1; applying it finishes the job",
+    "a write failing mid-run (file size limit, as a full disk): stops taking work, says where the report is, exit 1; applying it finishes the job",
     async () => {
       const pod = await simulate({ faults: { latencyMs: 2 } });
       const users = 2000;
