@@ -314,7 +314,7 @@ async function runApply(
         : EXIT.ok;
     }
     state.sending = true;
-    const applied = await apply({ ...common, quiet: args.quiet, reads });
+    const applied = await apply({ ...common, quiet: args.quiet, reads, skippedDisabled: guards.disabled.skippedItems });
     const code = applied === EXIT.ok && (unknownUsers > 0 || planRefusals) ? EXIT.someFailed : applied;
     if (planRefusals) {
       io.stderr.write(

@@ -35,6 +35,8 @@ export async function apply(options: {
   quiet: boolean;
   /** What the read pass found ({@link readBeforeWriting}): items not to send, and how the reads ended. */
   reads?: ReadPass | undefined;
+  /** Items of disabled users the plan kept out (`--skip-disabled`): in the report, never sent. */
+  skippedDisabled?: number;
 }): Promise<number> {
   const { io, pod, command, journal, plan, reads } = options;
   // Ctrl-C during the reads: no write pass at all (its progress and counts would contradict "nothing written").
@@ -195,6 +197,7 @@ export async function apply(options: {
         `${counts.succeeded} succeeded, ${counts.failed} failed, ${counts.notAttempted} not attempted` +
         (reads ? `; ${reads.unchangedSkipped} already held it (not sent)` : "") +
         (reads && reads.unsent > 0 ? `, ${reads.unsent} not sent (their user was not read)` : "") +
+        (options.skippedDisabled ? `; ${plural(options.skippedDisabled, "item")} of disabled users skipped` : "") +
         ".\n",
     );
     if (done > 0) io.stdout.write(flowSummary(flowBefore, pod.flowControl(), elapsed));
