@@ -246,11 +246,12 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(more.length).toBe(1);
   });
 
-  it("a cut lowers the rate to about 0.7 × what the pod admitted, and not again at the next 429 soon after", async () => {
+  it("a cut lowers the rate to just under what the pod admitted over the last second, not a share of the pace", async () => {
     const now = fakeClock();
     const limiter = new AdaptiveRateLimiter({ perSecond: 400 }, now);
     // The client paces 400/s but the pod admits only one call in four (the others get no answer).
-    const caller = pump(limiter, (n) => (n % 4 === 0 ? 200 : "none"));
+    let admitted = 0;
+    const caller = pump(limiter, (n) => (n % 4 === 0 && ++admitted > 0 ? 200 : "none"));
     await vi.advanceTimersByTimeAsync(1000);
     caller.stopped = true;
     await flush();
@@ -265,21 +266,75 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     const probe = take(limiter, 1);
     await vi.advanceTimersByTimeAsync(200);
     limiter.answered(ticketOf(probe, 0), 200);
+    // About 100 admitted over the last second: 0.97 × that, far from 0.7 × it or anything near the 400 paced.
     const rate = limiter.ratePerSecond ?? Number.NaN;
-    expect(rate).toBeGreaterThan(0.7 * 100 * 0.9);
-    expect(rate).toBeLessThan(0.7 * 100 * 1.1);
+    expect(rate).toBeGreaterThan(0.97 * (admitted - 5));
+    expect(rate).toBeLessThan(0.97 * (admitted + 1));
+  });
 
-    // The pod now admits what the client sends; a 429 a second later holds again but does not cut again.
-    const again = pumpWithRefusals(limiter);
+  it("a 429 while climbing back to the plateau only holds; one back at the plateau cuts again", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
+    const caller = pumpWithRefusals(limiter);
     await vi.advanceTimersByTimeAsync(1000);
-    const beforeRefusal = limiter.ratePerSecond ?? Number.NaN;
-    again.refuseOnce();
+    caller.refuseOnce(); // the first cut: to 0.97 × ~100
     await vi.advanceTimersByTimeAsync(300);
-    again.state.stopped = true;
-    expect(again.refusalPending).toBe(false);
-    expect(limiter.refused).toBe(4);
     expect(limiter.cuts).toBe(1);
-    expect(again.resumedAt()).toBeGreaterThanOrEqual(beforeRefusal * 0.95);
+    const cutRate = caller.resumedAt();
+
+    // Still below the plateau: a hold, no second cut, and the rate resumes where it was.
+    caller.refuseOnce();
+    await vi.advanceTimersByTimeAsync(300);
+    expect(caller.refusalPending).toBe(false);
+    expect(limiter.refused).toBe(6);
+    expect(limiter.cuts).toBe(1);
+    expect(caller.resumedAt()).toBeGreaterThanOrEqual(cutRate);
+
+    // Back at the plateau 2 s later: refused again means the plateau is above the limit; cut within the cooldown.
+    await vi.advanceTimersByTimeAsync(1500);
+    const atPlateau = limiter.ratePerSecond ?? Number.NaN;
+    caller.refuseOnce();
+    await vi.advanceTimersByTimeAsync(300);
+    caller.state.stopped = true;
+    expect(limiter.cuts).toBe(2);
+    expect(caller.resumedAt()).toBeLessThan(atPlateau);
+    expect(caller.resumedAt()).toBeGreaterThan(0.8 * atPlateau);
+  });
+
+  it("429s that keep coming below the plateau (a pod shedding calls) never sink the rate", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 200 }, now);
+    // One call in ten refused whatever the pace.
+    const caller = pump(limiter, (n) => (n % 10 === 5 ? 429 : 200));
+    await vi.advanceTimersByTimeAsync(20_000);
+    const before = caller.sent;
+    await vi.advanceTimersByTimeAsync(1000);
+    caller.stopped = true;
+    // Each 429 holds for a probe, so it sends somewhat below the pace; it never sinks toward a few calls a second.
+    expect(caller.sent - before).toBeGreaterThan(150);
+    expect(limiter.cuts).toBeLessThan(15);
+  });
+
+  it("a pod of 20 calls/s in 100 ms windows: after the opening burst's refusals it paces near what was admitted", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({}, now);
+    let window = -1;
+    let used = 0;
+    const caller = pump(limiter, () => {
+      const w = Math.floor(now() / 100);
+      if (w !== window) [window, used] = [w, 0];
+      return ++used <= 2 ? 200 : 429;
+    });
+    // The pump yields to the clock at the first hold: answered at once, slow start never fills its window.
+    await vi.advanceTimersByTimeAsync(2000);
+    caller.stopped = true;
+    await flush();
+    // Resuming in slow start after each hold (the way before) refused 54 here; pacing at the admitted rate, 38.
+    expect(limiter.refused).toBeLessThan(45);
+    const rate = limiter.ratePerSecond ?? Number.NaN;
+    expect(rate).toBeGreaterThan(10);
+    expect(rate).toBeLessThan(45);
+    expect(caller.sent - limiter.refused).toBeGreaterThan(30); // admitted: ~40 allowed in 2 s
   });
 
   it("a 429 after an idle second only holds: too few recent answers to cut from", async () => {
@@ -312,14 +367,14 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
     const caller = pumpWithRefusals(limiter);
     await vi.advanceTimersByTimeAsync(1000);
-    // One refusal: hold, cut to 0.7 × ~100, then the pump's next call (the probe) is admitted and regrowth starts.
+    // One refusal: hold, cut to 0.97 × ~100, then the pump's next call (the probe) is admitted and regrowth starts.
     caller.refuseOnce();
     await vi.advanceTimersByTimeAsync(200);
     expect(caller.refusalPending).toBe(false);
     expect(limiter.cuts).toBe(1);
     const cutRate = caller.resumedAt();
-    expect(cutRate).toBeGreaterThan(65);
-    expect(cutRate).toBeLessThan(76);
+    expect(cutRate).toBeGreaterThan(0.97 * 95);
+    expect(cutRate).toBeLessThan(0.97 * 101);
 
     await vi.advanceTimersByTimeAsync(800); // ~1 s after the cut
     const halfway = limiter.ratePerSecond ?? Number.NaN;
