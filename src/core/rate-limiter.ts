@@ -60,6 +60,8 @@ const RECOVERY_SECONDS = 2;
  * calls/s every 3 s would be 3 % of the calls.
  */
 const PLATEAU_CALLS = 100;
+/** ...but never more than this many seconds, or a rate learned from a handful of answers would hardly grow. */
+const MAX_RECOVERY_SECONDS = 5;
 /**
  * CUBIC's C above the plateau, relative to it, whatever the cut's depth: 3 × the plateau 3.8 s after passing it, so
  * a limit that rises is found within 5 s.
@@ -94,7 +96,7 @@ const PEAK_SPAN_MS = 100;
 const MIN_SAMPLE = 20;
 /** A cut needs at least this share of the last second's answers to be 429. */
 const MIN_REFUSED_SHARE = 0.02;
-/** Before the first cut, this many 429s outnumbering the admitted answers mean a limit of a few calls a second. */
+/** Before the first cut, this many 429s outnumbering as many admitted answers mean a limit of a few calls a second. */
 const DENSE_START_REFUSED = 3;
 /** A 429 while the rate is below this share of the last plateau is not the rate's doing... */
 const PLATEAU_SHARE = 0.99;
@@ -430,11 +432,17 @@ export class AdaptiveRateLimiter {
     this.#refilledAt = now;
   }
 
-  /** More 429s than admitted answers over the last second, and at least {@link DENSE_START_REFUSED} of them. */
+  /**
+   * The limit showed before any cut: at least {@link DENSE_START_REFUSED} admitted answers over the last second,
+   * and probes refused until a window reset, or more 429s than admitted answers.
+   */
   #denseStart(now: number): boolean {
+    // Something to pace at: the probe that ended the hold and at least a window's worth before it.
+    const admitted = this.#admitted.count(now);
+    if (admitted < DENSE_START_REFUSED) return false;
     if (this.#refusedProbes >= 2) return true;
     const refused = this.#refusedWindow.count(now);
-    return refused >= DENSE_START_REFUSED && refused >= this.#admitted.count(now);
+    return refused >= DENSE_START_REFUSED && refused >= admitted;
   }
 
   #cut(now: number, farAbove: boolean): void {
@@ -452,7 +460,7 @@ export class AdaptiveRateLimiter {
     const beta = paced === Number.POSITIVE_INFINITY ? BETA : BETA_PACED;
     this.#rate = Math.min(this.#max, Math.max(MIN_RATE, beta * before));
     this.#depth = 1 - this.#rate / this.#wMax;
-    this.#k = Math.max(RECOVERY_SECONDS, PLATEAU_CALLS / this.#wMax);
+    this.#k = Math.min(MAX_RECOVERY_SECONDS, Math.max(RECOVERY_SECONDS, PLATEAU_CALLS / this.#wMax));
     this.#epoch = undefined; // held at the cut rate until the hold ends, when regrowth starts
     this.#lastCutAt = now;
     this.#cutDuringHold = true;
