@@ -337,6 +337,81 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(caller.sent - limiter.refused).toBeGreaterThan(30); // admitted: ~40 allowed in 2 s
   });
 
+  it("out of the unlimited start, a cut goes to 0.7 × the busiest 100 ms admitted, not the average", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({}, now);
+    const admit = (n: number) => {
+      for (let i = 0; i < n; i++) limiter.answered(limiter.acquire() as number, 200);
+    };
+    await vi.advanceTimersByTimeAsync(50);
+    admit(40);
+    await vi.advanceTimersByTimeAsync(130);
+    admit(40); // never more than 40 in any 100 ms: 400/s at its busiest
+    await vi.advanceTimersByTimeAsync(420);
+    admit(5);
+    const refused = take(limiter, 5);
+    for (const r of refused) limiter.answered(r.ticket, 429);
+    expect(limiter.cuts).toBe(1);
+    const probe = take(limiter, 1);
+    await vi.advanceTimersByTimeAsync(5);
+    limiter.answered(ticketOf(probe, 0), 200);
+    expect(limiter.ratePerSecond).toBeCloseTo(0.7 * 400, 0);
+  });
+
+  describe("before any cut, a hold's end paces at what the pod admitted when the limit showed", () => {
+    /** `admitted` answers 200 and `refused` 429 at 100 ms, then the probes' answers 5 and 10 ms apart. */
+    async function hold(admitted: number, refused: number, probes: number[]) {
+      const now = fakeClock();
+      const limiter = new AdaptiveRateLimiter({}, now);
+      const sent = take(limiter, admitted + refused);
+      await vi.advanceTimersByTimeAsync(100);
+      sent.forEach((s, i) => {
+        limiter.answered(s.ticket, i < admitted ? 200 : 429);
+      });
+      let wait = 5;
+      for (const status of probes) {
+        const probe = take(limiter, 1);
+        await vi.advanceTimersByTimeAsync(0);
+        limiter.answered(ticketOf(probe, 0), status);
+        await vi.advanceTimersByTimeAsync(wait);
+        wait *= 2;
+      }
+      expect(limiter.cuts).toBe(0);
+      return { limiter, elapsed: now() - (sent[0]?.at ?? 0) };
+    }
+
+    it("two probes refused until a window reset, fewer 429s than admitted answers: paced since the start", async () => {
+      const { limiter } = await hold(3, 1, [429, 429, 200]);
+      // 3 + the probe admitted over the 115 ms from the first send to the hold's end.
+      expect(limiter.ratePerSecond).toBeCloseTo(4000 / 115, 0);
+    });
+
+    it("exactly 3 admitted answers and 3 429s with two probes refused: paced", async () => {
+      const { limiter } = await hold(2, 1, [429, 429, 200]);
+      expect(limiter.ratePerSecond).toBeCloseTo(3000 / 115, 0);
+    });
+
+    it("as many 429s as admitted answers, 3 of each: paced", async () => {
+      const { limiter } = await hold(2, 3, [200]);
+      expect(limiter.ratePerSecond).toBeCloseTo(3000 / 100, 0);
+    });
+
+    it("one probe refused and fewer 429s than admitted answers: slow start, as a pod shedding a few calls", async () => {
+      const { limiter } = await hold(3, 1, [429, 200]);
+      expect(limiter.ratePerSecond).toBeUndefined();
+    });
+
+    it("two 429s, fewer than the admitted answers: slow start", async () => {
+      const { limiter } = await hold(2, 2, [200]);
+      expect(limiter.ratePerSecond).toBeUndefined();
+    });
+
+    it("probes refused, but only 2 admitted answers to pace from: slow start", async () => {
+      const { limiter } = await hold(1, 1, [429, 429, 200]);
+      expect(limiter.ratePerSecond).toBeUndefined();
+    });
+  });
+
   it("a 429 after an idle second only holds: too few recent answers to cut from", async () => {
     const now = fakeClock();
     const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
