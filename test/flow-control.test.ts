@@ -315,6 +315,51 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(limiter.cuts).toBeLessThan(15);
   });
 
+  it("three holds below the plateau since the last cut: the next cut keeps the plateau, not the admitted rate", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
+    let refuse = 0;
+    let dropEvery = 0; // every n-th call gets no answer: the pod admits less than is sent, with no 429
+    const caller = pump(limiter, (n) => {
+      if (refuse > 0) return refuse-- && 429;
+      return dropEvery > 0 && n % dropEvery === 0 ? "none" : 200;
+    });
+    await vi.advanceTimersByTimeAsync(1000);
+    refuse = 3;
+    await vi.advanceTimersByTimeAsync(100);
+    expect(limiter.cuts).toBe(1);
+    const plateau = (limiter.ratePerSecond ?? Number.NaN) / 0.97;
+    for (let i = 0; i < 3; i++) {
+      refuse = 3; // still climbing back: a hold each, no cut
+      await vi.advanceTimersByTimeAsync(150);
+    }
+    expect(limiter.cuts).toBe(1);
+    dropEvery = 4; // the last second admits ~3/4 of what is sent, not far enough below it to mean a bad estimate
+    await vi.advanceTimersByTimeAsync(2000);
+    refuse = 3;
+    await vi.advanceTimersByTimeAsync(100);
+    caller.stopped = true;
+    expect(limiter.cuts).toBe(2);
+    // Kept: 0.97 × the plateau, where 0.97 × the ~75/s admitted would be ~73.
+    expect(limiter.ratePerSecond).toBeGreaterThan(0.9 * plateau);
+  });
+
+  it("at 25 calls/s the climb back to the plateau takes 4 s (100 calls), not 2", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 25 }, now);
+    const caller = pumpWithRefusals(limiter);
+    await vi.advanceTimersByTimeAsync(1000);
+    caller.refuseOnce();
+    await vi.advanceTimersByTimeAsync(300);
+    expect(limiter.cuts).toBe(1);
+    const plateau = caller.resumedAt() / 0.97;
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(limiter.ratePerSecond).toBeLessThan(plateau); // with K = 2 s it would be 4 % above it by now
+    await vi.advanceTimersByTimeAsync(3000);
+    caller.state.stopped = true;
+    expect(limiter.ratePerSecond).toBeGreaterThan(plateau);
+  });
+
   it("a pod of 20 calls/s in 100 ms windows: after the opening burst's refusals it paces near what was admitted", async () => {
     const now = fakeClock();
     const limiter = new AdaptiveRateLimiter({}, now);
