@@ -246,11 +246,12 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(more.length).toBe(1);
   });
 
-  it("a cut lowers the rate to about 0.7 × what the pod admitted, and not again at the next 429 soon after", async () => {
+  it("a cut lowers the rate to just under what the pod admitted over the last second, not a share of the pace", async () => {
     const now = fakeClock();
     const limiter = new AdaptiveRateLimiter({ perSecond: 400 }, now);
     // The client paces 400/s but the pod admits only one call in four (the others get no answer).
-    const caller = pump(limiter, (n) => (n % 4 === 0 ? 200 : "none"));
+    let admitted = 0;
+    const caller = pump(limiter, (n) => (n % 4 === 0 && ++admitted > 0 ? 200 : "none"));
     await vi.advanceTimersByTimeAsync(1000);
     caller.stopped = true;
     await flush();
@@ -265,21 +266,195 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     const probe = take(limiter, 1);
     await vi.advanceTimersByTimeAsync(200);
     limiter.answered(ticketOf(probe, 0), 200);
+    // About 100 admitted over the last second: 0.97 × that, far from 0.7 × it or anything near the 400 paced.
     const rate = limiter.ratePerSecond ?? Number.NaN;
-    expect(rate).toBeGreaterThan(0.7 * 100 * 0.9);
-    expect(rate).toBeLessThan(0.7 * 100 * 1.1);
+    expect(rate).toBeGreaterThan(0.97 * (admitted - 5));
+    expect(rate).toBeLessThan(0.97 * (admitted + 1));
+  });
 
-    // The pod now admits what the client sends; a 429 a second later holds again but does not cut again.
-    const again = pumpWithRefusals(limiter);
+  it("a 429 while climbing back to the plateau only holds; one back at the plateau cuts again", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
+    const caller = pumpWithRefusals(limiter);
     await vi.advanceTimersByTimeAsync(1000);
-    const beforeRefusal = limiter.ratePerSecond ?? Number.NaN;
-    again.refuseOnce();
+    caller.refuseOnce(); // the first cut: to 0.97 × ~100
     await vi.advanceTimersByTimeAsync(300);
-    again.state.stopped = true;
-    expect(again.refusalPending).toBe(false);
-    expect(limiter.refused).toBe(4);
     expect(limiter.cuts).toBe(1);
-    expect(again.resumedAt()).toBeGreaterThanOrEqual(beforeRefusal * 0.95);
+    const cutRate = caller.resumedAt();
+
+    // Still below the plateau: a hold, no second cut, and the rate resumes where it was.
+    caller.refuseOnce();
+    await vi.advanceTimersByTimeAsync(300);
+    expect(caller.refusalPending).toBe(false);
+    expect(limiter.refused).toBe(6);
+    expect(limiter.cuts).toBe(1);
+    expect(caller.resumedAt()).toBeGreaterThanOrEqual(cutRate);
+
+    // Back at the plateau 2 s later: refused again means the plateau is above the limit; cut within the cooldown.
+    await vi.advanceTimersByTimeAsync(1500);
+    const atPlateau = limiter.ratePerSecond ?? Number.NaN;
+    caller.refuseOnce();
+    await vi.advanceTimersByTimeAsync(300);
+    caller.state.stopped = true;
+    expect(limiter.cuts).toBe(2);
+    expect(caller.resumedAt()).toBeLessThan(atPlateau);
+    expect(caller.resumedAt()).toBeGreaterThan(0.8 * atPlateau);
+  });
+
+  it("429s that keep coming below the plateau (a pod shedding calls) never sink the rate", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 200 }, now);
+    // One call in ten refused whatever the pace.
+    const caller = pump(limiter, (n) => (n % 10 === 5 ? 429 : 200));
+    await vi.advanceTimersByTimeAsync(20_000);
+    const before = caller.sent;
+    await vi.advanceTimersByTimeAsync(1000);
+    caller.stopped = true;
+    // Each 429 holds for a probe, so it sends somewhat below the pace; it never sinks toward a few calls a second.
+    expect(caller.sent - before).toBeGreaterThan(150);
+    expect(limiter.cuts).toBeLessThan(15);
+  });
+
+  it("three holds below the plateau since the last cut: the next cut keeps the plateau, not the admitted rate", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
+    let refuse = 0;
+    let dropEvery = 0; // every n-th call gets no answer: the pod admits less than is sent, with no 429
+    const caller = pump(limiter, (n) => {
+      if (refuse > 0) return refuse-- && 429;
+      return dropEvery > 0 && n % dropEvery === 0 ? "none" : 200;
+    });
+    await vi.advanceTimersByTimeAsync(1000);
+    refuse = 3;
+    await vi.advanceTimersByTimeAsync(100);
+    expect(limiter.cuts).toBe(1);
+    const plateau = (limiter.ratePerSecond ?? Number.NaN) / 0.97;
+    for (let i = 0; i < 3; i++) {
+      refuse = 3; // still climbing back: a hold each, no cut
+      await vi.advanceTimersByTimeAsync(150);
+    }
+    expect(limiter.cuts).toBe(1);
+    dropEvery = 4; // the last second admits ~3/4 of what is sent, not far enough below it to mean a bad estimate
+    await vi.advanceTimersByTimeAsync(2000);
+    refuse = 3;
+    await vi.advanceTimersByTimeAsync(100);
+    caller.stopped = true;
+    expect(limiter.cuts).toBe(2);
+    // Kept: 0.97 × the plateau, where 0.97 × the ~75/s admitted would be ~73.
+    expect(limiter.ratePerSecond).toBeGreaterThan(0.9 * plateau);
+  });
+
+  it("at 25 calls/s the climb back to the plateau takes 4 s (100 calls), not 2", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 25 }, now);
+    const caller = pumpWithRefusals(limiter);
+    await vi.advanceTimersByTimeAsync(1000);
+    caller.refuseOnce();
+    await vi.advanceTimersByTimeAsync(300);
+    expect(limiter.cuts).toBe(1);
+    const plateau = caller.resumedAt() / 0.97;
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(limiter.ratePerSecond).toBeLessThan(plateau); // with K = 2 s it would be 4 % above it by now
+    await vi.advanceTimersByTimeAsync(3000);
+    caller.state.stopped = true;
+    expect(limiter.ratePerSecond).toBeGreaterThan(plateau);
+  });
+
+  it("a pod of 20 calls/s in 100 ms windows: after the opening burst's refusals it paces near what was admitted", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({}, now);
+    let window = -1;
+    let used = 0;
+    const caller = pump(limiter, () => {
+      const w = Math.floor(now() / 100);
+      if (w !== window) [window, used] = [w, 0];
+      return ++used <= 2 ? 200 : 429;
+    });
+    // The pump yields to the clock at the first hold: answered at once, slow start never fills its window.
+    await vi.advanceTimersByTimeAsync(2000);
+    caller.stopped = true;
+    await flush();
+    // Resuming in slow start after each hold (the way before) refused 54 here; pacing at the admitted rate, 38.
+    expect(limiter.refused).toBeLessThan(45);
+    const rate = limiter.ratePerSecond ?? Number.NaN;
+    expect(rate).toBeGreaterThan(10);
+    expect(rate).toBeLessThan(45);
+    expect(caller.sent - limiter.refused).toBeGreaterThan(30); // admitted: ~40 allowed in 2 s
+  });
+
+  it("out of the unlimited start, a cut goes to 0.7 × the busiest 100 ms admitted, not the average", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({}, now);
+    const admit = (n: number) => {
+      for (let i = 0; i < n; i++) limiter.answered(limiter.acquire() as number, 200);
+    };
+    await vi.advanceTimersByTimeAsync(50);
+    admit(40);
+    await vi.advanceTimersByTimeAsync(130);
+    admit(40); // never more than 40 in any 100 ms: 400/s at its busiest
+    await vi.advanceTimersByTimeAsync(420);
+    admit(5);
+    const refused = take(limiter, 5);
+    for (const r of refused) limiter.answered(r.ticket, 429);
+    expect(limiter.cuts).toBe(1);
+    const probe = take(limiter, 1);
+    await vi.advanceTimersByTimeAsync(5);
+    limiter.answered(ticketOf(probe, 0), 200);
+    expect(limiter.ratePerSecond).toBeCloseTo(0.7 * 400, 0);
+  });
+
+  describe("before any cut, a hold's end paces at what the pod admitted when the limit showed", () => {
+    /** `admitted` answers 200 and `refused` 429 at 100 ms, then the probes' answers 5 and 10 ms apart. */
+    async function hold(admitted: number, refused: number, probes: number[]) {
+      const now = fakeClock();
+      const limiter = new AdaptiveRateLimiter({}, now);
+      const sent = take(limiter, admitted + refused);
+      await vi.advanceTimersByTimeAsync(100);
+      sent.forEach((s, i) => {
+        limiter.answered(s.ticket, i < admitted ? 200 : 429);
+      });
+      let wait = 5;
+      for (const status of probes) {
+        const probe = take(limiter, 1);
+        await vi.advanceTimersByTimeAsync(0);
+        limiter.answered(ticketOf(probe, 0), status);
+        await vi.advanceTimersByTimeAsync(wait);
+        wait *= 2;
+      }
+      expect(limiter.cuts).toBe(0);
+      return { limiter, elapsed: now() - (sent[0]?.at ?? 0) };
+    }
+
+    it("two probes refused until a window reset, fewer 429s than admitted answers: paced since the start", async () => {
+      const { limiter } = await hold(3, 1, [429, 429, 200]);
+      // 3 + the probe admitted over the 115 ms from the first send to the hold's end.
+      expect(limiter.ratePerSecond).toBeCloseTo(4000 / 115, 0);
+    });
+
+    it("exactly 3 admitted answers and 3 429s with two probes refused: paced", async () => {
+      const { limiter } = await hold(2, 1, [429, 429, 200]);
+      expect(limiter.ratePerSecond).toBeCloseTo(3000 / 115, 0);
+    });
+
+    it("as many 429s as admitted answers, 3 of each: paced", async () => {
+      const { limiter } = await hold(2, 3, [200]);
+      expect(limiter.ratePerSecond).toBeCloseTo(3000 / 100, 0);
+    });
+
+    it("one probe refused and fewer 429s than admitted answers: slow start, as a pod shedding a few calls", async () => {
+      const { limiter } = await hold(3, 1, [429, 200]);
+      expect(limiter.ratePerSecond).toBeUndefined();
+    });
+
+    it("two 429s, fewer than the admitted answers: slow start", async () => {
+      const { limiter } = await hold(2, 2, [200]);
+      expect(limiter.ratePerSecond).toBeUndefined();
+    });
+
+    it("probes refused, but only 2 admitted answers to pace from: slow start", async () => {
+      const { limiter } = await hold(1, 1, [429, 429, 200]);
+      expect(limiter.ratePerSecond).toBeUndefined();
+    });
   });
 
   it("a 429 after an idle second only holds: too few recent answers to cut from", async () => {
@@ -312,14 +487,14 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
     const caller = pumpWithRefusals(limiter);
     await vi.advanceTimersByTimeAsync(1000);
-    // One refusal: hold, cut to 0.7 × ~100, then the pump's next call (the probe) is admitted and regrowth starts.
+    // One refusal: hold, cut to 0.97 × ~100, then the pump's next call (the probe) is admitted and regrowth starts.
     caller.refuseOnce();
     await vi.advanceTimersByTimeAsync(200);
     expect(caller.refusalPending).toBe(false);
     expect(limiter.cuts).toBe(1);
     const cutRate = caller.resumedAt();
-    expect(cutRate).toBeGreaterThan(65);
-    expect(cutRate).toBeLessThan(76);
+    expect(cutRate).toBeGreaterThan(0.97 * 95);
+    expect(cutRate).toBeLessThan(0.97 * 101);
 
     await vi.advanceTimersByTimeAsync(800); // ~1 s after the cut
     const halfway = limiter.ratePerSecond ?? Number.NaN;

@@ -46,17 +46,32 @@ export interface FlowControlStats {
   ratePerSecond: number | undefined;
 }
 
-/** Multiplicative decrease: the rate after a cut is this share of what the pod admitted (CUBIC's β). */
+/** Multiplicative decrease out of the unlimited start: the rate after the first cut is this share of the estimate. */
 const BETA = 0.7;
-/** Seconds CUBIC takes to climb back to the rate before a cut (K); sets its growth constant. */
-const RECOVERY_SECONDS = 2;
-/** CUBIC's C, relative to the rate before the cut, so recovery takes {@link RECOVERY_SECONDS} at any scale. */
-const CUBIC_C = (1 - BETA) / RECOVERY_SECONDS ** 3;
 /**
- * At most one cut per this many milliseconds, CUBIC's recovery time: a fixed window keeps answering 429 until it
+ * Decrease once paced: the rate after a cut is this share of what the pod admitted over the last second. That
+ * figure is measured, not guessed, so the cut only needs to get back under it (a deep cut costs seconds of regrowth).
+ */
+const BETA_PACED = 0.97;
+/** Seconds CUBIC takes to climb back to the rate before a cut (K), at least. */
+const RECOVERY_SECONDS = 2;
+/**
+ * At low rates K is longer, about this many calls: each probe above the plateau costs a 429 or two, which at 20
+ * calls/s every 3 s would be 3 % of the calls.
+ */
+const PLATEAU_CALLS = 100;
+/** ...but never more than this many seconds, or a rate learned from a handful of answers would hardly grow. */
+const MAX_RECOVERY_SECONDS = 5;
+/**
+ * CUBIC's C above the plateau, relative to it, whatever the cut's depth: 3 × the plateau 3.8 s after passing it, so
+ * a limit that rises is found within 5 s.
+ */
+const CUBIC_C = (1 - BETA) / 2 ** 3;
+/**
+ * At most one cut per this many milliseconds while below the plateau: a fixed window keeps answering 429 until it
  * resets, which the hold handles, and cuts compounding on every 429 would collapse the rate.
  */
-const CUT_COOLDOWN_MS = RECOVERY_SECONDS * 1000;
+const CUT_COOLDOWN_MS = 2000;
 /** The lowest rate a cut goes to, in calls per second. */
 const MIN_RATE = 0.5;
 /** Tokens the bucket holds at most, in milliseconds of the current rate: absorbs timer lateness, no bursts. */
@@ -81,8 +96,10 @@ const PEAK_SPAN_MS = 100;
 const MIN_SAMPLE = 20;
 /** A cut needs at least this share of the last second's answers to be 429. */
 const MIN_REFUSED_SHARE = 0.02;
+/** Before the first cut, this many 429s outnumbering as many admitted answers mean a limit of a few calls a second. */
+const DENSE_START_REFUSED = 3;
 /** A 429 while the rate is below this share of the last plateau is not the rate's doing... */
-const PLATEAU_SHARE = 0.9;
+const PLATEAU_SHARE = 0.99;
 /** ...and this many of them since the last cut keep the plateau where it was. */
 const REFUSED_BELOW_PLATEAU_TO_KEEP = 3;
 /** Sending this many times what the pod admits means a bad estimate (from a burst): cut at once, cooldown or not. */
@@ -108,11 +125,16 @@ export type RateLimiterChange = { kind: "cut"; from: number; to: number } | { ki
  * - **Hold and probe.** A 429 stops new sends except one probe at a time; the first answer that is not a 429 to a
  *   call sent during the hold means the pod admits again, and pacing resumes. Against a fixed-window limit this is
  *   what keeps the rest of an exhausted window from being answered 429 call after call.
- * - **Cut.** At most once per {@link CUT_COOLDOWN_MS}, a 429 lowers the rate to β × what the pod admitted over the
- *   last second (or since the start).
- * - **Probe up.** After a cut the rate follows CUBIC: concave back to the rate before the cut in
- *   {@link RECOVERY_SECONDS} s, then convex above it; never above twice what the pod admits (no use probing a rate
- *   the client does not send), nor above `max`.
+ * - **Cut.** Out of the unlimited start, a 429 lowers the rate to {@link BETA} × the busiest 100 ms admitted; once
+ *   paced, to {@link BETA_PACED} × what the pod admitted over the last second (measured, so a shallow cut gets under
+ *   it). At most once per {@link CUT_COOLDOWN_MS}, unless the rate is back at its plateau and refused again.
+ * - **A limit of a few calls a second.** Before any cut, a hold whose probes were refused until a window reset (or
+ *   most of the opening burst refused) resumes paced at what the pod admitted so far, not in a burst per window.
+ * - **Random 429s.** 429s that keep coming while the rate is still below its plateau are a pod shedding calls, not
+ *   the rate: the plateau stays (a hold each, no cut), so they cannot sink the rate cut after cut.
+ * - **Probe up.** After a cut the rate follows CUBIC: concave back to the rate before the cut in K s (at least
+ *   {@link RECOVERY_SECONDS}, longer at low rates), then convex above it at the same pace whatever the cut; never
+ *   above twice what the pod admits (no use probing a rate the client does not send), nor above `max`.
  *
  * Each send takes a ticket from {@link acquire} and must hand it back through {@link answered} or
  * {@link noAnswer}.
@@ -150,7 +172,12 @@ export class AdaptiveRateLimiter {
   /** CUBIC state: the rate before the last cut, and when regrowth started (ms); `epoch` undefined = no curve yet. */
   #wMax = Number.POSITIVE_INFINITY;
   #epoch: number | undefined;
+  /** The curve's depth below wMax at its start (1 - the rate after the cut / wMax), and its K in seconds. */
+  #depth = 1 - BETA;
+  #k = RECOVERY_SECONDS;
   #cutDuringHold = false;
+  /** Probes answered 429 during the current hold: two in a row are a limit, not a pod shedding a few calls. */
+  #refusedProbes = 0;
   /** Holds started since the last cut while the rate was well below the plateau. */
   #refusedBelowPlateau = 0;
 
@@ -237,6 +264,7 @@ export class AdaptiveRateLimiter {
         // The calls in flight when the window ran out come back refused during the hold: they are the density.
         this.#maybeCut(now);
         if (isProbe) {
+          this.#refusedProbes++;
           this.#nextProbeAt = Math.max(this.#nextProbeAt, now + this.#probeDelay);
           const admitted = this.#admittedRate(now);
           const ceiling = Math.min(
@@ -338,8 +366,10 @@ export class AdaptiveRateLimiter {
 
   #currentRate(now: number): number {
     if (this.#epoch === undefined) return this.#rate;
-    const t = (now - this.#epoch) / 1000 - RECOVERY_SECONDS;
-    let rate = this.#wMax * (1 + CUBIC_C * t * t * t);
+    const t = (now - this.#epoch) / 1000 - this.#k;
+    // Concave from the cut back to wMax in K s, then convex above it at a pace that does not depend on the cut.
+    const x = t / this.#k;
+    let rate = this.#wMax * (t < 0 ? 1 + this.#depth * x * x * x : 1 + CUBIC_C * t * t * t);
     // No use probing a rate the client does not send: stay within twice what the pod admits.
     if (t > 0) rate = Math.min(rate, Math.max(this.#wMax, 2 * this.#admittedRate(now)));
     rate = Math.min(this.#max, Math.max(MIN_RATE, rate));
@@ -353,6 +383,7 @@ export class AdaptiveRateLimiter {
     this.#holdTicket = this.#nextTicket;
     this.#probeInFlight = false;
     this.#probeDelay = PROBE_DELAY_FIRST_MS;
+    this.#refusedProbes = 0;
     this.#cutDuringHold = false;
     this.#firstProbe(now);
     if (this.#epoch !== undefined && this.#currentRate(now) < PLATEAU_SHARE * this.#wMax) this.#refusedBelowPlateau++;
@@ -367,7 +398,13 @@ export class AdaptiveRateLimiter {
     // A few 429s in a stream the pod mostly admits are not about the rate (a pod that sheds some calls): hold, no cut.
     const refused = this.#refusedWindow.count(now);
     const dense = refused >= MIN_REFUSED_SHARE * (refused + this.#admitted.count(now));
-    if ((now - this.#lastCutAt >= CUT_COOLDOWN_MS && dense) || farAbove) {
+    // Back at the plateau and refused again, with no sign of a pod shedding calls: the plateau is above the limit
+    // (a second that straddled two windows counted more than one window's calls); cut again, cooldown or not.
+    const atPlateau =
+      this.#epoch !== undefined &&
+      this.#currentRate(now) >= PLATEAU_SHARE * this.#wMax &&
+      this.#refusedBelowPlateau < REFUSED_BELOW_PLATEAU_TO_KEEP;
+    if (((now - this.#lastCutAt >= CUT_COOLDOWN_MS || atPlateau) && dense) || farAbove) {
       this.#cut(now, farAbove);
       this.#firstProbe(now);
     }
@@ -383,13 +420,37 @@ export class AdaptiveRateLimiter {
     this.#holding = false;
     this.#resumeTicket = this.#nextTicket;
     if (this.#cutDuringHold) this.#epoch = now; // regrowth starts when sending does
-    // Not calibrated yet (too few answers to cut from): resume in slow start, never with an unlimited burst. The
-    // window it had is kept (as TCP's fast recovery does): restarting it at 10 would throttle a run in which the
-    // pod refuses a few calls for other reasons.
-    if (this.#rate === Number.POSITIVE_INFINITY) this.#slowStart = true;
+    if (this.cuts === 0 && this.#denseStart(now)) {
+      // A pod of a few calls a second refused most of the opening burst, too few answers to cut from: pace at what
+      // it admitted since the start (an overestimate by at most one window's share, corrected at each hold's end
+      // until the first cut), rather than send one burst per window of which most is refused.
+      this.#wMax = Math.min(this.#max, Math.max(MIN_RATE, this.#admittedRate(now)));
+      this.#rate = this.#wMax;
+      this.#depth = 0;
+      this.#k = RECOVERY_SECONDS;
+      this.#epoch = now;
+    } else if (this.#rate === Number.POSITIVE_INFINITY) {
+      // Not calibrated yet (too few answers to cut from): resume in slow start, never with an unlimited burst. The
+      // window it had is kept (as TCP's fast recovery does): restarting it at 10 would throttle a run in which the
+      // pod refuses a few calls for other reasons.
+      this.#slowStart = true;
+    }
     this.#tokens = 1;
     this.#refilledAt = now;
     this.onChange?.({ kind: "resumed", heldMs: now - this.#heldSince });
+  }
+
+  /**
+   * The limit showed before any cut: at least {@link DENSE_START_REFUSED} admitted answers over the last second,
+   * and probes refused until a window reset, or more 429s than admitted answers.
+   */
+  #denseStart(now: number): boolean {
+    // Something to pace at: the probe that ended the hold and at least a window's worth before it.
+    const admitted = this.#admitted.count(now);
+    if (admitted < DENSE_START_REFUSED) return false;
+    if (this.#refusedProbes >= 2) return true;
+    const refused = this.#refusedWindow.count(now);
+    return refused >= DENSE_START_REFUSED && refused >= admitted;
   }
 
   #cut(now: number, farAbove: boolean): void {
@@ -404,7 +465,10 @@ export class AdaptiveRateLimiter {
     if (random && Number.isFinite(this.#wMax) && this.#wMax > before) before = this.#wMax;
     this.#refusedBelowPlateau = 0;
     this.#wMax = Math.max(MIN_RATE, before);
-    this.#rate = Math.min(this.#max, Math.max(MIN_RATE, BETA * before));
+    const beta = paced === Number.POSITIVE_INFINITY ? BETA : BETA_PACED;
+    this.#rate = Math.min(this.#max, Math.max(MIN_RATE, beta * before));
+    this.#depth = 1 - this.#rate / this.#wMax;
+    this.#k = Math.min(MAX_RECOVERY_SECONDS, Math.max(RECOVERY_SECONDS, PLATEAU_CALLS / this.#wMax));
     this.#epoch = undefined; // held at the cut rate until the hold ends, when regrowth starts
     this.#lastCutAt = now;
     this.#cutDuringHold = true;
