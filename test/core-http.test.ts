@@ -47,13 +47,9 @@ const hang = (request: WireRequest) =>
 function pipeline(options: { tokens?: SessionTokens; limiter?: AdaptiveRateLimiter } = {}) {
   const time = { now: 0 };
   const { state, transport } = transportDouble();
-  const http = new PodHttp(
-    "https://acme.pod.test/pod",
-    options.tokens,
-    transport,
-    options.limiter,
-    new ConnectivityBreaker(() => time.now),
-  );
+  const http = new PodHttp("https://acme.pod.test/pod", options.tokens, transport, options.limiter, {
+    connectivity: new ConnectivityBreaker(() => time.now),
+  });
   return { http, time, state };
 }
 

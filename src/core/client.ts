@@ -184,8 +184,7 @@ function createInternals(options: PodClientOptions) {
   const close = async () => {
     await Promise.all([transport.close(), ...[...withCertificate.values()].map((lane) => lane.close())]);
   };
-  const http = new PodHttp(baseUrl, tokens, transport, limiter);
-  http.maxAnswerBytes = maxAnswerBytes;
+  const http = new PodHttp(baseUrl, tokens, transport, limiter, { maxAnswerBytes });
   return { baseUrl, http, defaults, close };
 }
 
