@@ -19,6 +19,8 @@ export default defineConfig({
       "test/lookup.test.ts",
       "test/validation.test.ts",
       "test/middleware.test.ts",
+      "test/hardening.test.ts",
+      "test/connection.test.ts",
     ],
     typecheck: { enabled: false },
     testTimeout: 30_000,
