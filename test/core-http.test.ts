@@ -291,3 +291,16 @@ describe("the login lane", () => {
     expect(plain.state.requests).toHaveLength(1);
   });
 });
+
+describe("a plain token the pod refused (issue 21 item 14)", () => {
+  it("the call sent to check it that gets no answer lets the next call check it", async () => {
+    const { http, state } = pipeline({ tokens: new SessionTokens("plain-token") });
+    state.answer = () => Promise.resolve({ status: 401, headers: {}, body: "" });
+    expect(await failure(http.exchange(call()))).toMatchObject({ status: 401, circuitBreaker: "session" });
+    state.answer = () => Promise.reject(refused);
+    expect(await failure(http.exchange(call()))).toBeInstanceOf(PodNetworkError);
+    state.answer = () => Promise.resolve(OK);
+    await expect(http.exchange(call())).resolves.toMatchObject({ response: { status: 200 }, attempts: 1 });
+    expect(state.requests.map((r) => r.headers.sessionToken)).toEqual(["plain-token", "plain-token", "plain-token"]);
+  });
+});
