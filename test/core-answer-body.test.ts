@@ -61,7 +61,10 @@ describe("the refusal's words", () => {
     [DEFAULT_MAX_ANSWER_BYTES, "8 MiB"],
     [1.5 * KiB * KiB, "1.5 MiB"],
     [KiB * KiB + KiB, "1025 KiB"],
+    [KiB * KiB, "1 MiB"],
+    [64 * KiB, "64 KiB"],
     [2 * KiB, "2 KiB"],
+    [KiB, "1 KiB"],
     [1536, "1,536 bytes"],
     [1000, "1,000 bytes"],
   ])("a limit of %d bytes is named %s", (limit, words) => {
