@@ -250,6 +250,8 @@ describe("readFetchBody", () => {
     const error = await refusal(readFetchBody(answer, 2048));
     expect(error).toMatchObject({ status: 502, found: "declared", headers: { "x-trace-id": "t-1" } });
     expect(pulled).toBeLessThanOrEqual(1); // the stream's own first pull, nothing read
+    const at = new Response("x".repeat(2048), { headers: { "content-length": "2048" } });
+    expect(await readFetchBody(at, 2048)).toBe("x".repeat(2048));
   });
 
   it("cuts a stream one byte past the limit (received, or inflated when it was compressed); reads one at it", async () => {
