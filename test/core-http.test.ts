@@ -7,12 +7,13 @@
  */
 import { getEventListeners } from "node:events";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { AnswerTooLargeError } from "../src/core/answer-body.js";
 import { SessionTokens } from "../src/core/auth.js";
-import { ConnectivityBreaker, type PodCall, PodHttp } from "../src/core/http.js";
+import { ConnectivityBreaker, loginLane, type PodCall, PodHttp } from "../src/core/http.js";
 import { AdaptiveRateLimiter } from "../src/core/rate-limiter.js";
 import { DEFAULT_RETRY } from "../src/core/retry.js";
 import type { Transport, WireRequest, WireResponse } from "../src/core/transport.js";
-import { PodNetworkError } from "../src/index.js";
+import { PodApiError, PodNetworkError } from "../src/index.js";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -47,13 +48,9 @@ const hang = (request: WireRequest) =>
 function pipeline(options: { tokens?: SessionTokens; limiter?: AdaptiveRateLimiter } = {}) {
   const time = { now: 0 };
   const { state, transport } = transportDouble();
-  const http = new PodHttp(
-    "https://acme.pod.test/pod",
-    options.tokens,
-    transport,
-    options.limiter,
-    new ConnectivityBreaker(() => time.now),
-  );
+  const http = new PodHttp("https://acme.pod.test/pod", options.tokens, transport, options.limiter, {
+    connectivity: new ConnectivityBreaker(() => time.now),
+  });
   return { http, time, state };
 }
 
@@ -230,5 +227,80 @@ describe("an attempt cleans up after itself", () => {
     setTimeout(() => controller.abort(reason), 1);
     expect(await failure(pending)).toBe(reason);
     expect(seenReason).toBe(reason);
+  });
+});
+
+describe("an answer over the size limit", () => {
+  const tooLarge = (headers: Record<string, string | string[]>) => (request: WireRequest) =>
+    Promise.reject(new AnswerTooLargeError(200, headers, request.maxBytes ?? 0, "received"));
+
+  it("is a PodApiError carrying the trace id the pod echoed (several joined), else the one sent", async () => {
+    const { http, state } = pipeline();
+    for (const [headers, expected] of [
+      [{ "x-trace-id": "pod-7" }, "pod-7"],
+      [{ "x-trace-id": ["pod-7", "lb-2"] }, "pod-7, lb-2"],
+      [{}, "sent-1"],
+    ] as [Record<string, string | string[]>, string][]) {
+      state.answer = tooLarge(headers);
+      const error = await failure(http.exchange(call({ headers: { "x-trace-id": "sent-1" } })));
+      expect(error).toBeInstanceOf(PodApiError);
+      expect(error).toMatchObject({ status: 200, attempts: 1, requestId: expected });
+    }
+  });
+});
+
+describe("the login lane", () => {
+  const login = { url: "https://acme-auth.test/login/pubkey/authenticate", body: () => '{"token":"jwt"}' };
+  const defaults = { retry: { ...DEFAULT_RETRY, maxAttempts: 1 }, timeoutMs: 1_000 };
+
+  it("reads answers up to the client's maxAnswerBytes; one over it is a PodApiError, not retried", async () => {
+    const { state, transport } = transportDouble();
+    const lane = loginLane(transport, defaults, undefined, 2048);
+    await expect(lane.send(login)).resolves.toMatchObject({ status: 200, body: "[]", attempts: 1 });
+    expect(state.requests.map((r) => [r.method, r.url, r.maxBytes, r.headers.sessionToken])).toEqual([
+      ["POST", login.url, 2048, undefined],
+    ]);
+    state.answer = (request) => Promise.reject(new AnswerTooLargeError(200, {}, request.maxBytes ?? 0, "received"));
+    const error = await failure(lane.send(login));
+    expect(error).toBeInstanceOf(PodApiError);
+    expect((error as PodApiError).podMessage).toBe(
+      "the answer is larger than 2 KiB, the limit of an answer (option maxAnswerBytes): it was not read further",
+    );
+    expect(state.requests).toHaveLength(2);
+  });
+
+  it("a certificate login goes over its certificate's connections, with the same limit; others over the client's", async () => {
+    const plain = transportDouble();
+    const withCertificate = transportDouble();
+    const asked: unknown[] = [];
+    const lane = loginLane(
+      plain.transport,
+      defaults,
+      (certificate) => {
+        asked.push(certificate);
+        return withCertificate.transport;
+      },
+      2048,
+    );
+    const certificate = { pfx: Buffer.from("p12") };
+    await lane.send({ ...login, clientCertificate: certificate });
+    await lane.send({ ...login, clientCertificate: certificate });
+    await lane.send(login);
+    expect(asked).toEqual([certificate]); // its connections made once, for that certificate
+    expect(withCertificate.state.requests.map((r) => r.maxBytes)).toEqual([2048, 2048]);
+    expect(plain.state.requests).toHaveLength(1);
+  });
+});
+
+describe("a plain token the pod refused (issue 21 item 14)", () => {
+  it("the call sent to check it that gets no answer lets the next call check it", async () => {
+    const { http, state } = pipeline({ tokens: new SessionTokens("plain-token") });
+    state.answer = () => Promise.resolve({ status: 401, headers: {}, body: "" });
+    expect(await failure(http.exchange(call()))).toMatchObject({ status: 401, circuitBreaker: "session" });
+    state.answer = () => Promise.reject(refused);
+    expect(await failure(http.exchange(call()))).toBeInstanceOf(PodNetworkError);
+    state.answer = () => Promise.resolve(OK);
+    await expect(http.exchange(call())).resolves.toMatchObject({ response: { status: 200 }, attempts: 1 });
+    expect(state.requests.map((r) => r.headers.sessionToken)).toEqual(["plain-token", "plain-token", "plain-token"]);
   });
 });

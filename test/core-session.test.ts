@@ -56,6 +56,42 @@ describe("SessionTokens: what it takes", () => {
     expect(tokens.blocked()).toBeUndefined();
   });
 
+  const PRINTABLE = "; a session token is printable ASCII without spaces";
+  const TRIM = ": was it read from a file with Windows line endings, or with a final newline? Trim it";
+  it.each([
+    ["tok\t42", `holds a tab${PRINTABLE}`],
+    ["tok 42", `holds a space${PRINTABLE}`],
+    ["tok\r\n42", `holds a carriage return (\\r)${PRINTABLE}`],
+    ["tok\u001b42", `holds a control character (U+001B)${PRINTABLE}`],
+    ["tok\u007f42", `holds a control character (U+007F)${PRINTABLE}`],
+    ["tok42\u000b", `ends with a control character (U+000B)${TRIM}`], // a vertical tab: trim() takes it
+    ["tok42\u0000", `holds a control character (U+0000)${PRINTABLE}`], // trim() does not take a NUL
+    ["tok\u00e942", `holds a character outside printable ASCII${PRINTABLE}`],
+    ["tok\u202e42", `holds a character outside printable ASCII${PRINTABLE}`],
+    ["tok42\n", `ends with a line feed (\\n)${TRIM}`],
+    ["tok42 ", `ends with a space${TRIM}`],
+    ["tok42\r\n \t", `ends with a carriage return (\\r)${TRIM}`],
+  ])("a token a header cannot carry, %j, is refused: sessionToken %s", (token, problem) => {
+    expect(() => new SessionTokens(token)).toThrow(new TypeError(`sessionToken ${problem}`));
+  });
+
+  it("every printable ASCII character but the space is taken", () => {
+    let all = "";
+    for (let code = 0x21; code <= 0x7e; code++) all += String.fromCharCode(code);
+    expect(new SessionTokens(all).current()).toBe(all);
+    expect(new SessionTokens("!").current()).toBe("!");
+    expect(new SessionTokens("~").current()).toBe("~");
+  });
+
+  it("a provider's token is checked by the same rule, its error a PodError saying the provider returned it", async () => {
+    const tokens = new SessionTokens(() => "tok\u007f42");
+    const error = await rejection(tokens.current() as Promise<string>);
+    expect(error).toBeInstanceOf(PodError);
+    expect((error as Error).message).toBe(
+      `the token the sessionToken provider returned holds a control character (U+007F)${PRINTABLE}`,
+    );
+  });
+
   it("the breaker's constants: 3 refusals, 60 s", () => {
     expect(SESSION_REFUSALS_TO_TRIP).toBe(3);
     expect(SESSION_BREAKER_COOLDOWN_MS).toBe(60_000);

@@ -5,7 +5,14 @@
  */
 import { describe, expect, it, vi } from "vitest";
 import { canonicalUserId, userIdToDecimal } from "../src/core/ids.js";
-import { mayHoldUnsafeInteger, parseJsonLossless } from "../src/core/json.js";
+import {
+  JsonTooDeepError,
+  MAX_JSON_DEPTH,
+  mayHoldUnsafeInteger,
+  nestedDeeperThan,
+  parseJsonLossless,
+  parseJsonNumbersAsText,
+} from "../src/core/json.js";
 import {
   backoffDelay,
   checkTimeoutMs,
@@ -46,6 +53,57 @@ describe("parseJsonLossless: only integers beyond 2^53 become bigint", () => {
     expect(mayHoldUnsafeInteger("[1234567890123456]")).toBe(true);
     expect(mayHoldUnsafeInteger("[123456789012345, 1]")).toBe(false);
     expect(mayHoldUnsafeInteger("")).toBe(false);
+  });
+});
+
+describe("nesting depth: counted over arrays and objects, never inside strings", () => {
+  it("counts the deepest level, not the number of brackets", () => {
+    expect(nestedDeeperThan("[[[]]]", 3)).toBe(false);
+    expect(nestedDeeperThan("[[[]]]", 2)).toBe(true);
+    expect(nestedDeeperThan('{"a":{"b":{}}}', 2)).toBe(true);
+    // Siblings close before the next opens: ] and } both close a level.
+    expect(nestedDeeperThan("[[],[],[],[]]", 2)).toBe(false);
+    expect(nestedDeeperThan('[{},{},{"a":{}},{}]', 3)).toBe(false);
+    expect(nestedDeeperThan('{"a":[],"b":[],"c":[[]]}', 2)).toBe(true);
+  });
+
+  it("skips strings, escaped quotes included, up to the quote that ends them", () => {
+    expect(nestedDeeperThan('["[[[[", "{{{{"]', 1)).toBe(false);
+    expect(nestedDeeperThan('["]]]]", [[1]]]', 2)).toBe(true);
+    expect(nestedDeeperThan('["\\"[[[[", 1]', 1)).toBe(false); // a quote escaped by one backslash
+    expect(nestedDeeperThan('["\\\\\\"[[[[", 1]', 1)).toBe(false); // by three
+    expect(nestedDeeperThan('["\\\\", [[1]]]', 2)).toBe(true); // two backslashes: the quote ends the string
+    expect(nestedDeeperThan('["a\\\\", [[1]]]', 2)).toBe(true);
+    // The text at the example in the docs: three levels after a string full of brackets.
+    expect(nestedDeeperThan('[[["]]]]]]"]]]', 2)).toBe(true);
+  });
+
+  it("a string that never ends holds everything after its quote", () => {
+    expect(nestedDeeperThan('["[[[[', 1)).toBe(false);
+    expect(nestedDeeperThan('[[["', 2)).toBe(true);
+  });
+
+  it("both lossless parsers refuse text deeper than 100 levels with JsonTooDeepError, and read 100", () => {
+    const deep = (levels: number) => "[".repeat(levels) + "]".repeat(levels);
+    for (const parse of [parseJsonLossless, parseJsonNumbersAsText]) {
+      expect(() => parse(deep(MAX_JSON_DEPTH))).not.toThrow();
+      const error = (() => {
+        try {
+          parse(deep(20_000));
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(JsonTooDeepError);
+      expect(String(error)).toBe("JsonTooDeepError: nested deeper than 100 levels of arrays and objects");
+    }
+  });
+
+  it("parseJsonNumbersAsText gives every number as it is written", () => {
+    expect(parseJsonNumbersAsText('{"a":[1e3, 3.0, -5, 7],"b":"1e3"}')).toStrictEqual({
+      a: ["1e3", "3.0", "-5", "7"],
+      b: "1e3",
+    });
   });
 });
 

@@ -289,6 +289,59 @@ describe("item 11: listDelegates refuses ids that are not user ids", () => {
   });
 });
 
+describe("item 11: lookup and list refuse ids that are not user ids", () => {
+  const LOOSE = [
+    ["9223372036854775808", "beyond int64"],
+    ["-5", "negative"],
+    ["0", "zero"],
+    ["1e29", "an exponent"],
+    ["1e3", "an exponent that is an integer"],
+    ["3.0", "a fraction part"],
+  ];
+
+  it.each(LOOSE)("lookup, id %s (%s): a PodApiError naming where, not some other user", async (id) => {
+    const body = `{"users":[{"id":7215545057281,"emailAddress":"ann@acme.com"},{"id":${id},"emailAddress":"bob@acme.com"}]}`;
+    server.use(http.get(LOOKUP, () => HttpResponse.text(body)));
+    const error = await testClient()
+      .users.lookup({ emails: ["ann@acme.com", "bob@acme.com"] })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PodApiError);
+    expect(error).toMatchObject({ status: 200, method: "GET", path: "/v3/users", attempts: 1 });
+    expect((error as PodApiError).podMessage).toBe(
+      `the answer holds an id at /users/1/id that is not a user id (a positive int64 written in digits): ${body}`,
+    );
+  });
+
+  it.each(LOOSE)("list, id %s (%s): a PodApiError naming where, on that page", async (id) => {
+    const body = `[{"userSystemInfo":{"id":7215545057281}},{"userSystemInfo":{"id":${id}}}]`;
+    server.use(http.get(USER_LIST, () => HttpResponse.text(body)));
+    const pod = testClient();
+    const seen: bigint[] = [];
+    const error = await (async () => {
+      for await (const user of pod.users.list()) seen.push(user.id);
+    })().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PodApiError);
+    expect((error as PodApiError).podMessage).toBe(
+      `the answer holds an id at /1/userSystemInfo/id that is not a user id (a positive int64 written in digits): ${body}`,
+    );
+    expect(seen).toEqual([]);
+  });
+
+  it("ids written in digits are read exactly, whatever signs, fractions or exponents the other fields hold", async () => {
+    server.use(
+      http.get(LOOKUP, () =>
+        HttpResponse.text(
+          '{"users":[{"id":1,"displayName":"Ann, -5: 3.0 [1e3]"},{"id":9223372036854775807,"emailAddress":"bob@acme.com"}]}',
+        ),
+      ),
+    );
+    const found = await testClient().users.lookup({ uids: [1n, 9223372036854775807n] });
+    expect(found.users.map((user) => user.id)).toEqual([1n, 9223372036854775807n]);
+    expect(found.users[0]?.displayName).toBe("Ann, -5: 3.0 [1e3]");
+    expect(found.notFound).toEqual([]);
+  });
+});
+
 describe("item 11: an entitlement name holding a control character is refused as input", () => {
   it.each([
     ["a NUL", "canCreate\u0000PublicRoom", "U+0000", 9],

@@ -203,9 +203,7 @@ function createInternals(options: PodClientOptions) {
   const close = async () => {
     await Promise.all([transport.close(), ...[...withCertificate.values()].map((lane) => lane.close())]);
   };
-  const http = new PodHttp(baseUrl, tokens, transport, limiter);
-  http.maxAnswerBytes = maxAnswerBytes;
-  http.log = log;
+  const http = new PodHttp(baseUrl, tokens, transport, limiter, { maxAnswerBytes, log });
   return { baseUrl, http, defaults, close };
 }
 

@@ -42,26 +42,39 @@ export interface ConnectionFailure {
  */
 export const CLOSED_WITHOUT_CLIENT_CERTIFICATE = "POD_ADMIN_CLOSED_WITHOUT_CLIENT_CERTIFICATE";
 
-const UNTRUSTED = new Set([
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "CERT_UNTRUSTED",
-  "CERT_SIGNATURE_FAILURE",
-  "CERT_CHAIN_TOO_LONG",
-]);
-const EXPIRED = new Set(["CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID"]);
-const CLIENT_CERT = new Set([
-  "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED",
-  "ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE",
-  "ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE",
-  "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA",
-  "ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN",
-  "ERR_SSL_TLSV1_ALERT_ACCESS_DENIED",
-  "ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED",
-]);
+/** The kind of a TLS error code that never heals by retrying; undefined for any other code. */
+function tlsKind(code: string): ConnectionFailureKind | undefined {
+  // A switch in the function rather than module-level sets: it runs only when a connection failed.
+  switch (code) {
+    case "UNABLE_TO_VERIFY_LEAF_SIGNATURE":
+    case "UNABLE_TO_GET_ISSUER_CERT":
+    case "UNABLE_TO_GET_ISSUER_CERT_LOCALLY":
+    case "SELF_SIGNED_CERT_IN_CHAIN":
+    case "DEPTH_ZERO_SELF_SIGNED_CERT":
+    case "CERT_UNTRUSTED":
+    case "CERT_SIGNATURE_FAILURE":
+    case "CERT_CHAIN_TOO_LONG":
+      return "untrusted-certificate";
+    case "CERT_HAS_EXPIRED":
+    case "CERT_NOT_YET_VALID":
+      return "expired-certificate";
+    case "ERR_TLS_CERT_ALTNAME_INVALID":
+      return "hostname-mismatch";
+    case "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED":
+    case "ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE":
+    case "ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE":
+    case "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA":
+    case "ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN":
+    case "ERR_SSL_TLSV1_ALERT_ACCESS_DENIED":
+    case "ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED":
+      return "client-certificate";
+    case "ERR_SSL_WRONG_VERSION_NUMBER":
+    case "ERR_SSL_PACKET_LENGTH_TOO_LONG":
+      return "not-tls";
+    default:
+      return undefined;
+  }
+}
 
 /**
  * Names a TLS or proxy failure in an error's chain (undici wraps the socket's error), with what to do; undefined for
@@ -81,52 +94,8 @@ export function connectionFailure(error: unknown): ConnectionFailure | undefined
           "or the tls option)",
       };
     }
-    if (typeof code === "string") {
-      if (UNTRUSTED.has(code)) {
-        return {
-          kind: "untrusted-certificate",
-          final: true,
-          text:
-            `TLS: the server's certificate is not signed by a CA this machine trusts (${code}). If your organisation ` +
-            "uses an internal CA (or inspects TLS at its proxy), give its certificate (PEM): --ca-file FILE, " +
-            "ssl.trustStore.path in a BDK config, or the ca option",
-        };
-      }
-      if (EXPIRED.has(code)) {
-        return {
-          kind: "expired-certificate",
-          final: true,
-          text: `TLS: the server's certificate is not valid now (${code})`,
-        };
-      }
-      if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
-        const reason = (e as { reason?: unknown }).reason;
-        return {
-          kind: "hostname-mismatch",
-          final: true,
-          text:
-            `TLS: the server's certificate is not for the host in the URL (${typeof reason === "string" ? reason : code}). ` +
-            "Use the host name the certificate names",
-        };
-      }
-      if (CLIENT_CERT.has(code)) {
-        return {
-          kind: "client-certificate",
-          final: true,
-          text:
-            `TLS: the server refused the connection for want of an accepted client certificate (${code}). Give the ` +
-            "service account's certificate (--certificate, bot.certificate.path, or the tls option) and check that " +
-            "the server trusts its CA",
-        };
-      }
-      if (code === "ERR_SSL_WRONG_VERSION_NUMBER" || code === "ERR_SSL_PACKET_LENGTH_TOO_LONG") {
-        return {
-          kind: "not-tls",
-          final: true,
-          text: `TLS: the server did not answer in TLS (${code}); is the URL http:// rather than https://, or the port wrong?`,
-        };
-      }
-    }
+    const kind = typeof code === "string" ? tlsKind(code) : undefined;
+    if (kind !== undefined) return { kind, final: true, text: tlsText(kind, code as string, e) };
     const proxyStatus = /^Proxy response \((\d{3})\) !== 200 when HTTP Tunneling/.exec(e.message);
     if (proxyStatus) {
       const status = proxyStatus[1];
@@ -141,4 +110,33 @@ export function connectionFailure(error: unknown): ConnectionFailure | undefined
     }
   }
   return undefined;
+}
+
+/** What a TLS failure of `kind` means and what to do, naming its code. */
+function tlsText(kind: ConnectionFailureKind, code: string, error: Error): string {
+  switch (kind) {
+    case "untrusted-certificate":
+      return (
+        `TLS: the server's certificate is not signed by a CA this machine trusts (${code}). If your organisation ` +
+        "uses an internal CA (or inspects TLS at its proxy), give its certificate (PEM): --ca-file FILE, " +
+        "ssl.trustStore.path in a BDK config, or the ca option"
+      );
+    case "expired-certificate":
+      return `TLS: the server's certificate is not valid now (${code})`;
+    case "hostname-mismatch": {
+      const reason = (error as { reason?: unknown }).reason;
+      return (
+        `TLS: the server's certificate is not for the host in the URL (${typeof reason === "string" ? reason : code}). ` +
+        "Use the host name the certificate names"
+      );
+    }
+    case "client-certificate":
+      return (
+        `TLS: the server refused the connection for want of an accepted client certificate (${code}). Give the ` +
+        "service account's certificate (--certificate, bot.certificate.path, or the tls option) and check that " +
+        "the server trusts its CA"
+      );
+    default:
+      return `TLS: the server did not answer in TLS (${code}); is the URL http:// rather than https://, or the port wrong?`;
+  }
 }

@@ -150,6 +150,16 @@ export class ConnectivityBreaker {
   }
 }
 
+/** The knobs of a {@link PodHttp} that have defaults. @internal */
+export interface PodHttpOptions {
+  /** Its connectivity breaker (a test's, on a fake clock); a new one by default. */
+  connectivity?: ConnectivityBreaker | undefined;
+  /** The largest answer read, in bytes; {@link DEFAULT_MAX_ANSWER_BYTES} by default. */
+  maxAnswerBytes?: number | undefined;
+  /** The client's log, when it has a logger. */
+  log?: PodLog | undefined;
+}
+
 /**
  * The request pipeline every call goes through, facade, bulk, raw and login alike: the rate limiter, the circuit
  * breakers, the session token (read for every attempt), `X-Trace-Id` and `User-Agent`, a per-attempt timeout, and
@@ -163,9 +173,9 @@ export class PodHttp {
   readonly limiter: AdaptiveRateLimiter | undefined;
   readonly connectivity: ConnectivityBreaker;
   /** The largest answer read, in bytes (received, and inflated when compressed); a larger one is a PodApiError. */
-  maxAnswerBytes = DEFAULT_MAX_ANSWER_BYTES;
+  readonly maxAnswerBytes: number;
   /** The client's log, when it has a logger. */
-  log: PodLog | undefined;
+  readonly log: PodLog | undefined;
   /** The session breaker's trip last logged: each trip is logged once. */
   #loggedSessionBlock: unknown;
 
@@ -174,13 +184,15 @@ export class PodHttp {
     tokens: SessionTokens | undefined,
     transport: Transport,
     limiter: AdaptiveRateLimiter | undefined,
-    connectivity = new ConnectivityBreaker(),
+    options: PodHttpOptions = {},
   ) {
     this.#baseUrl = baseUrl;
     this.#tokens = tokens;
     this.#transport = transport;
     this.limiter = limiter;
-    this.connectivity = connectivity;
+    this.connectivity = options.connectivity ?? new ConnectivityBreaker();
+    this.maxAnswerBytes = options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
+    this.log = options.log;
   }
 
   /** Runs the call to a final answer, whatever its status; throws only when no answer came, a breaker is open, or the signal aborted. */
@@ -537,9 +549,7 @@ export function loginLane(
   maxAnswerBytes = DEFAULT_MAX_ANSWER_BYTES,
   log?: PodLog,
 ): SessionTokenContext {
-  const http = new PodHttp("", undefined, transport, undefined);
-  http.maxAnswerBytes = maxAnswerBytes;
-  http.log = log;
+  const http = new PodHttp("", undefined, transport, undefined, { maxAnswerBytes, log });
   const withCertificate = new Map<ClientCertificate, PodHttp>();
   return {
     async send({ url, body, retry, timeoutMs, clientCertificate }) {
@@ -549,9 +559,10 @@ export function loginLane(
       if (clientCertificate !== undefined && certificateTransport !== undefined) {
         lane = withCertificate.get(clientCertificate) ?? http;
         if (lane === http) {
-          lane = new PodHttp("", undefined, certificateTransport(clientCertificate), undefined);
-          lane.maxAnswerBytes = maxAnswerBytes;
-          lane.log = log;
+          lane = new PodHttp("", undefined, certificateTransport(clientCertificate), undefined, {
+            maxAnswerBytes,
+            log,
+          });
           withCertificate.set(clientCertificate, lane);
         }
       }

@@ -4,7 +4,6 @@
  * login's signed JWT, to whatever address it names, perhaps another host, perhaps plain http.
  */
 import { PodApiError } from "./errors.js";
-import { withoutCredentials } from "./urls.js";
 
 /** Whether an answer is a redirect: any 3xx, or a `fetch` that followed one although asked not to. @internal */
 export function isRedirect(status: number, redirected: string | undefined): boolean {
@@ -47,7 +46,8 @@ function shownTarget(location: string | undefined, base: string): string {
   } catch {
     return "an unreadable address";
   }
-  const shown = withoutCredentials(`${url.protocol}//${url.host}${url.pathname}`);
+  // Origin and path only: `url.host` never holds a user name or password, and the query may hold a token.
+  const shown = `${url.protocol}//${url.host}${url.pathname}`;
   // Control characters of a hostile Location never reach a terminal.
   return JSON.stringify(shown.length > 200 ? `${shown.slice(0, 200)}…` : shown);
 }

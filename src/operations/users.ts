@@ -133,17 +133,31 @@ export const userOperations = {
       },
     }),
     // 204 (no user found) has no body: an empty list, not an unreadable answer.
-    read: (key: OperationKey) => exactIdsAnswer<Schemas["V2UserList"]>(key, { empty: { users: [] } }),
+    read: (key: OperationKey) => exactIdsAnswer<Schemas["V2UserList"]>(key, { empty: { users: [] }, ids: lookupIds }),
     result: (wire: Schemas["V2UserList"]): PodUser[] => (wire.users ?? []).map(fromUserV2),
   },
   listUsers: {
     method: "get",
     path: "/v2/admin/user/list",
     request: (page: { skip: number; limit: number }) => ({ query: page }),
-    read: (key: OperationKey) => exactIdsAnswer<Schemas["V2UserDetailList"]>(key),
+    read: (key: OperationKey) => exactIdsAnswer<Schemas["V2UserDetailList"]>(key, { ids: listIds }),
     result: (wire: Schemas["V2UserDetailList"]): PodUser[] => wire.map(fromUserDetail),
   },
 } as const;
+
+/** The ids of a `GET /v3/users` answer (already checked against its schema). */
+function* lookupIds(answer: unknown): Iterable<[string, unknown]> {
+  const users = (answer as { users?: { id?: unknown }[] }).users ?? [];
+  for (const [i, user] of users.entries()) if (user.id !== undefined) yield [`/users/${i}/id`, user.id];
+}
+
+/** The ids of a `GET /v2/admin/user/list` page (already checked against its schema). */
+function* listIds(answer: unknown): Iterable<[string, unknown]> {
+  for (const [i, detail] of (answer as { userSystemInfo?: { id?: unknown } }[]).entries()) {
+    const id = detail.userSystemInfo?.id;
+    if (id !== undefined) yield [`/${i}/userSystemInfo/id`, id];
+  }
+}
 
 /** A user record of `GET /v3/users` as the facade returns it: the int64 id exact, as a bigint. */
 function fromUserV2(user: Schemas["UserV2"]): PodUser {

@@ -262,17 +262,43 @@ function losslessAnswer(parse: () => unknown): unknown {
   }
 }
 
+/** Where the user ids of an answer are: each id present, with its JSON pointer, for an error to name. */
+export type IdsOf = (answer: unknown) => Iterable<[pointer: string, id: unknown]>;
+
+/**
+ * A number token written with a sign, a fraction or an exponent (`-5`, `3.0`, `1e3`): only then can an id that
+ * reads as a positive integer have been written otherwise. Strings may match too; the exact check then finds
+ * nothing.
+ */
+const LOOSE_NUMBER = /[:,[]\s*(?:-|\d+(?:\.|[eE]))/;
+
 /**
  * {@link jsonAnswer} for answers holding int64 ids in objects: checked against the schema, then read again without
  * float rounding when the text holds a long digit run, so every id comes out exact (a number or a bigint, for the
  * operation's `result` to make a bigint). `empty`: what a bodiless 2xx (204) means, where the spec allows one.
+ * `ids`: where the user ids are; each must be a user id written in digits (not `0`, `-5`, `3.0`, `1e3`, nor beyond
+ * int64), or the answer is unreadable: it is not read as some other user.
  */
-export function exactIdsAnswer<T>(operation: OperationKey, options: { empty?: T } = {}): AnswerDecoder<T> {
+export function exactIdsAnswer<T>(operation: OperationKey, options: { empty?: T; ids?: IdsOf } = {}): AnswerDecoder<T> {
   const checked = jsonAnswer<T>(operation);
+  const { empty, ids } = options;
   return (text) => {
-    if (options.empty !== undefined && text.trim() === "") return options.empty;
+    if (empty !== undefined && text.trim() === "") return empty;
     const parsed = checked(text);
-    return mayHoldUnsafeInteger(text) ? (losslessAnswer(() => parseJsonLossless(text)) as T) : parsed;
+    const exact = mayHoldUnsafeInteger(text) ? (losslessAnswer(() => parseJsonLossless(text)) as T) : parsed;
+    if (ids !== undefined) {
+      // The ids as written only when some number is not plain digits: the common answer costs no second parse.
+      const written = LOOSE_NUMBER.test(text);
+      for (const [pointer, id] of ids(written ? losslessAnswer(() => parseJsonNumbersAsText(text)) : exact)) {
+        const canonical = canonicalUserId(id);
+        if (canonical === undefined || (written && canonical !== id)) {
+          throw new UnreadableAnswer(
+            `holds an id at ${pointer} that is not a user id (a positive int64 written in digits)`,
+          );
+        }
+      }
+    }
+    return exact;
   };
 }
 
