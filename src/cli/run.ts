@@ -278,7 +278,8 @@ async function runApply(
     guards.print(io.stdout, args.dryRun);
     if (plan.invalidCount > 0) return EXIT.usage;
     // Without --only-changes every user of the file counts as changed: the cap is checked before any read.
-    const capped = (changed: number) => checkMaxChanges(changed, plan.users, args, guards.destructive);
+    const capped = (changed: number) =>
+      checkMaxChanges(changed, plan.users, args, guards.destructive, planned !== undefined);
     if (!args.onlyChanges && refused(capped(plan.users), args.dryRun, io)) return EXIT.usage;
     if ((args.dryRun && !reading) || !journal) return unknownUsers > 0 ? EXIT.someFailed : EXIT.ok;
     if (args.journal !== undefined) {

@@ -341,6 +341,8 @@ export function checkMaxChanges(
   totalUsers: number,
   args: { guards: GuardOptions; onlyChanges?: boolean },
   destructive: boolean,
+  /** The users are a saved plan's: each of them is a change the plan's reads found. */
+  savedPlan = false,
 ): string | undefined {
   const { guards } = args;
   const cap: MaxChanges | undefined =
@@ -356,9 +358,11 @@ export function checkMaxChanges(
   if (cap === undefined || guards.yes) return undefined;
   const limit = cap.percent ? Math.floor((totalUsers * cap.count) / 100) : cap.count;
   if (changedUsers <= limit) return undefined;
-  const counted = args.onlyChanges
-    ? "that differ from what the pod holds"
-    : "named by the file (without --only-changes every one is counted)";
+  const counted = savedPlan
+    ? "of the saved plan (each one a change its reads found)"
+    : args.onlyChanges
+      ? "that differ from what the pod holds"
+      : "named by the file (without --only-changes every one is counted)";
   return (
     `this run changes ${plural(changedUsers, "user")} ${counted}, more than ${cap.from} ${cap.text}` +
     (cap.percent ? ` of ${totalUsers} (${limit})` : "") +
