@@ -128,7 +128,9 @@ describe.each(CASES)("$words.0 $words.1 --only-changes", (c) => {
     expect(run.code).toBe(0);
     const line = c.words[0] === "features" ? 2 + 3 * 2 : 2 + 3;
     expect(run.stdout).toContain(`  user ${FIRST + 3} (line ${line}):\n${c.lines.join("\n")}\n  user ${FIRST + 13}`);
-    expect(run.stdout.match(/^ {2}user /gm)).toHaveLength(10);
+    // In input order whatever order the reads settle in: a dry run prints the same lines every time.
+    const shown = [...run.stdout.matchAll(/^ {2}user (\d+) /gm)].map((match) => Number(match[1]));
+    expect(shown).toEqual(Array.from({ length: 10 }, (_, i) => FIRST + 3 + 10 * i));
     expect(pod.stats().byOperation[c.write] ?? 0).toBe(0);
     expect(pod.stats().byOperation[c.read]).toBe(USERS);
   });
@@ -289,5 +291,21 @@ describe("Ctrl-C during the reads", () => {
     expect(resumed.code).toBe(0);
     expect(pod.stats().writes).toBe(uids.filter(differs).length);
     for (const uid of uids) expect(pod.state.features(uid)).toEqual({ [F]: true });
+  });
+});
+
+describe("the dry run's differences", () => {
+  it("are the first 20 users by input line, whatever order the reads settle in, then a count of the rest", async () => {
+    // Latency spread over 1-40 ms: the reads settle out of order.
+    const pod = await workspace.simulate({ users: uids, faults: { latencyMs: [1, 40] } });
+    const file = join(workspace.work, "all-differ.csv");
+    await writeFile(file, `uid,entitlement,enabled\n${uids.map((uid) => `${uid},${F},true\n`).join("")}`);
+    const run = await startPodAdmin(["features", "apply", file, "--pod", pod.url, "--only-changes", "--dry-run"], {
+      env: { POD_SESSION_TOKEN: pod.currentToken() },
+    }).done;
+    expect(run.code).toBe(0);
+    const shown = [...run.stdout.matchAll(/^ {2}user (\d+) \(line (\d+)\):$/gm)].map((match) => Number(match[1]));
+    expect(shown).toEqual(uids.slice(0, 20));
+    expect(run.stdout).toContain(`  … and ${USERS - 20} more users\n`);
   });
 });

@@ -216,8 +216,9 @@ export async function readBeforeWriting(options: {
 
   // Delegates: a user's rows are counted once (their uids are kept: one string per user that differs).
   const changedUids = sharesReads ? new Set<string>() : undefined;
-  const shown: string[] = [];
-  let shownUsers = 0;
+  // Reads settle in any order: the first SHOWN_USERS differences by input position are kept, so a dry run prints
+  // the same lines every time.
+  const shown: { ordinal: number; text: string }[] = [];
   let failures = 0;
   const causes = new FailureCauses();
   const progress = options.quiet
@@ -286,12 +287,13 @@ export async function readBeforeWriting(options: {
           result.changed++;
           if (changedUids) changedUids.add(outcome.uid);
           else result.changedUsers++;
-          if (options.dryRun && shownUsers < SHOWN_USERS) {
-            shownUsers++;
-            shown.push(`  user ${outcome.uid}${entry.line === undefined ? "" : ` (line ${entry.line})`}:\n`);
-            for (const line of lines.slice(0, SHOWN_LINES)) shown.push(`    ${printable(line, 300)}\n`);
-            if (lines.length > SHOWN_LINES)
-              shown.push(`    … and ${plural(lines.length - SHOWN_LINES, "more line")}\n`);
+          if (options.dryRun && (shown.length < SHOWN_USERS || entry.ordinal < (shown.at(-1)?.ordinal ?? 0))) {
+            let text = `  user ${outcome.uid}${entry.line === undefined ? "" : ` (line ${entry.line})`}:\n`;
+            for (const line of lines.slice(0, SHOWN_LINES)) text += `    ${printable(line, 300)}\n`;
+            if (lines.length > SHOWN_LINES) text += `    … and ${plural(lines.length - SHOWN_LINES, "more line")}\n`;
+            shown.push({ ordinal: entry.ordinal, text });
+            shown.sort((a, b) => a.ordinal - b.ordinal);
+            if (shown.length > SHOWN_USERS) shown.pop();
           }
         }
         // Recorded before anything is written: a kill after this line loses nothing undo needs.
@@ -377,9 +379,9 @@ export async function readBeforeWriting(options: {
     out.write(`  journal: ${undo.path} (${plural(undo.entries, "state")} recorded; pod-admin undo ${undo.path})\n`);
   if (options.dryRun && shown.length > 0) {
     out.write(`Differences (the first ${SHOWN_USERS} ${nouns} that differ, ${SHOWN_LINES} lines each):\n`);
-    for (const line of shown) out.write(line);
-    if (result.changed > shownUsers)
-      out.write(`  … and ${plural(result.changed - shownUsers, `more ${noun}`, `more ${nouns}`)}\n`);
+    for (const { text } of shown) out.write(text);
+    if (result.changed > shown.length)
+      out.write(`  … and ${plural(result.changed - shown.length, `more ${noun}`, `more ${nouns}`)}\n`);
   }
   if (result.stoppedBy && !options.dryRun) {
     io.stderr.write("The reads stopped before anything was written.\n");
