@@ -282,7 +282,10 @@ async function getJson<T>(url: string): Promise<T> {
 }
 
 /** Seconds from a rise of the limit until a whole second's admitted calls reached 0.9 of it; null: never. */
-function riseFound(timeline: Timeline, rise: { afterSeconds: number; perSecond: number }): number | null {
+export function riseFound(
+  timeline: Pick<Timeline, "stepMs" | "admitted">,
+  rise: { afterSeconds: number; perSecond: number },
+): number | null {
   const perSecondSteps = 1000 / timeline.stepMs;
   const from = Math.round((rise.afterSeconds * 1000) / timeline.stepMs);
   let sum = 0;

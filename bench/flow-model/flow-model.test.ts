@@ -11,6 +11,7 @@
 import { it, vi } from "vitest";
 import { AdaptiveRateLimiter } from "../../src/core/rate-limiter.js";
 import { RateLimiter } from "../../src/simulator/ratelimit.js";
+import { riseFound } from "../ratelimit-section.js";
 
 interface Shape {
   name: string;
@@ -120,26 +121,17 @@ async function simulate(shape: Shape, seed: number) {
   }
   const ms = Date.now() - started;
   vi.useRealTimers();
-  return { ms, done, requests, refused, perClient, rise: riseFound(pod.timeline.toJSON(), shape.changes?.at(-1)) };
+  return { ms, done, requests, refused, perClient, rise: riseText(pod.timeline.toJSON(), shape.changes?.at(-1)) };
 }
 
-/** Seconds from the last change of the limit until a whole second's admitted calls reached 0.9 of it (the bench's). */
-function riseFound(
+/** The bench's "rise found in" figure, after the last change of the limit. */
+function riseText(
   timeline: { stepMs: number; admitted: number[] },
   rise: { afterSeconds: number; perSecond: number } | undefined,
 ): string {
   if (rise === undefined) return "";
-  const perSecondSteps = 1000 / timeline.stepMs;
-  const from = Math.round((rise.afterSeconds * 1000) / timeline.stepMs);
-  let sum = 0;
-  for (let i = from; i < timeline.admitted.length; i++) {
-    sum += timeline.admitted[i] ?? 0;
-    if (i - from >= perSecondSteps) sum -= timeline.admitted[i - perSecondSteps] ?? 0;
-    if (i - from + 1 >= perSecondSteps && sum >= 0.9 * rise.perSecond) {
-      return ` rise found in ${(((i + 1 - from) * timeline.stepMs) / 1000).toFixed(1)} s`;
-    }
-  }
-  return " rise never found";
+  const seconds = riseFound(timeline, rise);
+  return seconds === null ? " rise never found" : ` rise found in ${seconds.toFixed(1)} s`;
 }
 
 function budget(shape: Shape, ms: number) {
