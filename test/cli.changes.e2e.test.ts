@@ -6,9 +6,9 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { AppEntitlement } from "../src/index.js";
 import type { SimulatedPod } from "../src/simulator/index.js";
 import { startPodAdmin, useCliWorkspace } from "./cli-process.js";
+import { SAMPLE_APP } from "./helpers.js";
 
 const workspace = useCliWorkspace("pod-admin-changes-");
 const USERS = 100;
@@ -21,13 +21,6 @@ const DELEGATE = 9007199254740993n;
 const POD_USERS = [...uids, DELEGATE];
 
 const F = "canCreatePublicRoom";
-const APP: AppEntitlement = {
-  appId: "djApp",
-  appName: "DJ, the app",
-  listed: true,
-  install: false,
-  products: [{ name: "pro", type: "premium", subscribed: true, sku: "S-1" }],
-};
 
 interface Case {
   words: string[];
@@ -70,8 +63,8 @@ const CASES: Case[] = [
     read: "GET /v1/admin/user/{uid}/app/entitlement/list",
     header: "uid,appId,listed,install,appName,productName,productType,productSubscribed,productSku",
     csv: (uid) => `${uid},djApp,true,false,"DJ, the app",pro,premium,true,S-1\n`,
-    seed: (pod, uid) => pod.state.setApps(uid, differs(uid) ? [{ ...APP, install: true }] : [APP]),
-    holds: (pod, uid) => expect(pod.state.apps(uid)).toEqual([APP]),
+    seed: (pod, uid) => pod.state.setApps(uid, differs(uid) ? [{ ...SAMPLE_APP, install: true }] : [SAMPLE_APP]),
+    holds: (pod, uid) => expect(pod.state.apps(uid)).toEqual([SAMPLE_APP]),
     lines: [
       '    - app "djApp" listed=true install=true appName="DJ, the app" products=[{name="pro" type="premium" subscribed=true sku="S-1"}]',
       '    + app "djApp" listed=true install=false appName="DJ, the app" products=[{name="pro" type="premium" subscribed=true sku="S-1"}]',
@@ -83,8 +76,8 @@ const CASES: Case[] = [
     read: "GET /v1/admin/user/{uid}/app/entitlement/list",
     header: "uid,appId,listed,install",
     csv: (uid) => `${uid},djApp,KEEP,FALSE\n`,
-    seed: (pod, uid) => pod.state.setApps(uid, differs(uid) ? [{ ...APP, install: true }] : [APP]),
-    holds: (pod, uid) => expect(pod.state.apps(uid)).toEqual([APP]),
+    seed: (pod, uid) => pod.state.setApps(uid, differs(uid) ? [{ ...SAMPLE_APP, install: true }] : [SAMPLE_APP]),
+    holds: (pod, uid) => expect(pod.state.apps(uid)).toEqual([SAMPLE_APP]),
     lines: ['    - app "djApp" install: true', '    + app "djApp" install: false'],
   },
 ];

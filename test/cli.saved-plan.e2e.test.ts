@@ -7,9 +7,9 @@
 import { readFile, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { AppEntitlement } from "../src/index.js";
 import type { SimulatedPod } from "../src/simulator/index.js";
 import { startPodAdmin, useCliWorkspace } from "./cli-process.js";
+import { SAMPLE_APP } from "./helpers.js";
 
 const workspace = useCliWorkspace("pod-admin-plan-");
 const USERS = 30;
@@ -19,13 +19,6 @@ const uids = Array.from({ length: USERS }, (_, i) => FIRST + i);
 const CHANGED = [FIRST + 4, FIRST + 11, FIRST + 25];
 const DELEGATE = 9007199254740993n;
 const F = "canCreatePublicRoom";
-const APP: AppEntitlement = {
-  appId: "djApp",
-  appName: "DJ, the app",
-  listed: true,
-  install: false,
-  products: [{ name: "pro", type: "premium", subscribed: true, sku: "S-1" }],
-};
 const token = (pod: SimulatedPod) => ({ env: { POD_SESSION_TOKEN: pod.currentToken() } });
 
 interface Case {
@@ -74,10 +67,10 @@ const CASES: Case[] = [
     write: "POST /v1/admin/user/{uid}/app/entitlement/list",
     header: "uid,appId,listed,install,appName,productName,productType,productSubscribed,productSku",
     csv: (uid) => `${uid},djApp,true,false,"DJ, the app",pro,premium,true,S-1\n`,
-    seed: (pod, uid) => pod.state.setApps(uid, [{ ...APP, install: true }]),
-    change: (pod, uid) => pod.state.setApps(uid, [{ ...APP, listed: false, install: true }]),
-    applied: (pod, uid) => expect(pod.state.apps(uid)).toEqual([APP]),
-    changed: (pod, uid) => expect(pod.state.apps(uid)).toEqual([{ ...APP, listed: false, install: true }]),
+    seed: (pod, uid) => pod.state.setApps(uid, [{ ...SAMPLE_APP, install: true }]),
+    change: (pod, uid) => pod.state.setApps(uid, [{ ...SAMPLE_APP, listed: false, install: true }]),
+    applied: (pod, uid) => expect(pod.state.apps(uid)).toEqual([SAMPLE_APP]),
+    changed: (pod, uid) => expect(pod.state.apps(uid)).toEqual([{ ...SAMPLE_APP, listed: false, install: true }]),
     refusal: '"listed":true',
   },
   {
@@ -85,10 +78,10 @@ const CASES: Case[] = [
     write: "PATCH /v1/admin/user/{uid}/app/entitlement/list",
     header: "uid,appId,listed,install",
     csv: (uid) => `${uid},djApp,KEEP,FALSE\n`,
-    seed: (pod, uid) => pod.state.setApps(uid, [{ ...APP, install: true }]),
-    change: (pod, uid) => pod.state.setApps(uid, [{ ...APP, listed: false, install: true }]),
-    applied: (pod, uid) => expect(pod.state.apps(uid)).toEqual([APP]),
-    changed: (pod, uid) => expect(pod.state.apps(uid)).toEqual([{ ...APP, listed: false, install: true }]),
+    seed: (pod, uid) => pod.state.setApps(uid, [{ ...SAMPLE_APP, install: true }]),
+    change: (pod, uid) => pod.state.setApps(uid, [{ ...SAMPLE_APP, listed: false, install: true }]),
+    applied: (pod, uid) => expect(pod.state.apps(uid)).toEqual([SAMPLE_APP]),
+    changed: (pod, uid) => expect(pod.state.apps(uid)).toEqual([{ ...SAMPLE_APP, listed: false, install: true }]),
     refusal: '"listed":false',
   },
   {

@@ -1,7 +1,7 @@
 import { HttpResponse, http } from "msw";
 import { type SetupServer, setupServer } from "msw/node";
 import { afterAll, afterEach, beforeAll } from "vitest";
-import { createPodClient, type FeatureUpdateItem, type PodClientOptions } from "../src/index.js";
+import { type AppEntitlement, createPodClient, type FeatureUpdateItem, type PodClientOptions } from "../src/index.js";
 
 export const BASE_URL = "https://acme.pod.test/pod";
 export const TOKEN = "tok-5f1e9c-secret-session-token";
@@ -71,3 +71,12 @@ export function capture(
   );
   return seen;
 }
+
+/** An app entitlement with a product, for the tests of the apps commands. */
+export const SAMPLE_APP: AppEntitlement = {
+  appId: "djApp",
+  appName: "DJ, the app",
+  listed: true,
+  install: false,
+  products: [{ name: "pro", type: "premium", subscribed: true, sku: "S-1" }],
+};
