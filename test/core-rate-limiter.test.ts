@@ -188,6 +188,32 @@ describe("AdaptiveRateLimiter's cut, hold and climb back (fake clock)", () => {
     expect(sent.length).toBeLessThan(400);
   });
 
+  it("refused probes back off from 5 ms, doubling, to at most ~10 % of what the pod admits, else 100 ms", async () => {
+    vi.useFakeTimers({ now: 0 });
+    const limiter = new AdaptiveRateLimiter({}, () => Date.now());
+    // 15 calls admitted at the start (too few to cut from), then a 429 400 ms later: a hold, no cut.
+    for (let i = 0; i < 15; i++) limiter.answered(limiter.acquire() as number, 200);
+    await vi.advanceTimersByTimeAsync(400);
+    limiter.answered(limiter.acquire() as number, 429);
+    const probes: number[] = [];
+    let refusing = true;
+    void (async () => {
+      while (refusing) {
+        const ticket = await limiter.acquire();
+        probes.push(Date.now());
+        limiter.answered(ticket, 429);
+      }
+    })();
+    await vi.advanceTimersByTimeAsync(1_400);
+    refusing = false;
+    expect(limiter.cuts).toBe(0);
+    const gaps = probes.slice(1).map((at, i) => at - (probes[i] as number));
+    // The 8th wait: 15 admitted over the 715 ms since the start is 21/s, 10 % of it one probe per 477 ms. A second
+    // later nothing was admitted in the last second: 100 ms.
+    expect(probes[0]).toBe(400);
+    expect(gaps).toStrictEqual([5, 10, 20, 40, 80, 160, 320, 477, 100, 100]);
+  });
+
   it("a lost probe: the next one goes after the probe delay (5 ms), not at once", async () => {
     vi.useFakeTimers();
     const limiter = new AdaptiveRateLimiter({}, () => Date.now());
