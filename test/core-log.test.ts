@@ -224,15 +224,20 @@ describe("the connectivity breaker", () => {
     expect(lines).toStrictEqual([opened, closed]);
   });
 
-  it("a probe answered with more than the size limit closes it too", async () => {
+  it("a probe answered with more than the size limit closes it too (an answer too large with it closed: nothing)", async () => {
     const { http, time, state, lines } = pipeline("info");
+    const tooLarge = (request: WireRequest) =>
+      Promise.reject(new AnswerTooLargeError(200, {}, request.maxBytes ?? 0, "received"));
+    state.answers = [tooLarge];
+    expect(await failure(http.exchange(call()))).toBeInstanceOf(PodApiError);
+    expect(lines).toStrictEqual([]);
     state.answers = [() => Promise.reject(refused)];
     for (let i = 0; i < 5; i++) {
       time.now = i * 2_500;
       await failure(http.exchange(call()));
     }
     time.now = 15_000;
-    state.answers = [(request) => Promise.reject(new AnswerTooLargeError(200, {}, request.maxBytes ?? 0, "received"))];
+    state.answers = [tooLarge];
     expect(await failure(http.exchange(call()))).toBeInstanceOf(PodApiError);
     expect(http.connectivity.open).toBe(false);
     expect(lines.map((l) => [l.level, l.fields])).toStrictEqual([
