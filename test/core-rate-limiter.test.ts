@@ -4,7 +4,7 @@
  * slow start, hold and probe, cut, regrowth) is pinned in test/flow-control.test.ts.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { AdaptiveRateLimiter } from "../src/core/rate-limiter.js";
+import { AdaptiveRateLimiter, type RateLimiterChange } from "../src/core/rate-limiter.js";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -136,5 +136,163 @@ describe("AdaptiveRateLimiter's queue (fake clock)", () => {
     expect(after.length).toBeGreaterThan(0);
     expect(after.length).toBeLessThanOrEqual(10);
     expect(limiter.waiting).toBe(100 - after.length);
+  });
+});
+
+/** Unlimited start: 40 calls admitted within 100 ms (400/s at the busiest), then 5 answered 429: one cut, a hold. */
+async function cutFrom400() {
+  vi.useFakeTimers();
+  const limiter = new AdaptiveRateLimiter({}, () => Date.now());
+  const changes: RateLimiterChange[] = [];
+  limiter.onChange = (change) => changes.push(change);
+  await vi.advanceTimersByTimeAsync(50);
+  for (let i = 0; i < 40; i++) limiter.answered(limiter.acquire() as number, 200);
+  const refused = take(limiter, 5);
+  for (const ticket of refused) limiter.answered(ticket, 429);
+  return { limiter, changes };
+}
+
+describe("AdaptiveRateLimiter's cut, hold and climb back (fake clock)", () => {
+  it("tells its listener of each cut (from, to) and of each hold's end (how long it held)", async () => {
+    const { limiter, changes } = await cutFrom400();
+    expect(limiter.cuts).toBe(1);
+    expect(changes).toStrictEqual([{ kind: "cut", from: Number.POSITIVE_INFINITY, to: 0.7 * 400 }]);
+    await vi.advanceTimersByTimeAsync(30);
+    const probe = take(limiter, 1);
+    expect(probe).toHaveLength(1);
+    limiter.answered(probe[0] as number, 200);
+    expect(changes.slice(1)).toStrictEqual([{ kind: "resumed", heldMs: 30 }]);
+  });
+
+  it("climbs back along CUBIC's concave curve: 7/8 of the way back at half of K (2 s), the old rate at K", async () => {
+    const { limiter } = await cutFrom400();
+    const probe = take(limiter, 1);
+    await vi.advanceTimersByTimeAsync(5);
+    limiter.answered(probe[0] as number, 200); // regrowth starts when sending does
+    expect(limiter.ratePerSecond).toBeCloseTo(280, 6);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(limiter.ratePerSecond).toBeCloseTo(400 - 120 / 8, 6);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(limiter.ratePerSecond).toBeCloseTo(400, 6);
+  });
+
+  it("once paced after a cut, calls in flight are not capped by slow start: a second's worth goes unanswered", async () => {
+    const { limiter } = await cutFrom400();
+    const probe = take(limiter, 1);
+    await vi.advanceTimersByTimeAsync(5);
+    limiter.answered(probe[0] as number, 200);
+    const sent = take(limiter, 400);
+    await vi.advanceTimersByTimeAsync(1_000);
+    // Paced from 280/s climbing to 385/s: well over slow start's window of 10 + 41 answers.
+    expect(sent.length).toBeGreaterThan(250);
+    expect(sent.length).toBeLessThan(400);
+  });
+
+  it("refused probes back off from 5 ms, doubling, to at most ~10 % of what the pod admits, else 100 ms", async () => {
+    vi.useFakeTimers({ now: 0 });
+    const limiter = new AdaptiveRateLimiter({}, () => Date.now());
+    // 15 calls admitted at the start (too few to cut from), then a 429 400 ms later: a hold, no cut.
+    for (let i = 0; i < 15; i++) limiter.answered(limiter.acquire() as number, 200);
+    await vi.advanceTimersByTimeAsync(400);
+    limiter.answered(limiter.acquire() as number, 429);
+    const probes: number[] = [];
+    let refusing = true;
+    void (async () => {
+      while (refusing) {
+        const ticket = await limiter.acquire();
+        probes.push(Date.now());
+        limiter.answered(ticket, 429);
+      }
+    })();
+    await vi.advanceTimersByTimeAsync(1_400);
+    refusing = false;
+    expect(limiter.cuts).toBe(0);
+    const gaps = probes.slice(1).map((at, i) => at - (probes[i] as number));
+    // The 8th wait: 15 admitted over the 715 ms since the start is 21/s, 10 % of it one probe per 477 ms. A second
+    // later nothing was admitted in the last second: 100 ms.
+    expect(probes[0]).toBe(400);
+    expect(gaps).toStrictEqual([5, 10, 20, 40, 80, 160, 320, 477, 100, 100]);
+  });
+
+  it("a lost probe: the next one goes after the probe delay (5 ms), not at once", async () => {
+    vi.useFakeTimers();
+    const limiter = new AdaptiveRateLimiter({}, () => Date.now());
+    const before = take(limiter, 3);
+    limiter.answered(before[0] as number, 429);
+    const during = take(limiter, 3);
+    expect(during).toHaveLength(1); // the first probe goes at once
+    limiter.noAnswer(during[0] as number);
+    await vi.advanceTimersByTimeAsync(4);
+    expect(during).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(during).toHaveLength(2);
+  });
+
+  it("a call made while others wait goes after them, even when a turn frees at that instant", async () => {
+    vi.useFakeTimers();
+    const limiter = new AdaptiveRateLimiter({}, () => Date.now());
+    const first = take(limiter, 10); // slow start: 10 in flight
+    const waiting = take(limiter, 3);
+    expect(waiting).toHaveLength(0);
+    limiter.answered(first[0] as number, 200); // frees a turn (and one more: the window grows to 11)
+    const late = take(limiter, 1);
+    expect(late).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(waiting).toStrictEqual([11, 12]);
+    limiter.answered(first[1] as number, 200);
+    limiter.answered(first[2] as number, 200);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(waiting).toStrictEqual([11, 12, 13]);
+    expect(late).toStrictEqual([14]);
+  });
+
+  it("slow start ends by itself once 1,000 calls may be in flight", () => {
+    vi.useFakeTimers();
+    const answeredThenBurst = (answers: number) => {
+      const limiter = new AdaptiveRateLimiter({}, () => Date.now());
+      for (let i = 0; i < answers; i++) limiter.answered(limiter.acquire() as number, 200);
+      return take(limiter, 1_005).length;
+    };
+    expect(answeredThenBurst(989)).toBe(999); // a window of 10 + 989
+    expect(answeredThenBurst(990)).toBe(1_005); // 1,000: no window any more
+  });
+
+  it("a paced cut goes under the last second's average admitted, not its busiest 100 ms", async () => {
+    vi.useFakeTimers();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 400 }, () => Date.now());
+    // 40 calls admitted in the first 100 ms (400/s then), then nothing for 800 ms: 40 in the last second.
+    const burst = take(limiter, 40);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(burst).toHaveLength(40);
+    for (const ticket of burst) limiter.answered(ticket, 200);
+    await vi.advanceTimersByTimeAsync(800);
+    const refused = take(limiter, 3);
+    for (const ticket of refused) limiter.answered(ticket, 429);
+    expect(limiter.cuts).toBe(1);
+    const probe = take(limiter, 1);
+    await vi.advanceTimersByTimeAsync(50);
+    limiter.answered(probe[0] as number, 200);
+    const rate = limiter.ratePerSecond ?? Number.NaN;
+    expect(rate).toBeGreaterThan(0.97 * 40);
+    expect(rate).toBeLessThan(0.97 * 50); // 40 over the ~900 ms since sending started
+  });
+
+  it("a cut while sending below the pace goes under what the pod admitted, not back to the plateau", async () => {
+    vi.useFakeTimers();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 400 }, () => Date.now());
+    // One call every 10 ms, each admitted: 100/s, a quarter of the pace.
+    for (let i = 0; i < 100; i++) {
+      limiter.answered(limiter.acquire() as number, 200);
+      await vi.advanceTimersByTimeAsync(10);
+    }
+    const refused = take(limiter, 3);
+    for (const ticket of refused) limiter.answered(ticket, 429);
+    expect(limiter.cuts).toBe(1);
+    const probe = take(limiter, 1);
+    await vi.advanceTimersByTimeAsync(50);
+    limiter.answered(probe[0] as number, 200);
+    const rate = limiter.ratePerSecond ?? Number.NaN;
+    expect(rate).toBeGreaterThan(0.97 * 90);
+    expect(rate).toBeLessThanOrEqual(0.97 * 101);
   });
 });

@@ -446,6 +446,11 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
       expect(limiter.ratePerSecond).toBeUndefined();
     });
 
+    it("three 429s, fewer than the admitted answers (5, the probe's among them): slow start", async () => {
+      const { limiter } = await hold(4, 3, [200]);
+      expect(limiter.ratePerSecond).toBeUndefined();
+    });
+
     it("two 429s, fewer than the admitted answers: slow start", async () => {
       const { limiter } = await hold(2, 2, [200]);
       expect(limiter.ratePerSecond).toBeUndefined();
