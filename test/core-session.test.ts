@@ -98,6 +98,31 @@ describe("SessionTokens: what it takes", () => {
   });
 });
 
+describe("SessionTokens with a plain token: one call at a time after a refusal", () => {
+  it("a call made after the refusal probes; one already under way when it came fails fast", async () => {
+    const tokens = new SessionTokens("plain-token");
+    expect(tokens.refusals).toBe(0);
+    const early = tokens.refusals; // a call started before the pod refused the token (waiting for its turn)
+    expect(tokens.admit(early)).toBeUndefined(); // not tripped yet: it may go
+    const refused = await tokens.renew("plain-token").catch((e: unknown) => e);
+    expect(refused).toMatchObject({ note: expect.stringContaining("no provider to renew it") });
+    expect(tokens.refusals).toBe(1);
+    // Started before the refusal: fails fast, with the reason, even though no probe is out.
+    expect(tokens.admit(early)).toBe(refused);
+    // Started after it: the one probe.
+    const late = tokens.refusals;
+    expect(tokens.admit(late)).toBe("probe");
+    expect(tokens.admit(late)).toBe(refused); // one at a time
+    tokens.released(); // the probe got no answer: the next call made after the refusal may probe
+    expect(tokens.admit(late)).toBe("probe");
+    await tokens.renew("plain-token").catch(() => undefined); // refused again
+    expect(tokens.admit(late)).toBe(refused); // started before that second refusal
+    expect(tokens.admit(tokens.refusals)).toBe("probe");
+    tokens.accepted("plain-token"); // the pod took it again: closed for every call
+    expect(tokens.admit(early)).toBeUndefined();
+  });
+});
+
 describe("SessionTokens with a provider", () => {
   it("asks once for concurrent callers, passes the client's context, then answers synchronously", async () => {
     const provider = counting();

@@ -121,7 +121,8 @@ export interface SessionBlocked {
  * is not asked again for {@link SESSION_BREAKER_COOLDOWN_MS}; calls fail fast meanwhile. A token that cannot be
  * renewed (a plain string) trips it at its first refusal; no login is at stake then, so the breaker is half-open at
  * once: one call at a time is still sent (see {@link SessionTokens.admit}) and gets its own answer, and the first
- * answer other than 401 closes it. Calls made while that one is in flight fail fast, so a bulk run still stops.
+ * answer other than 401 closes it. Calls made while that one is in flight, and calls already under way when the
+ * token was refused (waiting for their turn at a paced rate), fail fast, so a bulk run still stops.
  * @internal
  */
 export class SessionTokens {
@@ -139,6 +140,8 @@ export class SessionTokens {
   #recent: string[] = [];
   /** A plain token's breaker is open and one call is out to see whether the pod accepts the token again. */
   #probing = false;
+  /** Refusals of a plain token so far: a call started before the latest one does not probe (see admit()). */
+  #refusals = 0;
 
   readonly #context: SessionTokenContext | undefined;
 
@@ -188,12 +191,20 @@ export class SessionTokens {
    * accepts a refused plain token again: report its end with {@link SessionTokens.accepted}, a 401 through
    * {@link SessionTokens.renew}, or {@link SessionTokens.released}), or why the call may not go.
    */
-  admit(): SessionBlocked | "probe" | undefined {
+  admit(refusalsAtStart?: number): SessionBlocked | "probe" | undefined {
     const blocked = this.blocked();
     if (blocked !== undefined) return blocked;
     if (this.#provider !== undefined || this.#blocked === undefined) return undefined;
+    // A call that was already under way when the token was last refused (a bulk run's calls waiting for their turn
+    // at a paced rate) fails fast; one made after that refusal gets its own try.
+    if (refusalsAtStart !== undefined && refusalsAtStart < this.#refusals) return this.#blocked;
     this.#probing = true;
     return "probe";
+  }
+
+  /** Refusals of a plain token so far; a call reads it when it starts and hands it to {@link SessionTokens.admit}. */
+  get refusals(): number {
+    return this.#refusals;
   }
 
   /** A probe ended without an answer (no HTTP answer, or its caller aborted): let the next call probe. */
@@ -226,6 +237,7 @@ export class SessionTokens {
     if (this.#provider === undefined) {
       // Nothing to renew: the plain token is kept, and one call at a time may still try it (see admit()).
       this.#probing = false;
+      this.#refusals++;
       return Promise.reject(
         this.#blocked ??
           this.#trip(

@@ -203,6 +203,7 @@ export class PodHttp {
     const traceId = call.headers?.["x-trace-id"] ?? newTraceId();
     let attempts = 0;
     let renewed = false;
+    const refusalsAtStart = session?.refusals;
     for (;;) {
       signal?.throwIfAborted();
       const blockedEarly = session?.blocked();
@@ -217,7 +218,7 @@ export class PodHttp {
       // A refused plain token: this call is the one sent to see whether the pod accepts it again.
       let sessionProbe = false;
       try {
-        const admitted = session?.admit();
+        const admitted = session?.admit(refusalsAtStart);
         if (typeof admitted === "object") throw this.#sessionError(call, attempts, traceId, admitted.note, undefined);
         sessionProbe = admitted === "probe";
         const current = session?.current();
