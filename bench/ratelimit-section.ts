@@ -243,7 +243,7 @@ export function resultLine(r: RateLimitResult): string {
       ? ""
       : `, rise found in ${r.riseFoundSeconds === null ? "never" : `${r.riseFoundSeconds.toFixed(1)} s`}`;
   return (
-    `rate-limited bulk ${r.label ?? `${r.perSecond}/s, ${r.windowMs} ms windows`}: ${r.allowedRate.toFixed(2)} of the allowed rate${clients}, ` +
+    `rate-limited bulk ${r.label ?? `${r.perSecond}/s, ${r.windowMs} ms windows`}: ${r.allowedRate.toFixed(3)} of the allowed rate${clients}, ` +
     `${(r.share429 * 100).toFixed(1)} % of requests answered 429${rise}`
   );
 }
@@ -408,8 +408,8 @@ function rows(results: RateLimitResult[]): string[][] {
   return results.map((r) => [
     r.label ?? `${r.perSecond}/s, ${r.windowMs} ms windows`,
     r.perClient === undefined
-      ? r.allowedRate.toFixed(2)
-      : `${r.allowedRate.toFixed(2)} (${r.perClient.map((x) => x.toFixed(2)).join(" + ")})`,
+      ? r.allowedRate.toFixed(3)
+      : `${r.allowedRate.toFixed(3)} (${r.perClient.map((x) => x.toFixed(2)).join(" + ")})`,
     `${(r.share429 * 100).toFixed(1)} %`,
     fmt(r.calls),
     `${fmt(r.ms / 1000, 1)} s${r.stoppedAtCap ? " (cap)" : ""}`,
@@ -442,7 +442,7 @@ export function rateLimitTargetRow(results: RateLimitResult[]): string[] {
   const worst429 = Math.max(...results.map((r) => r.share429));
   return [
     `rate-limited bulk: every run ≥ ${TARGET.allowedRate} of the allowed rate, < ${TARGET.share429 * 100} % answered 429, none lost`,
-    `${worstRate.toFixed(2)}, ${(worst429 * 100).toFixed(1)} %`,
+    `${worstRate.toFixed(3)}, ${(worst429 * 100).toFixed(1)} %`,
     results.every((r) => verdict(r) === "met") ? "met" : "MISSED",
   ];
 }

@@ -1,7 +1,7 @@
 /**
  * Client-side flow control: paces the sends of one client by a rate, and learns that rate from the pod's 429s.
  * docs/errors-and-retries.md ("Flow control") explains the algorithm and the measurements behind its constants.
- * One algorithm, kept in one file (~460 lines, much of it the reasons for its constants).
+ * One algorithm, kept in one file (~650 lines, much of it the reasons for its constants).
  */
 
 /**
@@ -56,8 +56,8 @@ const BETA_PACED = 0.97;
 /** Seconds CUBIC takes to climb back to the rate before a cut (K), at least. */
 const RECOVERY_SECONDS = 2;
 /**
- * At low rates K is longer, about this many calls: each probe above the plateau costs a 429 or two, which at 20
- * calls/s every 3 s would be 3 % of the calls.
+ * At low rates K is longer, about this many calls: each probe above the plateau costs a few 429s (in a 1 s window,
+ * the rest of the window is refused), which at 20 calls/s every 5 s was 2 % of the calls in the flow model.
  */
 const PLATEAU_CALLS = 200;
 /** ...but never more than this many seconds, or a rate learned from a handful of answers would hardly grow. */
@@ -144,21 +144,25 @@ export type RateLimiterChange = { kind: "cut"; from: number; to: number } | { ki
  *
  * - **Pacing.** A token bucket refilled at `rate` calls/s (at most {@link BURST_MS} ms of tokens), so a fast network
  *   cannot turn 300 calls in flight into 10,000 calls a second.
- * - **Slow start.** Until the first 429, calls in flight grow from {@link SLOW_START_WINDOW} by one per answer, so
- *   a run's opening burst cannot spend much more than the pod's budget before the pod says so.
- * - **Hold and probe.** A 429 stops new sends except one probe at a time; the first answer that is not a 429 to a
- *   call sent during the hold means the pod admits again, and pacing resumes. Against a fixed-window limit this is
- *   what keeps the rest of an exhausted window from being answered 429 call after call.
- * - **Cut.** Out of the unlimited start, a 429 lowers the rate to {@link BETA} × the busiest 100 ms admitted; once
- *   paced, to {@link BETA_PACED} × what the pod admitted over the last second (measured, so a shallow cut gets under
- *   it). At most once per {@link CUT_COOLDOWN_MS}, unless the rate is back at its plateau and refused again.
- * - **A limit of a few calls a second.** Before any cut, a hold whose probes were refused until a window reset (or
- *   most of the opening burst refused) resumes paced at what the pod admitted so far, not in a burst per window.
- * - **Random 429s.** 429s that keep coming while the rate is still below its plateau are a pod shedding calls, not
- *   the rate: the plateau stays (a hold each, no cut), so they cannot sink the rate cut after cut.
+ * - **Slow start.** Until the first 429, calls in flight grow from {@link SLOW_START_WINDOW} by one per answer, and
+ *   sends are paced by a ramp ({@link RAMP_START_RATE}/s doubling every {@link RAMP_DOUBLING_MS} ms), so a run's
+ *   opening burst cannot spend much more than the pod's budget before the pod says so.
+ * - **Hold and probe.** A 429 stops new sends except one probe at a time, backing off from one pace; the first
+ *   answer that is not a 429 to a call sent during the hold means the pod admits again, and pacing resumes. Against
+ *   a fixed-window limit this is what keeps the rest of an exhausted window from being answered 429 call after call.
+ * - **The first cut, at the hold's end.** Probes refused until a window reset: pace at {@link BETA_PACED} × what the
+ *   pod admitted since the start, then at the next such hold's end at what it admitted between the two (the window's
+ *   own rate). Otherwise {@link BETA} × the busiest 100 ms admitted before the hold.
+ * - **Cut, once paced.** To {@link BETA_PACED} × what the pod admitted over the last second (measured, so a shallow
+ *   cut gets under it), never in a run's first second. At most once per {@link CUT_COOLDOWN_MS}, unless the rate is
+ *   back at its plateau and refused again.
+ * - **Random 429s.** 429s that keep coming while the rate is still below its plateau, and the pod admits most of the
+ *   pace, are a pod shedding calls, not the rate: the plateau stays (a hold each, no cut), so they cannot sink the
+ *   rate cut after cut.
  * - **Probe up.** After a cut the rate follows CUBIC: concave back to the rate before the cut in K s (at least
- *   {@link RECOVERY_SECONDS}, longer at low rates), then convex above it at the same pace whatever the cut; never
- *   above twice what the pod admits (no use probing a rate the client does not send), nor above `max`.
+ *   {@link RECOVERY_SECONDS}, longer at low rates), then convex above it at the same pace whatever the cut, or back
+ *   within {@link PEAK_RETURN_SECONDS} to a plateau admitted in the last {@link PEAK_MEMORY_MS} ms; never above
+ *   twice what the pod admits (no use probing a rate the client does not send), nor above `max`.
  *
  * Each send takes a ticket from {@link acquire} and must hand it back through {@link answered} or
  * {@link noAnswer}.
