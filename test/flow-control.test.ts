@@ -931,7 +931,7 @@ describe("the session breaker", () => {
     expect(report.notAttempted.length + report.failed.length).toBe(300);
     // Stopped by the probe's own 401 or by a call that failed fast, whichever settled first.
     expect(report.stoppedBy).toMatchObject({ circuitBreaker: "session" });
-    expect(report.stoppedBy?.attempts).toBeLessThanOrEqual(1);
+    expect((report.stoppedBy as { attempts?: number } | undefined)?.attempts).toBeLessThanOrEqual(1);
     expect(everySerialization(first)).not.toContain(TOKEN);
   });
 
