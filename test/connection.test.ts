@@ -6,6 +6,7 @@
  */
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { rootCertificates } from "node:tls";
@@ -156,6 +157,52 @@ describe("certificateAuthentication (mutual TLS)", () => {
     expect(error).toBeInstanceOf(PodNetworkError);
     expect((error as PodNetworkError).connectionFailure).toBe("client-certificate");
     expect((error as Error).message).toContain("no client certificate was offered");
+  });
+
+  it("the same closed handshake through the caller's own dispatcher is not blamed on a missing certificate", async () => {
+    // The dispatcher's connect options are its own: this client cannot tell whether it offered a certificate.
+    const dispatcher = new Agent({ connect: { ca: pod.ca } });
+    const client = createPodClient({
+      baseUrl: pod.url,
+      dispatcher,
+      retry: { maxAttempts: 1 },
+      sessionToken: async (context) => {
+        const answer = await context?.send({
+          url: `${pod.sessionAuthUrl}/sessionauth/v1/authenticate`,
+          body: () => "{}",
+        });
+        return JSON.parse(answer?.body ?? "{}").token;
+      },
+    });
+    cleanups.push(async () => {
+      await client.close();
+      await dispatcher.close();
+    });
+    const error = await client.users.listFeatures(1).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PodNetworkError);
+    expect((error as PodNetworkError).connectionFailure).not.toBe("client-certificate");
+    expect((error as Error).message).not.toContain("client certificate");
+  });
+
+  it("a plain-http server that closes the connection before a byte is not blamed on a missing certificate", async () => {
+    const server = createServer((socket) => {
+      socket.once("data", () => socket.end()); // reads the request, then closes without answering
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const { port } = server.address() as AddressInfo;
+    const client = createPodClient({
+      baseUrl: `http://127.0.0.1:${port}/pod`,
+      sessionToken: "tok",
+      proxy: false,
+      retry: { maxAttempts: 1 },
+    });
+    cleanups.push(() => client.close());
+    const error = await client.users.listFeatures(1).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PodNetworkError);
+    expect((error as { cause?: { code?: unknown } }).cause?.code).toBe("UND_ERR_SOCKET");
+    expect((error as PodNetworkError).connectionFailure).not.toBe("client-certificate");
+    expect((error as Error).message).not.toContain("client certificate");
   });
 
   it("a wrong PKCS#12 password fails the login with an AuthenticationError that never holds it", async () => {

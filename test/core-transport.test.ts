@@ -4,6 +4,7 @@
  * attempt's abort reaches it, what comes back). The undici transport itself is in test/transport.test.ts.
  */
 import { describe, expect, it } from "vitest";
+import { AnswerTooLargeError } from "../src/core/answer-body.js";
 import { AttemptSignal, type FetchLike, fetchTransport, headerValue } from "../src/core/transport.js";
 
 describe("AttemptSignal", () => {
@@ -148,5 +149,42 @@ describe("fetchTransport", () => {
     const other = fetchTransport(fetchFn);
     await other.close();
     await expect(other({ url: "https://h.test/", method: "GET", headers: {} })).resolves.toMatchObject({ status: 200 });
+  });
+
+  it("a fetch that followed a redirect: the answer says where it ended, and its body is not read", async () => {
+    let read = false;
+    const followed: FetchLike = async () =>
+      ({
+        status: 200,
+        redirected: true,
+        url: "https://evil.example/login",
+        headers: new Headers({ "content-type": "application/json" }),
+        body: { cancel: async () => {} },
+        text: async () => {
+          read = true;
+          return "[]";
+        },
+      }) as unknown as Response;
+    const answer = await fetchTransport(followed)({ url: "https://h.test/", method: "GET", headers: {} });
+    expect(answer).toStrictEqual({
+      status: 200,
+      headers: { "content-type": "application/json" },
+      body: "",
+      redirected: "https://evil.example/login",
+    });
+    expect(read).toBe(false);
+  });
+
+  it("the answer's size limit is the request's maxBytes when given, else the default (8 MiB)", async () => {
+    const { fetchFn } = recordingFetch(() => new Response("x".repeat(2_000)));
+    const transport = fetchTransport(fetchFn);
+    const error = await transport({ url: "https://h.test/", method: "GET", headers: {}, maxBytes: 1_000 }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(AnswerTooLargeError);
+    expect(error).toMatchObject({ status: 200, limit: 1_000 });
+    await expect(transport({ url: "https://h.test/", method: "GET", headers: {} })).resolves.toMatchObject({
+      body: "x".repeat(2_000),
+    });
   });
 });

@@ -413,7 +413,8 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     // Resuming in slow start after each hold (the way before) refused 54 here; pacing at the admitted rate, 38; with
     // slow start's ramp and probes backing off from one pace, 11.
     expect(limiter.refused).toBeLessThan(20);
-    const rate = limiter.ratePerSecond ?? Number.NaN;
+    // The pace after the last hold (at 2 s one may be on: the pace then reads 0).
+    const rate = caller.answers.findLast((a) => a.status === 200)?.rateAfter ?? Number.NaN;
     expect(rate).toBeGreaterThan(10);
     expect(rate).toBeLessThan(45);
     expect(caller.sent - limiter.refused).toBeGreaterThanOrEqual(28); // admitted: ~40 allowed in 2 s
@@ -529,6 +530,51 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     // No admitted answer in the last second: the 429 holds, and cuts nothing.
     expect(limiter.cuts).toBe(1);
     expect(limiter.ratePerSecond).toBeGreaterThanOrEqual(rateBefore * 0.95);
+  });
+
+  it("well past the plateau with no 429 the climb doubles every second (the budget another run used is free)", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now); // on its plateau: the convex side at once
+    const caller = pump(limiter, () => 200);
+    await vi.advanceTimersByTimeAsync(2000);
+    const freeFrom = limiter.ratePerSecond ?? Number.NaN; // 2 s past the plateau: 1.3 × it, CUBIC's own pace so far
+    expect(freeFrom).toBeCloseTo(130, 0);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(limiter.ratePerSecond).toBeCloseTo(2 * freeFrom, -1); // the cubic alone would be at 201
+    await vi.advanceTimersByTimeAsync(1000);
+    caller.stopped = true;
+    // Still within twice what the pod admitted over the last second.
+    expect(limiter.ratePerSecond).toBeGreaterThan(400);
+    expect(limiter.ratePerSecond).toBeLessThanOrEqual(2 * (caller.sent / 4) * 2);
+  });
+
+  it("a limit that dropped and comes back: the rate is back at the plateau of before within 3 s", async () => {
+    const now = fakeClock();
+    let perWindow = 100; // 1,000/s in 100 ms windows
+    let window = -1;
+    let used = 0;
+    const pod = () => {
+      const w = Math.floor(now() / 100);
+      if (w !== window) [window, used] = [w, 0];
+      return ++used <= perWindow ? 200 : 429;
+    };
+    const limiter = new AdaptiveRateLimiter({ perSecond: 1000 }, now);
+    const caller = pump(limiter, pod);
+    await vi.advanceTimersByTimeAsync(8000); // 8 s at 1,000/s: a plateau sustained over 5 s
+    perWindow = 30; // 300/s
+    await vi.advanceTimersByTimeAsync(8000);
+    const during = limiter.ratePerSecond ?? Number.NaN;
+    expect(during).toBeLessThan(400);
+    perWindow = 100; // back to 1,000/s
+    const before = caller.sent;
+    await vi.advanceTimersByTimeAsync(3000);
+    const climbed = caller.sent;
+    await vi.advanceTimersByTimeAsync(1000);
+    caller.stopped = true;
+    // Back in 1.5 s once K (2 s) after the last cut is over: the 4th second after the rise runs at the old plateau.
+    // CUBIC alone from ~300/s took 5 s more (and twice the last second's admitted calls capped each step).
+    expect(caller.sent - climbed).toBeGreaterThan(850);
+    expect(climbed - before).toBeGreaterThan(1300);
   });
 
   it("regrowth: back at the rate before the cut after ~2 s, above it later", async () => {

@@ -74,6 +74,9 @@ const CUBIC_C = (1 - BETA) / 2 ** 3;
  */
 const PEAK_MEMORY_MS = 30_000;
 const PEAK_RETURN_SECONDS = 1.5;
+/** Seconds past the plateau after which the climb doubles every second, and the share of the plateau it is at then. */
+const FREE_AFTER_SECONDS = 2;
+const FREE_FROM = 1 + CUBIC_C * FREE_AFTER_SECONDS ** 3;
 /** A remembered plateau counts only when this much above the current one. */
 const PEAK_ABOVE = 1.3;
 /** The remembered plateau is what the pod admitted over this many seconds before a cut. */
@@ -422,21 +425,27 @@ export class AdaptiveRateLimiter {
     // Concave from the cut back to wMax in K s, then convex above it at a pace that does not depend on the cut.
     const x = t / this.#k;
     let rate = this.#wMax * (t < 0 ? 1 + this.#depth * x * x * x : 1 + CUBIC_C * t * t * t);
-    if (t > 0 && now - this.#peakAt < PEAK_MEMORY_MS && this.#peak > PEAK_ABOVE * this.#wMax) {
+    // Well past the plateau with no 429: the limit is elsewhere (another client's run ended, the pod's throttling
+    // eased): from there the rate doubles every second, as slow start would, rather than crawl up the cubic.
+    if (t > FREE_AFTER_SECONDS) rate = this.#wMax * FREE_FROM * 2 ** (t - FREE_AFTER_SECONDS);
+    const peak = now - this.#peakAt < PEAK_MEMORY_MS && this.#peak > PEAK_ABOVE * this.#wMax ? this.#peak : 0;
+    if (t > 0 && peak > 0) {
       const back = Math.min(1, t / PEAK_RETURN_SECONDS);
       const beyond = Math.max(0, t - PEAK_RETURN_SECONDS);
       // Back at the remembered plateau, it goes on probing above it at CUBIC's pace.
-      const toPeak = this.#wMax + (this.#peak - this.#wMax) * back * back * back;
+      const toPeak = this.#wMax + (peak - this.#wMax) * back * back * back;
       rate = Math.max(rate, toPeak * (1 + CUBIC_C * beyond * beyond * beyond));
     }
-    // No use probing a rate the client does not send: stay within twice what the pod admits.
-    if (t > 0) rate = Math.min(rate, Math.max(this.#wMax, 2 * this.#admittedRate(now)));
+    // No use probing a rate the client does not send: stay within twice what the pod admits (or a plateau it
+    // admitted lately: the last second's count lags a climb back to it).
+    if (t > 0) rate = Math.min(rate, Math.max(this.#wMax, peak, 2 * this.#admittedRate(now)));
     rate = Math.min(this.#max, Math.max(MIN_RATE, rate));
     this.#rate = rate;
     return rate;
   }
 
   #startHold(now: number): void {
+    this.#notePeak(now); // before a cut reads the last second: a limit that just dropped is not known yet
     this.#holding = true;
     this.#heldSince = now;
     this.#holdTicket = this.#nextTicket;
@@ -478,6 +487,20 @@ export class AdaptiveRateLimiter {
     if (((now - this.#lastCutAt >= CUT_COOLDOWN_MS || atPlateau) && dense) || farAbove) {
       this.#cut(now, farAbove);
       this.#firstProbe(now);
+    }
+  }
+
+  /**
+   * Remembers what the pod admitted over the last {@link PEAK_SPAN_SECONDS} s, if the highest of the last
+   * {@link PEAK_MEMORY_MS} ms. Over several seconds, what a fixed window admits is its limit within a window's share:
+   * over one second a burst at a window's end and the next one's start can count twice the limit.
+   */
+  #notePeak(now: number): void {
+    if (now - (this.#activeSince ?? now) < PEAK_SPAN_SECONDS * 1000) return;
+    const sustained = this.#admittedLong.count(now) / PEAK_SPAN_SECONDS;
+    if (sustained >= this.#peak || now - this.#peakAt >= PEAK_MEMORY_MS) {
+      this.#peak = sustained;
+      this.#peakAt = now;
     }
   }
 
@@ -574,14 +597,7 @@ export class AdaptiveRateLimiter {
     if (random && Number.isFinite(this.#wMax) && this.#wMax > before) before = this.#wMax;
     this.#refusedBelowPlateau = 0;
     this.#wMax = Math.max(MIN_RATE, before);
-    // Over several seconds, what a fixed window admits is its limit within a window's share: over one second a
-    // burst at a window's end and the next one's start can count twice the limit.
-    const busy = now - (this.#activeSince ?? now) >= PEAK_SPAN_SECONDS * 1000;
-    const sustained = busy ? this.#admittedLong.count(now) / PEAK_SPAN_SECONDS : 0;
-    if (sustained >= this.#peak || now - this.#peakAt >= PEAK_MEMORY_MS) {
-      this.#peak = sustained;
-      this.#peakAt = now;
-    }
+    this.#notePeak(now);
     const beta = paced === Number.POSITIVE_INFINITY ? BETA : BETA_PACED;
     this.#rate = Math.min(this.#max, Math.max(MIN_RATE, beta * before));
     this.#depth = 1 - this.#rate / this.#wMax;
