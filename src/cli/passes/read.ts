@@ -4,10 +4,9 @@
  * what it found; and the end of a run whose reads Ctrl-C stopped.
  */
 import type { PodClient } from "../../api/client.js";
-import { PodApiError, PodError, PodUnauthorizedError } from "../../core/errors.js";
+import { PodApiError } from "../../core/errors.js";
 import { userIdToDecimal } from "../../core/ids.js";
-import { AuthenticationError } from "../../core/rsa-auth.js";
-import { schedule } from "../../core/scheduler.js";
+import { type BulkOutcome, type ScheduledTask, schedule } from "../../core/scheduler.js";
 import { plural, printable } from "../../core/text.js";
 import { rulesOf } from "../../operations/index.js";
 import { type Command, EXIT } from "../args.js";
@@ -21,6 +20,7 @@ import type { CliIo } from "../io.js";
 import { progressRenderer } from "../progress.js";
 import { pendingItems } from "./pending.js";
 import type { Plan } from "./plan.js";
+import { runPass, stopOf } from "./stream.js";
 
 /**
  * What the read pass found: the items not to send, and the counts the plan prints.
@@ -225,37 +225,18 @@ export async function readBeforeWriting(options: {
     ? undefined
     : progressRenderer(io.stderr, `reading (${READ_CALL[operation]})`, plan.calls);
   try {
-    const outcomes = schedule<Entry>(
-      entries(),
-      {
-        check: (entry) => userIdToDecimal(entry.item.uid, "uid"),
-        run: async (entry) => {
-          // No signal per call (hundreds of listeners on one signal): reads in flight finish, as writes do.
-          entry.read = readOf(userIdToDecimal(entry.item.uid, "uid"));
-          entry.current = await entry.read;
-        },
-        keyOf: (entry) => String((entry as Entry).item.uid),
-        stopWhen: (error) =>
-          error instanceof PodUnauthorizedError ||
-          error instanceof AuthenticationError ||
-          (error instanceof PodError && error.circuitBreaker !== undefined)
-            ? (error as Error)
-            : undefined,
+    const task: ScheduledTask<Entry> = {
+      check: (entry) => userIdToDecimal(entry.item.uid, "uid"),
+      run: async (entry) => {
+        // No signal per call (hundreds of listeners on one signal): reads in flight finish, as writes do.
+        entry.read = readOf(userIdToDecimal(entry.item.uid, "uid"));
+        entry.current = await entry.read;
       },
-      {
-        concurrency: options.concurrency,
-        signal: controller.signal,
-        onProgress: progress?.update,
-        progressIntervalMs: 200,
-      },
-    );
-    for (;;) {
-      const next = await outcomes.next();
-      if (next.done) {
-        result.stoppedBy ??= next.value.stoppedBy;
-        break;
-      }
-      const outcome = next.value;
+      keyOf: (entry) => String((entry as Entry).item.uid),
+      stopWhen: (error) => stopOf(error)?.error,
+    };
+    /** One read settled: counted, recorded in the report and the undo journal, its differences kept to print. */
+    const settle = (outcome: BulkOutcome<Entry>): void => {
       const entry = outcome.input;
       if (outcome.status === "succeeded") {
         result.read++;
@@ -273,7 +254,7 @@ export async function readBeforeWriting(options: {
             error: "StateChanged",
             message: refusal,
           });
-          continue;
+          return;
         }
         if (lines.length === 0) {
           result.unchanged++;
@@ -281,7 +262,7 @@ export async function readBeforeWriting(options: {
             result.unchangedSkipped++;
             result.skip.add(entry.ordinal);
             journal.unchanged(entry.ordinal);
-            continue;
+            return;
           }
         } else {
           result.changed++;
@@ -298,7 +279,7 @@ export async function readBeforeWriting(options: {
         }
         // Recorded before anything is written: a kill after this line loses nothing undo needs.
         undo?.record(beforeEntry(operation, entry.item, current));
-        continue;
+        return;
       }
       result.unsent++;
       result.skip.add(entry.ordinal);
@@ -320,7 +301,9 @@ export async function readBeforeWriting(options: {
       } else {
         journal.unapplied(entry.item as object, entry.ordinal, { status: "notAttempted", line: entry.line });
       }
-    }
+    };
+    const pass = { concurrency: options.concurrency, signal: controller.signal, progress };
+    result.stoppedBy = await runPass((streamOptions) => schedule(entries(), task, streamOptions), pass, settle);
   } finally {
     progress?.stop();
     io.interrupt?.removeEventListener("abort", onInterrupt);

@@ -1,7 +1,7 @@
-import type { BulkStreamEnd } from "../../api/bulk.js";
+import type { BulkOutcome } from "../../api/bulk.js";
 import type { PodClient } from "../../api/client.js";
-import { PodApiError, PodError, PodUnauthorizedError } from "../../core/errors.js";
-import { AuthenticationError } from "../../core/rsa-auth.js";
+import { PodApiError, type PodError } from "../../core/errors.js";
+import type { AuthenticationError } from "../../core/rsa-auth.js";
 import { plural, printable } from "../../core/text.js";
 import { type Command, EXIT } from "../args.js";
 import { causeOf, FailureCauses, neverSent } from "../failures.js";
@@ -12,6 +12,7 @@ import { progressRenderer } from "../progress.js";
 import { pendingItems } from "./pending.js";
 import { BULK_METHOD, type LooseBulk, type Plan } from "./plan.js";
 import { finishInterruptedReads, type ReadPass } from "./read.js";
+import { type PassStop, runPass, stopOf } from "./stream.js";
 
 /**
  * Applies the plan. Ctrl-C (`io.interrupt`) stops taking work and lets the calls in flight finish; a second one
@@ -102,31 +103,27 @@ export async function apply(options: {
   let loginError: AuthenticationError | undefined;
   /** The breaker that stopped the run (the pod unreachable, the privilege missing), for its message. */
   let stoppedBy: PodError | undefined;
+  /**
+   * Notes why the run stops. A refused session or login stops it now: every later call would be refused too (and a
+   * refused login retried would risk locking the account). A breaker stops the run by itself; the first says why.
+   */
+  const noteStop = (stop: PassStop | undefined) => {
+    if (stop?.kind === "breaker") stoppedBy ??= stop.error;
+    else if (stop) {
+      refused = stop.kind;
+      if (stop.kind === "login") loginError = stop.error;
+      controller.abort();
+    }
+  };
   // The read pass stopped (a refused session, a breaker): nothing is written, and the same message says why.
   const stopReason = reads?.stoppedBy;
-  if (stopReason instanceof PodUnauthorizedError) refused = "token";
-  else if (stopReason instanceof AuthenticationError) {
-    refused = "login";
-    loginError = stopReason;
-  } else if (stopReason instanceof PodError) stoppedBy = stopReason;
+  noteStop(stopOf(stopReason));
   if (stopReason) controller.abort();
   const started = Date.now();
   const bulk = pod.bulk.stream[BULK_METHOD[command.operation]] as LooseBulk;
   try {
-    const outcomes = bulk(items(), {
-      concurrency: options.concurrency,
-      signal: controller.signal,
-      onProgress: progress?.update,
-      progressIntervalMs: 200,
-    });
-    for (;;) {
-      const next = await outcomes.next();
-      if (next.done) {
-        // A run stopped by a breaker says why here (the all-403 stop has no failed item that carries it).
-        stoppedBy ??= (next.value as BulkStreamEnd | undefined)?.stoppedBy;
-        break;
-      }
-      const outcome = next.value;
+    /** One call settled: counted, its outcome written to the report; a refused session or login stops the run. */
+    const settle = (outcome: BulkOutcome<unknown>): void => {
       // A call a breaker or a refused session stopped before its first attempt was not sent: not a failure the pod saw.
       const unsent = outcome.status === "failed" && neverSent(outcome.error);
       counts[unsent ? "notAttempted" : outcome.status]++;
@@ -134,20 +131,10 @@ export async function apply(options: {
       if (outcome.status === "failed" && !unsent) causes.add(outcome.error, outcome.uid, at.line);
       if (outcome.status === "succeeded") {
         journal.succeeded(at.ordinal);
-        continue;
+        return;
       }
-      if (outcome.status === "failed" && !refused) {
-        // Every later call would be refused too (and a refused login retried would risk locking the account):
-        // stop, and keep the rest in the report for a retry.
-        if (outcome.error instanceof PodUnauthorizedError) refused = "token";
-        else if (outcome.error instanceof AuthenticationError) {
-          refused = "login";
-          loginError = outcome.error;
-        } else if (outcome.error instanceof PodError && outcome.error.circuitBreaker && !stoppedBy) {
-          stoppedBy = outcome.error; // the run stops by itself; its message says what to do
-        }
-        if (refused) controller.abort();
-      }
+      // A refused session or login stops the run here; the calls not made stay in the report for a retry.
+      if (outcome.status === "failed" && !refused) noteStop(stopOf(outcome.error));
       const error = outcome.status === "failed" ? outcome.error : undefined;
       journal.unapplied(outcome.input as object, at.ordinal, {
         status: outcome.status,
@@ -158,7 +145,11 @@ export async function apply(options: {
           message: error.message,
         }),
       });
-    }
+    };
+    const pass = { concurrency: options.concurrency, signal: controller.signal, progress };
+    const end = await runPass((streamOptions) => bulk(items(), streamOptions), pass, settle);
+    // A run stopped by a breaker says why here (the all-403 stop has no failed item that carries it).
+    stoppedBy ??= end;
   } finally {
     progress?.stop();
     io.interrupt?.removeEventListener("abort", onInterrupt);
