@@ -163,9 +163,10 @@ export type RateLimiterChange = { kind: "cut"; from: number; to: number } | { ki
  *   pace, are a pod shedding calls, not the rate: the plateau stays (a hold each, no cut), so they cannot sink the
  *   rate cut after cut.
  * - **Probe up.** After a cut the rate follows CUBIC: concave back to the rate before the cut in K s (at least
- *   {@link RECOVERY_SECONDS}, longer at low rates), then convex above it at the same pace whatever the cut, or back
- *   within {@link PEAK_RETURN_SECONDS} to a plateau admitted in the last {@link PEAK_MEMORY_MS} ms; never above
- *   twice what the pod admits (no use probing a rate the client does not send), nor above `max`.
+ *   {@link RECOVERY_SECONDS}, longer at low rates), then convex above it at the same pace whatever the cut, doubling
+ *   each second once {@link FREE_AFTER_SECONDS} s past it with no 429, or back within {@link PEAK_RETURN_SECONDS}
+ *   to a plateau admitted in the last {@link PEAK_MEMORY_MS} ms; never above twice what the pod admits (no use
+ *   probing a rate the client does not send), nor above `max`.
  *
  * Each send takes a ticket from {@link acquire} and must hand it back through {@link answered} or
  * {@link noAnswer}.
