@@ -222,6 +222,8 @@ export class AdaptiveRateLimiter {
   #peakAt = Number.NEGATIVE_INFINITY;
   /** Probes answered 429 during the current hold: two in a row are a limit, not a pod shedding a few calls. */
   #refusedProbes = 0;
+  /** What the pod admitted (calls/s) when the rate was last cut; the plateau, when that cut found the 429s random. */
+  #admittedAtCut = Number.POSITIVE_INFINITY;
   /** Holds started since the last cut while the rate was well below the plateau. */
   #refusedBelowPlateau = 0;
 
@@ -461,7 +463,13 @@ export class AdaptiveRateLimiter {
     this.#firstProbe(now);
     // Backing off from one pace: at 20 calls/s, probes 5 ms apart would spend several 429s in one hold.
     this.#probeDelay = Math.max(PROBE_DELAY_FIRST_MS, this.#nextProbeAt - now);
-    if (this.#epoch !== undefined && this.#currentRate(now) < PLATEAU_SHARE * this.#wMax) this.#refusedBelowPlateau++;
+    // Refused below the plateau at a pace the pod was seen to admit: not the pace's doing. (Refused above what it
+    // admitted at the last cut, the plateau itself may be too high: a pace 7 % over the limit looks like 7 % of calls
+    // shed at random, and keeping that plateau would keep the pace over the limit for good.)
+    const rate = this.#currentRate(now);
+    if (this.#epoch !== undefined && rate < PLATEAU_SHARE * this.#wMax && rate <= this.#admittedAtCut) {
+      this.#refusedBelowPlateau++;
+    }
     this.#maybeCut(now);
   }
 
@@ -597,6 +605,8 @@ export class AdaptiveRateLimiter {
       admitted >= RANDOM_ADMITTED_SHARE * paced;
     if (random && Number.isFinite(this.#wMax) && this.#wMax > before) before = this.#wMax;
     this.#refusedBelowPlateau = 0;
+    // Once the 429s were found random, refusals anywhere below the kept plateau stay random.
+    this.#admittedAtCut = random ? this.#wMax : admitted;
     this.#wMax = Math.max(MIN_RATE, before);
     this.#notePeak(now);
     const beta = paced === Number.POSITIVE_INFINITY ? BETA : BETA_PACED;
