@@ -74,9 +74,6 @@ const CUBIC_C = (1 - BETA) / 2 ** 3;
  */
 const PEAK_MEMORY_MS = 30_000;
 const PEAK_RETURN_SECONDS = 1.5;
-/** Seconds past the plateau after which the climb doubles every second, and the share of the plateau it is at then. */
-const FREE_AFTER_SECONDS = 2;
-const FREE_FROM = 1 + CUBIC_C * FREE_AFTER_SECONDS ** 3;
 /** A remembered plateau counts only when this much above the current one. */
 const PEAK_ABOVE = 1.3;
 /** The remembered plateau is what the pod admitted over this many seconds before a cut. */
@@ -163,10 +160,9 @@ export type RateLimiterChange = { kind: "cut"; from: number; to: number } | { ki
  *   pace, are a pod shedding calls, not the rate: the plateau stays (a hold each, no cut), so they cannot sink the
  *   rate cut after cut.
  * - **Probe up.** After a cut the rate follows CUBIC: concave back to the rate before the cut in K s (at least
- *   {@link RECOVERY_SECONDS}, longer at low rates), then convex above it at the same pace whatever the cut, doubling
- *   each second once {@link FREE_AFTER_SECONDS} s past it with no 429, or back within {@link PEAK_RETURN_SECONDS}
- *   to a plateau admitted in the last {@link PEAK_MEMORY_MS} ms; never above twice what the pod admits (no use
- *   probing a rate the client does not send), nor above `max`.
+ *   {@link RECOVERY_SECONDS}, longer at low rates), then convex above it at the same pace whatever the cut, or back
+ *   within {@link PEAK_RETURN_SECONDS} to a plateau admitted in the last {@link PEAK_MEMORY_MS} ms; never above
+ *   twice what the pod admits (no use probing a rate the client does not send), nor above `max`.
  *
  * Each send takes a ticket from {@link acquire} and must hand it back through {@link answered} or
  * {@link noAnswer}.
@@ -222,8 +218,6 @@ export class AdaptiveRateLimiter {
   #peakAt = Number.NEGATIVE_INFINITY;
   /** Probes answered 429 during the current hold: two in a row are a limit, not a pod shedding a few calls. */
   #refusedProbes = 0;
-  /** What the pod admitted (calls/s) when the rate was last cut; the plateau, when that cut found the 429s random. */
-  #admittedAtCut = Number.POSITIVE_INFINITY;
   /** Holds started since the last cut while the rate was well below the plateau. */
   #refusedBelowPlateau = 0;
 
@@ -428,9 +422,6 @@ export class AdaptiveRateLimiter {
     // Concave from the cut back to wMax in K s, then convex above it at a pace that does not depend on the cut.
     const x = t / this.#k;
     let rate = this.#wMax * (t < 0 ? 1 + this.#depth * x * x * x : 1 + CUBIC_C * t * t * t);
-    // Well past the plateau with no 429: the limit is elsewhere (another client's run ended, the pod's throttling
-    // eased): from there the rate doubles every second, as slow start would, rather than crawl up the cubic.
-    if (t > FREE_AFTER_SECONDS) rate = this.#wMax * FREE_FROM * 2 ** (t - FREE_AFTER_SECONDS);
     const peak = now - this.#peakAt < PEAK_MEMORY_MS && this.#peak > PEAK_ABOVE * this.#wMax ? this.#peak : 0;
     if (t > 0 && peak > 0) {
       const back = Math.min(1, t / PEAK_RETURN_SECONDS);
@@ -463,13 +454,7 @@ export class AdaptiveRateLimiter {
     this.#firstProbe(now);
     // Backing off from one pace: at 20 calls/s, probes 5 ms apart would spend several 429s in one hold.
     this.#probeDelay = Math.max(PROBE_DELAY_FIRST_MS, this.#nextProbeAt - now);
-    // Refused below the plateau at a pace the pod was seen to admit: not the pace's doing. (Refused above what it
-    // admitted at the last cut, the plateau itself may be too high: a pace 7 % over the limit looks like 7 % of calls
-    // shed at random, and keeping that plateau would keep the pace over the limit for good.)
-    const rate = this.#currentRate(now);
-    if (this.#epoch !== undefined && rate < PLATEAU_SHARE * this.#wMax && rate <= this.#admittedAtCut) {
-      this.#refusedBelowPlateau++;
-    }
+    if (this.#epoch !== undefined && this.#currentRate(now) < PLATEAU_SHARE * this.#wMax) this.#refusedBelowPlateau++;
     this.#maybeCut(now);
   }
 
@@ -605,8 +590,6 @@ export class AdaptiveRateLimiter {
       admitted >= RANDOM_ADMITTED_SHARE * paced;
     if (random && Number.isFinite(this.#wMax) && this.#wMax > before) before = this.#wMax;
     this.#refusedBelowPlateau = 0;
-    // Once the 429s were found random, refusals anywhere below the kept plateau stay random.
-    this.#admittedAtCut = random ? this.#wMax : admitted;
     this.#wMax = Math.max(MIN_RATE, before);
     this.#notePeak(now);
     const beta = paced === Number.POSITIVE_INFINITY ? BETA : BETA_PACED;
