@@ -191,8 +191,6 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     const now = fakeClock();
     const limiter = new AdaptiveRateLimiter({}, now);
     const before = take(limiter, 5);
-    await vi.advanceTimersByTimeAsync(50); // slow start's ramp: 5 calls in ~20 ms
-    expect(before.length).toBe(5);
     limiter.answered(ticketOf(before, 0), 429);
     expect(limiter.ratePerSecond).toBe(0); // holding
 
@@ -230,10 +228,8 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     const now = fakeClock();
     const limiter = new AdaptiveRateLimiter({}, now);
     const before = take(limiter, 5);
-    await vi.advanceTimersByTimeAsync(50);
     limiter.answered(ticketOf(before, 0), 429);
     const probe = take(limiter, 1);
-    await flush();
     limiter.answered(ticketOf(probe, 0), 200); // resumed
     await flush();
 
@@ -338,47 +334,17 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
       await vi.advanceTimersByTimeAsync(150);
     }
     expect(limiter.cuts).toBe(1);
-    // The last second admits ~9/10 of what is sent (~3/4 of the pace, with the holds): not far enough below the
-    // pace to mean a bad estimate.
-    dropEvery = 10;
+    dropEvery = 4; // the last second admits ~3/4 of what is sent, not far enough below it to mean a bad estimate
     await vi.advanceTimersByTimeAsync(2000);
     refuse = 3;
     await vi.advanceTimersByTimeAsync(100);
     caller.stopped = true;
     expect(limiter.cuts).toBe(2);
-    // Kept: 0.97 × the plateau, where 0.97 × the ~80/s admitted would be ~78.
+    // Kept: 0.97 × the plateau, where 0.97 × the ~75/s admitted would be ~73.
     expect(limiter.ratePerSecond).toBeGreaterThan(0.9 * plateau);
   });
 
-  it("...but not when the pod admits under 3/4 of the pace: that plateau was too high, the cut goes to the admitted rate", async () => {
-    const now = fakeClock();
-    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
-    let refuse = 0;
-    let dropEvery = 0;
-    const caller = pump(limiter, (n) => {
-      if (refuse > 0) return refuse-- && 429;
-      return dropEvery > 0 && n % dropEvery === 0 ? "none" : 200;
-    });
-    await vi.advanceTimersByTimeAsync(1000);
-    refuse = 3;
-    await vi.advanceTimersByTimeAsync(100);
-    for (let i = 0; i < 3; i++) {
-      refuse = 3;
-      await vi.advanceTimersByTimeAsync(150);
-    }
-    expect(limiter.cuts).toBe(1);
-    dropEvery = 2; // half of what is sent is admitted: a plateau twice too high, not a pace random 429s interrupt
-    await vi.advanceTimersByTimeAsync(2000);
-    refuse = 3;
-    await vi.advanceTimersByTimeAsync(300); // the hold's probes back off from one pace: over by then
-    caller.stopped = true;
-    expect(limiter.cuts).toBe(2);
-    const rate = limiter.ratePerSecond ?? Number.NaN;
-    expect(rate).toBeLessThan(60); // 0.97 × the ~50/s admitted, not 0.97 × the plateau of ~100
-    expect(rate).toBeGreaterThan(40);
-  });
-
-  it("at 25 calls/s the climb back to the plateau takes 8 s (200 calls), not 2", async () => {
+  it("at 25 calls/s the climb back to the plateau takes 4 s (100 calls), not 2", async () => {
     const now = fakeClock();
     const limiter = new AdaptiveRateLimiter({ perSecond: 25 }, now);
     const caller = pumpWithRefusals(limiter);
@@ -389,9 +355,7 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     const plateau = caller.resumedAt() / 0.97;
     await vi.advanceTimersByTimeAsync(3000);
     expect(limiter.ratePerSecond).toBeLessThan(plateau); // with K = 2 s it would be 4 % above it by now
-    await vi.advanceTimersByTimeAsync(4000);
-    expect(limiter.ratePerSecond).toBeLessThan(plateau); // with K = 5 s, above it
-    await vi.advanceTimersByTimeAsync(2500);
+    await vi.advanceTimersByTimeAsync(3000);
     caller.state.stopped = true;
     expect(limiter.ratePerSecond).toBeGreaterThan(plateau);
   });
@@ -410,41 +374,32 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     await vi.advanceTimersByTimeAsync(2000);
     caller.stopped = true;
     await flush();
-    // Resuming in slow start after each hold (the way before) refused 54 here; pacing at the admitted rate, 38; with
-    // slow start's ramp and probes backing off from one pace, 11.
-    expect(limiter.refused).toBeLessThan(20);
-    // The pace after the last hold (at 2 s one may be on: the pace then reads 0).
-    const rate = caller.answers.findLast((a) => a.status === 200)?.rateAfter ?? Number.NaN;
+    // Resuming in slow start after each hold (the way before) refused 54 here; pacing at the admitted rate, 38.
+    expect(limiter.refused).toBeLessThan(45);
+    const rate = limiter.ratePerSecond ?? Number.NaN;
     expect(rate).toBeGreaterThan(10);
     expect(rate).toBeLessThan(45);
-    expect(caller.sent - limiter.refused).toBeGreaterThanOrEqual(28); // admitted: ~40 allowed in 2 s
+    expect(caller.sent - limiter.refused).toBeGreaterThan(30); // admitted: ~40 allowed in 2 s
   });
 
-  it("out of the unlimited start, the hold's end cuts to 0.7 × the busiest 100 ms admitted, not the average", async () => {
+  it("out of the unlimited start, a cut goes to 0.7 × the busiest 100 ms admitted, not the average", async () => {
     const now = fakeClock();
     const limiter = new AdaptiveRateLimiter({}, now);
-    /** `n` calls sent (as slow start lets them go), then all answered 200 at the same instant. */
-    const admit = async (n: number) => {
-      const sent = take(limiter, n);
-      for (let answered = 0; answered < n; answered++) {
-        while (sent.length <= answered) await vi.advanceTimersByTimeAsync(1);
-        limiter.answered(ticketOf(sent, answered), 200);
-      }
+    const admit = (n: number) => {
+      for (let i = 0; i < n; i++) limiter.answered(limiter.acquire() as number, 200);
     };
-    await admit(40);
+    await vi.advanceTimersByTimeAsync(50);
+    admit(40);
     await vi.advanceTimersByTimeAsync(130);
-    await admit(40); // never more than 40 in any 100 ms: 400/s at its busiest
-    await vi.advanceTimersByTimeAsync(300);
-    await admit(5);
+    admit(40); // never more than 40 in any 100 ms: 400/s at its busiest
+    await vi.advanceTimersByTimeAsync(420);
+    admit(5);
     const refused = take(limiter, 5);
-    await flush();
     for (const r of refused) limiter.answered(r.ticket, 429);
-    // Out of the unlimited start a hold does not cut at once: its probes say whether a window ran out.
-    expect(limiter.cuts).toBe(0);
+    expect(limiter.cuts).toBe(1);
     const probe = take(limiter, 1);
     await vi.advanceTimersByTimeAsync(5);
     limiter.answered(ticketOf(probe, 0), 200);
-    expect(limiter.cuts).toBe(1);
     expect(limiter.ratePerSecond).toBeCloseTo(0.7 * 400, 0);
   });
 
@@ -472,18 +427,18 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
 
     it("two probes refused until a window reset, fewer 429s than admitted answers: paced since the start", async () => {
       const { limiter } = await hold(3, 1, [429, 429, 200]);
-      // 0.97 × (3 + the probe admitted over the 115 ms from the first send to the hold's end).
-      expect(limiter.ratePerSecond).toBeCloseTo((0.97 * 4000) / 115, 0);
+      // 3 + the probe admitted over the 115 ms from the first send to the hold's end.
+      expect(limiter.ratePerSecond).toBeCloseTo(4000 / 115, 0);
     });
 
     it("exactly 3 admitted answers and 3 429s with two probes refused: paced", async () => {
       const { limiter } = await hold(2, 1, [429, 429, 200]);
-      expect(limiter.ratePerSecond).toBeCloseTo((0.97 * 3000) / 115, 0);
+      expect(limiter.ratePerSecond).toBeCloseTo(3000 / 115, 0);
     });
 
     it("as many 429s as admitted answers, 3 of each: paced", async () => {
       const { limiter } = await hold(2, 3, [200]);
-      expect(limiter.ratePerSecond).toBeCloseTo((0.97 * 3000) / 100, 0);
+      expect(limiter.ratePerSecond).toBeCloseTo(3000 / 100, 0);
     });
 
     it("one probe refused and fewer 429s than admitted answers: slow start, as a pod shedding a few calls", async () => {
@@ -530,35 +485,6 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     // No admitted answer in the last second: the 429 holds, and cuts nothing.
     expect(limiter.cuts).toBe(1);
     expect(limiter.ratePerSecond).toBeGreaterThanOrEqual(rateBefore * 0.95);
-  });
-
-  it("a limit that dropped and comes back: the rate is back at the plateau of before within 3 s", async () => {
-    const now = fakeClock();
-    let perWindow = 100; // 1,000/s in 100 ms windows
-    let window = -1;
-    let used = 0;
-    const pod = () => {
-      const w = Math.floor(now() / 100);
-      if (w !== window) [window, used] = [w, 0];
-      return ++used <= perWindow ? 200 : 429;
-    };
-    const limiter = new AdaptiveRateLimiter({ perSecond: 1000 }, now);
-    const caller = pump(limiter, pod);
-    await vi.advanceTimersByTimeAsync(8000); // 8 s at 1,000/s: a plateau sustained over 5 s
-    perWindow = 30; // 300/s
-    await vi.advanceTimersByTimeAsync(8000);
-    const during = limiter.ratePerSecond ?? Number.NaN;
-    expect(during).toBeLessThan(400);
-    perWindow = 100; // back to 1,000/s
-    const before = caller.sent;
-    await vi.advanceTimersByTimeAsync(3000);
-    const climbed = caller.sent;
-    await vi.advanceTimersByTimeAsync(1000);
-    caller.stopped = true;
-    // Back in 1.5 s once K (2 s) after the last cut is over: the 4th second after the rise runs at the old plateau.
-    // CUBIC alone from ~300/s took 5 s more (and twice the last second's admitted calls capped each step).
-    expect(caller.sent - climbed).toBeGreaterThan(850);
-    expect(climbed - before).toBeGreaterThan(1300);
   });
 
   it("regrowth: back at the rate before the cut after ~2 s, above it later", async () => {
@@ -959,9 +885,7 @@ describe("the session breaker", () => {
     // One call is let through to see whether the pod takes the token again; the other 49 started fail fast.
     expect(requests).toBe(2);
     expect(report.notAttempted.length + report.failed.length).toBe(300);
-    // Stopped by the probe's own 401 or by a call that failed fast, whichever settled first.
-    expect(report.stoppedBy).toMatchObject({ circuitBreaker: "session" });
-    expect((report.stoppedBy as { attempts?: number } | undefined)?.attempts).toBeLessThanOrEqual(1);
+    expect(report.stoppedBy).toMatchObject({ circuitBreaker: "session", attempts: 0 });
     expect(everySerialization(first)).not.toContain(TOKEN);
   });
 

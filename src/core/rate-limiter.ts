@@ -1,7 +1,7 @@
 /**
  * Client-side flow control: paces the sends of one client by a rate, and learns that rate from the pod's 429s.
  * docs/errors-and-retries.md ("Flow control") explains the algorithm and the measurements behind its constants.
- * One algorithm, kept in one file (~650 lines, much of it the reasons for its constants).
+ * One algorithm, kept in one file (~460 lines, much of it the reasons for its constants).
  */
 
 /**
@@ -56,28 +56,17 @@ const BETA_PACED = 0.97;
 /** Seconds CUBIC takes to climb back to the rate before a cut (K), at least. */
 const RECOVERY_SECONDS = 2;
 /**
- * At low rates K is longer, about this many calls: each probe above the plateau costs a few 429s (in a 1 s window,
- * the rest of the window is refused), which at 20 calls/s every 5 s was 2 % of the calls in the flow model.
+ * At low rates K is longer, about this many calls: each probe above the plateau costs a 429 or two, which at 20
+ * calls/s every 3 s would be 3 % of the calls.
  */
-const PLATEAU_CALLS = 200;
+const PLATEAU_CALLS = 100;
 /** ...but never more than this many seconds, or a rate learned from a handful of answers would hardly grow. */
-const MAX_RECOVERY_SECONDS = 10;
+const MAX_RECOVERY_SECONDS = 5;
 /**
  * CUBIC's C above the plateau, relative to it, whatever the cut's depth: 3 × the plateau 3.8 s after passing it, so
  * a limit that rises is found within 5 s.
  */
 const CUBIC_C = (1 - BETA) / 2 ** 3;
-/**
- * A plateau the pod admitted within this many ms is remembered: a limit that dropped for a while (a pod throttling
- * under load) is likely to come back, so above a lower plateau the rate climbs back to it in
- * {@link PEAK_RETURN_SECONDS} instead of CUBIC's slower convex probe.
- */
-const PEAK_MEMORY_MS = 30_000;
-const PEAK_RETURN_SECONDS = 1.5;
-/** A remembered plateau counts only when this much above the current one. */
-const PEAK_ABOVE = 1.3;
-/** The remembered plateau is what the pod admitted over this many seconds before a cut. */
-const PEAK_SPAN_SECONDS = 5;
 /**
  * At most one cut per this many milliseconds while below the plateau: a fixed window keeps answering 429 until it
  * resets, which the hold handles, and cuts compounding on every 429 would collapse the rate.
@@ -98,22 +87,11 @@ const PROBE_SHARE = 0.1;
 const SLOW_START_WINDOW = 10;
 /** Slow start ends by itself once this many calls may be in flight (more than any bulk run sends at once). */
 const SLOW_START_CAP = 1_000;
-/**
- * Slow start is paced too: from this rate (calls/s), doubling every {@link RAMP_DOUBLING_MS}. On a fast network the
- * window alone lets 10 calls in flight be 5,000 calls/s at once: a pod admitting 20 a second would refuse the rest
- * of that burst, and every refused call waits out its Retry-After. Over a WAN the window binds before the ramp does.
- */
-const RAMP_START_RATE = 200;
-const RAMP_DOUBLING_MS = 10;
-/** The ramp ends (unpaced) at this rate: 90 ms after the first call, about 1,400 calls in. */
-const RAMP_END_RATE = 100_000;
 /** The admitted-rate estimate looks back this far, in 10 ms buckets. */
 const BUCKET_MS = 10;
 const BUCKETS = 100;
 /** The first cut, out of the unlimited start, reads the admitted rate over the busiest span this long. */
 const PEAK_SPAN_MS = 100;
-/** Before the first cut, a hold's end this soon after the last one paces at what was admitted in between. */
-const LAST_HOLD_END_MS = 5_000;
 /** A cut needs at least this many admitted answers behind its estimate; before that a 429 only holds. */
 const MIN_SAMPLE = 20;
 /** A cut needs at least this share of the last second's answers to be 429. */
@@ -124,8 +102,6 @@ const DENSE_START_REFUSED = 3;
 const PLATEAU_SHARE = 0.99;
 /** ...and this many of them since the last cut keep the plateau where it was. */
 const REFUSED_BELOW_PLATEAU_TO_KEEP = 3;
-/** 429s below the plateau are random only while the pod admits at least this share of the pace. */
-const RANDOM_ADMITTED_SHARE = 0.75;
 /** Sending this many times what the pod admits means a bad estimate (from a burst): cut at once, cooldown or not. */
 const SENT_FAR_ABOVE_ADMITTED = 1.5;
 
@@ -144,25 +120,21 @@ export type RateLimiterChange = { kind: "cut"; from: number; to: number } | { ki
  *
  * - **Pacing.** A token bucket refilled at `rate` calls/s (at most {@link BURST_MS} ms of tokens), so a fast network
  *   cannot turn 300 calls in flight into 10,000 calls a second.
- * - **Slow start.** Until the first 429, calls in flight grow from {@link SLOW_START_WINDOW} by one per answer, and
- *   sends are paced by a ramp ({@link RAMP_START_RATE}/s doubling every {@link RAMP_DOUBLING_MS} ms), so a run's
- *   opening burst cannot spend much more than the pod's budget before the pod says so.
- * - **Hold and probe.** A 429 stops new sends except one probe at a time, backing off from one pace; the first
- *   answer that is not a 429 to a call sent during the hold means the pod admits again, and pacing resumes. Against
- *   a fixed-window limit this is what keeps the rest of an exhausted window from being answered 429 call after call.
- * - **The first cut, at the hold's end.** Probes refused until a window reset: pace at {@link BETA_PACED} × what the
- *   pod admitted since the start, then at the next such hold's end at what it admitted between the two (the window's
- *   own rate). Otherwise {@link BETA} × the busiest 100 ms admitted before the hold.
- * - **Cut, once paced.** To {@link BETA_PACED} × what the pod admitted over the last second (measured, so a shallow
- *   cut gets under it), never in a run's first second. At most once per {@link CUT_COOLDOWN_MS}, unless the rate is
- *   back at its plateau and refused again.
- * - **Random 429s.** 429s that keep coming while the rate is still below its plateau, and the pod admits most of the
- *   pace, are a pod shedding calls, not the rate: the plateau stays (a hold each, no cut), so they cannot sink the
- *   rate cut after cut.
+ * - **Slow start.** Until the first 429, calls in flight grow from {@link SLOW_START_WINDOW} by one per answer, so
+ *   a run's opening burst cannot spend much more than the pod's budget before the pod says so.
+ * - **Hold and probe.** A 429 stops new sends except one probe at a time; the first answer that is not a 429 to a
+ *   call sent during the hold means the pod admits again, and pacing resumes. Against a fixed-window limit this is
+ *   what keeps the rest of an exhausted window from being answered 429 call after call.
+ * - **Cut.** Out of the unlimited start, a 429 lowers the rate to {@link BETA} × the busiest 100 ms admitted; once
+ *   paced, to {@link BETA_PACED} × what the pod admitted over the last second (measured, so a shallow cut gets under
+ *   it). At most once per {@link CUT_COOLDOWN_MS}, unless the rate is back at its plateau and refused again.
+ * - **A limit of a few calls a second.** Before any cut, a hold whose probes were refused until a window reset (or
+ *   most of the opening burst refused) resumes paced at what the pod admitted so far, not in a burst per window.
+ * - **Random 429s.** 429s that keep coming while the rate is still below its plateau are a pod shedding calls, not
+ *   the rate: the plateau stays (a hold each, no cut), so they cannot sink the rate cut after cut.
  * - **Probe up.** After a cut the rate follows CUBIC: concave back to the rate before the cut in K s (at least
- *   {@link RECOVERY_SECONDS}, longer at low rates), then convex above it at the same pace whatever the cut, or back
- *   within {@link PEAK_RETURN_SECONDS} to a plateau admitted in the last {@link PEAK_MEMORY_MS} ms; never above
- *   twice what the pod admits (no use probing a rate the client does not send), nor above `max`.
+ *   {@link RECOVERY_SECONDS}, longer at low rates), then convex above it at the same pace whatever the cut; never
+ *   above twice what the pod admits (no use probing a rate the client does not send), nor above `max`.
  *
  * Each send takes a ticket from {@link acquire} and must hand it back through {@link answered} or
  * {@link noAnswer}.
@@ -185,9 +157,6 @@ export class AdaptiveRateLimiter {
 
   #slowStart: boolean;
   #slowStartWindow = SLOW_START_WINDOW;
-  /** When slow start's ramp began (its first send), and the rate it began at. */
-  #rampFrom: number | undefined;
-  #rampStartRate = RAMP_START_RATE;
 
   #holding = false;
   /** The first ticket sent during the current (or last) hold. */
@@ -207,15 +176,6 @@ export class AdaptiveRateLimiter {
   #depth = 1 - BETA;
   #k = RECOVERY_SECONDS;
   #cutDuringHold = false;
-  /** When the last hold ended, and the answers admitted by then (this one's probe among them). */
-  #lastHoldEndAt = Number.NEGATIVE_INFINITY;
-  #lastHoldEndAdmitted = 0;
-  /** The busiest 100 ms admitted (per second) and the answers admitted over the second before the current hold. */
-  #peakBeforeHold = 0;
-  #admittedBeforeHold = 0;
-  /** The highest plateau of the last {@link PEAK_MEMORY_MS}, and when it was measured. */
-  #peak = 0;
-  #peakAt = Number.NEGATIVE_INFINITY;
   /** Probes answered 429 during the current hold: two in a row are a limit, not a pod shedding a few calls. */
   #refusedProbes = 0;
   /** Holds started since the last cut while the rate was well below the plateau. */
@@ -225,8 +185,6 @@ export class AdaptiveRateLimiter {
   readonly #admitted = new RateWindow();
   readonly #sent = new RateWindow();
   readonly #refusedWindow = new RateWindow();
-  /** Answers that were not 429 over the last {@link PEAK_SPAN_SECONDS} s: the plateau a drop is measured from. */
-  readonly #admittedLong = new RateWindow(PEAK_SPAN_SECONDS, 1000);
   /** Start of the current busy period: the admitted rate is not diluted by an idle minute before it. */
   #activeSince: number | undefined;
   #lastActivity = Number.NEGATIVE_INFINITY;
@@ -308,11 +266,10 @@ export class AdaptiveRateLimiter {
         if (isProbe) {
           this.#refusedProbes++;
           this.#nextProbeAt = Math.max(this.#nextProbeAt, now + this.#probeDelay);
-          // Over a whole second, even early in a run: over the opening's few ms the rate would look many times higher.
-          const admitted = this.#admitted.count(now);
+          const admitted = this.#admittedRate(now);
           const ceiling = Math.min(
             1000,
-            Math.max(PROBE_DELAY_FIRST_MS, admitted > 0 ? 1000 / (PROBE_SHARE * admitted) : PROBE_DELAY_MAX_MS),
+            Math.max(PROBE_DELAY_MAX_MS, admitted > 0 ? 1000 / (PROBE_SHARE * admitted) : 0),
           );
           this.#probeDelay = Math.min(ceiling, Math.max(PROBE_DELAY_FIRST_MS, this.#probeDelay * 2));
         }
@@ -344,7 +301,6 @@ export class AdaptiveRateLimiter {
     this.#lastActivity = now;
     this.#sent.add(now);
     this.#inFlight++;
-    if (this.#slowStart && this.#rampFrom === undefined) this.#rampFrom = now;
     return this.#nextTicket++;
   }
 
@@ -356,9 +312,9 @@ export class AdaptiveRateLimiter {
       return true;
     }
     if (this.#slowStart && this.#inFlight >= this.#slowStartWindow) return false;
-    const rate = this.#pace(now);
+    const rate = this.#currentRate(now);
     if (rate === Number.POSITIVE_INFINITY) return true;
-    this.#tokens = Math.min(this.#burst(rate), this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
+    this.#tokens = Math.min(this.#burst(), this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
     this.#refilledAt = now;
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;
@@ -391,8 +347,8 @@ export class AdaptiveRateLimiter {
     } else if (this.#slowStart && this.#inFlight >= this.#slowStartWindow) {
       return; // an answer reschedules
     } else {
-      const rate = this.#pace(now);
-      const tokens = Math.min(this.#burst(rate), this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
+      const rate = this.#currentRate(now);
+      const tokens = Math.min(this.#burst(), this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
       wait = rate === Number.POSITIVE_INFINITY ? 0 : ((1 - tokens) * 1000) / rate;
     }
     if (wait <= 0) {
@@ -403,17 +359,9 @@ export class AdaptiveRateLimiter {
     this.#timer = setTimeout(this.#release, Math.max(1, Math.ceil(wait)));
   }
 
-  #burst(rate = this.#rate): number {
+  #burst(): number {
+    const rate = this.#rate;
     return Number.isFinite(rate) ? Math.max(1, (rate * BURST_MS) / 1000) : 1;
-  }
-
-  /** The rate sends are paced at now: the current rate, and during slow start its ramp too. */
-  #pace(now: number): number {
-    const rate = this.#currentRate(now);
-    if (!this.#slowStart) return rate;
-    if (this.#rampFrom === undefined) return Math.min(rate, this.#rampStartRate);
-    const ramp = this.#rampStartRate * 2 ** ((now - this.#rampFrom) / RAMP_DOUBLING_MS);
-    return ramp >= RAMP_END_RATE ? rate : Math.min(rate, ramp);
   }
 
   #currentRate(now: number): number {
@@ -422,24 +370,14 @@ export class AdaptiveRateLimiter {
     // Concave from the cut back to wMax in K s, then convex above it at a pace that does not depend on the cut.
     const x = t / this.#k;
     let rate = this.#wMax * (t < 0 ? 1 + this.#depth * x * x * x : 1 + CUBIC_C * t * t * t);
-    const peak = now - this.#peakAt < PEAK_MEMORY_MS && this.#peak > PEAK_ABOVE * this.#wMax ? this.#peak : 0;
-    if (t > 0 && peak > 0) {
-      const back = Math.min(1, t / PEAK_RETURN_SECONDS);
-      const beyond = Math.max(0, t - PEAK_RETURN_SECONDS);
-      // Back at the remembered plateau, it goes on probing above it at CUBIC's pace.
-      const toPeak = this.#wMax + (peak - this.#wMax) * back * back * back;
-      rate = Math.max(rate, toPeak * (1 + CUBIC_C * beyond * beyond * beyond));
-    }
-    // No use probing a rate the client does not send: stay within twice what the pod admits (or a plateau it
-    // admitted lately: the last second's count lags a climb back to it).
-    if (t > 0) rate = Math.min(rate, Math.max(this.#wMax, peak, 2 * this.#admittedRate(now)));
+    // No use probing a rate the client does not send: stay within twice what the pod admits.
+    if (t > 0) rate = Math.min(rate, Math.max(this.#wMax, 2 * this.#admittedRate(now)));
     rate = Math.min(this.#max, Math.max(MIN_RATE, rate));
     this.#rate = rate;
     return rate;
   }
 
   #startHold(now: number): void {
-    this.#notePeak(now); // before a cut reads the last second: a limit that just dropped is not known yet
     this.#holding = true;
     this.#heldSince = now;
     this.#holdTicket = this.#nextTicket;
@@ -447,13 +385,7 @@ export class AdaptiveRateLimiter {
     this.#probeDelay = PROBE_DELAY_FIRST_MS;
     this.#refusedProbes = 0;
     this.#cutDuringHold = false;
-    // Out of the unlimited start the cut waits for the hold's end, which can be a second or more away: what the pod
-    // admitted before the hold is read now.
-    this.#peakBeforeHold = this.#admitted.peakRate(now);
-    this.#admittedBeforeHold = this.#admitted.count(now);
     this.#firstProbe(now);
-    // Backing off from one pace: at 20 calls/s, probes 5 ms apart would spend several 429s in one hold.
-    this.#probeDelay = Math.max(PROBE_DELAY_FIRST_MS, this.#nextProbeAt - now);
     if (this.#epoch !== undefined && this.#currentRate(now) < PLATEAU_SHARE * this.#wMax) this.#refusedBelowPlateau++;
     this.#maybeCut(now);
   }
@@ -463,15 +395,9 @@ export class AdaptiveRateLimiter {
     if (this.#cutDuringHold || this.#admitted.count(now) < MIN_SAMPLE) return;
     // Within the cooldown, cut only when the client sends far more than the pod admits (an estimate from a burst).
     const farAbove = this.#sent.count(now) > SENT_FAR_ABOVE_ADMITTED * this.#admitted.count(now);
-    // Once paced, a cut goes to what the pod admitted over the last second: over a shorter span (a run's first
-    // second) a fixed window's first share inflates that figure, and the cut would land above the limit.
-    const paced = Number.isFinite(this.#currentRate(now));
-    if (paced && !farAbove && now - (this.#activeSince ?? now) < BUCKETS * BUCKET_MS) return;
-    // Out of the unlimited start the hold's end decides (#endHold): whether the probes found the limit exhausted
-    // until a window reset says which estimate to trust.
-    if (!this.#calibrated()) return;
     // A few 429s in a stream the pod mostly admits are not about the rate (a pod that sheds some calls): hold, no cut.
-    const dense = this.#refusalsDense(now);
+    const refused = this.#refusedWindow.count(now);
+    const dense = refused >= MIN_REFUSED_SHARE * (refused + this.#admitted.count(now));
     // Back at the plateau and refused again, with no sign of a pod shedding calls: the plateau is above the limit
     // (a second that straddled two windows counted more than one window's calls); cut again, cooldown or not.
     const atPlateau =
@@ -484,31 +410,6 @@ export class AdaptiveRateLimiter {
     }
   }
 
-  /**
-   * Remembers what the pod admitted over the last {@link PEAK_SPAN_SECONDS} s, if the highest of the last
-   * {@link PEAK_MEMORY_MS} ms. Over several seconds, what a fixed window admits is its limit within a window's share:
-   * over one second a burst at a window's end and the next one's start can count twice the limit.
-   */
-  #notePeak(now: number): void {
-    if (now - (this.#activeSince ?? now) < PEAK_SPAN_SECONDS * 1000) return;
-    const sustained = this.#admittedLong.count(now) / PEAK_SPAN_SECONDS;
-    if (sustained >= this.#peak || now - this.#peakAt >= PEAK_MEMORY_MS) {
-      this.#peak = sustained;
-      this.#peakAt = now;
-    }
-  }
-
-  /** Whether a cut is possible at all: the rate was measured (a cut, a known limit, or a paced start). */
-  #calibrated(): boolean {
-    return this.cuts > 0 || this.#epoch !== undefined;
-  }
-
-  /** Enough of the last second's answers were 429 for the rate to be their cause, not a few calls shed. */
-  #refusalsDense(now: number): boolean {
-    const refused = this.#refusedWindow.count(now);
-    return refused >= MIN_REFUSED_SHARE * (refused + this.#admitted.count(now));
-  }
-
   /** The first probe goes one pace after the 429: sooner, an exhausted window would only refuse it too. */
   #firstProbe(now: number): void {
     const rate = this.#currentRate(now);
@@ -519,42 +420,23 @@ export class AdaptiveRateLimiter {
     this.#holding = false;
     this.#resumeTicket = this.#nextTicket;
     if (this.#cutDuringHold) this.#epoch = now; // regrowth starts when sending does
-    const calibrated = this.#calibrated();
-    const since = now - this.#lastHoldEndAt;
     if (this.cuts === 0 && this.#denseStart(now)) {
-      // Between two such holds' ends (two window resets), what the pod admitted is the window's own rate.
-      const between = since <= LAST_HOLD_END_MS;
-      // The limit showed before any cut (a fixed window ran out, its probes refused until it reset): pace at what
-      // the pod admitted, rather than send one burst per window of which most is refused. Between two such holds'
-      // ends (two resets) that is the window's own rate; before the second, what it admitted since the start (an
-      // overestimate by at most one window's share).
-      const from = this.#rate;
-      const admitted = between ? ((this.admitted - this.#lastHoldEndAdmitted) * 1000) / since : this.#admittedRate(now);
-      this.#wMax = Math.min(this.#max, Math.max(MIN_RATE, BETA_PACED * admitted));
-
+      // A pod of a few calls a second refused most of the opening burst, too few answers to cut from: pace at what
+      // it admitted since the start (an overestimate by at most one window's share, corrected at each hold's end
+      // until the first cut), rather than send one burst per window of which most is refused.
+      this.#wMax = Math.min(this.#max, Math.max(MIN_RATE, this.#admittedRate(now)));
       this.#rate = this.#wMax;
-      if (this.#wMax !== from) this.onChange?.({ kind: "cut", from, to: this.#wMax });
-      // Just under what was admitted: probe above it at once, gently (CUBIC's convex side), as a known limit does.
       this.#depth = 0;
       this.#k = RECOVERY_SECONDS;
-      this.#epoch = now - RECOVERY_SECONDS * 1000;
-    } else if (
-      !calibrated &&
-      Math.max(this.#admittedBeforeHold, this.#admitted.count(now)) >= MIN_SAMPLE &&
-      this.#refusalsDense(now)
-    ) {
-      this.#cut(now, false);
       this.#epoch = now;
     } else if (this.#rate === Number.POSITIVE_INFINITY) {
       // Not calibrated yet (too few answers to cut from): resume in slow start, never with an unlimited burst. The
       // window it had is kept (as TCP's fast recovery does): restarting it at 10 would throttle a run in which the
-      // pod refuses a few calls for other reasons. So is its ramp.
+      // pod refuses a few calls for other reasons.
       this.#slowStart = true;
     }
     this.#tokens = 1;
     this.#refilledAt = now;
-    this.#lastHoldEndAt = now;
-    this.#lastHoldEndAdmitted = this.admitted;
     this.onChange?.({ kind: "resumed", heldMs: now - this.#heldSince });
   }
 
@@ -575,23 +457,14 @@ export class AdaptiveRateLimiter {
     const paced = this.#currentRate(now);
     // Out of the unlimited start the average is diluted by warm-up; the busiest 100 ms says what the pod took.
     // Too high an estimate costs a few holds until the next cut; too low costs seconds of regrowth.
-    const admitted =
-      paced === Number.POSITIVE_INFINITY
-        ? Math.max(this.#peakBeforeHold, this.#admitted.peakRate(now))
-        : this.#admittedRate(now);
+    const admitted = paced === Number.POSITIVE_INFINITY ? this.#admitted.peakRate(now) : this.#admittedRate(now);
     let before = Math.min(paced, admitted);
     // 429s that kept coming while the rate was well below the last plateau were not caused by the rate (the pod
     // refuses some calls whatever the pace): the plateau stays, or cut after cut would sink the rate.
-    // Only while the pod admits about all that is sent: a plateau above what it admits is an estimate that was too
-    // high (a burst that straddled two windows), not a pace that random 429s interrupt.
-    const random =
-      !farAbove &&
-      this.#refusedBelowPlateau >= REFUSED_BELOW_PLATEAU_TO_KEEP &&
-      admitted >= RANDOM_ADMITTED_SHARE * paced;
+    const random = !farAbove && this.#refusedBelowPlateau >= REFUSED_BELOW_PLATEAU_TO_KEEP;
     if (random && Number.isFinite(this.#wMax) && this.#wMax > before) before = this.#wMax;
     this.#refusedBelowPlateau = 0;
     this.#wMax = Math.max(MIN_RATE, before);
-    this.#notePeak(now);
     const beta = paced === Number.POSITIVE_INFINITY ? BETA : BETA_PACED;
     this.#rate = Math.min(this.#max, Math.max(MIN_RATE, beta * before));
     this.#depth = 1 - this.#rate / this.#wMax;
@@ -606,7 +479,6 @@ export class AdaptiveRateLimiter {
   #countAdmitted(now: number): void {
     this.#lastActivity = now;
     this.#admitted.add(now);
-    this.#admittedLong.add(now);
   }
 
   /** Answers that were not 429 per second, over the last second (or since the client got busy, if sooner). */
@@ -617,26 +489,15 @@ export class AdaptiveRateLimiter {
   }
 }
 
-/**
- * Events over the last `buckets × bucketMs` ms (by default one second in 10 ms buckets), with the busiest
- * {@link PEAK_SPAN_MS} among them.
- */
+/** Events over the last BUCKETS × BUCKET_MS ms, in buckets, with the busiest {@link PEAK_SPAN_MS} among them. */
 class RateWindow {
-  readonly #buckets: Float64Array;
-  readonly #size: number;
-  readonly #bucketMs: number;
+  readonly #buckets = new Float64Array(BUCKETS);
   #index = 0;
   #sum = 0;
 
-  constructor(buckets = BUCKETS, bucketMs = BUCKET_MS) {
-    this.#buckets = new Float64Array(buckets);
-    this.#size = buckets;
-    this.#bucketMs = bucketMs;
-  }
-
   add(now: number): void {
     this.#advance(now);
-    this.#buckets[this.#index % this.#size] = (this.#buckets[this.#index % this.#size] ?? 0) + 1;
+    this.#buckets[this.#index % BUCKETS] = (this.#buckets[this.#index % BUCKETS] ?? 0) + 1;
     this.#sum++;
   }
 
@@ -648,23 +509,23 @@ class RateWindow {
   /** The most events in any {@link PEAK_SPAN_MS} of the window, per second. */
   peakRate(now: number): number {
     this.#advance(now);
-    const width = PEAK_SPAN_MS / this.#bucketMs;
+    const width = PEAK_SPAN_MS / BUCKET_MS;
     let sum = 0;
     let peak = 0;
-    for (let i = 0; i < this.#size; i++) {
-      sum += this.#buckets[(this.#index + 1 + i) % this.#size] ?? 0;
-      if (i >= width) sum -= this.#buckets[(this.#index + 1 + i - width) % this.#size] ?? 0;
+    for (let i = 0; i < BUCKETS; i++) {
+      sum += this.#buckets[(this.#index + 1 + i) % BUCKETS] ?? 0;
+      if (i >= width) sum -= this.#buckets[(this.#index + 1 + i - width) % BUCKETS] ?? 0;
       if (sum > peak) peak = sum;
     }
     return (peak * 1000) / PEAK_SPAN_MS;
   }
 
   #advance(now: number): void {
-    const index = Math.floor(now / this.#bucketMs);
+    const index = Math.floor(now / BUCKET_MS);
     if (index === this.#index) return;
-    const steps = Math.min(this.#size, index - this.#index);
+    const steps = Math.min(BUCKETS, index - this.#index);
     for (let i = 1; i <= steps; i++) {
-      const slot = (this.#index + i) % this.#size;
+      const slot = (this.#index + i) % BUCKETS;
       this.#sum -= this.#buckets[slot] ?? 0;
       this.#buckets[slot] = 0;
     }
