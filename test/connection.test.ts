@@ -23,6 +23,7 @@ import {
   PodApiError,
   PodNetworkError,
   rsaAuthentication,
+  type SessionTokenProvider,
 } from "../src/index.js";
 import { parseSimulatorArgs, type SimulatedPod, startSimulatedPod } from "../src/simulator/index.js";
 import { generateCa } from "../src/simulator/tls.js";
@@ -105,6 +106,15 @@ describe("TLS with the pod's own CA", () => {
   });
 });
 
+/** A session token from the pod's certificate login host, asked through the client's own connections. */
+const loginThroughClient: SessionTokenProvider = async (context) => {
+  const answer = await context?.send({
+    url: `${pod.sessionAuthUrl}/sessionauth/v1/authenticate`,
+    body: () => "{}",
+  });
+  return JSON.parse(answer?.body ?? "{}").token;
+};
+
 describe("certificateAuthentication (mutual TLS)", () => {
   it("logs in with a PKCS#12 certificate inside a client, with the client's lifecycle: one login, renewed after a 401", async () => {
     const bot = pod.issueClientCertificate("cert-bot", "s3cret");
@@ -144,13 +154,7 @@ describe("certificateAuthentication (mutual TLS)", () => {
       ca: pod.ca,
       proxy: false,
       retry: { maxAttempts: 1 },
-      sessionToken: async (context) => {
-        const answer = await context?.send({
-          url: `${pod.sessionAuthUrl}/sessionauth/v1/authenticate`,
-          body: () => "{}",
-        });
-        return JSON.parse(answer?.body ?? "{}").token;
-      },
+      sessionToken: loginThroughClient,
     });
     cleanups.push(() => client.close());
     const error = await client.users.listFeatures(1).catch((e: unknown) => e);
@@ -166,13 +170,7 @@ describe("certificateAuthentication (mutual TLS)", () => {
       baseUrl: pod.url,
       dispatcher,
       retry: { maxAttempts: 1 },
-      sessionToken: async (context) => {
-        const answer = await context?.send({
-          url: `${pod.sessionAuthUrl}/sessionauth/v1/authenticate`,
-          body: () => "{}",
-        });
-        return JSON.parse(answer?.body ?? "{}").token;
-      },
+      sessionToken: loginThroughClient,
     });
     cleanups.push(async () => {
       await client.close();
