@@ -75,8 +75,9 @@ it("50,000 users under 429s, 503s, dropped connections and a session expiry: not
     expect(second.stderr).toBe("");
     expect(second.code).toBe(0);
     const stats = pod.stats();
+    // The 429s the test relies on are the injected ones: whether the client also reaches the pod's own limit of
+    // 5,000/s depends on the machine (a fresh-clone CI run with another job on the machine did not).
     expect(stats.faults.rateLimited).toBeGreaterThan(100);
-    expect(stats.rateLimiter.refused).toBeGreaterThan(0);
     expect(stats.faults.serverErrors).toBeGreaterThan(500);
     expect(stats.faults.dropped).toBeGreaterThan(100);
     for (let uid = 1; uid <= USERS; uid++) expect(applied(uid)).toBe(true);
