@@ -3,8 +3,8 @@
  * minutes, free of a loaded machine's noise: the client's real AdaptiveRateLimiter and the simulator's real
  * RateLimiter, 300 workers, 1-3 ms of loopback latency, and Retry-After honoured as the client does. Not part of
  * `npm test`: `npx vitest run --config bench/flow-model/vitest.config.ts`. Knobs: SHAPES=20/100,chg (a subset),
- * SEEDS=N, SEED0=N, FULL=1 (every shape 40 s, as the bench), TRACE=1 (admitted, refused, pace and cuts each second, or each TRACE_MS ms), LATE=MS (every
- * timer fires up to MS late, as on a loaded machine). The 1,500/s and 5,000/s shapes run 20 s and 10 s, not the
+ * SEEDS=N, SEED0=N, FULL=1 (every shape 40 s, as the bench), TRACE=1 (admitted, refused, pace and cuts each second,
+ * or each TRACE_MS ms), LATE=MS (every timer fires up to MS late, as on a loaded machine). The 1,500/s and 5,000/s shapes run 20 s and 10 s, not the
  * bench's 40 s, to stay cheap; a limit that changes reports when its rise was found, as the bench does. It printed
  * the figures in the reports of issue 23.
  */
