@@ -152,6 +152,16 @@ async function cutFrom400() {
   return { limiter, changes };
 }
 
+/** Three calls answered 429 (one cut), then a probe admitted 50 ms later: the rate the hold resumed at. */
+async function cutThenResume(limiter: AdaptiveRateLimiter): Promise<number> {
+  for (const ticket of take(limiter, 3)) limiter.answered(ticket, 429);
+  expect(limiter.cuts).toBe(1);
+  const probe = take(limiter, 1);
+  await vi.advanceTimersByTimeAsync(50);
+  limiter.answered(probe[0] as number, 200);
+  return limiter.ratePerSecond ?? Number.NaN;
+}
+
 describe("AdaptiveRateLimiter's cut, hold and climb back (fake clock)", () => {
   it("tells its listener of each cut (from, to) and of each hold's end (how long it held)", async () => {
     const { limiter, changes } = await cutFrom400();
@@ -266,13 +276,7 @@ describe("AdaptiveRateLimiter's cut, hold and climb back (fake clock)", () => {
     expect(burst).toHaveLength(40);
     for (const ticket of burst) limiter.answered(ticket, 200);
     await vi.advanceTimersByTimeAsync(800);
-    const refused = take(limiter, 3);
-    for (const ticket of refused) limiter.answered(ticket, 429);
-    expect(limiter.cuts).toBe(1);
-    const probe = take(limiter, 1);
-    await vi.advanceTimersByTimeAsync(50);
-    limiter.answered(probe[0] as number, 200);
-    const rate = limiter.ratePerSecond ?? Number.NaN;
+    const rate = await cutThenResume(limiter);
     expect(rate).toBeGreaterThan(0.97 * 40);
     expect(rate).toBeLessThan(0.97 * 50); // 40 over the ~900 ms since sending started
   });
@@ -285,13 +289,7 @@ describe("AdaptiveRateLimiter's cut, hold and climb back (fake clock)", () => {
       limiter.answered(limiter.acquire() as number, 200);
       await vi.advanceTimersByTimeAsync(10);
     }
-    const refused = take(limiter, 3);
-    for (const ticket of refused) limiter.answered(ticket, 429);
-    expect(limiter.cuts).toBe(1);
-    const probe = take(limiter, 1);
-    await vi.advanceTimersByTimeAsync(50);
-    limiter.answered(probe[0] as number, 200);
-    const rate = limiter.ratePerSecond ?? Number.NaN;
+    const rate = await cutThenResume(limiter);
     expect(rate).toBeGreaterThan(0.97 * 90);
     expect(rate).toBeLessThanOrEqual(0.97 * 101);
   });
