@@ -6,6 +6,9 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AdaptiveRateLimiter, type RateLimiterChange } from "../src/core/rate-limiter.js";
 
+/** Slow start by its in-flight window alone: these cases pin the window's steps, not the ramp's pacing. */
+const WINDOW_ONLY = { slowStartRamp: false };
+
 afterEach(() => {
   vi.useRealTimers();
 });
@@ -86,7 +89,7 @@ describe("AdaptiveRateLimiter's queue (fake clock)", () => {
 
   it("a probe that got no answer (a network error) is followed by another probe, alone, and an admitted one resumes", async () => {
     vi.useFakeTimers();
-    const limiter = new AdaptiveRateLimiter({}, () => Date.now());
+    const limiter = new AdaptiveRateLimiter({}, () => Date.now(), WINDOW_ONLY);
     const before = take(limiter, 3);
     limiter.answered(before[0] as number, 429);
     const during = take(limiter, 10);
@@ -105,7 +108,7 @@ describe("AdaptiveRateLimiter's queue (fake clock)", () => {
 
   it("during a hold, a call from before it that gets no answer does not free a second probe", async () => {
     vi.useFakeTimers();
-    const limiter = new AdaptiveRateLimiter({}, () => Date.now());
+    const limiter = new AdaptiveRateLimiter({}, () => Date.now(), WINDOW_ONLY);
     const before = take(limiter, 3);
     limiter.answered(before[0] as number, 429);
     const during = take(limiter, 10);
@@ -121,7 +124,7 @@ describe("AdaptiveRateLimiter's queue (fake clock)", () => {
 
   it("a hold that ended without a rate learned resumes in slow start, not with every waiting call at once", async () => {
     vi.useFakeTimers();
-    const limiter = new AdaptiveRateLimiter({}, () => Date.now());
+    const limiter = new AdaptiveRateLimiter({}, () => Date.now(), WINDOW_ONLY);
     const before = take(limiter, 2);
     limiter.answered(before[0] as number, 429); // too few answers to learn a rate from: hold only
     const probe = take(limiter, 1);
@@ -142,7 +145,7 @@ describe("AdaptiveRateLimiter's queue (fake clock)", () => {
 /** Unlimited start: 40 calls admitted within 100 ms (400/s at the busiest), then 5 answered 429: one cut, a hold. */
 async function cutFrom400() {
   vi.useFakeTimers();
-  const limiter = new AdaptiveRateLimiter({}, () => Date.now());
+  const limiter = new AdaptiveRateLimiter({}, () => Date.now(), WINDOW_ONLY);
   const changes: RateLimiterChange[] = [];
   limiter.onChange = (change) => changes.push(change);
   await vi.advanceTimersByTimeAsync(50);
@@ -198,9 +201,9 @@ describe("AdaptiveRateLimiter's cut, hold and climb back (fake clock)", () => {
     expect(sent.length).toBeLessThan(400);
   });
 
-  it("refused probes back off from 5 ms, doubling, to at most ~10 % of what the pod admits, else 100 ms", async () => {
+  it("refused probes back off from 5 ms, then from one pace of what the pod admits, doubling, to at most ~10 % of it", async () => {
     vi.useFakeTimers({ now: 0 });
-    const limiter = new AdaptiveRateLimiter({}, () => Date.now());
+    const limiter = new AdaptiveRateLimiter({}, () => Date.now(), WINDOW_ONLY);
     // 15 calls admitted at the start (too few to cut from), then a 429 400 ms later: a hold, no cut.
     for (let i = 0; i < 15; i++) limiter.answered(limiter.acquire() as number, 200);
     await vi.advanceTimersByTimeAsync(400);
@@ -218,15 +221,15 @@ describe("AdaptiveRateLimiter's cut, hold and climb back (fake clock)", () => {
     refusing = false;
     expect(limiter.cuts).toBe(0);
     const gaps = probes.slice(1).map((at, i) => at - (probes[i] as number));
-    // The 8th wait: 15 admitted over the 715 ms since the start is 21/s, 10 % of it one probe per 477 ms. A second
-    // later nothing was admitted in the last second: 100 ms.
+    // 5 ms, then at least one pace of what the pod admits (15 over the 400 ms since the start: 27 ms), doubling, up
+    // to one probe per 10 % of that rate as it thins (15 over 1 s and more: 396, then 538 ms).
     expect(probes[0]).toBe(400);
-    expect(gaps).toStrictEqual([5, 10, 20, 40, 80, 160, 320, 477, 100, 100]);
+    expect(gaps).toStrictEqual([5, 27, 54, 107, 214, 396, 538]);
   });
 
   it("a lost probe: the next one goes after the probe delay (5 ms), not at once", async () => {
     vi.useFakeTimers();
-    const limiter = new AdaptiveRateLimiter({}, () => Date.now());
+    const limiter = new AdaptiveRateLimiter({}, () => Date.now(), WINDOW_ONLY);
     const before = take(limiter, 3);
     limiter.answered(before[0] as number, 429);
     const during = take(limiter, 3);
@@ -240,7 +243,7 @@ describe("AdaptiveRateLimiter's cut, hold and climb back (fake clock)", () => {
 
   it("a call made while others wait goes after them, even when a turn frees at that instant", async () => {
     vi.useFakeTimers();
-    const limiter = new AdaptiveRateLimiter({}, () => Date.now());
+    const limiter = new AdaptiveRateLimiter({}, () => Date.now(), WINDOW_ONLY);
     const first = take(limiter, 10); // slow start: 10 in flight
     const waiting = take(limiter, 3);
     expect(waiting).toHaveLength(0);
@@ -259,7 +262,7 @@ describe("AdaptiveRateLimiter's cut, hold and climb back (fake clock)", () => {
   it("slow start ends by itself once 1,000 calls may be in flight", () => {
     vi.useFakeTimers();
     const answeredThenBurst = (answers: number) => {
-      const limiter = new AdaptiveRateLimiter({}, () => Date.now());
+      const limiter = new AdaptiveRateLimiter({}, () => Date.now(), WINDOW_ONLY);
       for (let i = 0; i < answers; i++) limiter.answered(limiter.acquire() as number, 200);
       return take(limiter, 1_005).length;
     };

@@ -4,7 +4,8 @@
  * RateLimiter, 300 workers, 1-3 ms of loopback latency, and Retry-After honoured as the client does. Not part of
  * `npm test`: `npx vitest run --config bench/flow-model/vitest.config.ts`. Knobs: SHAPES=20/100,chg (a subset),
  * SEEDS=N, SEED0=N, FULL=1 (every shape 40 s, as the bench), TRACE=1 (admitted, refused, pace and cuts each second,
- * or each TRACE_MS ms), LATE=MS (every timer fires up to MS late, as on a loaded machine). The 1,500/s and 5,000/s shapes run 20 s and 10 s, not the
+ * or each TRACE_MS ms), LATE=MS (every timer fires up to MS late, as on a loaded machine), OFFSET=MS (each
+ * client of a shared shape starts this long after the one before). The 1,500/s and 5,000/s shapes run 20 s and 10 s, not the
  * bench's 40 s, to stay cheap; a limit that changes reports when its rise was found, as the bench does. It printed
  * the figures in the reports of issue 23.
  */
@@ -64,6 +65,9 @@ async function simulate(shape: Shape, seed: number) {
   (globalThis as { __flowDebug?: boolean }).__flowDebug = !!process.env.DEBUG;
   const perClient: number[] = [];
   async function client(index: number, n: number) {
+    // Client processes start apart (OFFSET=MS between each), as the bench's do.
+    const offset = Number(process.env.OFFSET ?? 0) * index;
+    if (offset > 0) await sleep(offset);
     const limiter = new AdaptiveRateLimiter({}, () => Date.now());
     if (index === 0) first = limiter;
     let next = 0;

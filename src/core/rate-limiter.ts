@@ -1,7 +1,7 @@
 /**
  * Client-side flow control: paces the sends of one client by a rate, and learns that rate from the pod's 429s.
  * docs/errors-and-retries.md ("Flow control") explains the algorithm and the measurements behind its constants.
- * One algorithm, kept in one file (~460 lines, much of it the reasons for its constants).
+ * One algorithm, kept in one file (~620 lines, much of it the reasons for its constants).
  */
 
 /**
@@ -59,9 +59,9 @@ const RECOVERY_SECONDS = 2;
  * At low rates K is longer, about this many calls: each probe above the plateau costs a 429 or two, which at 20
  * calls/s every 3 s would be 3 % of the calls.
  */
-const PLATEAU_CALLS = 100;
+const PLATEAU_CALLS = 200;
 /** ...but never more than this many seconds, or a rate learned from a handful of answers would hardly grow. */
-const MAX_RECOVERY_SECONDS = 5;
+const MAX_RECOVERY_SECONDS = 10;
 /**
  * CUBIC's C above the plateau, relative to it, whatever the cut's depth: 3 × the plateau 3.8 s after passing it, so
  * a limit that rises is found within 5 s.
@@ -87,6 +87,33 @@ const PROBE_SHARE = 0.1;
 const SLOW_START_WINDOW = 10;
 /** Slow start ends by itself once this many calls may be in flight (more than any bulk run sends at once). */
 const SLOW_START_CAP = 1_000;
+/**
+ * Slow start is paced too, at this many calls/s per admitted answer (plus {@link SLOW_START_WINDOW}): the rate
+ * doubles each time the answers do, as TCP's window does per round trip. What a pod refuses of the opening is what
+ * was sent in the round trip after its budget ran out, rate × round trip: cold connections take 20 ms or more, so
+ * the in-flight window alone (or a ramp by time) had 25 calls in flight when a pod admitting 20 a second ran out,
+ * and 250 when one admitting 400 did. Paced by answers, 5,000/s is reached ~0.25 s into a run.
+ */
+const RAMP_PER_ANSWER = 15;
+/**
+ * ...but the first calls of a fresh client go at once, as many as this: a few calls made together are not delayed
+ * (10, the whole window, cost a pod of 20 calls/s in 100 ms windows 8 refusals at once).
+ */
+const RAMP_FIRST_CALLS = 5;
+/** The ramp ends (unpaced) at this rate. */
+const RAMP_END_RATE = 100_000;
+/** Two renewals of the pod's budget further apart than this (ms) say nothing about its rate. */
+const RESET_SPAN_MS = 2000;
+/** The budget's rate between two renewals makes a cut only when it is under this share of the pace. */
+const RESET_CUT_BELOW = 0.8;
+/**
+ * A rate the pod admitted over a whole second, within this many ms, and above {@link RECLIMB_ABOVE} × the plateau,
+ * is climbed back to in {@link RECLIMB_SECONDS} once past the plateau: a limit that dropped for a while and rose
+ * again (Symphony's throttling adapting to load) is found in 1 to 3 s, not 4 to 6.
+ */
+const PROVEN_MS = 30_000;
+const RECLIMB_ABOVE = 1.2;
+const RECLIMB_SECONDS = 1;
 /** The admitted-rate estimate looks back this far, in 10 ms buckets. */
 const BUCKET_MS = 10;
 const BUCKETS = 100;
@@ -120,18 +147,22 @@ export type RateLimiterChange = { kind: "cut"; from: number; to: number } | { ki
  *
  * - **Pacing.** A token bucket refilled at `rate` calls/s (at most {@link BURST_MS} ms of tokens), so a fast network
  *   cannot turn 300 calls in flight into 10,000 calls a second.
- * - **Slow start.** Until the first 429, calls in flight grow from {@link SLOW_START_WINDOW} by one per answer, so
- *   a run's opening burst cannot spend much more than the pod's budget before the pod says so.
+ * - **Slow start.** Until the first 429, calls in flight grow from {@link SLOW_START_WINDOW} by one per answer, and
+ *   sends are paced at {@link RAMP_PER_ANSWER} calls/s per answer, so a run's opening burst cannot spend much more
+ *   than the pod's budget before the pod says so.
  * - **Hold and probe.** A 429 stops new sends except one probe at a time; the first answer that is not a 429 to a
  *   call sent during the hold means the pod admits again, and pacing resumes. Against a fixed-window limit this is
  *   what keeps the rest of an exhausted window from being answered 429 call after call.
  * - **Cut.** Out of the unlimited start, a 429 lowers the rate to {@link BETA} × the busiest 100 ms admitted; once
  *   paced, to {@link BETA_PACED} × what the pod admitted over the last second (measured, so a shallow cut gets under
  *   it). At most once per {@link CUT_COOLDOWN_MS}, unless the rate is back at its plateau and refused again.
+ * - **A spent budget, measured.** Two holds whose probes were refused until one was admitted are two renewals of
+ *   the pod's budget; the calls admitted between them are its rate. A pace well above it goes just under it.
  * - **A limit of a few calls a second.** Before any cut, a hold whose probes were refused until a window reset (or
  *   most of the opening burst refused) resumes paced at what the pod admitted so far, not in a burst per window.
- * - **Random 429s.** 429s that keep coming while the rate is still below its plateau are a pod shedding calls, not
- *   the rate: the plateau stays (a hold each, no cut), so they cannot sink the rate cut after cut.
+ * - **Random 429s.** 429s that keep coming while the rate is still below its plateau, at a pace the pod admitted
+ *   when it last cut, are a pod shedding calls, not the rate: the plateau stays (a hold each, no cut), so they cannot
+ *   sink the rate cut after cut.
  * - **Probe up.** After a cut the rate follows CUBIC: concave back to the rate before the cut in K s (at least
  *   {@link RECOVERY_SECONDS}, longer at low rates), then convex above it at the same pace whatever the cut; never
  *   above twice what the pod admits (no use probing a rate the client does not send), nor above `max`.
@@ -157,6 +188,7 @@ export class AdaptiveRateLimiter {
 
   #slowStart: boolean;
   #slowStartWindow = SLOW_START_WINDOW;
+  readonly #ramp: boolean;
 
   #holding = false;
   /** The first ticket sent during the current (or last) hold. */
@@ -180,6 +212,12 @@ export class AdaptiveRateLimiter {
   #refusedProbes = 0;
   /** Holds started since the last cut while the rate was well below the plateau. */
   #refusedBelowPlateau = 0;
+  /** When the pod's budget was last seen renewed (probes refused until one was admitted), and the answers before. */
+  #lastReset: { at: number; admitted: number } | undefined;
+  /** The busiest second the pod admitted lately (calls/s), and when it was last seen. */
+  #proven: { rate: number; at: number } | undefined;
+  /** What the pod admitted per second when the rate was last cut (Infinity before any cut). */
+  #admittedAtCut = Number.POSITIVE_INFINITY;
 
   /** Answers that were not 429, and sends, over the last second. */
   readonly #admitted = new RateWindow();
@@ -199,8 +237,17 @@ export class AdaptiveRateLimiter {
   onChange: ((change: RateLimiterChange) => void) | undefined;
   #heldSince = 0;
 
-  constructor(options: RateLimitOptions = {}, now: () => number = () => performance.now()) {
+  /**
+   * @param tuning `slowStartRamp: false` leaves slow start to its in-flight window alone, for the tests that pin the
+   *   window's own steps.
+   */
+  constructor(
+    options: RateLimitOptions = {},
+    now: () => number = () => performance.now(),
+    tuning: { slowStartRamp?: boolean } = {},
+  ) {
     this.#now = now;
+    this.#ramp = tuning.slowStartRamp ?? true;
     this.#max = options.max ?? Number.POSITIVE_INFINITY;
     const start = options.perSecond;
     this.#slowStart = start === undefined;
@@ -213,7 +260,8 @@ export class AdaptiveRateLimiter {
       this.#epoch = now() - RECOVERY_SECONDS * 1000;
     }
     this.#refilledAt = now();
-    this.#tokens = this.#burst();
+    // Then one at a time, a pace apart. Under a ceiling, not even the first few go faster than it.
+    this.#tokens = this.#ramping() && this.#max === Number.POSITIVE_INFINITY ? RAMP_FIRST_CALLS : 1;
   }
 
   /** The current send rate in calls per second, or undefined while unlimited. */
@@ -271,7 +319,8 @@ export class AdaptiveRateLimiter {
             1000,
             Math.max(PROBE_DELAY_MAX_MS, admitted > 0 ? 1000 / (PROBE_SHARE * admitted) : 0),
           );
-          this.#probeDelay = Math.min(ceiling, Math.max(PROBE_DELAY_FIRST_MS, this.#probeDelay * 2));
+          const pace = admitted > 0 ? 1000 / admitted : 0;
+          this.#probeDelay = Math.min(ceiling, Math.max(PROBE_DELAY_FIRST_MS, pace, this.#probeDelay * 2));
         }
       } else if (ticket >= this.#resumeTicket) {
         this.#startHold(now);
@@ -312,9 +361,9 @@ export class AdaptiveRateLimiter {
       return true;
     }
     if (this.#slowStart && this.#inFlight >= this.#slowStartWindow) return false;
-    const rate = this.#currentRate(now);
+    const rate = this.#pace(now);
     if (rate === Number.POSITIVE_INFINITY) return true;
-    this.#tokens = Math.min(this.#burst(), this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
+    this.#tokens = Math.min(this.#burst(rate), this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
     this.#refilledAt = now;
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;
@@ -347,8 +396,8 @@ export class AdaptiveRateLimiter {
     } else if (this.#slowStart && this.#inFlight >= this.#slowStartWindow) {
       return; // an answer reschedules
     } else {
-      const rate = this.#currentRate(now);
-      const tokens = Math.min(this.#burst(), this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
+      const rate = this.#pace(now);
+      const tokens = Math.min(this.#burst(rate), this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
       wait = rate === Number.POSITIVE_INFINITY ? 0 : ((1 - tokens) * 1000) / rate;
     }
     if (wait <= 0) {
@@ -359,9 +408,27 @@ export class AdaptiveRateLimiter {
     this.#timer = setTimeout(this.#release, Math.max(1, Math.ceil(wait)));
   }
 
-  #burst(): number {
-    const rate = this.#rate;
-    return Number.isFinite(rate) ? Math.max(1, (rate * BURST_MS) / 1000) : 1;
+  /** The bucket's size at `rate` (the pace, which is the ramp's during slow start). */
+  #burst(rate: number): number {
+    if (!Number.isFinite(rate)) return 1;
+    // One call more than BURST_MS of tokens: at a low rate, a cap of exactly one call would drop a late timer's
+    // lateness at each send, and 48.5 calls/s paced by timers 1.5 ms late would send 45.
+    const burst = 1 + (rate * BURST_MS) / 1000;
+    // On the ramp, a handful of calls go at once: a few made together by a fresh client are never delayed, only a
+    // run's opening burst is paced.
+    return this.#ramping() && this.#max === Number.POSITIVE_INFINITY ? Math.max(RAMP_FIRST_CALLS, burst) : burst;
+  }
+
+  #ramping(): boolean {
+    return this.#ramp && this.#slowStart && this.cuts === 0 && this.refused === 0;
+  }
+
+  /** The rate sends are paced at now: the current rate, and during the first slow start its ramp too. */
+  #pace(now: number): number {
+    const rate = this.#currentRate(now);
+    if (!this.#ramping()) return rate;
+    const ramp = RAMP_PER_ANSWER * (this.admitted + SLOW_START_WINDOW);
+    return ramp >= RAMP_END_RATE ? rate : Math.min(rate, ramp);
   }
 
   #currentRate(now: number): number {
@@ -370,14 +437,42 @@ export class AdaptiveRateLimiter {
     // Concave from the cut back to wMax in K s, then convex above it at a pace that does not depend on the cut.
     const x = t / this.#k;
     let rate = this.#wMax * (t < 0 ? 1 + this.#depth * x * x * x : 1 + CUBIC_C * t * t * t);
-    // No use probing a rate the client does not send: stay within twice what the pod admits.
-    if (t > 0) rate = Math.min(rate, Math.max(this.#wMax, 2 * this.#admittedRate(now)));
+    if (t > 0) {
+      // A rate the pod admitted for whole seconds not long ago (its limit dropped, then rose): back to it within
+      // RECLIMB_SECONDS, not along the curve that probes unknown ground (3.3 × the plateau took 4 s).
+      const proven = this.#proven;
+      if (proven !== undefined && this.#provenAbove(now)) {
+        const s = Math.min(1, t / RECLIMB_SECONDS);
+        rate = Math.max(rate, this.#wMax + (proven.rate - this.#wMax) * s * s * s);
+      }
+      // No use probing a rate the client does not send: stay within twice what the pod admits.
+      rate = Math.min(rate, Math.max(this.#wMax, 2 * this.#admittedRate(now)));
+    }
     rate = Math.min(this.#max, Math.max(MIN_RATE, rate));
     this.#rate = rate;
     return rate;
   }
 
+  /** The pod admitted well above the plateau lately. */
+  #provenAbove(now: number): boolean {
+    const proven = this.#proven;
+    return proven !== undefined && now - proven.at <= PROVEN_MS && proven.rate > RECLIMB_ABOVE * this.#wMax;
+  }
+
+  /** Remembers the busiest second the pod admitted lately, past the opening (whose seconds straddle a burst). */
+  #remember(now: number): void {
+    if (this.#activeSince === undefined || now - this.#activeSince < 2 * BUCKETS * BUCKET_MS) return;
+    const admitted = this.#admittedRate(now);
+    const proven = this.#proven;
+    if (proven === undefined || now - proven.at > PROVEN_MS || admitted >= proven.rate) {
+      this.#proven = { rate: admitted, at: now };
+    } else if (admitted >= PLATEAU_SHARE * proven.rate) {
+      proven.at = now; // admitted again: still what the pod takes
+    }
+  }
+
   #startHold(now: number): void {
+    this.#remember(now);
     this.#holding = true;
     this.#heldSince = now;
     this.#holdTicket = this.#nextTicket;
@@ -386,7 +481,11 @@ export class AdaptiveRateLimiter {
     this.#refusedProbes = 0;
     this.#cutDuringHold = false;
     this.#firstProbe(now);
-    if (this.#epoch !== undefined && this.#currentRate(now) < PLATEAU_SHARE * this.#wMax) this.#refusedBelowPlateau++;
+    // Below the plateau, and no faster than the pod admitted when it last refused: the rate is not what it refuses.
+    const rate = this.#currentRate(now);
+    if (this.#epoch !== undefined && rate < PLATEAU_SHARE * this.#wMax && rate <= this.#admittedAtCut) {
+      this.#refusedBelowPlateau++;
+    }
     this.#maybeCut(now);
   }
 
@@ -420,15 +519,17 @@ export class AdaptiveRateLimiter {
     this.#holding = false;
     this.#resumeTicket = this.#nextTicket;
     if (this.#cutDuringHold) this.#epoch = now; // regrowth starts when sending does
+    if (this.#refusedProbes >= 2) this.#budgetReset(now);
     if (this.cuts === 0 && this.#denseStart(now)) {
       // A pod of a few calls a second refused most of the opening burst, too few answers to cut from: pace at what
-      // it admitted since the start (an overestimate by at most one window's share, corrected at each hold's end
-      // until the first cut), rather than send one burst per window of which most is refused.
+      // it admitted since the start, rather than send one burst per window of which most is refused. That is an
+      // overestimate by up to one window's share (corrected at each hold's end until the first cut), or an
+      // underestimate after a slow ramp: probe above it at once, on CUBIC's convex side.
       this.#wMax = Math.min(this.#max, Math.max(MIN_RATE, this.#admittedRate(now)));
       this.#rate = this.#wMax;
       this.#depth = 0;
       this.#k = RECOVERY_SECONDS;
-      this.#epoch = now;
+      this.#epoch = now - RECOVERY_SECONDS * 1000;
     } else if (this.#rate === Number.POSITIVE_INFINITY) {
       // Not calibrated yet (too few answers to cut from): resume in slow start, never with an unlimited burst. The
       // window it had is kept (as TCP's fast recovery does): restarting it at 10 would throttle a run in which the
@@ -438,6 +539,45 @@ export class AdaptiveRateLimiter {
     this.#tokens = 1;
     this.#refilledAt = now;
     this.onChange?.({ kind: "resumed", heldMs: now - this.#heldSince });
+  }
+
+  /**
+   * Probes refused until this one was admitted: the pod's budget was spent, and has just been renewed. Between two
+   * such renewals it admitted exactly its budget: for a fixed window, one window's worth per window. Paced well
+   * above that, go just under it, cooldown or not: a rate from a burst would otherwise spend each window early
+   * until the next cut.
+   */
+  #budgetReset(now: number): void {
+    const last = this.#lastReset;
+    // The probe just admitted is the new budget's first call.
+    this.#lastReset = { at: now, admitted: this.admitted - 1 };
+    if (last === undefined || now - last.at > RESET_SPAN_MS || !Number.isFinite(this.#rate)) return;
+    // Fewer calls than that between them: a window's edges, known to a call or so, would weigh too much.
+    const budget = this.admitted - 1 - last.admitted;
+    if (budget < MIN_SAMPLE) return;
+    const budgetRate = (budget * 1000) / (now - last.at);
+    const paced = this.#currentRate(now);
+    // Only when the pace is plainly wrong (a burst's estimate): the usual cut handles a pace a little too fast, and
+    // a few 429s in a row that are not a spent budget must not read as one.
+    if (budgetRate < MIN_RATE || budgetRate >= RESET_CUT_BELOW * paced) return;
+    this.#refusedBelowPlateau = 0;
+    this.#setPlateau(now, paced, budgetRate, BETA_PACED * budgetRate);
+    this.#admittedAtCut = this.#rate; // the budget's edges are known to a call: holds count only below the new pace
+    this.#epoch = now; // sending again already: regrowth starts now
+  }
+
+  /** A cut: `plateau` is CUBIC's rate before the cut (wMax), `rate` the one after it. */
+  #setPlateau(now: number, from: number, plateau: number, rate: number): void {
+    this.#wMax = Math.max(MIN_RATE, plateau);
+    this.#rate = Math.min(this.#max, Math.max(MIN_RATE, rate));
+    this.#depth = 1 - this.#rate / this.#wMax;
+    // A long K spares a stable low limit probes; below a rate the pod admitted lately, it would only delay the climb.
+    this.#k = this.#provenAbove(now)
+      ? RECOVERY_SECONDS
+      : Math.min(MAX_RECOVERY_SECONDS, Math.max(RECOVERY_SECONDS, PLATEAU_CALLS / this.#wMax));
+    this.#lastCutAt = now;
+    this.cuts++;
+    this.onChange?.({ kind: "cut", from, to: this.#rate });
   }
 
   /**
@@ -464,16 +604,18 @@ export class AdaptiveRateLimiter {
     const random = !farAbove && this.#refusedBelowPlateau >= REFUSED_BELOW_PLATEAU_TO_KEEP;
     if (random && Number.isFinite(this.#wMax) && this.#wMax > before) before = this.#wMax;
     this.#refusedBelowPlateau = 0;
-    this.#wMax = Math.max(MIN_RATE, before);
     const beta = paced === Number.POSITIVE_INFINITY ? BETA : BETA_PACED;
-    this.#rate = Math.min(this.#max, Math.max(MIN_RATE, beta * before));
-    this.#depth = 1 - this.#rate / this.#wMax;
-    this.#k = Math.min(MAX_RECOVERY_SECONDS, Math.max(RECOVERY_SECONDS, PLATEAU_CALLS / this.#wMax));
+    this.#setPlateau(now, paced, before, beta * before);
+    // Out of the unlimited start the cut is a guess, not a probe cycle: back to the plateau in 2 s at any rate (at
+    // 20 calls/s, the low rates' K of 10 s left a too-deep guess at 0.7 × the limit for 10 s).
+    if (paced === Number.POSITIVE_INFINITY) this.#k = RECOVERY_SECONDS;
+    // Later holds count as shed calls only at a rate the pod has admitted, or a plateau set too high would be kept
+    // for ever against a pod refusing its excess: out of the unlimited start or in the first 2 s (an estimate from
+    // the opening's burst), the cut rate; once shedding is confirmed, the whole kept plateau.
+    const early = paced === Number.POSITIVE_INFINITY || now - (this.#activeSince ?? now) < 2 * BUCKETS * BUCKET_MS;
+    this.#admittedAtCut = random ? this.#wMax : early ? this.#rate : admitted;
     this.#epoch = undefined; // held at the cut rate until the hold ends, when regrowth starts
-    this.#lastCutAt = now;
     this.#cutDuringHold = true;
-    this.cuts++;
-    this.onChange?.({ kind: "cut", from: paced, to: this.#rate });
   }
 
   #countAdmitted(now: number): void {
