@@ -443,8 +443,9 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     });
     await vi.advanceTimersByTimeAsync(2000);
     caller.stopped = true;
-    // Renewed at 1 s (probes refused until then), spent, renewed at 2 s: 40 between. The probe that saw the second
-    // renewal went up to ~100 ms after it (the probes' back-off), so 40 over 1-1.15 s, and 0.97 × that.
+    // Renewed at 1 s (probes refused until then), spent, renewed at 2 s: 40 between. Each renewal is placed halfway
+    // between the last refused probe and the admitted one (the probes back off to ~100 ms here), so 40 over about
+    // 1 s, and 0.97 × that.
     expect(limiter.cuts).toBe(2);
     const rate = limiter.ratePerSecond ?? Number.NaN;
     expect(rate).toBeGreaterThan((0.97 * 40) / 1.15);

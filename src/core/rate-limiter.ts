@@ -56,8 +56,8 @@ const BETA_PACED = 0.97;
 /** Seconds CUBIC takes to climb back to the rate before a cut (K), at least. */
 const RECOVERY_SECONDS = 2;
 /**
- * At low rates K is longer, about this many calls: each probe above the plateau costs a 429 or two, which at 20
- * calls/s every 3 s would be 3 % of the calls.
+ * At low rates K is longer, about this many calls: each probe above the plateau costs a 429 or two (in one-second
+ * windows, up to ten), which at 20 calls/s every 3 s would be 3 % of the calls.
  */
 const PLATEAU_CALLS = 200;
 /** ...but never more than this many seconds, or a rate learned from a handful of answers would hardly grow. */
@@ -199,6 +199,9 @@ export class AdaptiveRateLimiter {
   #probeInFlight = false;
   #nextProbeAt = 0;
   #probeDelay = 0;
+  /** When the probe now (or last) out was sent, and when the last probe refused during this hold was. */
+  #probeSentAt = 0;
+  #refusedProbeSentAt = 0;
 
   #lastCutAt = Number.NEGATIVE_INFINITY;
   /** CUBIC state: the rate before the last cut, and when regrowth started (ms); `epoch` undefined = no curve yet. */
@@ -313,6 +316,7 @@ export class AdaptiveRateLimiter {
         this.#maybeCut(now);
         if (isProbe) {
           this.#refusedProbes++;
+          this.#refusedProbeSentAt = this.#probeSentAt;
           this.#nextProbeAt = Math.max(this.#nextProbeAt, now + this.#probeDelay);
           const admitted = this.#admittedRate(now);
           const ceiling = Math.min(
@@ -357,6 +361,7 @@ export class AdaptiveRateLimiter {
     if (this.#holding) {
       if (this.#probeInFlight || now < this.#nextProbeAt) return false;
       this.#probeInFlight = true;
+      this.#probeSentAt = now;
       this.#probeTicket = this.#nextTicket;
       return true;
     }
@@ -549,13 +554,17 @@ export class AdaptiveRateLimiter {
    */
   #budgetReset(now: number): void {
     const last = this.#lastReset;
-    // The probe just admitted is the new budget's first call.
-    this.#lastReset = { at: now, admitted: this.admitted - 1 };
-    if (last === undefined || now - last.at > RESET_SPAN_MS || !Number.isFinite(this.#rate)) return;
+    // The renewal came after the last refused probe was sent and before the admitted one was: halfway, as far as the
+    // client can tell. The answer's time would read the span long by up to a probe's back-off (500 ms at 20 calls/s:
+    // 14 calls/s read for 20). The admitted probe is the new budget's first call.
+    const at = (this.#refusedProbeSentAt + this.#probeSentAt) / 2;
+    this.#lastReset = { at, admitted: this.admitted - 1 };
+    if (last === undefined || at - last.at > RESET_SPAN_MS || !Number.isFinite(this.#rate)) return;
+    const span = at - last.at;
     // Fewer calls than that between them: a window's edges, known to a call or so, would weigh too much.
     const budget = this.admitted - 1 - last.admitted;
-    if (budget < MIN_SAMPLE) return;
-    const budgetRate = (budget * 1000) / (now - last.at);
+    if (budget < MIN_SAMPLE || span <= 0) return;
+    const budgetRate = (budget * 1000) / span;
     const paced = this.#currentRate(now);
     // Only when the pace is plainly wrong (a burst's estimate): the usual cut handles a pace a little too fast, and
     // a few 429s in a row that are not a spent budget must not read as one.
@@ -565,6 +574,7 @@ export class AdaptiveRateLimiter {
     this.#admittedAtCut = this.#rate; // the budget's edges are known to a call: holds count only below the new pace
     this.#epoch = now; // sending again already: regrowth starts now
   }
+
 
   /** A cut: `plateau` is CUBIC's rate before the cut (wMax), `rate` the one after it. */
   #setPlateau(now: number, from: number, plateau: number, rate: number): void {
