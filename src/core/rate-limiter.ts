@@ -575,7 +575,6 @@ export class AdaptiveRateLimiter {
     this.#epoch = now; // sending again already: regrowth starts now
   }
 
-
   /** A cut: `plateau` is CUBIC's rate before the cut (wMax), `rate` the one after it. */
   #setPlateau(now: number, from: number, plateau: number, rate: number): void {
     this.#wMax = Math.max(MIN_RATE, plateau);
