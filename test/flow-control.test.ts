@@ -101,6 +101,24 @@ function pump(limiter: AdaptiveRateLimiter, answer: (n: number) => number | "non
   return state;
 }
 
+/**
+ * A pod admitting `perWindow` calls in each fixed window of `windowMs` (`perWindow` may change mid-case), the rest
+ * answered 429; `spent` calls of the current window are already used.
+ */
+function fixedWindows(now: () => number, windowMs: number, perWindow: number, spent = 0) {
+  let window = spent > 0 ? Math.floor(now() / windowMs) : -1;
+  let used = spent;
+  const pod = {
+    perWindow,
+    answer: (): number => {
+      const w = Math.floor(now() / windowMs);
+      if (w !== window) [window, used] = [w, 0];
+      return ++used <= pod.perWindow ? 200 : 429;
+    },
+  };
+  return pod;
+}
+
 /** A pump answering 200, and 429 once each time `refuseOnce()` is called. */
 function pumpWithRefusals(limiter: AdaptiveRateLimiter) {
   let refuseLeft = 0;
@@ -371,13 +389,7 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
       const now = fakeClock();
       vi.setSystemTime(1_000_000_000 + phase);
       const limiter = new AdaptiveRateLimiter({}, now, WINDOW_ONLY);
-      let window = -1;
-      let used = 0;
-      const caller = pump(limiter, () => {
-        const w = Math.floor(now() / 100);
-        if (w !== window) [window, used] = [w, 0];
-        return ++used <= 2 ? 200 : 429;
-      });
+      const caller = pump(limiter, fixedWindows(now, 100, 2).answer);
       // The pump yields to the clock at the first hold: answered at once, slow start never fills its window.
       await vi.advanceTimersByTimeAsync(2000);
       caller.stopped = true;
@@ -434,13 +446,7 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(limiter.cuts).toBe(1);
     // The pod: 40 calls per one-second window. At 280/s each window is spent in 0.15 s, the rest refused; the usual
     // cut waits 2 s after the last.
-    let window = Math.floor(now() / 1000);
-    let used = 40;
-    const caller = pump(limiter, () => {
-      const w = Math.floor(now() / 1000);
-      if (w !== window) [window, used] = [w, 0];
-      return ++used <= 40 ? 200 : 429;
-    });
+    const caller = pump(limiter, fixedWindows(now, 1000, 40, 40).answer);
     await vi.advanceTimersByTimeAsync(2000);
     caller.stopped = true;
     // Renewed at 1 s (probes refused until then), spent, renewed at 2 s: 40 between. Each renewal is placed halfway
@@ -458,13 +464,7 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
       const now = fakeClock();
       vi.setSystemTime(1_000_000_000 + phase);
       const limiter = new AdaptiveRateLimiter({}, now);
-      let window = -1;
-      let used = 0;
-      const caller = pump(limiter, () => {
-        const w = Math.floor(now() / 100);
-        if (w !== window) [window, used] = [w, 0];
-        return ++used <= 5 ? 200 : 429;
-      });
+      const caller = pump(limiter, fixedWindows(now, 100, 5).answer);
       await vi.advanceTimersByTimeAsync(5000);
       const [sent, refused] = [caller.sent, limiter.refused];
       await vi.advanceTimersByTimeAsync(10_000);
@@ -480,18 +480,12 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     const now = fakeClock();
     vi.setSystemTime(1_000_000_000);
     const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
-    let perWindow = 10; // 100 calls/s in 100 ms windows
-    let window = -1;
-    let used = 0;
-    const caller = pump(limiter, () => {
-      const w = Math.floor(now() / 100);
-      if (w !== window) [window, used] = [w, 0];
-      return ++used <= perWindow ? 200 : 429;
-    });
+    const pod = fixedWindows(now, 100, 10); // 100 calls/s in 100 ms windows
+    const caller = pump(limiter, pod.answer);
     await vi.advanceTimersByTimeAsync(8000);
-    perWindow = 3;
+    pod.perWindow = 3;
     await vi.advanceTimersByTimeAsync(5000);
-    perWindow = 10;
+    pod.perWindow = 10;
     const admittedIn = async (ms: number) => {
       const [sent, refused] = [caller.sent, limiter.refused];
       await vi.advanceTimersByTimeAsync(ms);
@@ -739,13 +733,14 @@ describe("issue 11's pipeline defects", () => {
   it("(2) no call starts while a hold is on, even a call already waiting when another 429 extends it", async () => {
     const pod = refusingPod(20, "1");
     const client = testClient({ retry: { maxRetryAfterMs: 30 } });
-    const first = Array.from({ length: 10 }, (_, i) => client.users.updateFeatures(i + 1, ON));
+    // A fresh client's first 5 calls go at once (slow start paces the rest of its opening).
+    const first = Array.from({ length: 5 }, (_, i) => client.users.updateFeatures(i + 1, ON));
     await pod.firstArrivalWhileHolding; // the first probe is out: the client is holding
-    const second = Array.from({ length: 10 }, (_, i) => client.users.updateFeatures(i + 11, ON));
+    const second = Array.from({ length: 15 }, (_, i) => client.users.updateFeatures(i + 6, ON));
     await Promise.all([...first, ...second]);
     expect(pod.refused).toBe(20);
     expect(pod.arrivals).toBe(40); // 20 calls, and one retry for each refusal
-    expect(pod.arrivedWhileHolding).toBe(11); // the first 10 refusals came at once; then only probes, one by one
+    expect(pod.arrivedWhileHolding).toBe(16); // the first 5 refusals came at once; then only probes, one by one
     expect(pod.maxInFlightWhileHolding).toBe(1);
   });
 
