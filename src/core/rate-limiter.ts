@@ -102,6 +102,11 @@ const RAMP_PER_ANSWER = 15;
 const RAMP_FIRST_CALLS = 5;
 /** The ramp ends (unpaced) at this rate. */
 const RAMP_END_RATE = 100_000;
+/**
+ * A run's first this many ms: its seconds straddle the opening's burst, so what the pod admitted over them is not
+ * remembered as a rate it takes, nor trusted to tell a pod shedding calls from one refusing the excess.
+ */
+const OPENING_MS = 2000;
 /** Two renewals of the pod's budget further apart than this (ms) say nothing about its rate. */
 const RESET_SPAN_MS = 2000;
 /** The budget's rate between two renewals makes a cut only when it is under this share of the pace. */
@@ -466,7 +471,7 @@ export class AdaptiveRateLimiter {
 
   /** Remembers the busiest second the pod admitted lately, past the opening (whose seconds straddle a burst). */
   #remember(now: number): void {
-    if (this.#activeSince === undefined || now - this.#activeSince < 2 * BUCKETS * BUCKET_MS) return;
+    if (this.#activeSince === undefined || now - this.#activeSince < OPENING_MS) return;
     const admitted = this.#admittedRate(now);
     const proven = this.#proven;
     if (proven === undefined || now - proven.at > PROVEN_MS || admitted >= proven.rate) {
@@ -621,7 +626,7 @@ export class AdaptiveRateLimiter {
     // Later holds count as shed calls only at a rate the pod has admitted, or a plateau set too high would be kept
     // for ever against a pod refusing its excess: out of the unlimited start or in the first 2 s (an estimate from
     // the opening's burst), the cut rate; once shedding is confirmed, the whole kept plateau.
-    const early = paced === Number.POSITIVE_INFINITY || now - (this.#activeSince ?? now) < 2 * BUCKETS * BUCKET_MS;
+    const early = paced === Number.POSITIVE_INFINITY || now - (this.#activeSince ?? now) < OPENING_MS;
     this.#admittedAtCut = random ? this.#wMax : early ? this.#rate : admitted;
     this.#epoch = undefined; // held at the cut rate until the hold ends, when regrowth starts
     this.#cutDuringHold = true;
