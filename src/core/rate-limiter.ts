@@ -269,7 +269,7 @@ export class AdaptiveRateLimiter {
     }
     this.#refilledAt = now();
     // Then one at a time, a pace apart. Under a ceiling, not even the first few go faster than it.
-    this.#tokens = this.#ramping() && this.#max === Number.POSITIVE_INFINITY ? RAMP_FIRST_CALLS : 1;
+    this.#tokens = this.#firstCalls();
   }
 
   /** The current send rate in calls per second, or undefined while unlimited. */
@@ -426,7 +426,12 @@ export class AdaptiveRateLimiter {
     const burst = 1 + (rate * BURST_MS) / 1000;
     // On the ramp, a handful of calls go at once: a few made together by a fresh client are never delayed, only a
     // run's opening burst is paced.
-    return this.#ramping() && this.#max === Number.POSITIVE_INFINITY ? Math.max(RAMP_FIRST_CALLS, burst) : burst;
+    return Math.max(this.#firstCalls(), burst);
+  }
+
+  /** Calls a fresh client may send at once: {@link RAMP_FIRST_CALLS} on the ramp with no ceiling, else one. */
+  #firstCalls(): number {
+    return this.#ramping() && this.#max === Number.POSITIVE_INFINITY ? RAMP_FIRST_CALLS : 1;
   }
 
   #ramping(): boolean {
