@@ -218,8 +218,9 @@ export class AdaptiveRateLimiter {
   #cutDuringHold = false;
   /** Probes answered 429 during the current hold: two in a row are a limit, not a pod shedding a few calls. */
   #refusedProbes = 0;
-  /** Holds started since the last cut while the rate was well below the plateau. */
+  /** Holds started since the last cut while the rate was well below the plateau, and whether the current one is. */
   #refusedBelowPlateau = 0;
+  #holdCounted = false;
   /** When the pod's budget was last seen renewed (probes refused until one was admitted), and the answers before. */
   #lastReset: { at: number; admitted: number } | undefined;
   /** The busiest second the pod admitted lately (calls/s), and when it was last seen. */
@@ -498,9 +499,8 @@ export class AdaptiveRateLimiter {
     this.#firstProbe(now);
     // Below the plateau, and no faster than the pod admitted when it last refused: the rate is not what it refuses.
     const rate = this.#currentRate(now);
-    if (this.#epoch !== undefined && rate < PLATEAU_SHARE * this.#wMax && rate <= this.#admittedAtCut) {
-      this.#refusedBelowPlateau++;
-    }
+    this.#holdCounted = this.#epoch !== undefined && rate < PLATEAU_SHARE * this.#wMax && rate <= this.#admittedAtCut;
+    if (this.#holdCounted) this.#refusedBelowPlateau++;
     this.#maybeCut(now);
   }
 
@@ -534,7 +534,13 @@ export class AdaptiveRateLimiter {
     this.#holding = false;
     this.#resumeTicket = this.#nextTicket;
     if (this.#cutDuringHold) this.#epoch = now; // regrowth starts when sending does
-    if (this.#refusedProbes >= 2) this.#budgetReset(now);
+    if (this.#refusedProbes >= 2) {
+      // Probes refused until the pod's budget renewed: a limit, not a pod shedding a call now and then (two in a row
+      // refused by one shedding 10 % at random: 1 %). Counted as shed, a limit that dropped below a pace read from
+      // before the drop (200/s → 90/s, cut to 160/s) kept that pace with a quarter of the calls refused.
+      if (this.#holdCounted && !this.#cutDuringHold) this.#refusedBelowPlateau--;
+      this.#budgetReset(now);
+    }
     if (this.cuts === 0 && this.#denseStart(now)) {
       // A pod of a few calls a second refused most of the opening burst, too few answers to cut from: pace at what
       // it admitted since the start, rather than send one burst per window of which most is refused. That is an
@@ -551,8 +557,14 @@ export class AdaptiveRateLimiter {
       // pod refuses a few calls for other reasons.
       this.#slowStart = true;
     }
-    this.#tokens = 1;
+    // The probe that ended the hold was a send: the next goes one pace after it, not at once (the two at a window's
+    // start and the pace after them put a sixth call in each 100 ms window of five, at a pace under 50/s). Against a
+    // pod confirmed to shed calls, the refused call's turn is given back, or each 429 would lower what it admits.
+    const shed = this.#refusedProbes === 0 && this.#refusedBelowPlateau >= REFUSED_BELOW_PLATEAU_TO_KEEP;
+    const pace = this.#pace(now);
+    this.#tokens = shed || !Number.isFinite(pace) ? 1 : Math.min(1, ((now - this.#probeSentAt) * pace) / 1000);
     this.#refilledAt = now;
+    this.#holdCounted = false;
     this.onChange?.({ kind: "resumed", heldMs: now - this.#heldSince });
   }
 
