@@ -368,7 +368,7 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(limiter.ratePerSecond).toBeGreaterThan(0.9 * plateau);
   });
 
-  it("at 25 calls/s the climb back to the plateau takes 8 s (200 calls), not 2", async () => {
+  it("at 25 calls/s the climb back to the plateau takes 12.8 s (200 calls, × 40/25 below 40 calls/s), not 2", async () => {
     const now = fakeClock();
     const limiter = new AdaptiveRateLimiter({ perSecond: 25 }, now);
     const caller = pumpWithRefusals(limiter);
@@ -377,9 +377,9 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     await vi.advanceTimersByTimeAsync(300);
     expect(limiter.cuts).toBe(1);
     const plateau = caller.resumedAt() / 0.97;
-    await vi.advanceTimersByTimeAsync(7000);
-    expect(limiter.ratePerSecond).toBeLessThan(plateau); // with K = 2 s it would be 80 % above it by now
-    await vi.advanceTimersByTimeAsync(3000);
+    await vi.advanceTimersByTimeAsync(12_000);
+    expect(limiter.ratePerSecond).toBeLessThan(plateau); // with 200 calls alone (8 s) it would be above it by now
+    await vi.advanceTimersByTimeAsync(2_500);
     caller.state.stopped = true;
     expect(limiter.ratePerSecond).toBeGreaterThan(plateau);
   });
@@ -459,6 +459,12 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     const rate = limiter.ratePerSecond ?? Number.NaN;
     expect(rate).toBeGreaterThan((0.97 * 40) / 1.15);
     expect(rate).toBeLessThanOrEqual(0.97 * 40);
+    // Back at the budget's rate 2 s later: its span is known only to a probe's back-off, so K is 2 s, not the 5 s of
+    // 200 calls at 40/s (0.994 × it by then). With no calls sent, the rate stays at that plateau from then on.
+    await vi.advanceTimersByTimeAsync(2100);
+    const twoSecondsOn = limiter.ratePerSecond ?? Number.NaN;
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(twoSecondsOn).toBeGreaterThanOrEqual(0.999 * (limiter.ratePerSecond ?? Number.NaN));
   });
 
   it.each([20, 50])(

@@ -60,8 +60,13 @@ const RECOVERY_SECONDS = 2;
  * windows, up to ten), which at 20 calls/s every 3 s would be 3 % of the calls.
  */
 const PLATEAU_CALLS = 200;
+/**
+ * ...and below this rate (calls/s), longer still, by the ratio: in one-second windows a probing cycle costs 5-9
+ * 429s whatever the rate, which at 20 calls/s every 12 s was 2.5 % of the calls on top of the opening's.
+ */
+const LOW_RATE = 40;
 /** ...but never more than this many seconds, or a rate learned from a handful of answers would hardly grow. */
-const MAX_RECOVERY_SECONDS = 10;
+const MAX_RECOVERY_SECONDS = 20;
 /**
  * CUBIC's C above the plateau, relative to it, whatever the cut's depth: 3 × the plateau 3.8 s after passing it, so
  * a limit that rises is found within 5 s.
@@ -594,6 +599,9 @@ export class AdaptiveRateLimiter {
     this.#refusedBelowPlateau = 0;
     this.#setPlateau(now, paced, budgetRate, BETA_PACED * budgetRate);
     this.#admittedAtCut = this.#rate; // the budget's edges are known to a call: holds count only below the new pace
+    // ...but its span only to a probe's back-off (±100 ms in a second): 15-18/s read for 20. Back to it in 2 s, then
+    // probe above, rather than keep the low rates' long K (20 s at 0.77 of the limit).
+    this.#k = RECOVERY_SECONDS;
     this.#epoch = now; // sending again already: regrowth starts now
   }
 
@@ -605,7 +613,10 @@ export class AdaptiveRateLimiter {
     // A long K spares a stable low limit probes; below a rate the pod admitted lately, it would only delay the climb.
     this.#k = this.#provenAbove(now)
       ? RECOVERY_SECONDS
-      : Math.min(MAX_RECOVERY_SECONDS, Math.max(RECOVERY_SECONDS, PLATEAU_CALLS / this.#wMax));
+      : Math.min(
+          MAX_RECOVERY_SECONDS,
+          Math.max(RECOVERY_SECONDS, (PLATEAU_CALLS / this.#wMax) * Math.max(1, LOW_RATE / this.#wMax)),
+        );
     this.#lastCutAt = now;
     this.cuts++;
     this.onChange?.({ kind: "cut", from, to: this.#rate });
