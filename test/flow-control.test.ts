@@ -322,6 +322,35 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(caller.resumedAt()).toBeGreaterThan(0.8 * atPlateau);
   });
 
+  it("at the plateau, a 429 whose probe is refused too cuts at the hold's end to 0.99 × the admitted second", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 1000 }, now);
+    let refuse = 0;
+    const caller = pump(limiter, () => (refuse > 0 ? (refuse--, 429) : 200));
+    await vi.advanceTimersByTimeAsync(1000);
+    refuse = 2; // the call and the first probe: 2 of ~1,000 answers in the last second, far under the 2 % that cuts
+    await vi.advanceTimersByTimeAsync(50);
+    caller.stopped = true;
+    // Cut once the hold ends: the pace was at the plateau and the pod's budget, not a shed call, refused the probe.
+    expect(limiter.cuts).toBe(1);
+    const admittedLastSecond = caller.answers.slice(-1000).filter((a) => a.status === 200).length;
+    expect(limiter.ratePerSecond).toBeGreaterThan(0.98 * admittedLastSecond);
+    expect(limiter.ratePerSecond).toBeLessThan(admittedLastSecond);
+  });
+
+  it("at the plateau, a lone 429 whose probe is admitted only holds", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 1000 }, now);
+    let refuse = 0;
+    const caller = pump(limiter, () => (refuse > 0 ? (refuse--, 429) : 200));
+    await vi.advanceTimersByTimeAsync(1000);
+    refuse = 1;
+    await vi.advanceTimersByTimeAsync(50);
+    caller.stopped = true;
+    expect(limiter.refused).toBe(1);
+    expect(limiter.cuts).toBe(0);
+  });
+
   it("429s that keep coming below the plateau (a pod shedding calls) never sink the rate", async () => {
     const now = fakeClock();
     const limiter = new AdaptiveRateLimiter({ perSecond: 200 }, now);

@@ -53,6 +53,12 @@ const BETA = 0.7;
  * figure is measured, not guessed, so the cut only needs to get back under it (a deep cut costs seconds of regrowth).
  */
 const BETA_PACED = 0.97;
+/**
+ * Decrease at the end of a hold at the plateau whose probe was refused too: the last second, all at a pace at or
+ * above the limit, admitted at most the limit (0.97-0.99 of it in 100 ms windows, the ends of some lost to holds),
+ * so a shallow cut is under it.
+ */
+const BETA_AT_PLATEAU = 0.99;
 /** Seconds CUBIC takes to climb back to the rate before a cut (K), at least. */
 const RECOVERY_SECONDS = 2;
 /**
@@ -519,14 +525,19 @@ export class AdaptiveRateLimiter {
     const dense = refused >= MIN_REFUSED_SHARE * (refused + this.#admitted.count(now));
     // Back at the plateau and refused again, with no sign of a pod shedding calls: the plateau is above the limit
     // (a second that straddled two windows counted more than one window's calls); cut again, cooldown or not.
-    const atPlateau =
-      this.#epoch !== undefined &&
-      this.#currentRate(now) >= PLATEAU_SHARE * this.#wMax &&
-      this.#refusedBelowPlateau < REFUSED_BELOW_PLATEAU_TO_KEEP;
-    if (((now - this.#lastCutAt >= CUT_COOLDOWN_MS || atPlateau) && dense) || farAbove) {
+    if (((now - this.#lastCutAt >= CUT_COOLDOWN_MS || this.#atPlateau(now)) && dense) || farAbove) {
       this.#cut(now, farAbove);
       this.#firstProbe(now);
     }
+  }
+
+  /** Back at the plateau, with no sign of a pod shedding calls. */
+  #atPlateau(now: number): boolean {
+    return (
+      this.#epoch !== undefined &&
+      this.#currentRate(now) >= PLATEAU_SHARE * this.#wMax &&
+      this.#refusedBelowPlateau < REFUSED_BELOW_PLATEAU_TO_KEEP
+    );
   }
 
   /** The first probe goes one pace after the 429: sooner, an exhausted window would only refuse it too. */
@@ -538,6 +549,17 @@ export class AdaptiveRateLimiter {
   #endHold(now: number): void {
     this.#holding = false;
     this.#resumeTicket = this.#nextTicket;
+    // At the plateau or past it, and a probe refused too: the budget ran out at this pace (a pod shedding 10 % at
+    // random refuses the probe as well in one hold of ten). Cut now: waiting for 2 % of a second's answers to be 429s
+    // let 1,500/s in 100 ms windows climb to 1.27 × the limit, losing the end of each window to a hold.
+    if (
+      !this.#cutDuringHold &&
+      this.#refusedProbes >= 1 &&
+      this.#atPlateau(now) &&
+      this.#admitted.count(now) >= MIN_SAMPLE
+    ) {
+      this.#cut(now, false, BETA_AT_PLATEAU);
+    }
     if (this.#cutDuringHold) this.#epoch = now; // regrowth starts when sending does
     if (this.#refusedProbes >= 2) {
       // Probes refused until the pod's budget renewed: a limit, not a pod shedding a call now and then (two in a row
@@ -635,7 +657,7 @@ export class AdaptiveRateLimiter {
     return refused >= DENSE_START_REFUSED && refused >= admitted;
   }
 
-  #cut(now: number, farAbove: boolean): void {
+  #cut(now: number, farAbove: boolean, beta = BETA_PACED): void {
     const paced = this.#currentRate(now);
     // Out of the unlimited start the average is diluted by warm-up; the busiest 100 ms says what the pod took.
     // Too high an estimate costs a few holds until the next cut; too low costs seconds of regrowth.
@@ -646,8 +668,7 @@ export class AdaptiveRateLimiter {
     const random = !farAbove && this.#refusedBelowPlateau >= REFUSED_BELOW_PLATEAU_TO_KEEP;
     if (random && Number.isFinite(this.#wMax) && this.#wMax > before) before = this.#wMax;
     this.#refusedBelowPlateau = 0;
-    const beta = paced === Number.POSITIVE_INFINITY ? BETA : BETA_PACED;
-    this.#setPlateau(now, paced, before, beta * before);
+    this.#setPlateau(now, paced, before, (paced === Number.POSITIVE_INFINITY ? BETA : beta) * before);
     // Out of the unlimited start the cut is a guess, not a probe cycle: back to the plateau in 2 s at any rate (at
     // 20 calls/s, the low rates' K of 10 s left a too-deep guess at 0.7 × the limit for 10 s).
     if (paced === Number.POSITIVE_INFINITY) this.#k = RECOVERY_SECONDS;
