@@ -326,7 +326,11 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     const now = fakeClock();
     const limiter = new AdaptiveRateLimiter({ perSecond: 1000 }, now);
     let refuse = 0;
-    const caller = pump(limiter, () => (refuse > 0 ? (refuse--, 429) : 200));
+    const caller = pump(limiter, () => {
+      if (refuse === 0) return 200;
+      refuse--;
+      return 429;
+    });
     await vi.advanceTimersByTimeAsync(1000);
     refuse = 2; // the call and the first probe: 2 of ~1,000 answers in the last second, far under the 2 % that cuts
     await vi.advanceTimersByTimeAsync(50);
@@ -342,7 +346,11 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     const now = fakeClock();
     const limiter = new AdaptiveRateLimiter({ perSecond: 1000 }, now);
     let refuse = 0;
-    const caller = pump(limiter, () => (refuse > 0 ? (refuse--, 429) : 200));
+    const caller = pump(limiter, () => {
+      if (refuse === 0) return 200;
+      refuse--;
+      return 429;
+    });
     await vi.advanceTimersByTimeAsync(1000);
     refuse = 1;
     await vi.advanceTimersByTimeAsync(50);
