@@ -322,7 +322,7 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(caller.resumedAt()).toBeGreaterThan(0.8 * atPlateau);
   });
 
-  it("at the plateau, a 429 whose probe is refused too cuts at the hold's end to 0.99 × the admitted second", async () => {
+  it("at the plateau, a 429 whose probe is refused too cuts at the hold's end to 0.985 × the admitted second", async () => {
     const now = fakeClock();
     const limiter = new AdaptiveRateLimiter({ perSecond: 1000 }, now);
     let refuse = 0;

@@ -56,9 +56,10 @@ const BETA_PACED = 0.97;
 /**
  * Decrease at the end of a hold at the plateau whose probe was refused too: the last second, all at a pace at or
  * above the limit, admitted at most the limit (0.97-0.99 of it in 100 ms windows, the ends of some lost to holds),
- * so a shallow cut is under it.
+ * so a shallow cut is under it. Under {@link PLATEAU_SHARE}, so that the holds right after it count as below the
+ * plateau (a pod shedding calls).
  */
-const BETA_AT_PLATEAU = 0.99;
+const BETA_AT_PLATEAU = 0.985;
 /** Seconds CUBIC takes to climb back to the rate before a cut (K), at least. */
 const RECOVERY_SECONDS = 2;
 /**
