@@ -342,6 +342,26 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(limiter.ratePerSecond).toBeLessThan(admittedLastSecond);
   });
 
+  it("the cut at a hold's end reads the second that ended when the budget renewed: a whole one-second window", async () => {
+    const now = fakeClock();
+    vi.setSystemTime(1_000_000_000);
+    const limiter = new AdaptiveRateLimiter({ perSecond: 1000 }, now);
+    const pod = fixedWindows(now, 1000, 1000); // 1,000 calls in each one-second window
+    const caller = pump(limiter, pod.answer);
+    const cuts: number[] = [];
+    limiter.onChange = (change) => {
+      if (change.kind === "cut") cuts.push(change.to);
+    };
+    await vi.advanceTimersByTimeAsync(6000);
+    caller.stopped = true;
+    // Probing above 1,000/s spends a window before its end; the probes are refused until it renews. The last second
+    // at the hold's end misses the start of the window just spent, by half the last probes' gap: the second cut went
+    // to 925. The second that ended at the renewal holds the whole window: 964 (0.985 × 979).
+    expect(cuts.length).toBeGreaterThanOrEqual(2);
+    for (const to of cuts) expect(to).toBeGreaterThan(0.955 * 1000);
+    for (const to of cuts) expect(to).toBeLessThan(1000);
+  });
+
   it("at the plateau, a lone 429 whose probe is admitted only holds", async () => {
     const now = fakeClock();
     const limiter = new AdaptiveRateLimiter({ perSecond: 1000 }, now);
