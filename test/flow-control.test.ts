@@ -146,6 +146,23 @@ function pumpWithRefusals(limiter: AdaptiveRateLimiter) {
   };
 }
 
+/** A client at its plateau of 1,000/s for 1 s, then `refusals` calls in a row answered 429; stopped 50 ms later. */
+async function refusedInARowAtPlateau(refusals: number) {
+  const now = fakeClock();
+  const limiter = new AdaptiveRateLimiter({ perSecond: 1000 }, now);
+  let refuse = 0;
+  const caller = pump(limiter, () => {
+    if (refuse === 0) return 200;
+    refuse--;
+    return 429;
+  });
+  await vi.advanceTimersByTimeAsync(1000);
+  refuse = refusals;
+  await vi.advanceTimersByTimeAsync(50);
+  caller.stopped = true;
+  return { limiter, caller };
+}
+
 describe("AdaptiveRateLimiter (fake clock)", () => {
   it("paces at perSecond: no call before its turn, about perSecond in a simulated second", async () => {
     const now = fakeClock();
@@ -323,18 +340,8 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
   });
 
   it("at the plateau, a 429 whose probe is refused too cuts at the hold's end to 0.985 × the admitted second", async () => {
-    const now = fakeClock();
-    const limiter = new AdaptiveRateLimiter({ perSecond: 1000 }, now);
-    let refuse = 0;
-    const caller = pump(limiter, () => {
-      if (refuse === 0) return 200;
-      refuse--;
-      return 429;
-    });
-    await vi.advanceTimersByTimeAsync(1000);
-    refuse = 2; // the call and the first probe: 2 of ~1,000 answers in the last second, far under the 2 % that cuts
-    await vi.advanceTimersByTimeAsync(50);
-    caller.stopped = true;
+    // The call and the first probe: 2 of ~1,000 answers in the last second, far under the 2 % that cuts.
+    const { limiter, caller } = await refusedInARowAtPlateau(2);
     // Cut once the hold ends: the pace was at the plateau and the pod's budget, not a shed call, refused the probe.
     expect(limiter.cuts).toBe(1);
     const admittedLastSecond = caller.answers.slice(-1000).filter((a) => a.status === 200).length;
@@ -363,18 +370,7 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
   });
 
   it("at the plateau, a lone 429 whose probe is admitted only holds", async () => {
-    const now = fakeClock();
-    const limiter = new AdaptiveRateLimiter({ perSecond: 1000 }, now);
-    let refuse = 0;
-    const caller = pump(limiter, () => {
-      if (refuse === 0) return 200;
-      refuse--;
-      return 429;
-    });
-    await vi.advanceTimersByTimeAsync(1000);
-    refuse = 1;
-    await vi.advanceTimersByTimeAsync(50);
-    caller.stopped = true;
+    const { limiter } = await refusedInARowAtPlateau(1);
     expect(limiter.refused).toBe(1);
     expect(limiter.cuts).toBe(0);
   });
