@@ -1,7 +1,7 @@
 /**
  * Client-side flow control: paces the sends of one client by a rate, and learns that rate from the pod's 429s.
  * docs/errors-and-retries.md ("Flow control") explains the algorithm and the measurements behind its constants.
- * One algorithm, kept in one file (~620 lines, much of it the reasons for its constants).
+ * One algorithm, kept in one file (~800 lines, much of it the reasons for its constants).
  */
 
 /**
@@ -54,9 +54,9 @@ const BETA = 0.7;
  */
 const BETA_PACED = 0.97;
 /**
- * Decrease at the end of a hold at the plateau whose probe was refused too: the last second, all at a pace at or
- * above the limit, admitted at most the limit (0.97-0.99 of it in 100 ms windows, the ends of some lost to holds),
- * so a shallow cut is under it. Under {@link PLATEAU_SHARE}, so that the holds right after it count as below the
+ * Decrease at the end of a hold at the plateau whose probe was refused too: the second that ended when the budget
+ * renewed, all at a pace at or above the limit, admitted at most the limit (0.97-0.99 of it in 100 ms windows, the
+ * ends of some lost to holds), so a shallow cut is under it. Under {@link PLATEAU_SHARE}, so that the holds right after it count as below the
  * plateau (a pod shedding calls).
  */
 const BETA_AT_PLATEAU = 0.985;
@@ -169,17 +169,20 @@ export type RateLimiterChange = { kind: "cut"; from: number; to: number } | { ki
  *   than the pod's budget before the pod says so.
  * - **Hold and probe.** A 429 stops new sends except one probe at a time; the first answer that is not a 429 to a
  *   call sent during the hold means the pod admits again, and pacing resumes. Against a fixed-window limit this is
- *   what keeps the rest of an exhausted window from being answered 429 call after call.
+ *   what keeps the rest of an exhausted window from being answered 429 call after call. The next call goes one pace
+ *   after the probe that ended the hold.
  * - **Cut.** Out of the unlimited start, a 429 lowers the rate to {@link BETA} × the busiest 100 ms admitted; once
  *   paced, to {@link BETA_PACED} × what the pod admitted over the last second (measured, so a shallow cut gets under
- *   it). At most once per {@link CUT_COOLDOWN_MS}, unless the rate is back at its plateau and refused again.
+ *   it). At most once per {@link CUT_COOLDOWN_MS}, unless the rate is back at its plateau and refused again. At the
+ *   plateau, a hold whose probe was refused too cuts when it ends, to {@link BETA_AT_PLATEAU} × the second that
+ *   ended when the budget renewed.
  * - **A spent budget, measured.** Two holds whose probes were refused until one was admitted are two renewals of
  *   the pod's budget; the calls admitted between them are its rate. A pace well above it goes just under it.
  * - **A limit of a few calls a second.** Before any cut, a hold whose probes were refused until a window reset (or
  *   most of the opening burst refused) resumes paced at what the pod admitted so far, not in a burst per window.
  * - **Random 429s.** 429s that keep coming while the rate is still below its plateau, at a pace the pod admitted
  *   when it last cut, are a pod shedding calls, not the rate: the plateau stays (a hold each, no cut), so they cannot
- *   sink the rate cut after cut.
+ *   sink the rate cut after cut. A hold whose probes were refused twice is a limit and does not count.
  * - **Probe up.** After a cut the rate follows CUBIC: concave back to the rate before the cut in K s (at least
  *   {@link RECOVERY_SECONDS}, longer at low rates), then convex above it at the same pace whatever the cut; never
  *   above twice what the pod admits (no use probing a rate the client does not send), nor above `max`.
@@ -230,8 +233,12 @@ export class AdaptiveRateLimiter {
   #cutDuringHold = false;
   /** Probes answered 429 during the current hold: two in a row are a limit, not a pod shedding a few calls. */
   #refusedProbes = 0;
-  /** Holds started since the last cut while the rate was well below the plateau, and whether the current one is. */
+  /**
+   * Holds started since the last cut while the rate was well below the plateau (a sign of a pod shedding calls),
+   * less those whose probes were then refused twice (a limit).
+   */
   #refusedBelowPlateau = 0;
+  /** Whether the current hold was counted in {@link #refusedBelowPlateau} at its start. */
   #holdCounted = false;
   /** When the pod's budget was last seen renewed (probes refused until one was admitted), and the answers before. */
   #lastReset: { at: number; admitted: number } | undefined;
@@ -240,7 +247,7 @@ export class AdaptiveRateLimiter {
   /** What the pod admitted per second when the rate was last cut (Infinity before any cut). */
   #admittedAtCut = Number.POSITIVE_INFINITY;
 
-  /** Answers that were not 429, and sends, over the last second. */
+  /** Answers that were not 429 (with one more second kept, for {@link #admittedUntilRenewal}), and sends, by 10 ms. */
   readonly #admitted = new RateWindow(BUCKETS);
   readonly #sent = new RateWindow();
   readonly #refusedWindow = new RateWindow();
@@ -541,7 +548,10 @@ export class AdaptiveRateLimiter {
     const halfGap = (this.#probeSentAt - this.#refusedProbeSentAt) / 2;
     const since = this.#activeSince;
     if (since === undefined || now - halfGap - BUCKETS * BUCKET_MS < since) return undefined;
-    return this.#admitted.countUntil(now, now - halfGap) * (1000 / (BUCKETS * BUCKET_MS));
+    const admitted = this.#admitted.countUntil(now, now - halfGap);
+    // Beyond the kept history (a probe that backed off a whole second), or too few to trust: the last second.
+    if (admitted === undefined || admitted < MIN_SAMPLE) return undefined;
+    return admitted * (1000 / (BUCKETS * BUCKET_MS));
   }
 
   /** Back at the plateau, with no sign of a pod shedding calls. */
@@ -562,18 +572,7 @@ export class AdaptiveRateLimiter {
   #endHold(now: number): void {
     this.#holding = false;
     this.#resumeTicket = this.#nextTicket;
-    // At the plateau or past it, and a probe refused too: the budget ran out at this pace (a pod shedding 10 % at
-    // random refuses the probe as well in one hold of ten). Cut now: waiting for 2 % of a second's answers to be 429s
-    // let 1,500/s in 100 ms windows climb to 1.27 × the limit, losing the end of each window to a hold.
-    if (
-      !this.#cutDuringHold &&
-      this.#refusedProbes >= 1 &&
-      this.#atPlateau(now) &&
-      this.#admitted.count(now) >= MIN_SAMPLE
-    ) {
-      this.#cut(now, false, BETA_AT_PLATEAU, this.#admittedUntilRenewal(now));
-    }
-    if (this.#cutDuringHold) this.#epoch = now; // regrowth starts when sending does
+    const cutsBefore = this.cuts;
     if (this.#refusedProbes >= 2) {
       // Probes refused until the pod's budget renewed: a limit, not a pod shedding a call now and then (two in a row
       // refused by one shedding 10 % at random: 1 %). Counted as shed, a limit that dropped below a pace read from
@@ -581,6 +580,22 @@ export class AdaptiveRateLimiter {
       if (this.#holdCounted && !this.#cutDuringHold) this.#refusedBelowPlateau--;
       this.#budgetReset(now);
     }
+    // At the plateau or past it (and not counted as shed at the hold's start), with a probe refused too: the budget ran
+    // out at this pace. Cut now, however few the 429s: waiting for 2 % of a second's answers to be 429s let 1,500/s
+    // in 100 ms windows climb to 1.27 × the limit, losing the end of each window to a hold. A pod shedding 10 % at
+    // random also refuses the probe in one hold of ten; that cut is shallow, and the holds below the plateau after
+    // it are counted as shed calls.
+    if (
+      this.cuts === cutsBefore &&
+      !this.#cutDuringHold &&
+      !this.#holdCounted &&
+      this.#refusedProbes >= 1 &&
+      this.#atPlateau(now) &&
+      this.#admitted.count(now) >= MIN_SAMPLE
+    ) {
+      this.#cut(now, false, BETA_AT_PLATEAU, this.#admittedUntilRenewal(now));
+    }
+    if (this.#cutDuringHold) this.#epoch = now; // regrowth starts when sending does
     if (this.cuts === 0 && this.#denseStart(now)) {
       // A pod of a few calls a second refused most of the opening burst, too few answers to cut from: pace at what
       // it admitted since the start, rather than send one burst per window of which most is refused. That is an
@@ -597,9 +612,10 @@ export class AdaptiveRateLimiter {
       // pod refuses a few calls for other reasons.
       this.#slowStart = true;
     }
-    // The probe that ended the hold was a send: the next goes one pace after it, not at once (the two at a window's
-    // start and the pace after them put a sixth call in each 100 ms window of five, at a pace under 50/s). Against a
-    // pod confirmed to shed calls, the refused call's turn is given back, or each 429 would lower what it admits.
+    // The probe that ended the hold was a send: the next goes one pace after it, not at once. Sent at once beside the
+    // admitted probe, at a window's start, and the pace after the two put a sixth call into each 100 ms window of five
+    // at a pace under 50/s. Against a pod confirmed to shed calls, the refused call's turn is given back, or each 429
+    // would lower what it admits.
     const shed = this.#refusedProbes === 0 && this.#refusedBelowPlateau >= REFUSED_BELOW_PLATEAU_TO_KEEP;
     const pace = this.#pace(now);
     this.#tokens = shed || !Number.isFinite(pace) ? 1 : Math.min(1, ((now - this.#probeSentAt) * pace) / 1000);
@@ -634,7 +650,7 @@ export class AdaptiveRateLimiter {
     this.#refusedBelowPlateau = 0;
     this.#setPlateau(now, paced, budgetRate, BETA_PACED * budgetRate);
     this.#admittedAtCut = this.#rate; // the budget's edges are known to a call: holds count only below the new pace
-    // ...but its span only to a probe's back-off (±100 ms in a second): 15-18/s read for 20. Back to it in 2 s, then
+    // ...but its span only to a probe's back-off (up to ±250 ms at 20/s): 15-18/s read for 20. Back to it in 2 s, then
     // probe above, rather than keep the low rates' long K (20 s at 0.77 of the limit).
     this.#k = RECOVERY_SECONDS;
     this.#epoch = now; // sending again already: regrowth starts now
@@ -737,12 +753,13 @@ class RateWindow {
     return this.#sum;
   }
 
-  /** Events over the BUCKETS × BUCKET_MS ms that ended at `end` (at most the kept history before `now`). */
-  countUntil(now: number, end: number): number {
+  /** Events over the BUCKETS × BUCKET_MS ms that ended at `end`; undefined when they are not all kept. */
+  countUntil(now: number, end: number): number | undefined {
     this.#advance(now);
     const last = Math.min(this.#index, Math.floor(end / BUCKET_MS));
+    if (last - BUCKETS + 1 < this.#index - this.#size + 1) return undefined;
     let total = 0;
-    for (let i = Math.max(last - BUCKETS + 1, this.#index - this.#size + 1); i <= last; i++) {
+    for (let i = last - BUCKETS + 1; i <= last; i++) {
       total += this.#buckets[this.#slot(i)] ?? 0;
     }
     return total;
