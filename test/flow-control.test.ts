@@ -9,7 +9,7 @@ import { HttpResponse, http } from "msw";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { SessionTokens } from "../src/core/auth.js";
 import { ConnectivityBreaker } from "../src/core/http.js";
-import { AdaptiveRateLimiter } from "../src/core/rate-limiter.js";
+import { AdaptiveRateLimiter, RateWindow } from "../src/core/rate-limiter.js";
 import { PACKAGE_VERSION } from "../src/core/version.js";
 import {
   AuthenticationError,
@@ -146,8 +146,8 @@ function pumpWithRefusals(limiter: AdaptiveRateLimiter) {
   };
 }
 
-/** A client at its plateau of 1,000/s for 1 s, then `refusals` calls in a row answered 429; stopped 50 ms later. */
-async function refusedInARowAtPlateau(refusals: number) {
+/** A client at its plateau of 1,000/s for `afterMs`, then `refusals` calls in a row answered 429; stopped 50 ms later. */
+async function refusedInARowAtPlateau(refusals: number, afterMs = 1000) {
   const now = fakeClock();
   const limiter = new AdaptiveRateLimiter({ perSecond: 1000 }, now);
   let refuse = 0;
@@ -156,7 +156,7 @@ async function refusedInARowAtPlateau(refusals: number) {
     refuse--;
     return 429;
   });
-  await vi.advanceTimersByTimeAsync(1000);
+  await vi.advanceTimersByTimeAsync(afterMs);
   refuse = refusals;
   await vi.advanceTimersByTimeAsync(50);
   caller.stopped = true;
@@ -760,6 +760,121 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     const aborted = AbortSignal.abort(new Error("too late"));
     expect(() => limiter.acquire(aborted)).toThrow("too late");
     expect(limiter.waiting).toBe(0);
+  });
+});
+
+describe("AdaptiveRateLimiter (fake clock): edges", () => {
+  it("a pod that has admitted nothing: probes back off from 5 ms, doubling, to 100 ms", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 1000 }, now);
+    limiter.answered(limiter.acquire() as number, 429);
+    const probes = take(limiter, 8);
+    for (let i = 0; i < 7; i++) {
+      while (probes.length === i) await vi.advanceTimersByTimeAsync(1);
+      limiter.answered(ticketOf(probes, i), 429);
+    }
+    const gaps = probes.slice(1).map((p, i) => p.at - (probes[i] as Sent).at);
+    // No admitted answer to take a pace from: the back-off alone (not a jump to its ceiling).
+    expect(gaps).toStrictEqual([5, 10, 20, 40, 80, 100]);
+  });
+
+  it("`max` below `perSecond`: the pace starts at `max`, and a fresh client under a ceiling sends one call at once", () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 100, max: 50 }, now);
+    expect(limiter.ratePerSecond).toBe(50);
+    expect(take(new AdaptiveRateLimiter({ max: 200 }, now), 10).length).toBe(1);
+    expect(take(new AdaptiveRateLimiter({}, now), 10).length).toBe(5);
+  });
+
+  it("a waiting call listens for its signal's abort once, and stops listening when it is sent", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 10 }, now);
+    limiter.acquire(); // the one token: the next call waits 100 ms
+    const added: unknown[][] = [];
+    const removed: unknown[][] = [];
+    const signal = {
+      aborted: false,
+      throwIfAborted() {},
+      addEventListener: (...args: unknown[]) => added.push(args),
+      removeEventListener: (...args: unknown[]) => removed.push(args),
+    } as unknown as AbortSignal;
+    const turn = limiter.acquire(signal);
+    expect(added).toStrictEqual([["abort", expect.any(Function), { once: true }]]);
+    await vi.advanceTimersByTimeAsync(100);
+    await expect(turn).resolves.toBe(2);
+    expect(removed).toStrictEqual([["abort", added[0]?.[1]]]);
+  });
+
+  it("after a hold, the next call goes one pace after the probe that ended it, its round trip counted", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 50 }, now); // a pace of 20 ms
+    limiter.answered(limiter.acquire() as number, 429);
+    const probe = take(limiter, 1);
+    while (probe.length === 0) await vi.advanceTimersByTimeAsync(1);
+    await vi.advanceTimersByTimeAsync(5); // the probe's round trip
+    limiter.answered(ticketOf(probe, 0), 200);
+    const next = take(limiter, 1);
+    await vi.advanceTimersByTimeAsync(14);
+    expect(next.length).toBe(0); // not at once beside the probe (a sixth call in a window of five)
+    await vi.advanceTimersByTimeAsync(2);
+    expect(next.length).toBe(1);
+    expect((next[0] as Sent).at - (probe[0] as Sent).at).toBe(20);
+  });
+
+  it("a hold's end in the first second reads the admitted rate since the start, not a second that began before it", async () => {
+    // At 0.5 s there is no whole second ending at the renewal: the answers since the start, per second (1,000).
+    const { limiter } = await refusedInARowAtPlateau(2, 500);
+    expect(limiter.cuts).toBe(1);
+    expect(limiter.ratePerSecond).toBeGreaterThan(900);
+  });
+});
+
+describe("RateWindow", () => {
+  it("counts the events of the last second, in 10 ms buckets", () => {
+    const window = new RateWindow();
+    for (const t of [10_000, 10_005, 10_500, 10_990]) window.add(t);
+    expect(window.count(10_995)).toBe(4);
+    expect(window.count(11_000)).toBe(2); // 10_000-10_009 left
+    expect(window.count(11_989)).toBe(1); // buckets 1099-1198
+    expect(window.count(11_990)).toBe(0);
+    expect(window.count(60_000)).toBe(0);
+  });
+
+  it("keeps a steady count through many wraps of its ring", () => {
+    const window = new RateWindow(100);
+    for (let t = 0; t < 5_000; t += 10) {
+      window.add(t);
+      if (t >= 990) expect(window.count(t)).toBe(100);
+    }
+    expect(window.countUntil(4_990, 4_490)).toBe(100);
+  });
+
+  it("counts a second that ended earlier, within its history, and says when that second is not all kept", () => {
+    const window = new RateWindow(100);
+    for (const t of [10_000, 10_005, 10_500, 10_990]) window.add(t);
+    expect(window.countUntil(11_000, 10_995)).toBe(4);
+    expect(window.countUntil(11_000, 11_000)).toBe(2);
+    expect(window.countUntil(11_000, 12_000)).toBe(2); // not past now
+    expect(window.countUntil(11_000, 10_009)).toBe(2); // buckets 901-1000: the first two events
+    expect(window.countUntil(11_000, 9_999)).toBeUndefined(); // bucket 900 is older than the history
+    expect(new RateWindow().countUntil(11_000, 10_995)).toBeUndefined(); // no history at all
+  });
+
+  it("gives the busiest 100 ms of the last second, per second", () => {
+    const window = new RateWindow();
+    for (const t of [10_000, 10_050, 10_099, 10_100, 10_150]) window.add(t); // 3 in 10_000-10_099, 3 in 10_050-10_149
+    window.add(10_700);
+    expect(window.peakRate(10_800)).toBe(30);
+    window.add(10_705);
+    window.add(10_790);
+    window.add(10_799);
+    expect(window.peakRate(10_800)).toBe(40); // 10_700-10_799
+    expect(window.peakRate(11_151)).toBe(40);
+    expect(window.peakRate(11_800)).toBe(0);
+    // An event in the window's oldest bucket counts in the spans that hold it only.
+    const edge = new RateWindow();
+    for (const t of [10_000, 10_500, 10_505, 10_510]) edge.add(t);
+    expect(edge.peakRate(10_990)).toBe(30);
   });
 });
 

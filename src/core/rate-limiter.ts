@@ -728,8 +728,9 @@ export class AdaptiveRateLimiter {
 /**
  * Events over the last BUCKETS × BUCKET_MS ms, in buckets, with the busiest {@link PEAK_SPAN_MS} among them; it keeps
  * `history` more buckets, for a second that ended a little earlier ({@link countUntil}).
+ * @internal exported for its tests
  */
-class RateWindow {
+export class RateWindow {
   readonly #size: number;
   readonly #buckets: Float64Array;
   #index = 0;
