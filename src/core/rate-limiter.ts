@@ -728,6 +728,14 @@ export class AdaptiveRateLimiter {
 /**
  * Events over the last BUCKETS × BUCKET_MS ms, in buckets, with the busiest {@link PEAK_SPAN_MS} among them; it keeps
  * `history` more buckets, for a second that ended a little earlier ({@link countUntil}).
+ *
+ * @example
+ * ```ts
+ * const admitted = new RateWindow(100); // the last second, and one more kept
+ * admitted.add(performance.now());
+ * admitted.count(performance.now()); // 1
+ * admitted.countUntil(performance.now(), performance.now() - 250); // the second that ended 250 ms ago
+ * ```
  * @internal exported for its tests
  */
 export class RateWindow {
