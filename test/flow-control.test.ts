@@ -498,6 +498,23 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(gaps).toStrictEqual([10, 20, 20, 20]);
   });
 
+  it.each([
+    { what: "fewer than 20 calls admitted between them (10 a second)", windowMs: 1000, perWindow: 10, at: 1900, cuts: 1 },
+    { what: "further apart than 2 s (windows of 2.5 s)", windowMs: 2500, perWindow: 60, at: 4600, cuts: 2 },
+  ])("two renewals of the pod's budget, $what: no cut from them", async ({ windowMs, perWindow, at, cuts }) => {
+    const now = fakeClock();
+    vi.setSystemTime(1_000_000_500);
+    const limiter = new AdaptiveRateLimiter({}, now, WINDOW_ONLY);
+    for (let i = 0; i < 40; i++) limiter.answered(limiter.acquire() as number, 200);
+    for (const r of take(limiter, 5)) limiter.answered(r.ticket, 429);
+    expect(limiter.cuts).toBe(1); // out of the unlimited start, to 280/s
+    const caller = pump(limiter, fixedWindows(now, windowMs, perWindow, perWindow).answer);
+    // Renewals at 0.5 s and 1.5 s, or at 2 s and 4.5 s (the latter after the usual cut of 2.2 s, 2 s past the first).
+    await vi.advanceTimersByTimeAsync(at);
+    caller.stopped = true;
+    expect(limiter.cuts).toBe(cuts);
+  });
+
   it("two renewals of the pod's budget 1 s apart, 40 admitted between: the pace goes under 40/s at once", async () => {
     const now = fakeClock();
     vi.setSystemTime(1_000_000_500);
