@@ -499,7 +499,13 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
   });
 
   it.each([
-    { what: "fewer than 20 calls admitted between them (10 a second)", windowMs: 1000, perWindow: 10, at: 1900, cuts: 1 },
+    {
+      what: "fewer than 20 calls admitted between them (10 a second)",
+      windowMs: 1000,
+      perWindow: 10,
+      at: 1900,
+      cuts: 1,
+    },
     { what: "further apart than 2 s (windows of 2.5 s)", windowMs: 2500, perWindow: 60, at: 4600, cuts: 2 },
   ])("two renewals of the pod's budget, $what: no cut from them", async ({ windowMs, perWindow, at, cuts }) => {
     const now = fakeClock();
