@@ -648,26 +648,29 @@ export class AdaptiveRateLimiter {
     // a few 429s in a row that are not a spent budget must not read as one.
     if (budgetRate < MIN_RATE || budgetRate >= RESET_CUT_BELOW * paced) return;
     this.#refusedBelowPlateau = 0;
-    this.#setPlateau(now, paced, budgetRate, BETA_PACED * budgetRate);
+    // The budget's span is known only to a probe's back-off (up to ±250 ms at 20/s): 15-18/s read for 20. Back to it
+    // in 2 s, then probe above, rather than keep the low rates' long K (20 s at 0.77 of the limit).
+    this.#setPlateau(now, paced, budgetRate, BETA_PACED * budgetRate, true);
     this.#admittedAtCut = this.#rate; // the budget's edges are known to a call: holds count only below the new pace
-    // ...but its span only to a probe's back-off (up to ±250 ms at 20/s): 15-18/s read for 20. Back to it in 2 s, then
-    // probe above, rather than keep the low rates' long K (20 s at 0.77 of the limit).
-    this.#k = RECOVERY_SECONDS;
     this.#epoch = now; // sending again already: regrowth starts now
   }
 
-  /** A cut: `plateau` is CUBIC's rate before the cut (wMax), `rate` the one after it. */
-  #setPlateau(now: number, from: number, plateau: number, rate: number): void {
+  /**
+   * A cut: `plateau` is CUBIC's rate before the cut (wMax), `rate` the one after it. `rough`: the plateau is a guess
+   * or a coarse reading, climbed back to in {@link RECOVERY_SECONDS} whatever the rate.
+   */
+  #setPlateau(now: number, from: number, plateau: number, rate: number, rough = false): void {
     this.#wMax = Math.max(MIN_RATE, plateau);
     this.#rate = Math.min(this.#max, Math.max(MIN_RATE, rate));
     this.#depth = 1 - this.#rate / this.#wMax;
     // A long K spares a stable low limit probes; below a rate the pod admitted lately, it would only delay the climb.
-    this.#k = this.#provenAbove(now)
-      ? RECOVERY_SECONDS
-      : Math.min(
-          MAX_RECOVERY_SECONDS,
-          Math.max(RECOVERY_SECONDS, (PLATEAU_CALLS / this.#wMax) * Math.max(1, LOW_RATE / this.#wMax)),
-        );
+    this.#k =
+      rough || this.#provenAbove(now)
+        ? RECOVERY_SECONDS
+        : Math.min(
+            MAX_RECOVERY_SECONDS,
+            Math.max(RECOVERY_SECONDS, (PLATEAU_CALLS / this.#wMax) * Math.max(1, LOW_RATE / this.#wMax)),
+          );
     this.#lastCutAt = now;
     this.cuts++;
     this.onChange?.({ kind: "cut", from, to: this.#rate });
@@ -689,24 +692,23 @@ export class AdaptiveRateLimiter {
   /** `measured`: what the pod admitted per second, when the caller knows better than the last second's answers. */
   #cut(now: number, farAbove: boolean, beta = BETA_PACED, measured?: number): void {
     const paced = this.#currentRate(now);
+    const unlimited = paced === Number.POSITIVE_INFINITY;
     // Out of the unlimited start the average is diluted by warm-up; the busiest 100 ms says what the pod took.
     // Too high an estimate costs a few holds until the next cut; too low costs seconds of regrowth.
-    const admitted =
-      paced === Number.POSITIVE_INFINITY ? this.#admitted.peakRate(now) : (measured ?? this.#admittedRate(now));
+    const admitted = unlimited ? this.#admitted.peakRate(now) : (measured ?? this.#admittedRate(now));
     let before = Math.min(paced, admitted);
     // 429s that kept coming while the rate was well below the last plateau were not caused by the rate (the pod
     // refuses some calls whatever the pace): the plateau stays, or cut after cut would sink the rate.
     const random = !farAbove && this.#refusedBelowPlateau >= REFUSED_BELOW_PLATEAU_TO_KEEP;
     if (random && Number.isFinite(this.#wMax) && this.#wMax > before) before = this.#wMax;
     this.#refusedBelowPlateau = 0;
-    this.#setPlateau(now, paced, before, (paced === Number.POSITIVE_INFINITY ? BETA : beta) * before);
     // Out of the unlimited start the cut is a guess, not a probe cycle: back to the plateau in 2 s at any rate (at
     // 20 calls/s, the low rates' K of 10 s left a too-deep guess at 0.7 × the limit for 10 s).
-    if (paced === Number.POSITIVE_INFINITY) this.#k = RECOVERY_SECONDS;
+    this.#setPlateau(now, paced, before, (unlimited ? BETA : beta) * before, unlimited);
     // Later holds count as shed calls only at a rate the pod has admitted, or a plateau set too high would be kept
     // for ever against a pod refusing its excess: out of the unlimited start or in the first 2 s (an estimate from
     // the opening's burst), the cut rate; once shedding is confirmed, the whole kept plateau.
-    const early = paced === Number.POSITIVE_INFINITY || now - (this.#activeSince ?? now) < OPENING_MS;
+    const early = unlimited || now - (this.#activeSince ?? now) < OPENING_MS;
     this.#admittedAtCut = random ? this.#wMax : early ? this.#rate : admitted;
     this.#epoch = undefined; // held at the cut rate until the hold ends, when regrowth starts
     this.#cutDuringHold = true;
