@@ -427,7 +427,7 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(limiter.ratePerSecond).toBeGreaterThan(0.9 * plateau);
   });
 
-  it("at 25 calls/s the climb back to the plateau takes 12.8 s (200 calls, × 40/25 below 40 calls/s), not 2", async () => {
+  it("at 25 calls/s the climb back to the plateau takes 12.8 s (200 calls, × 40/25 below 40 calls/s), not 2; above it, twice as slow", async () => {
     const now = fakeClock();
     const limiter = new AdaptiveRateLimiter({ perSecond: 25 }, now);
     const caller = pumpWithRefusals(limiter);
@@ -439,8 +439,31 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     await vi.advanceTimersByTimeAsync(12_000);
     expect(limiter.ratePerSecond).toBeLessThan(plateau); // with 200 calls alone (8 s) it would be above it by now
     await vi.advanceTimersByTimeAsync(2_500);
-    caller.state.stopped = true;
     expect(limiter.ratePerSecond).toBeGreaterThan(plateau);
+    // Above it the curve is stretched as below it (by 2 at most): 1.04 × the plateau 2 s past it (1.3 × at CUBIC_C's
+    // own pace, 25 % a second), 1.3 × 4 s past it.
+    await vi.advanceTimersByTimeAsync(300);
+    expect(limiter.ratePerSecond).toBeLessThan(1.06 * plateau);
+    await vi.advanceTimersByTimeAsync(2_000);
+    caller.state.stopped = true;
+    expect(limiter.ratePerSecond).toBeGreaterThan(1.2 * plateau);
+  });
+
+  it("a cut read while the pace climbed fast (the last second sent under 0.9 × the pace) climbs back in 2 s, not K", async () => {
+    const now = fakeClock();
+    // On the plateau's convex side from the start: 30/s climbing to ~48/s 2.5 s later, ~39 sent over the last second.
+    const limiter = new AdaptiveRateLimiter({ perSecond: 30 }, now);
+    const caller = pumpWithRefusals(limiter);
+    await vi.advanceTimersByTimeAsync(2500);
+    caller.refuseOnce();
+    await vi.advanceTimersByTimeAsync(300);
+    expect(limiter.cuts).toBe(1);
+    const plateau = caller.resumedAt() / 0.97;
+    expect(plateau).toBeLessThan(42); // the second's average, well under the ~48/s refused
+    // Its K would be 5.3 s (200 calls at 38/s): 0.994 × the plateau 2.1 s after the cut. Rough, it is there.
+    await vi.advanceTimersByTimeAsync(1800);
+    caller.state.stopped = true;
+    expect(limiter.ratePerSecond).toBeGreaterThanOrEqual(0.999 * plateau);
   });
 
   // The run starts at any point of the pod's 100 ms window: a few phases of it.
@@ -504,7 +527,7 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
       windowMs: 1000,
       perWindow: 10,
       at: 1900,
-      cuts: 1,
+      cuts: 2, // one more at the first renewal, counted from the start (below)
     },
     { what: "further apart than 2 s (windows of 2.5 s)", windowMs: 2500, perWindow: 60, at: 4600, cuts: 2 },
   ])("two renewals of the pod's budget, $what: no cut from them", async ({ windowMs, perWindow, at, cuts }) => {
@@ -521,32 +544,78 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(limiter.cuts).toBe(cuts);
   });
 
-  it("two renewals of the pod's budget 1 s apart, 40 admitted between: the pace goes under 40/s at once", async () => {
+  /** 40 calls admitted in a burst, then 429s (a cut out of the unlimited start to 0.7 × 400/s = 280/s), then paced. */
+  function burstThenPaced(phase: number) {
     const now = fakeClock();
-    vi.setSystemTime(1_000_000_500);
+    vi.setSystemTime(1_000_000_000 + phase);
     const limiter = new AdaptiveRateLimiter({}, now, WINDOW_ONLY);
-    // The opening: 40 admitted in a burst, then 429s: a cut out of the unlimited start to 0.7 × 400/s = 280/s.
     for (let i = 0; i < 40; i++) limiter.answered(limiter.acquire() as number, 200);
     for (const r of take(limiter, 5)) limiter.answered(r.ticket, 429);
     expect(limiter.cuts).toBe(1);
-    // The pod: 40 calls per one-second window. At 280/s each window is spent in 0.15 s, the rest refused; the usual
-    // cut waits 2 s after the last.
+    const cuts: number[] = [];
+    limiter.onChange = (change) => {
+      if (change.kind === "cut") cuts.push(change.to);
+    };
+    // The pod: 40 calls per one-second window, the first of them the burst's. At 280/s a window is spent in 0.15 s.
     const caller = pump(limiter, fixedWindows(now, 1000, 40, 40).answer);
-    await vi.advanceTimersByTimeAsync(2000);
+    return { limiter, caller, cuts };
+  }
+
+  it("the first renewal of the pod's budget counts from the run's start: 40 in its first 0.8 s, under 50/s at once", async () => {
+    const { limiter, caller, cuts } = burstThenPaced(200);
+    // Renewed 0.8 s after the start (probes refused until then). The window began at or before the first call, so 40
+    // over 0.8 s is an upper bound of the rate, far under the 280/s read from the burst: spending the next window in
+    // 0.15 s would cost another hold's 429s.
+    await vi.advanceTimersByTimeAsync(1000);
     caller.stopped = true;
-    // Renewed at 1 s (probes refused until then), spent, renewed at 2 s: 40 between. Each renewal is placed halfway
-    // between the last refused probe and the admitted one (the probes back off to ~100 ms here), so 40 over about
-    // 1 s, and 0.97 × that.
-    expect(limiter.cuts).toBe(2);
-    const rate = limiter.ratePerSecond ?? Number.NaN;
-    expect(rate).toBeGreaterThan((0.97 * 40) / 1.15);
-    expect(rate).toBeLessThanOrEqual(0.97 * 40);
-    // Back at the budget's rate 2 s later: its span is known only to a probe's back-off, so K is 2 s, not the 5 s of
-    // 200 calls at 40/s (0.994 × it by then). With no calls sent, the rate stays at that plateau from then on.
-    await vi.advanceTimersByTimeAsync(2100);
+    expect(cuts).toHaveLength(1);
+    const cut = cuts[0] ?? Number.NaN;
+    expect(cut).toBeGreaterThan((0.97 * 40) / 0.9);
+    expect(cut).toBeLessThanOrEqual((0.97 * 40) / 0.7); // the renewal is known to half a probe's back-off
+    // Back at the budget's rate 2 s later: its span is known only to a probe's back-off, so K is 2 s, not the 4 s of
+    // 200 calls at 50/s (0.997 × it by then). With no calls sent, the rate stays at that plateau from then on.
+    await vi.advanceTimersByTimeAsync(1900);
     const twoSecondsOn = limiter.ratePerSecond ?? Number.NaN;
     await vi.advanceTimersByTimeAsync(10_000);
     expect(twoSecondsOn).toBeGreaterThanOrEqual(0.999 * (limiter.ratePerSecond ?? Number.NaN));
+  });
+
+  it("then a window spent at that pace: the next cut reads the whole window, 40 in 1 s", async () => {
+    const { caller, cuts } = burstThenPaced(500);
+    await vi.advanceTimersByTimeAsync(2000);
+    caller.stopped = true;
+    // Renewed 0.5 s after the start: 40 over ~0.5 s, under 80/s. That window is spent 0.5 s later, and the cut reads
+    // its second: 0.97 × 40. The renewal after it (40 more, 1 s after the first) is no reason to cut again.
+    expect(cuts).toHaveLength(2);
+    expect(cuts[0]).toBeGreaterThan((0.97 * 40) / 0.6);
+    expect(cuts[0]).toBeLessThanOrEqual((0.97 * 40) / 0.45);
+    expect(cuts[1]).toBeGreaterThan((0.97 * 40) / 1.15);
+    expect(cuts[1]).toBeLessThanOrEqual(0.97 * 40);
+  });
+
+  it("a first renewal after calls admitted for longer than the hold lasted is not counted from the start", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({}, now, WINDOW_ONLY);
+    // A ramp under the limit for a few 100 ms windows (never spent): 20 calls over 200 ms, then 100 in 100 ms.
+    for (let i = 0; i < 20; i++) {
+      limiter.answered(limiter.acquire() as number, 200);
+      await vi.advanceTimersByTimeAsync(10);
+    }
+    for (let i = 0; i < 100; i++) {
+      limiter.answered(limiter.acquire() as number, 200);
+      await vi.advanceTimersByTimeAsync(1);
+    }
+    for (const r of take(limiter, 5)) limiter.answered(r.ticket, 429);
+    expect(limiter.cuts).toBe(1); // out of the unlimited start, to 0.7 × ~1,000/s
+    // Two probes refused, the third admitted: the window renewed ~20 ms into a hold that came 300 ms into the run.
+    let refuse = 2;
+    const caller = pump(limiter, () => (refuse-- > 0 ? 429 : 200));
+    await vi.advanceTimersByTimeAsync(60);
+    caller.stopped = true;
+    // Counted from the start, 120 calls over 0.32 s (375/s, under 0.8 × the pace) would cut: the windows the ramp
+    // never spent are not the pod's budget.
+    expect(limiter.refused).toBe(7);
+    expect(limiter.cuts).toBe(1);
   });
 
   it.each([20, 50])(

@@ -76,9 +76,15 @@ const LOW_RATE = 40;
 const MAX_RECOVERY_SECONDS = 20;
 /**
  * CUBIC's C above the plateau, relative to it, whatever the cut's depth: 3 × the plateau 3.8 s after passing it, so
- * a limit that rises is found within 5 s.
+ * a limit that rises is found within 5 s (8 s under 100 calls/s, where {@link MAX_CONVEX_STRETCH} applies).
  */
 const CUBIC_C = (1 - BETA) / 2 ** 3;
+/**
+ * A long K (low rates) stretches the convex side too, by K / {@link RECOVERY_SECONDS} up to this factor: CUBIC's curve
+ * is the same shape on both sides of the plateau. At CUBIC_C's own pace, 50 calls/s passed the limit at 25 % a second,
+ * so the last second's admitted answers, read at the cut, were 8-10 % under the limit (46 read for 50).
+ */
+const MAX_CONVEX_STRETCH = 2;
 /**
  * At most one cut per this many milliseconds while below the plateau: a fixed window keeps answering 429 until it
  * resets, which the hold handles, and cuts compounding on every 429 would collapse the rate.
@@ -146,6 +152,8 @@ const DENSE_START_REFUSED = 3;
 const PLATEAU_SHARE = 0.99;
 /** ...and this many of them since the last cut keep the plateau where it was. */
 const REFUSED_BELOW_PLATEAU_TO_KEEP = 3;
+/** A cut's last second, sent at under this share of the pace it was refused at, was read while climbing. */
+const CLIMBED_SHARE = 0.9;
 /** Sending this many times what the pod admits means a bad estimate (from a burst): cut at once, cooldown or not. */
 const SENT_FAR_ABOVE_ADMITTED = 1.5;
 
@@ -177,15 +185,18 @@ export type RateLimiterChange = { kind: "cut"; from: number; to: number } | { ki
  *   plateau, a hold whose probe was refused too cuts when it ends, to {@link BETA_AT_PLATEAU} × the second that
  *   ended when the budget renewed.
  * - **A spent budget, measured.** Two holds whose probes were refused until one was admitted are two renewals of
- *   the pod's budget; the calls admitted between them are its rate. A pace well above it goes just under it.
+ *   the pod's budget; the calls admitted between them are its rate. A pace well above it goes just under it. The
+ *   first renewal counts from the busy period's start: its window began at or before the first call, so that is an
+ *   upper bound of the rate, far under the opening's burst estimate.
  * - **A limit of a few calls a second.** Before any cut, a hold whose probes were refused until a window reset (or
  *   most of the opening burst refused) resumes paced at what the pod admitted so far, not in a burst per window.
  * - **Random 429s.** 429s that keep coming while the rate is still below its plateau, at a pace the pod admitted
  *   when it last cut, are a pod shedding calls, not the rate: the plateau stays (a hold each, no cut), so they cannot
  *   sink the rate cut after cut. A hold whose probes were refused twice is a limit and does not count.
  * - **Probe up.** After a cut the rate follows CUBIC: concave back to the rate before the cut in K s (at least
- *   {@link RECOVERY_SECONDS}, longer at low rates), then convex above it at the same pace whatever the cut; never
- *   above twice what the pod admits (no use probing a rate the client does not send), nor above `max`.
+ *   {@link RECOVERY_SECONDS}, longer at low rates, but 2 s after a cut read while the pace climbed fast), then
+ *   convex above it at the same pace whatever the cut (stretched with a long K, at most {@link MAX_CONVEX_STRETCH}
+ *   ×); never above twice what the pod admits (no use probing a rate the client does not send), nor above `max`.
  *
  * Each send takes a ticket from {@link acquire} and must hand it back through {@link answered} or
  * {@link noAnswer}.
@@ -253,6 +264,8 @@ export class AdaptiveRateLimiter {
   readonly #refusedWindow = new RateWindow();
   /** Start of the current busy period: the admitted rate is not diluted by an idle minute before it. */
   #activeSince: number | undefined;
+  /** {@link admitted} when the busy period started. */
+  #admittedBeforeActive = 0;
   #lastActivity = Number.NEGATIVE_INFINITY;
 
   /** Calls answered 429, since the limiter was made. */
@@ -375,7 +388,10 @@ export class AdaptiveRateLimiter {
 
   #send(): number {
     const now = this.#now();
-    if (now - this.#lastActivity > BUCKETS * BUCKET_MS) this.#activeSince = now;
+    if (now - this.#lastActivity > BUCKETS * BUCKET_MS) {
+      this.#activeSince = now;
+      this.#admittedBeforeActive = this.admitted;
+    }
     this.#lastActivity = now;
     this.#sent.add(now);
     this.#inFlight++;
@@ -471,7 +487,9 @@ export class AdaptiveRateLimiter {
     const t = (now - this.#epoch) / 1000 - this.#k;
     // Concave from the cut back to wMax in K s, then convex above it at a pace that does not depend on the cut.
     const x = t / this.#k;
-    let rate = this.#wMax * (t < 0 ? 1 + this.#depth * x * x * x : 1 + CUBIC_C * t * t * t);
+    const s = Math.min(MAX_CONVEX_STRETCH, this.#k / RECOVERY_SECONDS);
+    const u = t / s;
+    let rate = this.#wMax * (t < 0 ? 1 + this.#depth * x * x * x : 1 + CUBIC_C * u * u * u);
     if (t > 0) {
       // A rate the pod admitted for whole seconds not long ago (its limit dropped, then rose): back to it within
       // RECLIMB_SECONDS, not along the curve that probes unknown ground (3.3 × the plateau took 4 s).
@@ -593,7 +611,7 @@ export class AdaptiveRateLimiter {
       this.#atPlateau(now) &&
       this.#admitted.count(now) >= MIN_SAMPLE
     ) {
-      this.#cut(now, false, BETA_AT_PLATEAU, this.#admittedUntilRenewal(now));
+      this.#cut(now, false, BETA_AT_PLATEAU, this.#admittedUntilRenewal(now), false);
     }
     if (this.#cutDuringHold) this.#epoch = now; // regrowth starts when sending does
     if (this.cuts === 0 && this.#denseStart(now)) {
@@ -631,7 +649,16 @@ export class AdaptiveRateLimiter {
    * until the next cut.
    */
   #budgetReset(now: number): void {
-    const last = this.#lastReset;
+    // The first renewal of a busy period counts from its start when the hold lasted longer than the start took to
+    // reach it: the window it renewed (at least the hold long) then began about the first send, so the calls since
+    // are an upper bound of the rate, far under the opening's burst estimate. Not after a ramp slower than the limit
+    // for a few 100 ms windows: those were never spent, and the count since the start reads 0.6 of the limit.
+    const since = this.#activeSince;
+    const fromStart =
+      since !== undefined &&
+      (this.#lastReset === undefined || this.#lastReset.at < since) &&
+      this.#heldSince - since <= now - this.#heldSince;
+    const last = fromStart ? { at: since, admitted: this.#admittedBeforeActive } : this.#lastReset;
     // The renewal came after the last refused probe was sent and before the admitted one was: halfway, as far as the
     // client can tell. The answer's time would read the span long by up to a probe's back-off (500 ms at 20 calls/s:
     // 14 calls/s read for 20). The admitted probe is the new budget's first call.
@@ -689,8 +716,11 @@ export class AdaptiveRateLimiter {
     return refused >= DENSE_START_REFUSED && refused >= admitted;
   }
 
-  /** `measured`: what the pod admitted per second, when the caller knows better than the last second's answers. */
-  #cut(now: number, farAbove: boolean, beta = BETA_PACED, measured?: number): void {
+  /**
+   * `measured`: what the pod admitted per second, when the caller knows better than the last second's answers.
+   * `climbed`: that reading was taken while the pace climbed through it ({@link #climbed}).
+   */
+  #cut(now: number, farAbove: boolean, beta = BETA_PACED, measured?: number, climbed = this.#climbed(now)): void {
     const paced = this.#currentRate(now);
     const unlimited = paced === Number.POSITIVE_INFINITY;
     // Out of the unlimited start the average is diluted by warm-up; the busiest 100 ms says what the pod took.
@@ -704,7 +734,9 @@ export class AdaptiveRateLimiter {
     this.#refusedBelowPlateau = 0;
     // Out of the unlimited start the cut is a guess, not a probe cycle: back to the plateau in 2 s at any rate (at
     // 20 calls/s, the low rates' K of 10 s left a too-deep guess at 0.7 × the limit for 10 s).
-    this.#setPlateau(now, paced, before, (unlimited ? BETA : beta) * before, unlimited);
+    // A reading taken while climbing is rough: back to it in 2 s and probe above, not the low rates' K (4.4 s at 0.9
+    // of the limit).
+    this.#setPlateau(now, paced, before, (unlimited ? BETA : beta) * before, unlimited || climbed);
     // Later holds count as shed calls only at a rate the pod has admitted, or a plateau set too high would be kept
     // for ever against a pod refusing its excess: out of the unlimited start or in the first 2 s (an estimate from
     // the opening's burst), the cut rate; once shedding is confirmed, the whole kept plateau.
@@ -712,6 +744,18 @@ export class AdaptiveRateLimiter {
     this.#admittedAtCut = random ? this.#wMax : early ? this.#rate : admitted;
     this.#epoch = undefined; // held at the cut rate until the hold ends, when regrowth starts
     this.#cutDuringHold = true;
+  }
+
+  /**
+   * The last second, sent well under the pace now, with hardly a 429 before this one: the pace climbed through it
+   * (after a dense start, 35 → 56 calls/s in a second), so what the pod admitted over it is under its limit (45 read
+   * for 50).
+   */
+  #climbed(now: number): boolean {
+    return (
+      this.#refusedWindow.count(now) <= DENSE_START_REFUSED &&
+      this.#sent.count(now) < CLIMBED_SHARE * this.#currentRate(now)
+    );
   }
 
   #countAdmitted(now: number): void {
