@@ -694,6 +694,34 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(rise[0]).toBeLessThan(90); // it did have to find the rise
   });
 
+  it.each([
+    { dropSeconds: 5, refreshed: true },
+    { dropSeconds: 35, refreshed: false },
+  ])(
+    "a limit that drops for $dropSeconds s: the rate admitted before it is remembered for 30 s",
+    async ({ dropSeconds, refreshed }) => {
+      const now = fakeClock();
+      vi.setSystemTime(1_000_000_000);
+      const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
+      const pod = fixedWindows(now, 100, 10); // 100 calls/s in 100 ms windows
+      const caller = pump(limiter, pod.answer);
+      // 40 s at 100/s: the busiest second is seen again at each hold (within 0.99 × it), so it stays remembered.
+      await vi.advanceTimersByTimeAsync(40_000);
+      pod.perWindow = 3;
+      await vi.advanceTimersByTimeAsync(dropSeconds * 1000);
+      pod.perWindow = 10;
+      await vi.advanceTimersByTimeAsync(2500);
+      const [sent, refused] = [caller.sent, limiter.refused];
+      await vi.advanceTimersByTimeAsync(1000);
+      caller.stopped = true;
+      const admitted = caller.sent - sent - (limiter.refused - refused);
+      // Remembered, 100/s is climbed back to in 1 s once past the plateau (K = 2 s after the last cut): 90 or more in
+      // the third second after the rise. Forgotten, the convex curve from ~30/s: about 60.
+      if (refreshed) expect(admitted).toBeGreaterThanOrEqual(90);
+      else expect(admitted).toBeLessThan(80);
+    },
+  );
+
   it("out of the unlimited start, a cut goes to 0.7 × the busiest 100 ms admitted, not the average", async () => {
     const now = fakeClock();
     const limiter = new AdaptiveRateLimiter({}, now, WINDOW_ONLY);

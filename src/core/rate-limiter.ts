@@ -186,8 +186,9 @@ export type RateLimiterChange = { kind: "cut"; from: number; to: number } | { ki
  *   ended when the budget renewed.
  * - **A spent budget, measured.** Two holds whose probes were refused until one was admitted are two renewals of
  *   the pod's budget; the calls admitted between them are its rate. A pace well above it goes just under it. The
- *   first renewal counts from the busy period's start: its window began at or before the first call, so that is an
- *   upper bound of the rate, far under the opening's burst estimate.
+ *   first renewal counts from the busy period's start when its hold lasted longer than the start took to reach it:
+ *   its window then began about the first call, so that is an upper bound of the rate, far under the opening's burst
+ *   estimate.
  * - **A limit of a few calls a second.** Before any cut, a hold whose probes were refused until a window reset (or
  *   most of the opening burst refused) resumes paced at what the pod admitted so far, not in a burst per window.
  * - **Random 429s.** 429s that keep coming while the rate is still below its plateau, at a pace the pod admitted
