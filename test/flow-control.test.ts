@@ -466,6 +466,21 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(limiter.ratePerSecond).toBeGreaterThanOrEqual(0.999 * plateau);
   });
 
+  it("a cut in a busy period's first second at a steady pace is not read as a climb: K stays long", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 25 }, now);
+    const caller = pumpWithRefusals(limiter);
+    // 0.8 s at ~25/s: 20 sent, under 0.9 × 25 over a whole second, but not over the 0.8 s there was.
+    await vi.advanceTimersByTimeAsync(800);
+    caller.refuseOnce();
+    await vi.advanceTimersByTimeAsync(300);
+    expect(limiter.cuts).toBe(1);
+    const plateau = caller.resumedAt() / 0.97;
+    await vi.advanceTimersByTimeAsync(2000); // K is 12.8 s at 25/s: still under the plateau
+    caller.state.stopped = true;
+    expect(limiter.ratePerSecond).toBeLessThan(0.99 * plateau);
+  });
+
   // The run starts at any point of the pod's 100 ms window: a few phases of it.
   it.each([0, 30, 50, 99])(
     "a pod of 20 calls/s in 100 ms windows, started %i ms into one: after the opening's refusals it paces near what was admitted",
@@ -529,7 +544,6 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
       at: 1900,
       cuts: 2, // one more at the first renewal, counted from the start (below)
     },
-    { what: "further apart than 2 s (windows of 2.5 s)", windowMs: 2500, perWindow: 60, at: 4600, cuts: 2 },
   ])("two renewals of the pod's budget, $what: no cut from them", async ({ windowMs, perWindow, at, cuts }) => {
     const now = fakeClock();
     vi.setSystemTime(1_000_000_500);
@@ -542,6 +556,24 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     await vi.advanceTimersByTimeAsync(at);
     caller.stopped = true;
     expect(limiter.cuts).toBe(cuts);
+  });
+
+  it("two renewals of the pod's budget further apart than 2 s (windows of 2.5 s): no cut from them", async () => {
+    const now = fakeClock();
+    vi.setSystemTime(1_000_002_000);
+    const limiter = new AdaptiveRateLimiter({}, now, WINDOW_ONLY);
+    for (let i = 0; i < 40; i++) limiter.answered(limiter.acquire() as number, 200);
+    // 300 ms later, in the same busy period, the window's budget is spent: the first renewal (0.2 s on) is not
+    // counted from the start, which took longer to reach the hold than the hold lasted.
+    await vi.advanceTimersByTimeAsync(300);
+    for (const r of take(limiter, 5)) limiter.answered(r.ticket, 429);
+    expect(limiter.cuts).toBe(1); // out of the unlimited start, to 280/s
+    const caller = pump(limiter, fixedWindows(now, 2500, 60, 60).answer);
+    // Renewed at 2.5 s, 60 admitted in 0.2 s, renewed at 5 s: 24/s between, under 0.8 × 280/s, but 2.5 s apart.
+    // Stopped just after (the next window, spent at once, cuts from its own second).
+    await vi.advanceTimersByTimeAsync(2780);
+    caller.stopped = true;
+    expect(limiter.cuts).toBe(1);
   });
 
   /** 40 calls admitted in a burst, then 429s (a cut out of the unlimited start to 0.7 × 400/s = 280/s), then paced. */
@@ -591,6 +623,25 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(cuts[0]).toBeLessThanOrEqual((0.97 * 40) / 0.45);
     expect(cuts[1]).toBeGreaterThan((0.97 * 40) / 1.15);
     expect(cuts[1]).toBeLessThanOrEqual(0.97 * 40);
+  });
+
+  it("after an idle second, a budget cut to a quarter is found within 1.5 s of the new busy period", async () => {
+    const now = fakeClock();
+    vi.setSystemTime(1_000_000_500);
+    const limiter = new AdaptiveRateLimiter({}, now, WINDOW_ONLY);
+    const pod = fixedWindows(now, 1000, 40);
+    let caller = pump(limiter, pod.answer);
+    await vi.advanceTimersByTimeAsync(3000); // renewals of 40-call windows: paced near 40/s
+    caller.stopped = true;
+    await vi.advanceTimersByTimeAsync(2000); // idle: the next call starts a new busy period
+    expect(limiter.ratePerSecond).toBeGreaterThan(30);
+    pod.perWindow = 10;
+    caller = pump(limiter, pod.answer);
+    await vi.advanceTimersByTimeAsync(1500);
+    caller.stopped = true;
+    // The window is spent in ~0.25 s and renews ~0.75 s later: 10 calls since the busy period began, over about 1 s
+    // (the admitted rate over the new period only, not diluted by the idle seconds or swollen by the earlier calls).
+    expect(limiter.ratePerSecond).toBeLessThan((0.97 * 10) / 0.8);
   });
 
   it("a first renewal after calls admitted for longer than the hold lasted is not counted from the start", async () => {
@@ -705,7 +756,7 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
       const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
       const pod = fixedWindows(now, 100, 10); // 100 calls/s in 100 ms windows
       const caller = pump(limiter, pod.answer);
-      // 40 s at 100/s: the busiest second is seen again at each hold (within 0.99 × it), so it stays remembered.
+      // 40 s at 100/s: the rate is stored again at the holds (at least every 30 s), so it is remembered at the drop.
       await vi.advanceTimersByTimeAsync(40_000);
       pod.perWindow = 3;
       await vi.advanceTimersByTimeAsync(dropSeconds * 1000);
@@ -716,7 +767,7 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
       caller.stopped = true;
       const admitted = caller.sent - sent - (limiter.refused - refused);
       // Remembered, 100/s is climbed back to in 1 s once past the plateau (K = 2 s after the last cut): 90 or more in
-      // the third second after the rise. Forgotten, the convex curve from ~30/s: about 60.
+      // the third second after the rise. Forgotten, the convex curve from ~30/s: about 30.
       if (refreshed) expect(admitted).toBeGreaterThanOrEqual(90);
       else expect(admitted).toBeLessThan(80);
     },

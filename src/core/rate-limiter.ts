@@ -80,9 +80,9 @@ const MAX_RECOVERY_SECONDS = 20;
  */
 const CUBIC_C = (1 - BETA) / 2 ** 3;
 /**
- * A long K (low rates) stretches the convex side too, by K / {@link RECOVERY_SECONDS} up to this factor: CUBIC's curve
- * is the same shape on both sides of the plateau. At CUBIC_C's own pace, 50 calls/s passed the limit at 25 % a second,
- * so the last second's admitted answers, read at the cut, were 8-10 % under the limit (46 read for 50).
+ * A long K (low rates) stretches the convex side too, by K / {@link RECOVERY_SECONDS} up to this factor, as it
+ * stretches the concave one. At CUBIC_C's own pace, 50 calls/s passed the limit climbing 25 % a second, so the last
+ * second's admitted answers, read at the cut, were 8-10 % under the limit (46 read for 50).
  */
 const MAX_CONVEX_STRETCH = 2;
 /**
@@ -654,16 +654,16 @@ export class AdaptiveRateLimiter {
     // reach it: the window it renewed (at least the hold long) then began about the first send, so the calls since
     // are an upper bound of the rate, far under the opening's burst estimate. Not after a ramp slower than the limit
     // for a few 100 ms windows: those were never spent, and the count since the start reads 0.6 of the limit.
-    const since = this.#activeSince;
-    const fromStart =
-      since !== undefined &&
-      (this.#lastReset === undefined || this.#lastReset.at < since) &&
-      this.#heldSince - since <= now - this.#heldSince;
-    const last = fromStart ? { at: since, admitted: this.#admittedBeforeActive } : this.#lastReset;
     // The renewal came after the last refused probe was sent and before the admitted one was: halfway, as far as the
     // client can tell. The answer's time would read the span long by up to a probe's back-off (500 ms at 20 calls/s:
     // 14 calls/s read for 20). The admitted probe is the new budget's first call.
     const at = (this.#refusedProbeSentAt + this.#probeSentAt) / 2;
+    const since = this.#activeSince;
+    const fromStart =
+      since !== undefined &&
+      (this.#lastReset === undefined || this.#lastReset.at < since) &&
+      this.#heldSince - since <= at - this.#heldSince;
+    const last = fromStart ? { at: since, admitted: this.#admittedBeforeActive } : this.#lastReset;
     this.#lastReset = { at, admitted: this.admitted - 1 };
     if (last === undefined || at - last.at > RESET_SPAN_MS || !Number.isFinite(this.#rate)) return;
     const span = at - last.at;
@@ -748,14 +748,16 @@ export class AdaptiveRateLimiter {
   }
 
   /**
-   * The last second, sent well under the pace now, with hardly a 429 before this one: the pace climbed through it
-   * (after a dense start, 35 → 56 calls/s in a second), so what the pod admitted over it is under its limit (45 read
-   * for 50).
+   * The last second, sent well under the pace now, with at most {@link DENSE_START_REFUSED} 429s in it: the pace
+   * climbed through it (after a dense start, 35 → 56 calls/s in a second), so what the pod admitted over it is under
+   * its limit (46 read for 50).
    */
   #climbed(now: number): boolean {
+    // In a busy period's first second the sends cover less than a second: compare with the pace over that span.
+    const span = Math.min(BUCKETS * BUCKET_MS, now - (this.#activeSince ?? now)) / 1000;
     return (
       this.#refusedWindow.count(now) <= DENSE_START_REFUSED &&
-      this.#sent.count(now) < CLIMBED_SHARE * this.#currentRate(now)
+      this.#sent.count(now) < CLIMBED_SHARE * this.#currentRate(now) * span
     );
   }
 
