@@ -449,16 +449,21 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(limiter.ratePerSecond).toBeGreaterThan(1.2 * plateau);
   });
 
-  it("a cut read while the pace climbed fast (the last second sent under 0.9 × the pace) climbs back in 2 s, not K", async () => {
+  /** A client started at `perSecond` (on the plateau's convex side), refused three calls `afterMs` in: its cut. */
+  async function cutAfter(perSecond: number, afterMs: number) {
     const now = fakeClock();
-    // On the plateau's convex side from the start: 30/s climbing to ~48/s 2.5 s later, ~39 sent over the last second.
-    const limiter = new AdaptiveRateLimiter({ perSecond: 30 }, now);
+    const limiter = new AdaptiveRateLimiter({ perSecond }, now);
     const caller = pumpWithRefusals(limiter);
-    await vi.advanceTimersByTimeAsync(2500);
+    await vi.advanceTimersByTimeAsync(afterMs);
     caller.refuseOnce();
     await vi.advanceTimersByTimeAsync(300);
     expect(limiter.cuts).toBe(1);
-    const plateau = caller.resumedAt() / 0.97;
+    return { limiter, caller, plateau: caller.resumedAt() / 0.97 };
+  }
+
+  it("a cut read while the pace climbed fast (the last second sent under 0.9 × the pace) climbs back in 2 s, not K", async () => {
+    // 30/s climbing to ~48/s 2.5 s later, ~39 sent over the last second.
+    const { limiter, caller, plateau } = await cutAfter(30, 2500);
     expect(plateau).toBeLessThan(42); // the second's average, well under the ~48/s refused
     // Its K would be 5.3 s (200 calls at 38/s): 0.994 × the plateau 2.1 s after the cut. Rough, it is there.
     await vi.advanceTimersByTimeAsync(1800);
@@ -467,15 +472,8 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
   });
 
   it("a cut in a busy period's first second at a steady pace is not read as a climb: K stays long", async () => {
-    const now = fakeClock();
-    const limiter = new AdaptiveRateLimiter({ perSecond: 25 }, now);
-    const caller = pumpWithRefusals(limiter);
     // 0.8 s at ~25/s: 20 sent, under 0.9 × 25 over a whole second, but not over the 0.8 s there was.
-    await vi.advanceTimersByTimeAsync(800);
-    caller.refuseOnce();
-    await vi.advanceTimersByTimeAsync(300);
-    expect(limiter.cuts).toBe(1);
-    const plateau = caller.resumedAt() / 0.97;
+    const { limiter, caller, plateau } = await cutAfter(25, 800);
     await vi.advanceTimersByTimeAsync(2000); // K is 12.8 s at 25/s: still under the plateau
     caller.state.stopped = true;
     expect(limiter.ratePerSecond).toBeLessThan(0.99 * plateau);
@@ -721,21 +719,28 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(sent - refused).toBeGreaterThan(0.97 * 900);
   });
 
-  it("a limit that drops for 5 s and rises again: back to the rate admitted before the drop within 3 s", async () => {
+  /** A client at 100/s, a pod of 100/s in 100 ms windows for `beforeMs`, then of 30/s for `dropMs`, then 100/s again. */
+  async function dropAndRise(beforeMs: number, dropMs: number) {
     const now = fakeClock();
     vi.setSystemTime(1_000_000_000);
     const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
-    const pod = fixedWindows(now, 100, 10); // 100 calls/s in 100 ms windows
+    const pod = fixedWindows(now, 100, 10);
     const caller = pump(limiter, pod.answer);
-    await vi.advanceTimersByTimeAsync(8000);
+    await vi.advanceTimersByTimeAsync(beforeMs);
     pod.perWindow = 3;
-    await vi.advanceTimersByTimeAsync(5000);
+    await vi.advanceTimersByTimeAsync(dropMs);
     pod.perWindow = 10;
+    /** Calls the pod admitted over the next `ms`. */
     const admittedIn = async (ms: number) => {
       const [sent, refused] = [caller.sent, limiter.refused];
       await vi.advanceTimersByTimeAsync(ms);
       return caller.sent - sent - (limiter.refused - refused);
     };
+    return { caller, admittedIn };
+  }
+
+  it("a limit that drops for 5 s and rises again: back to the rate admitted before the drop within 3 s", async () => {
+    const { caller, admittedIn } = await dropAndRise(8000, 5000);
     const rise: number[] = [];
     for (let second = 0; second < 5; second++) rise.push(await admittedIn(1000));
     caller.stopped = true;
@@ -751,21 +756,11 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
   ])(
     "a limit that drops for $dropSeconds s: the rate admitted before it is remembered for 30 s",
     async ({ dropSeconds, refreshed }) => {
-      const now = fakeClock();
-      vi.setSystemTime(1_000_000_000);
-      const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
-      const pod = fixedWindows(now, 100, 10); // 100 calls/s in 100 ms windows
-      const caller = pump(limiter, pod.answer);
       // 40 s at 100/s: the rate is stored again at the holds (at least every 30 s), so it is remembered at the drop.
-      await vi.advanceTimersByTimeAsync(40_000);
-      pod.perWindow = 3;
-      await vi.advanceTimersByTimeAsync(dropSeconds * 1000);
-      pod.perWindow = 10;
-      await vi.advanceTimersByTimeAsync(2500);
-      const [sent, refused] = [caller.sent, limiter.refused];
-      await vi.advanceTimersByTimeAsync(1000);
+      const { caller, admittedIn } = await dropAndRise(40_000, dropSeconds * 1000);
+      await admittedIn(2500);
+      const admitted = await admittedIn(1000);
       caller.stopped = true;
-      const admitted = caller.sent - sent - (limiter.refused - refused);
       // Remembered, 100/s is climbed back to in 1 s once past the plateau (K = 2 s after the last cut): 90 or more in
       // the third second after the rise. Forgotten, the convex curve from ~30/s: about 30.
       if (refreshed) expect(admitted).toBeGreaterThanOrEqual(90);
