@@ -754,10 +754,9 @@ export class AdaptiveRateLimiter {
    */
   #climbed(now: number): boolean {
     // In a busy period's first second the sends cover less than a second: compare with the pace over that span.
-    const span = Math.min(BUCKETS * BUCKET_MS, now - (this.#activeSince ?? now)) / 1000;
     return (
       this.#refusedWindow.count(now) <= DENSE_START_REFUSED &&
-      this.#sent.count(now) < CLIMBED_SHARE * this.#currentRate(now) * span
+      this.#sent.count(now) < (CLIMBED_SHARE * this.#currentRate(now) * this.#busySpan(now)) / 1000
     );
   }
 
@@ -769,8 +768,12 @@ export class AdaptiveRateLimiter {
   /** Answers that were not 429 per second, over the last second (or since the client got busy, if sooner). */
   #admittedRate(now: number): number {
     if (this.#activeSince === undefined) return 0;
-    const span = Math.min(BUCKETS * BUCKET_MS, Math.max(BUCKET_MS, now - this.#activeSince));
-    return (this.#admitted.count(now) * 1000) / span;
+    return (this.#admitted.count(now) * 1000) / this.#busySpan(now);
+  }
+
+  /** The part of the last second the client has been busy (ms, at least one bucket): what its windows count over. */
+  #busySpan(now: number): number {
+    return Math.min(BUCKETS * BUCKET_MS, Math.max(BUCKET_MS, now - (this.#activeSince ?? now)));
   }
 }
 
