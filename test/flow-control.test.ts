@@ -427,6 +427,23 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(limiter.ratePerSecond).toBeGreaterThan(0.9 * plateau);
   });
 
+  it("a storm of 429s that sank the rate cut after cut: once it ends, the climb starts 2 s later, not the low rates' K", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 200 }, now);
+    let storm = true;
+    // Every other call refused for 1.5 s: each 429 finds the client sending twice what the pod admits, and cuts.
+    const caller = pump(limiter, (n) => (storm && n % 2 === 1 ? 429 : 200));
+    await vi.advanceTimersByTimeAsync(1500);
+    storm = false;
+    await vi.advanceTimersByTimeAsync(500);
+    const sunk = limiter.ratePerSecond ?? Number.NaN;
+    expect(sunk).toBeLessThan(25); // from 200: a collapse, no limit measured at ~20/s
+    // Its K would be 19 s (200 calls at ~20/s, × 40/20): flat at ~20/s for 19 s. It is 2 s: 3.4 × 6 s later.
+    await vi.advanceTimersByTimeAsync(5500);
+    caller.stopped = true;
+    expect(limiter.ratePerSecond).toBeGreaterThan(3 * sunk);
+  });
+
   it("at 25 calls/s the climb back to the plateau takes 12.8 s (200 calls, × 40/25 below 40 calls/s), not 2; above it, twice as slow", async () => {
     const now = fakeClock();
     const limiter = new AdaptiveRateLimiter({ perSecond: 25 }, now);
