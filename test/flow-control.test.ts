@@ -444,6 +444,35 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(limiter.ratePerSecond).toBeGreaterThan(3 * sunk);
   });
 
+  it("a cut from the plateau to under half of it is a limit that dropped, not a collapse: it keeps the low rates' K", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 90 }, now);
+    let dropping = false;
+    let refuse = 0;
+    // While dropping, two calls in three get no answer: the pod admits a third of what is sent.
+    const caller = pump(limiter, (n) => {
+      if (refuse > 0) return refuse-- && 429;
+      return dropping && n % 3 !== 0 ? "none" : 200;
+    });
+    await vi.advanceTimersByTimeAsync(1000);
+    refuse = 3;
+    await vi.advanceTimersByTimeAsync(4000); // back at the ~90/s plateau (K 2.2 s) and past it
+    expect(limiter.cuts).toBe(1);
+    dropping = true;
+    await vi.advanceTimersByTimeAsync(1000);
+    refuse = 3;
+    await vi.advanceTimersByTimeAsync(100);
+    dropping = false;
+    await vi.advanceTimersByTimeAsync(50); // the hold is over
+    expect(limiter.cuts).toBe(2);
+    const plateau = (limiter.ratePerSecond ?? Number.NaN) / 0.97;
+    expect(plateau).toBeLessThan(40); // from ~90: under half
+    // Its K is 8.9 s (200 calls at ~30/s, × 40/30): 2 s on it is still under the plateau (at it with K = 2 s).
+    await vi.advanceTimersByTimeAsync(2000);
+    caller.stopped = true;
+    expect(limiter.ratePerSecond).toBeLessThan(0.99 * plateau);
+  });
+
   it("at 25 calls/s the climb back to the plateau takes 12.8 s (200 calls, × 40/25 below 40 calls/s), not 2; above it, twice as slow", async () => {
     const now = fakeClock();
     const limiter = new AdaptiveRateLimiter({ perSecond: 25 }, now);
