@@ -235,7 +235,7 @@ describe("pod.bulk: a 429 storm", () => {
     expect(progress.every((p) => p.inFlight <= 100)).toBe(true);
     expect(requests).toBe(1000 + refused);
     // Real time: the rate sinks to ~20 calls/s in the storm and climbs back along CUBIC. With the low rates' long K
-    // (19 s at 20/s) that took 32.7 s; a plateau reached by collapsing gets K = 2 s: 11.5 s (issue 23's notes).
+    // (20 s at 20/s) that took 32.7 s; a plateau reached by collapsing gets K = 2 s: 11.5 s (issue 23's notes).
   });
 });
 

@@ -427,21 +427,56 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(limiter.ratePerSecond).toBeGreaterThan(0.9 * plateau);
   });
 
-  it("a storm of 429s that sank the rate cut after cut: once it ends, the climb starts 2 s later, not the low rates' K", async () => {
+  it.each([
+    ["a known start of 200/s", { perSecond: 200 }],
+    ["an unlimited start", {}],
+    ["a ceiling of 1,000/s", { max: 1000 }],
+  ])(
+    "a storm of 429s that sank the rate cut after cut (%s): once it ends, the climb starts 2 s later, not the low rates' K",
+    async (_, options) => {
+      const now = fakeClock();
+      const limiter = new AdaptiveRateLimiter(options, now);
+      let storm = true;
+      // Every other call refused for 1.5 s: each 429 finds the client sending twice what the pod admits, and cuts.
+      const caller = pump(limiter, (n) => (storm && n % 2 === 1 ? 429 : 200));
+      await vi.advanceTimersByTimeAsync(1500);
+      storm = false;
+      await vi.advanceTimersByTimeAsync(500);
+      const sunk = limiter.ratePerSecond ?? Number.NaN;
+      expect(sunk).toBeLessThan(35); // a collapse, no limit measured at 20-30/s
+      // Its K would be 20 s (200 calls at ~20/s, × 40/20), flat at ~20/s all along. It is 2 s: over 3 × 5.5 s later.
+      await vi.advanceTimersByTimeAsync(5500);
+      caller.stopped = true;
+      expect(limiter.ratePerSecond).toBeGreaterThan(3 * sunk);
+    },
+  );
+
+  it("one cut below the plateau to under half the last cycle's top is a limit found from above, not a collapse: long K", async () => {
     const now = fakeClock();
-    const limiter = new AdaptiveRateLimiter({ perSecond: 200 }, now);
-    let storm = true;
-    // Every other call refused for 1.5 s: each 429 finds the client sending twice what the pod admits, and cuts.
-    const caller = pump(limiter, (n) => (storm && n % 2 === 1 ? 429 : 200));
-    await vi.advanceTimersByTimeAsync(1500);
-    storm = false;
+    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
+    let dropping = false;
+    let refuse = 0;
+    const caller = pump(limiter, () => {
+      if (refuse > 0) return refuse-- && 429;
+      return dropping ? "none" : 200;
+    });
+    await vi.advanceTimersByTimeAsync(400);
+    refuse = 1; // at the plateau: the cycle's top, ~100/s
+    await vi.advanceTimersByTimeAsync(50);
+    expect(limiter.cuts).toBe(1);
+    dropping = true; // no answers for half a second, then a 429 while climbing back, below the plateau
     await vi.advanceTimersByTimeAsync(500);
-    const sunk = limiter.ratePerSecond ?? Number.NaN;
-    expect(sunk).toBeLessThan(25); // from 200: a collapse, no limit measured at ~20/s
-    // Its K would be 19 s (200 calls at ~20/s, × 40/20): flat at ~20/s for 19 s. It is 2 s: 3.4 × 6 s later.
-    await vi.advanceTimersByTimeAsync(5500);
+    refuse = 1; // sending far more than is admitted: cut at once, to the ~46/s admitted
+    await vi.advanceTimersByTimeAsync(20);
+    dropping = false;
+    await vi.advanceTimersByTimeAsync(30);
+    expect(limiter.cuts).toBe(2);
+    const plateau = (limiter.ratePerSecond ?? Number.NaN) / 0.97;
+    expect(plateau).toBeLessThan(48);
+    // K is ~4.2 s at ~47/s (200 calls): 0.992 × the plateau 1.5 s on. As a collapse (K 2 s): 0.9995 ×.
+    await vi.advanceTimersByTimeAsync(1500);
     caller.stopped = true;
-    expect(limiter.ratePerSecond).toBeGreaterThan(3 * sunk);
+    expect(limiter.ratePerSecond).toBeLessThan(0.997 * plateau);
   });
 
   it("a cut from the plateau to under half of it is a limit that dropped, not a collapse: it keeps the low rates' K", async () => {

@@ -155,11 +155,14 @@ const REFUSED_BELOW_PLATEAU_TO_KEEP = 3;
 /** A cut's last second, sent at under this share of the pace it was refused at, was read while climbing. */
 const CLIMBED_SHARE = 0.9;
 /**
- * A cut below the plateau that leaves it under this share of the last probing cycle's: the rate collapsed cut after
- * cut (a storm of 429s, each sending twice what the pod admitted), so the plateau is no measured limit, and the low
- * rates' long K (19 s at 21 calls/s) kept a pod that recovered at 21 calls/s for 20 s.
+ * The {@link COLLAPSE_CUTS}th cut in a row below the plateau, leaving it under this share of the last cycle's top:
+ * the rate collapsed cut after cut (a storm of 429s, each finding the client sending twice what the pod admitted),
+ * so the plateau is no measured limit. The low rates' long K (20 s at 20 calls/s) kept a pod that had recovered at
+ * 20 calls/s for 20 s.
  */
 const COLLAPSED_SHARE = 0.5;
+/** Cuts in a row below the plateau that make a collapse; one or two are a limit found from above it. */
+const COLLAPSE_CUTS = 3;
 /** Sending this many times what the pod admits means a bad estimate (from a burst): cut at once, cooldown or not. */
 const SENT_FAR_ABOVE_ADMITTED = 1.5;
 
@@ -201,8 +204,8 @@ export type RateLimiterChange = { kind: "cut"; from: number; to: number } | { ki
  *   when it last cut, are a pod shedding calls, not the rate: the plateau stays (a hold each, no cut), so they cannot
  *   sink the rate cut after cut. A hold whose probes were refused twice is a limit and does not count.
  * - **Probe up.** After a cut the rate follows CUBIC: concave back to the rate before the cut in K s (at least
- *   {@link RECOVERY_SECONDS}, longer at low rates, but 2 s after a cut read while the pace climbed fast or a
- *   collapse to under {@link COLLAPSED_SHARE} of the last cycle's plateau), then
+ *   {@link RECOVERY_SECONDS}, longer at low rates, but 2 s after a cut read while the pace climbed fast, and after
+ *   cuts in a row below the plateau to under {@link COLLAPSED_SHARE} of the last cycle's top), then
  *   convex above it at the same pace whatever the cut (stretched with a long K, at most {@link MAX_CONVEX_STRETCH}
  *   ×); never above twice what the pod admits (no use probing a rate the client does not send), nor above `max`.
  *
@@ -248,8 +251,13 @@ export class AdaptiveRateLimiter {
   #epoch: number | undefined;
   /** The curve's depth below wMax at its start (1 - the rate after the cut / wMax), and its K in seconds. */
   #depth = 1 - BETA;
-  /** The plateau of the last cut made at or above the plateau before it (a probing cycle's end), or out of the start. */
+  /**
+   * The last cycle's top: the plateau set by the last cut made at or above the plateau before it (a probing cycle's
+   * end, or the first cut; a dense start's pace is on its plateau, so the cut after it is one), or the known start;
+   * and the cuts below the plateau since.
+   */
   #cycleTop = 0;
+  #cutsBelow = 0;
   #k = RECOVERY_SECONDS;
   #cutDuringHold = false;
   /** Probes answered 429 during the current hold: two in a row are a limit, not a pod shedding a few calls. */
@@ -308,6 +316,7 @@ export class AdaptiveRateLimiter {
       // A known limit: sit on CUBIC's plateau at that rate, so it is probed above only gently.
       this.#rate = Math.min(start, this.#max);
       this.#wMax = start;
+      this.#cycleTop = start;
       this.#epoch = now() - RECOVERY_SECONDS * 1000;
     }
     this.#refilledAt = now();
@@ -630,7 +639,6 @@ export class AdaptiveRateLimiter {
       // overestimate by up to one window's share (corrected at each hold's end until the first cut), or an
       // underestimate after a slow ramp: probe above it at once, on CUBIC's convex side.
       this.#wMax = Math.min(this.#max, Math.max(MIN_RATE, this.#admittedRate(now)));
-      this.#cycleTop = this.#wMax;
       this.#rate = this.#wMax;
       this.#depth = 0;
       this.#k = RECOVERY_SECONDS;
@@ -698,10 +706,11 @@ export class AdaptiveRateLimiter {
    * or a coarse reading, climbed back to in {@link RECOVERY_SECONDS} whatever the rate.
    */
   #setPlateau(now: number, from: number, plateau: number, rate: number, rough = false): void {
-    // A cut below the last plateau to under half the last cycle's: the rate collapsed (a storm of 429s, cut after
-    // cut), it was not measured as a limit: no long K.
-    const below = from < PLATEAU_SHARE * this.#wMax;
-    const collapsed = below && plateau < COLLAPSED_SHARE * this.#cycleTop;
+    // Cut after cut below the plateau to under half the last cycle's top: the rate collapsed (a storm of 429s), no
+    // limit was measured: no long K. (Before any plateau, wMax is Infinity: the first cut is a cycle's top.)
+    const below = Number.isFinite(this.#wMax) && from < PLATEAU_SHARE * this.#wMax;
+    this.#cutsBelow = below ? this.#cutsBelow + 1 : 0;
+    const collapsed = this.#cutsBelow >= COLLAPSE_CUTS && plateau < COLLAPSED_SHARE * this.#cycleTop;
     this.#wMax = Math.max(MIN_RATE, plateau);
     if (!below) this.#cycleTop = this.#wMax;
     this.#rate = Math.min(this.#max, Math.max(MIN_RATE, rate));
