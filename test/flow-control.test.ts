@@ -146,6 +146,19 @@ function pumpWithRefusals(limiter: AdaptiveRateLimiter) {
   };
 }
 
+/**
+ * A pump answering 200, but while `dropping` only one call in `answerOneIn` gets an answer (the others none: the pod
+ * admits less than is sent, with no 429), and the next `refuseLeft` calls are answered 429.
+ */
+function pumpWithDrops(limiter: AdaptiveRateLimiter, answerOneIn: number) {
+  const pod = { dropping: false, refuseLeft: 0 };
+  const state = pump(limiter, (n) => {
+    if (pod.refuseLeft > 0) return pod.refuseLeft-- && 429;
+    return pod.dropping && n % answerOneIn !== 0 ? "none" : 200;
+  });
+  return Object.assign(pod, { state });
+}
+
 /** A client at its plateau of 1,000/s for `afterMs`, then `refusals` calls in a row answered 429; stopped 50 ms later. */
 async function refusedInARowAtPlateau(refusals: number, afterMs = 1000) {
   const now = fakeClock();
@@ -454,57 +467,46 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
   it("one cut below the plateau to under half the last cycle's top is a limit found from above, not a collapse: long K", async () => {
     const now = fakeClock();
     const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
-    let dropping = false;
-    let refuse = 0;
-    const caller = pump(limiter, () => {
-      if (refuse > 0) return refuse-- && 429;
-      return dropping ? "none" : 200;
-    });
+    const pod = pumpWithDrops(limiter, Number.POSITIVE_INFINITY);
     await vi.advanceTimersByTimeAsync(400);
-    refuse = 1; // at the plateau: the cycle's top, ~100/s
+    pod.refuseLeft = 1; // at the plateau: the cycle's top, ~100/s
     await vi.advanceTimersByTimeAsync(50);
     expect(limiter.cuts).toBe(1);
-    dropping = true; // no answers for half a second, then a 429 while climbing back, below the plateau
+    pod.dropping = true; // no answers for half a second, then a 429 while climbing back, below the plateau
     await vi.advanceTimersByTimeAsync(500);
-    refuse = 1; // sending far more than is admitted: cut at once, to the ~46/s admitted
+    pod.refuseLeft = 1; // sending far more than is admitted: cut at once, to the ~46/s admitted
     await vi.advanceTimersByTimeAsync(20);
-    dropping = false;
+    pod.dropping = false;
     await vi.advanceTimersByTimeAsync(30);
     expect(limiter.cuts).toBe(2);
     const plateau = (limiter.ratePerSecond ?? Number.NaN) / 0.97;
     expect(plateau).toBeLessThan(48);
     // K is ~4.2 s at ~47/s (200 calls): 0.992 × the plateau 1.5 s on. As a collapse (K 2 s): 0.9995 ×.
     await vi.advanceTimersByTimeAsync(1500);
-    caller.stopped = true;
+    pod.state.stopped = true;
     expect(limiter.ratePerSecond).toBeLessThan(0.997 * plateau);
   });
 
   it("a cut from the plateau to under half of it is a limit that dropped, not a collapse: it keeps the low rates' K", async () => {
     const now = fakeClock();
     const limiter = new AdaptiveRateLimiter({ perSecond: 90 }, now);
-    let dropping = false;
-    let refuse = 0;
-    // While dropping, two calls in three get no answer: the pod admits a third of what is sent.
-    const caller = pump(limiter, (n) => {
-      if (refuse > 0) return refuse-- && 429;
-      return dropping && n % 3 !== 0 ? "none" : 200;
-    });
+    const pod = pumpWithDrops(limiter, 3); // while dropping, the pod admits a third of what is sent
     await vi.advanceTimersByTimeAsync(1000);
-    refuse = 3;
+    pod.refuseLeft = 3;
     await vi.advanceTimersByTimeAsync(4000); // back at the ~90/s plateau (K 2.2 s) and past it
     expect(limiter.cuts).toBe(1);
-    dropping = true;
+    pod.dropping = true;
     await vi.advanceTimersByTimeAsync(1000);
-    refuse = 3;
+    pod.refuseLeft = 3;
     await vi.advanceTimersByTimeAsync(100);
-    dropping = false;
+    pod.dropping = false;
     await vi.advanceTimersByTimeAsync(50); // the hold is over
     expect(limiter.cuts).toBe(2);
     const plateau = (limiter.ratePerSecond ?? Number.NaN) / 0.97;
     expect(plateau).toBeLessThan(40); // from ~90: under half
     // Its K is 8.9 s (200 calls at ~30/s, × 40/30): 2 s on it is still under the plateau (at it with K = 2 s).
     await vi.advanceTimersByTimeAsync(2000);
-    caller.stopped = true;
+    pod.state.stopped = true;
     expect(limiter.ratePerSecond).toBeLessThan(0.99 * plateau);
   });
 
