@@ -822,6 +822,24 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     return { caller, admittedIn };
   }
 
+  it("the opening's seconds are not remembered as a rate the pod admits: no climb back to its burst", async () => {
+    const now = fakeClock();
+    vi.setSystemTime(1_000_000_000);
+    const limiter = new AdaptiveRateLimiter({}, now, WINDOW_ONLY);
+    // 40 calls a second in one-second windows: the opening admits a whole window in a burst.
+    const caller = pump(limiter, fixedWindows(now, 1000, 40).answer);
+    let highest = 0;
+    for (let i = 0; i < 40; i++) {
+      await vi.advanceTimersByTimeAsync(500);
+      if (i >= 8) highest = Math.max(highest, limiter.ratePerSecond ?? 0);
+    }
+    caller.stopped = true;
+    // Remembered, the burst's second (~100/s) was climbed back to within 1 s past each plateau: 86-118/s, and 67
+    // calls refused in 20 s. Not remembered: CUBIC's gentle probe above 40, at most 54/s, 34 refused.
+    expect(highest).toBeLessThan(1.5 * 40);
+    expect(limiter.refused).toBeLessThan(45);
+  });
+
   it("a limit that drops for 5 s and rises again: back to the rate admitted before the drop within 3 s", async () => {
     const { caller, admittedIn } = await dropAndRise(8000, 5000);
     const rise: number[] = [];
@@ -1087,6 +1105,12 @@ describe("RateWindow", () => {
     expect(window.count(11_989)).toBe(1); // buckets 1099-1198
     expect(window.count(11_990)).toBe(0);
     expect(window.count(60_000)).toBe(0);
+    // A jump past the whole ring (an idle minute) with events still in it: all of them left.
+    const idle = new RateWindow(100);
+    for (const t of [70_000, 70_500, 70_990]) idle.add(t);
+    expect(idle.count(70_995)).toBe(3);
+    expect(idle.count(130_000)).toBe(0);
+    expect(idle.countUntil(130_000, 129_000)).toBe(0);
   });
 
   it("keeps a steady count through many wraps of its ring", () => {
@@ -1124,6 +1148,13 @@ describe("RateWindow", () => {
     const edge = new RateWindow();
     for (const t of [10_000, 10_500, 10_505, 10_510]) edge.add(t);
     expect(edge.peakRate(10_990)).toBe(30);
+    // With a history kept (the admitted answers' window), events older than the last second are not in the peak.
+    const kept = new RateWindow(100);
+    for (const t of [10_000, 10_001, 10_002, 10_600]) kept.add(t);
+    expect(kept.peakRate(10_650)).toBe(30);
+    expect(kept.peakRate(11_500)).toBe(10); // the three at 10_000 are 1.5 s old: history, not the last second
+    expect(kept.countUntil(11_500, 10_500)).toBe(3);
+    expect(kept.peakRate(11_995)).toBe(0); // the three sit in the oldest bucket kept, right behind the last second
   });
 });
 
