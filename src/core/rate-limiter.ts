@@ -131,8 +131,8 @@ const RESET_SPAN_MS = 2000;
 const RESET_CUT_BELOW = 0.8;
 /**
  * A rate the pod admitted over a whole second, within this many ms, and above {@link RECLIMB_ABOVE} × the plateau,
- * is climbed back to in {@link RECLIMB_SECONDS} once past the plateau: a limit that dropped for a while and rose
- * again (Symphony's throttling adapting to load) is found in 1 to 3 s, not 4 to 6.
+ * is climbed back to in {@link RECLIMB_SECONDS} once past the plateau, and K is that too: a limit that dropped for
+ * a while and rose again (Symphony's throttling adapting to load) is found in 1 to 2 s, not 4 to 6.
  */
 const PROVEN_MS = 30_000;
 const RECLIMB_ABOVE = 1.2;
@@ -205,7 +205,8 @@ export type RateLimiterChange = { kind: "cut"; from: number; to: number } | { ki
  *   sink the rate cut after cut. A hold whose probes were refused twice is a limit and does not count.
  * - **Probe up.** After a cut the rate follows CUBIC: concave back to the rate before the cut in K s (at least
  *   {@link RECOVERY_SECONDS}, longer at low rates, but 2 s after a cut read while the pace climbed fast, and after
- *   cuts in a row below the plateau to under {@link COLLAPSED_SHARE} of the last cycle's top), then
+ *   cuts in a row below the plateau to under {@link COLLAPSED_SHARE} of the last cycle's top; 1 s below a rate the
+ *   pod admitted lately), then
  *   convex above it at the same pace whatever the cut (stretched with a long K, at most {@link MAX_CONVEX_STRETCH}
  *   ×); never above twice what the pod admits (no use probing a rate the client does not send), nor above `max`.
  *
@@ -506,7 +507,7 @@ export class AdaptiveRateLimiter {
     const t = (now - this.#epoch) / 1000 - this.#k;
     // Concave from the cut back to wMax in K s, then convex above it at a pace that does not depend on the cut.
     const x = t / this.#k;
-    const s = Math.min(MAX_CONVEX_STRETCH, this.#k / RECOVERY_SECONDS);
+    const s = Math.min(MAX_CONVEX_STRETCH, Math.max(1, this.#k / RECOVERY_SECONDS));
     const u = t / s;
     let rate = this.#wMax * (t < 0 ? 1 + this.#depth * x * x * x : 1 + CUBIC_C * u * u * u);
     if (t > 0) {
@@ -715,9 +716,11 @@ export class AdaptiveRateLimiter {
     if (!below) this.#cycleTop = this.#wMax;
     this.#rate = Math.min(this.#max, Math.max(MIN_RATE, rate));
     this.#depth = 1 - this.#rate / this.#wMax;
-    // A long K spares a stable low limit probes; below a rate the pod admitted lately, it would only delay the climb.
-    this.#k =
-      rough || collapsed || this.#provenAbove(now)
+    // A long K spares a stable low limit probes; below a rate the pod admitted lately, it would only delay the climb,
+    // and even 2 s did: a limit that rose again just after a cut was found once K was over, 2.6 s after the rise.
+    this.#k = this.#provenAbove(now)
+      ? RECLIMB_SECONDS
+      : rough || collapsed
         ? RECOVERY_SECONDS
         : Math.min(
             MAX_RECOVERY_SECONDS,
