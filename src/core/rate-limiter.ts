@@ -60,7 +60,10 @@ const BETA_PACED = 0.97;
  * plateau (a pod shedding calls).
  */
 const BETA_AT_PLATEAU = 0.985;
-/** Seconds CUBIC takes to climb back to the rate before a cut (K), at least. */
+/**
+ * Seconds CUBIC takes to climb back to the rate before a cut (K): this many, longer at low rates, and
+ * {@link RECLIMB_SECONDS} when the pod admitted well above that rate lately.
+ */
 const RECOVERY_SECONDS = 2;
 /**
  * At low rates K is longer, about this many calls: each probe above the plateau costs a 429 or two (in one-second
@@ -203,10 +206,10 @@ export type RateLimiterChange = { kind: "cut"; from: number; to: number } | { ki
  * - **Random 429s.** 429s that keep coming while the rate is still below its plateau, at a pace the pod admitted
  *   when it last cut, are a pod shedding calls, not the rate: the plateau stays (a hold each, no cut), so they cannot
  *   sink the rate cut after cut. A hold whose probes were refused twice is a limit and does not count.
- * - **Probe up.** After a cut the rate follows CUBIC: concave back to the rate before the cut in K s (at least
- *   {@link RECOVERY_SECONDS}, longer at low rates, but 2 s after a cut read while the pace climbed fast, and after
- *   cuts in a row below the plateau to under {@link COLLAPSED_SHARE} of the last cycle's top; 1 s below a rate the
- *   pod admitted lately), then
+ * - **Probe up.** After a cut the rate follows CUBIC: concave back to the rate before the cut in K s
+ *   ({@link RECOVERY_SECONDS}, longer at low rates, but 2 s after a cut read while the pace climbed fast, and after
+ *   cuts in a row below the plateau to under {@link COLLAPSED_SHARE} of the last cycle's top; 1 s when the pod
+ *   admitted more than {@link RECLIMB_ABOVE} × the plateau in a second of the last 30 s), then
  *   convex above it at the same pace whatever the cut (stretched with a long K, at most {@link MAX_CONVEX_STRETCH}
  *   ×); never above twice what the pod admits (no use probing a rate the client does not send), nor above `max`.
  *
@@ -704,7 +707,8 @@ export class AdaptiveRateLimiter {
 
   /**
    * A cut: `plateau` is CUBIC's rate before the cut (wMax), `rate` the one after it. `rough`: the plateau is a guess
-   * or a coarse reading, climbed back to in {@link RECOVERY_SECONDS} whatever the rate.
+   * or a coarse reading, climbed back to in {@link RECOVERY_SECONDS} whatever the rate (in {@link RECLIMB_SECONDS}
+   * when the pod admitted well above it lately).
    */
   #setPlateau(now: number, from: number, plateau: number, rate: number, rough = false): void {
     // Cut after cut below the plateau to under half the last cycle's top: the rate collapsed (a storm of 429s), no
