@@ -657,6 +657,46 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(limiter.cuts).toBe(1);
   });
 
+  it("two renewals with windows left unspent between them (the client sent under its pace, not held): no budget read", async () => {
+    const now = fakeClock();
+    vi.setSystemTime(1_000_000_000);
+    const limiter = new AdaptiveRateLimiter({ perSecond: 1000 }, now);
+    const cuts: number[] = [];
+    limiter.onChange = (change) => {
+      if (change.kind === "cut") cuts.push(change.to);
+    };
+    const send = (status: number) => {
+      const ticket = limiter.acquire();
+      if (typeof ticket !== "number") throw new Error("no turn");
+      limiter.answered(ticket, status);
+    };
+    /** A 429, then two probes refused and one admitted: the pod's budget renewed. */
+    const renewal = async () => {
+      send(429);
+      for (const status of [429, 429, 200]) {
+        await vi.advanceTimersByTimeAsync(20);
+        send(status);
+      }
+    };
+    for (let i = 0; i < 200; i++) {
+      send(200);
+      await vi.advanceTimersByTimeAsync(1);
+    }
+    await renewal();
+    // 0.6 s at a sixth of the pace (its concurrency taken by calls sleeping on a Retry-After, say): 100 admitted, and
+    // the windows of a pod admitting 1,000/s not spent. Then a renewal again.
+    for (let i = 0; i < 100; i++) {
+      await vi.advanceTimersByTimeAsync(6);
+      send(200);
+    }
+    await vi.advanceTimersByTimeAsync(6);
+    await renewal();
+    // Read as a budget, 100 over the 0.6 s between the renewals is 167/s: a cut to 162/s (J's 5,000/s run fell to
+    // 1,621/s this way). The client sent under half its pace outside its holds: the windows were not spent.
+    expect(cuts.length).toBeGreaterThan(0); // the hold-end cuts at the plateau still happen
+    expect(Math.min(...cuts)).toBeGreaterThan(250);
+  });
+
   /** 40 calls admitted in a burst, then 429s (a cut out of the unlimited start to 0.7 × 400/s = 280/s), then paced. */
   function burstThenPaced(phase: number) {
     const now = fakeClock();

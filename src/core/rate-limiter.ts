@@ -130,8 +130,10 @@ const RAMP_END_RATE = 100_000;
 const OPENING_MS = 2000;
 /** Two renewals of the pod's budget further apart than this (ms) say nothing about its rate. */
 const RESET_SPAN_MS = 2000;
-/** The budget's rate between two renewals makes a cut only when it is under this share of the pace. */
+/** The budget's rate between two renewals makes a cut only when it is under this share of the pace... */
 const RESET_CUT_BELOW = 0.8;
+/** ...and the client sent at least this share of its pace between them, while not held (else they were not spent). */
+const KEPT_UP_SHARE = 0.5;
 /**
  * A rate the pod admitted over a whole second, within this many ms, and above {@link RECLIMB_ABOVE} × the plateau,
  * is climbed back to in {@link RECLIMB_SECONDS} once past the plateau, and K is that too: a limit that dropped for
@@ -274,7 +276,9 @@ export class AdaptiveRateLimiter {
   /** Whether the current hold was counted in {@link #refusedBelowPlateau} at its start. */
   #holdCounted = false;
   /** When the pod's budget was last seen renewed (probes refused until one was admitted), and the answers before. */
-  #lastReset: { at: number; admitted: number } | undefined;
+  #lastReset: { at: number; admitted: number; sent: number; heldMs: number } | undefined;
+  /** Milliseconds held since the limiter was made (the holds that ended). */
+  #heldMs = 0;
   /** The busiest second the pod admitted lately (calls/s), and when it was last seen. */
   #proven: { rate: number; at: number } | undefined;
   /** What the pod admitted per second when the rate was last cut (Infinity before any cut). */
@@ -612,6 +616,7 @@ export class AdaptiveRateLimiter {
 
   #endHold(now: number): void {
     this.#holding = false;
+    this.#heldMs += now - this.#heldSince;
     this.#resumeTicket = this.#nextTicket;
     const cutsBefore = this.cuts;
     if (this.#refusedProbes >= 2) {
@@ -686,7 +691,7 @@ export class AdaptiveRateLimiter {
       (this.#lastReset === undefined || this.#lastReset.at < since) &&
       this.#heldSince - since <= at - this.#heldSince;
     const last = fromStart ? { at: since, admitted: this.#admittedBeforeActive } : this.#lastReset;
-    this.#lastReset = { at, admitted: this.admitted - 1 };
+    this.#lastReset = { at, admitted: this.admitted - 1, sent: this.#nextTicket, heldMs: this.#heldMs };
     if (last === undefined || at - last.at > RESET_SPAN_MS || !Number.isFinite(this.#rate)) return;
     const span = at - last.at;
     // Fewer calls than that between them: a window's edges, known to a call or so, would weigh too much.
@@ -697,6 +702,13 @@ export class AdaptiveRateLimiter {
     // Only when the pace is plainly wrong (a burst's estimate): the usual cut handles a pace a little too fast, and
     // a few 429s in a row that are not a spent budget must not read as one.
     if (budgetRate < MIN_RATE || budgetRate >= RESET_CUT_BELOW * paced) return;
+    // The windows between the renewals were spent only if the client sent at its pace whenever it was not held. In a
+    // 5,000/s opening, the calls refused in its burst slept a second on Retry-After in the run's 300 concurrency
+    // slots: 1,000 sent in 0.6 s at a pace of 6,670/s read as a budget of 1,671/s (cut to 1,621, 4 s to climb back).
+    if ("sent" in last) {
+      const unheld = span - (this.#heldMs - last.heldMs);
+      if (unheld > 0 && this.#nextTicket - last.sent < (KEPT_UP_SHARE * paced * unheld) / 1000) return;
+    }
     this.#refusedBelowPlateau = 0;
     // The budget's span is known only to a probe's back-off (up to ±250 ms at 20/s): 15-18/s read for 20. Back to it
     // in 2 s, then probe above, rather than keep the low rates' long K (20 s at 0.77 of the limit).
