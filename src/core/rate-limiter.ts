@@ -199,7 +199,8 @@ export type RateLimiterChange = { kind: "cut"; from: number; to: number } | { ki
  *   plateau, a hold whose probe was refused too cuts when it ends, to {@link BETA_AT_PLATEAU} × the second that
  *   ended when the budget renewed.
  * - **A spent budget, measured.** Two holds whose probes were refused until one was admitted are two renewals of
- *   the pod's budget; the calls admitted between them are its rate. A pace well above it goes just under it. The
+ *   the pod's budget; the calls admitted between them are its rate, if the client kept to its pace between them
+ *   (else the windows were not spent). A pace well above it goes just under it. The
  *   first renewal counts from the busy period's start when its hold lasted longer than the start took to reach it:
  *   its window then began about the first call, so that is an upper bound of the rate, far under the opening's burst
  *   estimate.
