@@ -706,6 +706,7 @@ export class AdaptiveRateLimiter {
     // The windows between the renewals were spent only if the client sent at its pace whenever it was not held. In a
     // 5,000/s opening, the calls refused in its burst slept a second on Retry-After in the run's 300 concurrency
     // slots: 1,000 sent in 0.6 s at a pace of 6,670/s read as a budget of 1,671/s (cut to 1,621, 4 s to climb back).
+    // (A first renewal counted from the busy period's start has its own rule, above, and no sends recorded.)
     if ("sent" in last) {
       const unheld = span - (this.#heldMs - last.heldMs);
       if (unheld > 0 && this.#nextTicket - last.sent < (KEPT_UP_SHARE * paced * unheld) / 1000) return;
