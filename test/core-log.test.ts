@@ -9,6 +9,7 @@ import { AnswerTooLargeError } from "../src/core/answer-body.js";
 import { SessionTokens } from "../src/core/auth.js";
 import { ConnectivityBreaker, loginLane, type PodCall, PodHttp } from "../src/core/http.js";
 import { type Logger, type LogLevel, PodLog } from "../src/core/log.js";
+import { AdaptiveRateLimiter } from "../src/core/rate-limiter.js";
 import { DEFAULT_RETRY } from "../src/core/retry.js";
 import type { Transport, WireRequest, WireResponse } from "../src/core/transport.js";
 import { PodApiError, PodNetworkError } from "../src/index.js";
@@ -34,7 +35,7 @@ const delayed = (ms: number, answer: WireResponse) =>
   new Promise<WireResponse>((resolve) => setTimeout(() => resolve(answer), ms));
 
 /** A pipeline over a transport whose answers the test sets (one per attempt, in order), with a log. */
-function pipeline(level: LogLevel, tokens?: SessionTokens) {
+function pipeline(level: LogLevel, tokens?: SessionTokens, limiter?: AdaptiveRateLimiter) {
   const time = { now: 0 };
   const requests: WireRequest[] = [];
   const state = { answers: [] as ((request: WireRequest) => Promise<WireResponse>)[] };
@@ -47,7 +48,7 @@ function pipeline(level: LogLevel, tokens?: SessionTokens) {
     { close: async () => {} },
   ) as Transport;
   const logger = recorder();
-  const http = new PodHttp("https://acme.pod.test/pod", tokens, transport, undefined, {
+  const http = new PodHttp("https://acme.pod.test/pod", tokens, transport, limiter, {
     connectivity: new ConnectivityBreaker(() => time.now),
     log: new PodLog(logger, level),
   });
@@ -172,6 +173,22 @@ describe("an attempt, its answer and a retry", () => {
         fields: { event: "pod.retry", ...CALL, attempt: 1, traceId: "t-2", why: "status 503", delayMs: 2 },
         message: `${CALL_TEXT} retried in 2 ms (status 503)`,
       },
+    ]);
+  });
+
+  it("a call's first 429 is retried when the pod admits again (at most its Retry-After), a second one after it", async () => {
+    const { http, state, lines } = pipeline("info", undefined, new AdaptiveRateLimiter());
+    const refused = { status: 429, headers: { "retry-after": "0.0016" }, body: "" };
+    state.answers = [() => Promise.resolve(refused), () => Promise.resolve(refused), () => Promise.resolve(OK)];
+    await http.exchange(call({ retry: { ...DEFAULT_RETRY, maxAttempts: 3 }, headers: { "x-trace-id": "t-4" } }));
+    const retry = { event: "pod.retry", ...CALL, traceId: "t-4", why: "status 429", delayMs: 2 };
+    expect(lines.filter((line) => line.fields.event === "pod.retry")).toStrictEqual([
+      {
+        level: "info",
+        fields: { ...retry, attempt: 1, sooner: true },
+        message: `${CALL_TEXT} retried when the pod admits again, in 2 ms at most (status 429)`,
+      },
+      { level: "info", fields: { ...retry, attempt: 2 }, message: `${CALL_TEXT} retried in 2 ms (status 429)` },
     ]);
   });
 

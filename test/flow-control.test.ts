@@ -1137,6 +1137,143 @@ describe("AdaptiveRateLimiter (fake clock): edges", () => {
   });
 });
 
+/** Waits to retry each call in `refused` (already answered 429); `done` lists their indexes in the order they went. */
+function retryAll(limiter: AdaptiveRateLimiter, retryAfterMs: number, count: number, signal?: AbortSignal) {
+  const done: { index: number; at: number }[] = [];
+  const outcomes = Array.from({ length: count }, (_, index) =>
+    limiter.waitToRetry(retryAfterMs, signal).then(
+      () => {
+        done.push({ index, at: Date.now() });
+      },
+      (reason: unknown) => reason,
+    ),
+  );
+  return { done, outcomes };
+}
+
+describe("AdaptiveRateLimiter (fake clock): a refused call's retry", () => {
+  it("goes when the hold's probe is admitted, not after the whole Retry-After", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
+    const start = now();
+    const before = take(limiter, 3);
+    await vi.advanceTimersByTimeAsync(30);
+    limiter.answered(ticketOf(before, 0), 429); // the hold starts
+    limiter.answered(ticketOf(before, 1), 429);
+    const retries = retryAll(limiter, 1000, 2);
+    const fresh = take(limiter, 1); // queued: it carries the probe
+    await vi.advanceTimersByTimeAsync(50);
+    expect(fresh).toHaveLength(1);
+    expect(retries.done).toEqual([]); // the probe is out, not answered: both still wait
+    limiter.answered(ticketOf(fresh, 0), 200); // the pod admits again: the hold ends
+    await flush();
+    expect(retries.done.map((d) => d.index)).toEqual([0, 1]);
+    expect(Math.max(...retries.done.map((d) => d.at - start))).toBeLessThan(100);
+    expect(limiter.waitingToRetry).toBe(0);
+  });
+
+  it("while only refused calls wait, the oldest is woken to carry the probe, one at a time; the rest go at its admission", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
+    const before = take(limiter, 3);
+    await vi.advanceTimersByTimeAsync(30);
+    for (const sent of before) limiter.answered(sent.ticket, 429);
+    const retries = retryAll(limiter, 1000, 3);
+    await vi.advanceTimersByTimeAsync(10); // the first probe is due one pace (10 ms) after the 429
+    expect(retries.done.map((d) => d.index)).toEqual([0]);
+    const probe = take(limiter, 1); // the woken call asks for its turn: it is the probe
+    expect(probe).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(retries.done).toHaveLength(1); // a probe is out: nobody else is woken
+    limiter.answered(ticketOf(probe, 0), 429); // refused again (its caller now waits out Retry-After)
+    await vi.advanceTimersByTimeAsync(4);
+    expect(retries.done).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1); // the next probe, 5 ms after: the next oldest carries it
+    expect(retries.done.map((d) => d.index)).toEqual([0, 1]);
+    const second = take(limiter, 1);
+    limiter.answered(ticketOf(second, 0), 200);
+    await flush();
+    expect(retries.done.map((d) => d.index)).toEqual([0, 1, 2]);
+    expect(retries.done[2]?.at).toBe(now());
+    expect(limiter.waitingToRetry).toBe(0);
+  });
+
+  it("a woken carrier that never asks for its turn (aborted) is replaced after 100 ms", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
+    const before = take(limiter, 3);
+    await vi.advanceTimersByTimeAsync(30);
+    for (const sent of before) limiter.answered(sent.ticket, 429);
+    const retries = retryAll(limiter, 1000, 3);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(retries.done.map((d) => d.index)).toEqual([0]);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(retries.done).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(retries.done.map((d) => d.index)).toEqual([0, 1]);
+  });
+
+  it("a call refused alone waits out its Retry-After: nothing is gained by sending it sooner", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
+    const before = take(limiter, 1);
+    limiter.answered(ticketOf(before, 0), 429);
+    const retries = retryAll(limiter, 1000, 1);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(retries.done).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(retries.done).toHaveLength(1);
+  });
+
+  it("of two refused calls, one aborted: the other, now alone, waits out its Retry-After", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
+    const before = take(limiter, 2);
+    await vi.advanceTimersByTimeAsync(10);
+    for (const sent of before) limiter.answered(sent.ticket, 429);
+    const controller = new AbortController();
+    const aborted = retryAll(limiter, 1000, 1, controller.signal);
+    const alone = retryAll(limiter, 1000, 1);
+    await vi.advanceTimersByTimeAsync(5);
+    controller.abort(new Error("stopped"));
+    await vi.advanceTimersByTimeAsync(994);
+    expect(aborted.done).toEqual([]);
+    expect(alone.done).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(alone.done).toHaveLength(1);
+  });
+
+  it("a refusal answered after its hold ended goes at once: the pod admitted a call sent after it", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
+    const before = take(limiter, 2);
+    await vi.advanceTimersByTimeAsync(10);
+    limiter.answered(ticketOf(before, 0), 429);
+    const probe = take(limiter, 1);
+    await vi.advanceTimersByTimeAsync(10);
+    limiter.answered(ticketOf(probe, 0), 200); // resumed
+    limiter.answered(ticketOf(before, 1), 429); // late: from the window the hold was about
+    const retries = retryAll(limiter, 1000, 1);
+    await flush();
+    expect(retries.done).toHaveLength(1);
+  });
+
+  it("an abort while waiting rejects with the signal's reason and leaves no waiter behind", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
+    const before = take(limiter, 1);
+    limiter.answered(ticketOf(before, 0), 429);
+    const controller = new AbortController();
+    const retries = retryAll(limiter, 1000, 1, controller.signal);
+    expect(limiter.waitingToRetry).toBe(1);
+    const reason = new Error("user stopped");
+    controller.abort(reason);
+    expect(await retries.outcomes[0]).toBe(reason);
+    expect(limiter.waitingToRetry).toBe(0);
+    await expect(limiter.waitToRetry(1000, controller.signal)).rejects.toBe(reason);
+  });
+});
+
 describe("RateWindow", () => {
   it("counts the events of the last second, in 10 ms buckets", () => {
     const window = new RateWindow();
@@ -1427,6 +1564,51 @@ async function runFor<T>(promise: Promise<T>, stepMs = 100, limitMs = 120_000): 
   if (!settled) throw new Error(`still running after ${limitMs} ms of fake time`);
   return promise;
 }
+
+/** A pod answering its first `refuse` requests 429 with `Retry-After: retryAfter`, then 200; every arrival kept. */
+function podRefusingFirst(refuse: number, retryAfter: string) {
+  const arrivals: { uid: string; at: number; status: number }[] = [];
+  server.use(
+    http.post(FEATURES, ({ params }) => {
+      const status = arrivals.length < refuse ? 429 : 200;
+      arrivals.push({ uid: String(params.uid), at: Date.now(), status });
+      return status === 429
+        ? HttpResponse.json({ message: "slow down" }, { status, headers: { "retry-after": retryAfter } })
+        : HttpResponse.json({ message: "OK" });
+    }),
+  );
+  return arrivals;
+}
+
+describe("a refused call's retry, through the client", () => {
+  it("a run whose every slot is refused at once is retried when the pod admits again, not a Retry-After later", async () => {
+    const arrivals = podRefusingFirst(4, "5");
+    const started = Date.now();
+    const report = await testClient().bulk.updateFeatures(items(4), { concurrency: 4 });
+    expect(report.succeeded).toBe(4);
+    expect(arrivals.map((a) => a.status)).toEqual([429, 429, 429, 429, 200, 200, 200, 200]);
+    expect(new Set(arrivals.slice(4).map((a) => a.uid))).toEqual(new Set(["1", "2", "3", "4"]));
+    // Each waiting out its 5 s, nothing could have been sent for 5 s: one of them carried a probe at once instead.
+    expect(Date.now() - started).toBeLessThan(2500);
+  });
+
+  it("a call refused a second time waits out that Retry-After: a pod refusing half its calls cannot use up its attempts", async () => {
+    const arrivals = podRefusingFirst(4, "1");
+    const report = await testClient().bulk.updateFeatures(items(3), { concurrency: 3 });
+    expect(report.succeeded).toBe(3);
+    const byUid = new Map<string, typeof arrivals>();
+    for (const a of arrivals) byUid.set(a.uid, [...(byUid.get(a.uid) ?? []), a]);
+    const twice = [...byUid.values()].filter((calls) => calls.length === 3);
+    expect(twice).toHaveLength(1); // the call that carried the first probe, refused again
+    const [first, second, third] = twice[0] ?? [];
+    expect(second?.status).toBe(429);
+    expect((third?.at ?? 0) - (second?.at ?? 0)).toBeGreaterThanOrEqual(950);
+    for (const calls of byUid.values()) {
+      if (calls.length === 2) expect((calls[1]?.at ?? 0) - (calls[0]?.at ?? 0)).toBeLessThan(500);
+    }
+    expect(first?.status).toBe(429);
+  });
+});
 
 describe("issue 11's pipeline defects: the token and the rate limiter's queue", () => {
   it("(3) a call waiting for its turn under the rate limit sends the token another call renewed while it waited", async () => {

@@ -203,6 +203,8 @@ export class PodHttp {
     const traceId = call.headers?.["x-trace-id"] ?? newTraceId();
     let attempts = 0;
     let renewed = false;
+    /** Whether the pod answered this call 429 before. */
+    let refusedBefore = false;
     const refusalsAtStart = session?.refusals;
     for (;;) {
       signal?.throwIfAborted();
@@ -330,8 +332,12 @@ export class PodHttp {
       if (retriesLeft && isRetryableStatus(response.status)) {
         const asked = parseRetryAfter(headerValue(response, "retry-after"));
         const delay = asked === undefined ? backoffDelay(attempts, retry) : Math.min(asked, retry.maxRetryAfterMs);
-        if (log !== undefined) this.#logRetry(log, call, traceId, attempts, `status ${response.status}`, delay);
-        await sleep(delay, signal);
+        // A call's first 429 waits for the pod to admit again (the limiter's probe), at most that long; a call
+        // refused again waits it out, so that a pod refusing half its calls cannot spend its attempts in a second.
+        const early = limiter !== undefined && response.status === 429 && !refusedBefore;
+        if (log !== undefined) this.#logRetry(log, call, traceId, attempts, `status ${response.status}`, delay, early);
+        if (response.status === 429) refusedBefore = true;
+        await (early ? limiter.waitToRetry(delay, signal) : sleep(delay, signal));
         continue;
       }
       return { response, attempts, requestId: requestIdOf(response, traceId) };
@@ -383,9 +389,20 @@ export class PodHttp {
     return fields;
   }
 
-  #logRetry(log: PodLog, call: PodCall, traceId: string, attempt: number, why: string, delayMs: number): void {
-    const fields = { ...this.#logFields(call, traceId, attempt), why, delayMs: Math.round(delayMs) };
-    log.emit("pod.retry", fields, `${callText(fields)} retried in ${Math.round(delayMs)} ms (${why})`);
+  /** `sooner`: the wait ends early if the pod admits a call meanwhile ({@link AdaptiveRateLimiter.waitToRetry}). */
+  #logRetry(
+    log: PodLog,
+    call: PodCall,
+    traceId: string,
+    attempt: number,
+    why: string,
+    delayMs: number,
+    sooner = false,
+  ) {
+    const ms = Math.round(delayMs);
+    const fields = { ...this.#logFields(call, traceId, attempt), why, delayMs: ms, ...(sooner && { sooner }) };
+    const when = sooner ? `when the pod admits again, in ${ms} ms at most` : `in ${ms} ms`;
+    log.emit("pod.retry", fields, `${callText(fields)} retried ${when} (${why})`);
   }
 
   #logBreakerClosed(): void {

@@ -178,6 +178,15 @@ interface Waiter {
   onAbort: (() => void) | undefined;
 }
 
+/** A call refused with a 429, waiting to be retried: until the hold ends, or its `Retry-After` if sooner. */
+interface RetryWaiter {
+  resolve: () => void;
+  reject: (reason: unknown) => void;
+  timer: ReturnType<typeof setTimeout>;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
 /** A cut of the rate (calls per second; `from` Infinity out of the unlimited start), or the end of a 429 hold. @internal */
 export type RateLimiterChange = { kind: "cut"; from: number; to: number } | { kind: "resumed"; heldMs: number };
 
@@ -251,6 +260,12 @@ export class AdaptiveRateLimiter {
   /** When the probe now (or last) out was sent, and when the last probe refused during this hold was. */
   #probeSentAt = 0;
   #refusedProbeSentAt = 0;
+  /** Refused calls waiting for this hold to end, oldest first ({@link waitToRetry}). */
+  #retries: RetryWaiter[] = [];
+  /** The timer that wakes a refused call to carry the next probe, and when; and when one was woken, not yet sent. */
+  #carrierTimer: ReturnType<typeof setTimeout> | undefined;
+  #carrierAt: number | undefined;
+  #carrierWokenAt = Number.NEGATIVE_INFINITY;
 
   #lastCutAt = Number.NEGATIVE_INFINITY;
   /** CUBIC state: the rate before the last cut, and when regrowth started (ms); `epoch` undefined = no curve yet. */
@@ -414,6 +429,101 @@ export class AdaptiveRateLimiter {
     this.#schedule();
   }
 
+  /**
+   * Waits before retrying a call the pod has just refused (told {@link answered} 429): until the hold that refusal
+   * started or fell in ends, or `retryAfterMs` (the pod's `Retry-After`) if that comes first. A `Retry-After` is
+   * whole seconds, and the pod's window may be 100 ms: the probe admitted at the hold's end says the pod admits
+   * again, and the retry is then paced like any call. A refusal that came after its hold ended (a call sent before
+   * the hold) goes at once, for the same reason. Rejects with the signal's reason if it aborts while waiting.
+   *
+   * While every call waiting is a refused one (nothing queued to carry the next probe), the oldest of them is woken
+   * to carry it, unless it waits alone: in a 5,000/s opening, 300 calls refused at once held a bulk run's 300
+   * concurrency slots for a whole second, with nothing to probe whether the pod admitted again. A call alone gains
+   * nothing worth sending before its `Retry-After`.
+   */
+  waitToRetry(retryAfterMs: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (!this.#holding || retryAfterMs <= 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const waiter: RetryWaiter = {
+        resolve,
+        reject,
+        signal,
+        onAbort: undefined,
+        timer: setTimeout(() => this.#wakeRetry(waiter), retryAfterMs),
+      };
+      if (signal) {
+        waiter.onAbort = () => {
+          clearTimeout(waiter.timer);
+          this.#dropRetry(waiter);
+          reject(signal.reason);
+        };
+        signal.addEventListener("abort", waiter.onAbort, { once: true });
+      }
+      this.#retries.push(waiter);
+      this.#schedule();
+    });
+  }
+
+  /** Refused calls waiting (for a hold to end, or their `Retry-After`). */
+  get waitingToRetry(): number {
+    return this.#retries.length;
+  }
+
+  #dropRetry(waiter: RetryWaiter): boolean {
+    const index = this.#retries.indexOf(waiter);
+    if (index < 0) return false;
+    this.#retries.splice(index, 1);
+    return true;
+  }
+
+  #wakeRetry(waiter: RetryWaiter): void {
+    this.#dropRetry(waiter);
+    clearTimeout(waiter.timer);
+    if (waiter.onAbort) waiter.signal?.removeEventListener("abort", waiter.onAbort);
+    waiter.resolve();
+  }
+
+  /** At a hold's end, every refused call waiting goes (paced, through {@link acquire}). */
+  #wakeAllRetries(): void {
+    const waiting = this.#retries;
+    if (waiting.length === 0) return;
+    this.#retries = [];
+    for (const waiter of waiting) this.#wakeRetry(waiter);
+  }
+
+  /**
+   * When a probe is due and only refused calls wait, wakes the oldest to carry it (see {@link waitToRetry}). It asks
+   * for its turn like any call, so a wake a little early only queues it. Re-armed when the time moves.
+   */
+  #scheduleCarrier(now: number): void {
+    const at = this.#carrierDueAt();
+    if (at === this.#carrierAt) return;
+    clearTimeout(this.#carrierTimer);
+    this.#carrierAt = at;
+    this.#carrierTimer = at === undefined ? undefined : setTimeout(this.#wakeCarrier, Math.max(0, Math.ceil(at - now)));
+  }
+
+  /**
+   * When to wake a refused call to carry the next probe: none while a probe is out, a call is queued (it will carry
+   * it), or fewer than two wait; a call woken and not sent yet (aborted meanwhile?) is given 100 ms. Refused calls
+   * wait only during a hold: its end wakes them all.
+   */
+  #carrierDueAt(): number | undefined {
+    if (this.#probeInFlight || this.#queueHead < this.#queue.length || this.#retries.length < 2) return undefined;
+    return Math.max(this.#nextProbeAt, this.#carrierWokenAt + PROBE_DELAY_MAX_MS);
+  }
+
+  #wakeCarrier = (): void => {
+    this.#carrierTimer = this.#carrierAt = undefined;
+    const now = this.#now();
+    if (this.#carrierDueAt() !== undefined) {
+      this.#carrierWokenAt = now;
+      this.#wakeRetry(this.#retries[0] as RetryWaiter);
+    }
+    this.#scheduleCarrier(now);
+  };
+
   #send(): number {
     const now = this.#now();
     if (now - this.#lastActivity > BUCKETS * BUCKET_MS) {
@@ -430,6 +540,7 @@ export class AdaptiveRateLimiter {
     if (this.#holding) {
       if (this.#probeInFlight || now < this.#nextProbeAt) return false;
       this.#probeInFlight = true;
+      this.#carrierWokenAt = Number.NEGATIVE_INFINITY;
       this.#probeSentAt = now;
       this.#probeTicket = this.#nextTicket;
       return true;
@@ -461,6 +572,7 @@ export class AdaptiveRateLimiter {
   };
 
   #schedule(): void {
+    if (this.#retries.length > 0 || this.#carrierTimer !== undefined) this.#scheduleCarrier(this.#now());
     if (this.#timer !== undefined || this.#releasePending || this.#queueHead === this.#queue.length) return;
     const now = this.#now();
     let wait: number;
@@ -668,6 +780,7 @@ export class AdaptiveRateLimiter {
     this.#tokens = shed || !Number.isFinite(pace) ? 1 : Math.min(1, ((now - this.#probeSentAt) * pace) / 1000);
     this.#refilledAt = now;
     this.#holdCounted = false;
+    this.#wakeAllRetries();
     this.onChange?.({ kind: "resumed", heldMs: now - this.#heldSince });
   }
 
@@ -706,6 +819,7 @@ export class AdaptiveRateLimiter {
     // The windows between the renewals were spent only if the client sent at its pace whenever it was not held. In a
     // 5,000/s opening, the calls refused in its burst slept a second on Retry-After in the run's 300 concurrency
     // slots: 1,000 sent in 0.6 s at a pace of 6,670/s read as a budget of 1,671/s (cut to 1,621, 4 s to climb back).
+    // They go at the hold's end now ({@link waitToRetry}), but a caller may still send under its pace.
     // (A first renewal counted from the busy period's start has its own rule, above, and no sends recorded.)
     if ("sent" in last) {
       const unheld = span - (this.#heldMs - last.heldMs);
