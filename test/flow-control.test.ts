@@ -657,6 +657,31 @@ describe("AdaptiveRateLimiter (fake clock)", () => {
     expect(limiter.cuts).toBe(1);
   });
 
+  it("two renewals 1 s apart at a pace far above what the pod admitted between them: a cut to just under it", async () => {
+    const now = fakeClock();
+    vi.setSystemTime(1_000_002_600);
+    const limiter = new AdaptiveRateLimiter({}, now, WINDOW_ONLY);
+    for (let i = 0; i < 40; i++) limiter.answered(limiter.acquire() as number, 200);
+    await vi.advanceTimersByTimeAsync(300);
+    for (const r of take(limiter, 5)) limiter.answered(r.ticket, 429);
+    const cuts: number[] = [];
+    limiter.onChange = (change) => {
+      if (change.kind === "cut") cuts.push(change.to);
+    };
+    expect(limiter.cuts).toBe(1); // out of the unlimited start, to 280/s
+    // The pod: 60 calls per one-second window, this one spent. Renewed 0.1 s into the hold (the first renewal, not
+    // counted from the start: reaching the hold took longer), then spent at ~385/s in 0.2 s, and renewed 1 s later.
+    const caller = pump(limiter, fixedWindows(now, 1000, 60, 60).answer);
+    await vi.advanceTimersByTimeAsync(1200);
+    caller.stopped = true;
+    // 60 between the two renewals, under 0.8 × the pace: 0.97 × 60/s at once. The climb back from the opening's cut
+    // is far under its plateau (no cut at a hold's end) and within the cooldown (no cut at a hold's start).
+    // The renewals are known to half a probe's gap: 60 over 0.95 to 1 s.
+    expect(cuts).toHaveLength(1);
+    expect(cuts[0]).toBeGreaterThanOrEqual(0.97 * 60);
+    expect(cuts[0]).toBeLessThanOrEqual((0.97 * 60) / 0.95);
+  });
+
   it("two renewals with windows left unspent between them (the client sent under its pace, not held): no budget read", async () => {
     const now = fakeClock();
     vi.setSystemTime(1_000_000_000);
