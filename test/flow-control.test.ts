@@ -1195,6 +1195,7 @@ describe("AdaptiveRateLimiter (fake clock): a refused call's retry", () => {
     expect(retries.done.map((d) => d.index)).toEqual([0, 1]);
     expect(Math.max(...retries.done.map((d) => d.at - start))).toBeLessThan(100);
     expect(limiter.waitingToRetry).toBe(0);
+    expect(vi.getTimerCount()).toBe(0); // their Retry-After timers are cleared, or each would keep a process alive
   });
 
   it("while only refused calls wait, the oldest is woken to carry the probe, one at a time; the rest go at its admission", async () => {
@@ -1208,6 +1209,7 @@ describe("AdaptiveRateLimiter (fake clock): a refused call's retry", () => {
     expect(retries.done.map((d) => d.index)).toEqual([0]);
     const probe = take(limiter, 1); // the woken call asks for its turn: it is the probe
     expect(probe).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(2); // the other two's Retry-After: no carrier timer left armed by the probe
     await vi.advanceTimersByTimeAsync(50);
     expect(retries.done).toHaveLength(1); // a probe is out: nobody else is woken
     limiter.answered(ticketOf(probe, 0), 429); // refused again (its caller now waits out Retry-After)
@@ -1221,6 +1223,43 @@ describe("AdaptiveRateLimiter (fake clock): a refused call's retry", () => {
     expect(retries.done.map((d) => d.index)).toEqual([0, 1, 2]);
     expect(retries.done[2]?.at).toBe(now());
     expect(limiter.waitingToRetry).toBe(0);
+  });
+
+  it("a call asked to wait over 2 s is not woken to carry a probe: the oldest asked less is", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
+    const before = take(limiter, 3);
+    await vi.advanceTimersByTimeAsync(30);
+    for (const sent of before) limiter.answered(sent.ticket, 429);
+    const long = retryAll(limiter, 2001, 2);
+    const short = retryAll(limiter, 2000, 1);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(long.done).toEqual([]);
+    expect(short.done).toHaveLength(1); // it carries the probe
+    const probe = take(limiter, 1);
+    limiter.answered(ticketOf(probe, 0), 429);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(long.done).toEqual([]); // neither is woken to carry the next probes
+    const fresh = take(limiter, 1);
+    await vi.advanceTimersByTimeAsync(200);
+    limiter.answered(ticketOf(fresh, 0), 200); // another call's probe is admitted: the hold ends, and they go
+    await flush();
+    expect(long.done).toHaveLength(2);
+  });
+
+  it("a refused call woken by its own Retry-After leaves the other alone: no carrier timer left armed", async () => {
+    const now = fakeClock();
+    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
+    const before = take(limiter, 2);
+    await vi.advanceTimersByTimeAsync(10);
+    for (const sent of before) limiter.answered(sent.ticket, 429);
+    const long = retryAll(limiter, 1000, 1);
+    const short = retryAll(limiter, 5, 1); // its Retry-After ends before the first probe is due (10 ms)
+    await vi.advanceTimersByTimeAsync(5);
+    expect(short.done).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(1);
+    await vi.advanceTimersByTimeAsync(994);
+    expect(long.done).toEqual([]);
   });
 
   it("a woken carrier that never asks for its turn (aborted) is replaced after 100 ms", async () => {
@@ -1261,6 +1300,7 @@ describe("AdaptiveRateLimiter (fake clock): a refused call's retry", () => {
     const alone = retryAll(limiter, 1000, 1);
     await vi.advanceTimersByTimeAsync(5);
     controller.abort(new Error("stopped"));
+    expect(vi.getTimerCount()).toBe(1); // the other's Retry-After; no timer left to wake a carrier
     await vi.advanceTimersByTimeAsync(994);
     expect(aborted.done).toEqual([]);
     expect(alone.done).toEqual([]);
@@ -1607,14 +1647,37 @@ function podRefusingFirst(refuse: number, retryAfter: string) {
 
 describe("a refused call's retry, through the client", () => {
   it("a run whose every slot is refused at once is retried when the pod admits again, not a Retry-After later", async () => {
-    const arrivals = podRefusingFirst(4, "5");
+    const arrivals = podRefusingFirst(4, "2");
     const started = Date.now();
     const report = await testClient().bulk.updateFeatures(items(4), { concurrency: 4 });
     expect(report.succeeded).toBe(4);
     expect(arrivals.map((a) => a.status)).toEqual([429, 429, 429, 429, 200, 200, 200, 200]);
     expect(new Set(arrivals.slice(4).map((a) => a.uid))).toEqual(new Set(["1", "2", "3", "4"]));
-    // Each waiting out its 5 s, nothing could have been sent for 5 s: one of them carried a probe at once instead.
-    expect(Date.now() - started).toBeLessThan(2500);
+    // Each waiting out its 2 s, nothing could have been sent for 2 s: one of them carried a probe at once instead.
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it("with maxAttempts 2 a 429 is waited out: the next attempt is the last, and must not be spent on a probe", async () => {
+    const arrivals = podRefusingFirst(3, "1");
+    const report = await testClient({ retry: { maxAttempts: 2 } }).bulk.updateFeatures(items(3), { concurrency: 3 });
+    expect(report.succeeded).toBe(3);
+    expect(arrivals).toHaveLength(6);
+    for (const retry of arrivals.slice(3)) expect(retry.at - (arrivals[0]?.at ?? 0)).toBeGreaterThanOrEqual(950);
+  });
+
+  it("a 503's Retry-After is waited out: only a 429 may go sooner", async () => {
+    const arrivals: number[] = [];
+    server.use(
+      http.post(FEATURES, () => {
+        arrivals.push(Date.now());
+        return arrivals.length === 1
+          ? HttpResponse.json({ message: "unavailable" }, { status: 503, headers: { "retry-after": "1" } })
+          : HttpResponse.json({ message: "OK" });
+      }),
+    );
+    await testClient().users.updateFeatures(1, ON);
+    expect(arrivals).toHaveLength(2);
+    expect((arrivals[1] ?? 0) - (arrivals[0] ?? 0)).toBeGreaterThanOrEqual(950);
   });
 
   it("a call refused a second time waits out that Retry-After: a pod refusing half its calls cannot use up its attempts", async () => {

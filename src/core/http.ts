@@ -332,9 +332,14 @@ export class PodHttp {
       if (retriesLeft && isRetryableStatus(response.status)) {
         const asked = parseRetryAfter(headerValue(response, "retry-after"));
         const delay = asked === undefined ? backoffDelay(attempts, retry) : Math.min(asked, retry.maxRetryAfterMs);
-        // A call's first 429 waits for the pod to admit again (the limiter's probe), at most that long; a call
-        // refused again waits it out, so that a pod refusing half its calls cannot spend its attempts in a second.
-        const early = limiter !== undefined && response.status === 429 && !refusedBefore;
+        // A call's first 429 waits for the pod to admit again (the limiter's probe), at most that long, if an attempt
+        // is left after the next one to wait it out: a call refused again waits it out, so that a pod refusing half
+        // its calls (or a probe this call carried) cannot spend its attempts in a second.
+        const early =
+          limiter !== undefined &&
+          response.status === 429 &&
+          !refusedBefore &&
+          attempts - (renewed ? 1 : 0) + 1 < retry.maxAttempts;
         if (log !== undefined) this.#logRetry(log, call, traceId, attempts, `status ${response.status}`, delay, early);
         if (response.status === 429) refusedBefore = true;
         await (early ? limiter.waitToRetry(delay, signal) : sleep(delay, signal));

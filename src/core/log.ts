@@ -59,7 +59,10 @@ export const POD_LOG_EVENTS = {
   "pod.request": "debug",
   /** Its answer: the same plus `status` and `ms`; or `error` (`ECONNREFUSED`, `timeout`) and `ms` when none came. */
   "pod.answer": "debug",
-  /** A retry: the call's fields, `attempt` (the one that failed), `why` (`status 503`, `ECONNREFUSED`), `delayMs`. */
+  /**
+   * A retry: the call's fields, `attempt` (the one that failed), `why` (`status 503`, `ECONNREFUSED`), `delayMs`, and
+   * `sooner: true` when the wait ends early if the pod admits again (a call's first 429).
+   */
   "pod.retry": "info",
   /** Sending resumed after a 429 hold: `ms` held, `why`. */
   "rate.hold": "info",

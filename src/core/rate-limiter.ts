@@ -104,6 +104,11 @@ const BURST_MS = 10;
 const PROBE_DELAY_FIRST_MS = 5;
 const PROBE_DELAY_MAX_MS = 100;
 const PROBE_SHARE = 0.1;
+/**
+ * A refused call is woken to carry a hold's probe before its `Retry-After` only when the pod asked for at most this
+ * many ms: whole seconds rounded up from a window's end ask 1 s (2 s for a window just over a second).
+ */
+const CARRIER_MAX_RETRY_AFTER_MS = 2000;
 /** Slow start: calls in flight allowed before the first answer; each answer that is not a 429 allows one more. */
 const SLOW_START_WINDOW = 10;
 /** Slow start ends by itself once this many calls may be in flight (more than any bulk run sends at once). */
@@ -180,6 +185,8 @@ interface Waiter {
 
 /** A call refused with a 429, waiting to be retried: until the hold ends, or its `Retry-After` if sooner. */
 interface RetryWaiter {
+  /** Whether it may be woken to carry a probe: its `Retry-After` is short enough to be a window's rounding. */
+  mayCarry: boolean;
   resolve: () => void;
   reject: (reason: unknown) => void;
   timer: ReturnType<typeof setTimeout>;
@@ -439,23 +446,30 @@ export class AdaptiveRateLimiter {
    * While every call waiting is a refused one (nothing queued to carry the next probe), the oldest of them is woken
    * to carry it, unless it waits alone: in a 5,000/s opening, 300 calls refused at once held a bulk run's 300
    * concurrency slots for a whole second, with nothing to probe whether the pod admitted again. A call alone gains
-   * nothing worth sending before its `Retry-After`.
+   * nothing worth sending before its `Retry-After`; nor is a call asked to wait longer than
+   * {@link CARRIER_MAX_RETRY_AFTER_MS} woken to carry one: a pod that asks that much means it (an overload, a
+   * maintenance), where a window's whole-second rounding asks 1 s.
    */
   waitToRetry(retryAfterMs: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (!this.#holding || retryAfterMs <= 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const waiter: RetryWaiter = {
+        mayCarry: retryAfterMs <= CARRIER_MAX_RETRY_AFTER_MS,
         resolve,
         reject,
         signal,
         onAbort: undefined,
-        timer: setTimeout(() => this.#wakeRetry(waiter), retryAfterMs),
+        timer: setTimeout(() => {
+          this.#wakeRetry(waiter);
+          this.#scheduleCarrier(this.#now());
+        }, retryAfterMs),
       };
       if (signal) {
         waiter.onAbort = () => {
           clearTimeout(waiter.timer);
           this.#dropRetry(waiter);
+          this.#scheduleCarrier(this.#now());
           reject(signal.reason);
         };
         signal.addEventListener("abort", waiter.onAbort, { once: true });
@@ -506,11 +520,12 @@ export class AdaptiveRateLimiter {
 
   /**
    * When to wake a refused call to carry the next probe: none while a probe is out, a call is queued (it will carry
-   * it), or fewer than two wait; a call woken and not sent yet (aborted meanwhile?) is given 100 ms. Refused calls
-   * wait only during a hold: its end wakes them all.
+   * it), fewer than two wait, or none may carry one; a call woken and not sent yet (aborted meanwhile?) is given
+   * 100 ms. Refused calls wait only during a hold: its end wakes them all.
    */
   #carrierDueAt(): number | undefined {
     if (this.#probeInFlight || this.#queueHead < this.#queue.length || this.#retries.length < 2) return undefined;
+    if (!this.#retries.some((waiter) => waiter.mayCarry)) return undefined;
     return Math.max(this.#nextProbeAt, this.#carrierWokenAt + PROBE_DELAY_MAX_MS);
   }
 
@@ -519,7 +534,7 @@ export class AdaptiveRateLimiter {
     const now = this.#now();
     if (this.#carrierDueAt() !== undefined) {
       this.#carrierWokenAt = now;
-      this.#wakeRetry(this.#retries[0] as RetryWaiter);
+      this.#wakeRetry(this.#retries.find((waiter) => waiter.mayCarry) as RetryWaiter);
     }
     this.#scheduleCarrier(now);
   };
@@ -541,6 +556,7 @@ export class AdaptiveRateLimiter {
       if (this.#probeInFlight || now < this.#nextProbeAt) return false;
       this.#probeInFlight = true;
       this.#carrierWokenAt = Number.NEGATIVE_INFINITY;
+      if (this.#carrierTimer !== undefined) this.#scheduleCarrier(now);
       this.#probeSentAt = now;
       this.#probeTicket = this.#nextTicket;
       return true;
