@@ -1176,15 +1176,20 @@ function retryAll(limiter: AdaptiveRateLimiter, retryAfterMs: number, count: num
   return { done, outcomes };
 }
 
+/** A limiter at 100 calls/s that sent `sent` calls, 10 ms apart, and was answered 429 for the first `refused`. */
+async function refusedCalls(sent: number, refused = sent) {
+  const now = fakeClock();
+  const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
+  const calls = take(limiter, sent);
+  await vi.advanceTimersByTimeAsync(10 * (sent - 1));
+  for (const call of calls.slice(0, refused)) limiter.answered(call.ticket, 429); // the first starts a hold
+  return { now, limiter };
+}
+
 describe("AdaptiveRateLimiter (fake clock): a refused call's retry", () => {
   it("goes when the hold's probe is admitted, not after the whole Retry-After", async () => {
-    const now = fakeClock();
-    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
+    const { now, limiter } = await refusedCalls(3, 2);
     const start = now();
-    const before = take(limiter, 3);
-    await vi.advanceTimersByTimeAsync(30);
-    limiter.answered(ticketOf(before, 0), 429); // the hold starts
-    limiter.answered(ticketOf(before, 1), 429);
     const retries = retryAll(limiter, 1000, 2);
     const fresh = take(limiter, 1); // queued: it carries the probe
     await vi.advanceTimersByTimeAsync(50);
@@ -1199,11 +1204,7 @@ describe("AdaptiveRateLimiter (fake clock): a refused call's retry", () => {
   });
 
   it("while only refused calls wait, the oldest is woken to carry the probe, one at a time; the rest go at its admission", async () => {
-    const now = fakeClock();
-    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
-    const before = take(limiter, 3);
-    await vi.advanceTimersByTimeAsync(30);
-    for (const sent of before) limiter.answered(sent.ticket, 429);
+    const { now, limiter } = await refusedCalls(3);
     const retries = retryAll(limiter, 1000, 3);
     await vi.advanceTimersByTimeAsync(10); // the first probe is due one pace (10 ms) after the 429
     expect(retries.done.map((d) => d.index)).toEqual([0]);
@@ -1226,11 +1227,7 @@ describe("AdaptiveRateLimiter (fake clock): a refused call's retry", () => {
   });
 
   it("a call asked to wait over 2 s is not woken to carry a probe: the oldest asked less is", async () => {
-    const now = fakeClock();
-    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
-    const before = take(limiter, 3);
-    await vi.advanceTimersByTimeAsync(30);
-    for (const sent of before) limiter.answered(sent.ticket, 429);
+    const { limiter } = await refusedCalls(3);
     const long = retryAll(limiter, 2001, 2);
     const short = retryAll(limiter, 2000, 1);
     await vi.advanceTimersByTimeAsync(10);
@@ -1248,11 +1245,7 @@ describe("AdaptiveRateLimiter (fake clock): a refused call's retry", () => {
   });
 
   it("a refused call woken by its own Retry-After leaves the other alone: no carrier timer left armed", async () => {
-    const now = fakeClock();
-    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
-    const before = take(limiter, 2);
-    await vi.advanceTimersByTimeAsync(10);
-    for (const sent of before) limiter.answered(sent.ticket, 429);
+    const { limiter } = await refusedCalls(2);
     const long = retryAll(limiter, 1000, 1);
     const short = retryAll(limiter, 5, 1); // its Retry-After ends before the first probe is due (10 ms)
     await vi.advanceTimersByTimeAsync(5);
@@ -1263,11 +1256,7 @@ describe("AdaptiveRateLimiter (fake clock): a refused call's retry", () => {
   });
 
   it("a woken carrier that never asks for its turn (aborted) is replaced after 100 ms", async () => {
-    const now = fakeClock();
-    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
-    const before = take(limiter, 3);
-    await vi.advanceTimersByTimeAsync(30);
-    for (const sent of before) limiter.answered(sent.ticket, 429);
+    const { limiter } = await refusedCalls(3);
     const retries = retryAll(limiter, 1000, 3);
     await vi.advanceTimersByTimeAsync(10);
     expect(retries.done.map((d) => d.index)).toEqual([0]);
@@ -1278,10 +1267,7 @@ describe("AdaptiveRateLimiter (fake clock): a refused call's retry", () => {
   });
 
   it("a call refused alone waits out its Retry-After: nothing is gained by sending it sooner", async () => {
-    const now = fakeClock();
-    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
-    const before = take(limiter, 1);
-    limiter.answered(ticketOf(before, 0), 429);
+    const { limiter } = await refusedCalls(1);
     const retries = retryAll(limiter, 1000, 1);
     await vi.advanceTimersByTimeAsync(999);
     expect(retries.done).toEqual([]);
@@ -1290,11 +1276,7 @@ describe("AdaptiveRateLimiter (fake clock): a refused call's retry", () => {
   });
 
   it("of two refused calls, one aborted: the other, now alone, waits out its Retry-After", async () => {
-    const now = fakeClock();
-    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
-    const before = take(limiter, 2);
-    await vi.advanceTimersByTimeAsync(10);
-    for (const sent of before) limiter.answered(sent.ticket, 429);
+    const { limiter } = await refusedCalls(2);
     const controller = new AbortController();
     const aborted = retryAll(limiter, 1000, 1, controller.signal);
     const alone = retryAll(limiter, 1000, 1);
@@ -1324,10 +1306,7 @@ describe("AdaptiveRateLimiter (fake clock): a refused call's retry", () => {
   });
 
   it("an abort while waiting rejects with the signal's reason and leaves no waiter behind", async () => {
-    const now = fakeClock();
-    const limiter = new AdaptiveRateLimiter({ perSecond: 100 }, now);
-    const before = take(limiter, 1);
-    limiter.answered(ticketOf(before, 0), 429);
+    const { limiter } = await refusedCalls(1);
     const controller = new AbortController();
     const retries = retryAll(limiter, 1000, 1, controller.signal);
     expect(limiter.waitingToRetry).toBe(1);
