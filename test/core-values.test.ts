@@ -388,14 +388,28 @@ describe("retry policy arithmetic", () => {
       ],
       [{ maxAttempts: 0 }, RangeError, "call.retry.maxAttempts must be an integer ≥ 1, got 0"],
       [{ maxAttempts: "3" }, TypeError, 'call.retry.maxAttempts must be an integer ≥ 1, got the string "3"'],
-      [{ maxDelayMs: -1 }, RangeError, "call.retry.maxDelayMs must be a number ≥ 0, got -1"],
-      [{ initialDelayMs: Number.NaN }, RangeError, "call.retry.initialDelayMs must be a number ≥ 0, got NaN"],
+      [{ maxDelayMs: -1 }, RangeError, "call.retry.maxDelayMs must be a number of ms from 0 to 2147483647, got -1"],
+      [
+        { initialDelayMs: Number.NaN },
+        RangeError,
+        "call.retry.initialDelayMs must be a number of ms from 0 to 2147483647, got NaN",
+      ],
       [
         { maxRetryAfterMs: Number.POSITIVE_INFINITY },
         RangeError,
-        "call.retry.maxRetryAfterMs must be a number ≥ 0, got Infinity",
+        "call.retry.maxRetryAfterMs must be a number of ms from 0 to 2147483647, got Infinity",
       ],
-      [{ initialDelayMs: null }, TypeError, "call.retry.initialDelayMs must be a number ≥ 0, got null"],
+      [
+        { initialDelayMs: null },
+        TypeError,
+        "call.retry.initialDelayMs must be a number of ms from 0 to 2147483647, got null",
+      ],
+      // Beyond a Node timer's range a wait would fire after 1 ms.
+      [
+        { maxRetryAfterMs: 2 ** 31 },
+        RangeError,
+        "call.retry.maxRetryAfterMs must be a number of ms from 0 to 2147483647, got 2147483648",
+      ],
     ];
     for (const [override, type, message] of cases) {
       let thrown: unknown;

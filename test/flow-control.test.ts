@@ -1244,6 +1244,16 @@ describe("AdaptiveRateLimiter (fake clock): a refused call's retry", () => {
     expect(long.done).toHaveLength(2);
   });
 
+  it("the 2 s rule reads what the pod asked, not the wait capped by maxRetryAfterMs", async () => {
+    const { limiter } = await refusedCalls(2);
+    const done: number[] = [];
+    for (const index of [0, 1]) void limiter.waitToRetry(1500, undefined, 30_000).then(() => done.push(index));
+    await vi.advanceTimersByTimeAsync(1499);
+    expect(done).toEqual([]); // asked 30 s: neither carries a probe
+    await vi.advanceTimersByTimeAsync(1);
+    expect(done).toEqual([0, 1]);
+  });
+
   it("a refused call woken by its own Retry-After leaves the other alone: no carrier timer left armed", async () => {
     const { limiter } = await refusedCalls(2);
     const long = retryAll(limiter, 1000, 1);
@@ -1642,6 +1652,15 @@ describe("a refused call's retry, through the client", () => {
     expect(report.succeeded).toBe(3);
     expect(arrivals).toHaveLength(6);
     for (const retry of arrivals.slice(3)) expect(retry.at - (arrivals[0]?.at ?? 0)).toBeGreaterThanOrEqual(950);
+  });
+
+  it("a pod asking 30 s is not sent a probe by the calls it refused, with maxRetryAfterMs capping the wait to 1.5 s", async () => {
+    const arrivals = podRefusingFirst(2, "30");
+    const client = testClient({ retry: { maxRetryAfterMs: 1500 } });
+    const report = await client.bulk.updateFeatures(items(2), { concurrency: 2 });
+    expect(report.succeeded).toBe(2);
+    expect(arrivals).toHaveLength(4);
+    for (const retry of arrivals.slice(2)) expect(retry.at - (arrivals[1]?.at ?? 0)).toBeGreaterThanOrEqual(1450);
   });
 
   it("a 503's Retry-After is waited out: only a 429 may go sooner", async () => {

@@ -342,7 +342,7 @@ export class PodHttp {
           attempts - (renewed ? 1 : 0) + 1 < retry.maxAttempts;
         if (log !== undefined) this.#logRetry(log, call, traceId, attempts, `status ${response.status}`, delay, early);
         if (response.status === 429) refusedBefore = true;
-        await (early ? limiter.waitToRetry(delay, signal) : sleep(delay, signal));
+        await (early ? limiter.waitToRetry(delay, signal, asked ?? delay) : sleep(delay, signal));
         continue;
       }
       return { response, attempts, requestId: requestIdOf(response, traceId) };

@@ -61,7 +61,8 @@ export const POD_LOG_EVENTS = {
   "pod.answer": "debug",
   /**
    * A retry: the call's fields, `attempt` (the one that failed), `why` (`status 503`, `ECONNREFUSED`), `delayMs`, and
-   * `sooner: true` when the wait ends early if the pod admits again (a call's first 429).
+   * `sooner: true` when the wait may end early, as the pod admits again (a call's first 429, unless only one attempt
+   * would be left; absent otherwise).
    */
   "pod.retry": "info",
   /** Sending resumed after a 429 hold: `ms` held, `why`. */

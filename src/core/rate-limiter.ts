@@ -1,7 +1,7 @@
 /**
  * Client-side flow control: paces the sends of one client by a rate, and learns that rate from the pod's 429s.
  * docs/errors-and-retries.md ("Flow control") explains the algorithm and the measurements behind its constants.
- * One algorithm, kept in one file (~800 lines, much of it the reasons for its constants).
+ * One algorithm, kept in one file (~1,000 lines, much of it the reasons for its constants).
  */
 
 /**
@@ -208,7 +208,8 @@ export type RateLimiterChange = { kind: "cut"; from: number; to: number } | { ki
  * - **Hold and probe.** A 429 stops new sends except one probe at a time; the first answer that is not a 429 to a
  *   call sent during the hold means the pod admits again, and pacing resumes. Against a fixed-window limit this is
  *   what keeps the rest of an exhausted window from being answered 429 call after call. The next call goes one pace
- *   after the probe that ended the hold.
+ *   after the probe that ended the hold. Calls refused wait for the hold's end too ({@link waitToRetry}), and when
+ *   only they wait, one of them carries the next probe.
  * - **Cut.** Out of the unlimited start, a 429 lowers the rate to {@link BETA} × the busiest 100 ms admitted; once
  *   paced, to {@link BETA_PACED} × what the pod admitted over the last second (measured, so a shallow cut gets under
  *   it). At most once per {@link CUT_COOLDOWN_MS}, unless the rate is back at its plateau and refused again. At the
@@ -438,7 +439,8 @@ export class AdaptiveRateLimiter {
 
   /**
    * Waits before retrying a call the pod has just refused (told {@link answered} 429): until the hold that refusal
-   * started or fell in ends, or `retryAfterMs` (the pod's `Retry-After`) if that comes first. A `Retry-After` is
+   * started or fell in ends, or `retryAfterMs` if that comes first (the pod's `Retry-After` as capped by the retry
+   * policy, or the backoff without one; `askedMs` is what the pod asked, uncapped). A `Retry-After` is
    * whole seconds, and the pod's window may be 100 ms: the probe admitted at the hold's end says the pod admits
    * again, and the retry is then paced like any call. A refusal that came after its hold ended (a call sent before
    * the hold) goes at once, for the same reason. Rejects with the signal's reason if it aborts while waiting.
@@ -446,16 +448,16 @@ export class AdaptiveRateLimiter {
    * While every call waiting is a refused one (nothing queued to carry the next probe), the oldest of them is woken
    * to carry it, unless it waits alone: in a 5,000/s opening, 300 calls refused at once held a bulk run's 300
    * concurrency slots for a whole second, with nothing to probe whether the pod admitted again. A call alone gains
-   * nothing worth sending before its `Retry-After`; nor is a call asked to wait longer than
+   * nothing worth sending before its `Retry-After`; nor is a call the pod asked to wait longer than
    * {@link CARRIER_MAX_RETRY_AFTER_MS} woken to carry one: a pod that asks that much means it (an overload, a
    * maintenance), where a window's whole-second rounding asks 1 s.
    */
-  waitToRetry(retryAfterMs: number, signal?: AbortSignal): Promise<void> {
+  waitToRetry(retryAfterMs: number, signal?: AbortSignal, askedMs = retryAfterMs): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (!this.#holding || retryAfterMs <= 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const waiter: RetryWaiter = {
-        mayCarry: retryAfterMs <= CARRIER_MAX_RETRY_AFTER_MS,
+        mayCarry: askedMs <= CARRIER_MAX_RETRY_AFTER_MS,
         resolve,
         reject,
         signal,

@@ -14,9 +14,12 @@ export interface RetryOptions {
   maxAttempts?: number;
   /** Backoff before the first retry, in milliseconds; doubles on each retry, with jitter. Default 500. */
   initialDelayMs?: number;
-  /** Ceiling of one backoff, in milliseconds. Default 8,000. */
+  /** Ceiling of one backoff, in milliseconds (at most 2,147,483,647, a Node timer's range). Default 8,000. */
   maxDelayMs?: number;
-  /** Ceiling of one wait asked by the pod with `Retry-After`, in milliseconds. Default 60,000. */
+  /**
+   * Ceiling of one wait asked by the pod with `Retry-After`, in milliseconds. Default 60,000. A call's first 429 may
+   * go sooner, once the pod admits again (docs/errors-and-retries.md, "Retry-After").
+   */
   maxRetryAfterMs?: number;
 }
 
@@ -86,17 +89,18 @@ export function resolveRetry(base: Required<RetryOptions>, override: RetryOption
   }
   const merged = { ...base, ...definedOnly(override) };
   for (const [key, value] of Object.entries(merged)) {
-    const min = key === "maxAttempts" ? 1 : 0;
+    const attempts = key === "maxAttempts";
+    // A wait is a Node timer: beyond MAX_TIMER_MS one fires after 1 ms, and a 30-day ceiling would retry at once.
     if (
       typeof value !== "number" ||
       !Number.isFinite(value) ||
-      value < min ||
-      (key === "maxAttempts" && !Number.isInteger(value))
+      value < (attempts ? 1 : 0) ||
+      (attempts ? !Number.isInteger(value) : value > MAX_TIMER_MS)
     ) {
       const got = typeof value === "string" ? `the string ${JSON.stringify(value)}` : String(value);
       const error = typeof value === "number" ? RangeError : TypeError;
       throw new error(
-        `${field}.${key} must be ${key === "maxAttempts" ? "an integer ≥ 1" : "a number ≥ 0"}, got ${got}`,
+        `${field}.${key} must be ${attempts ? "an integer ≥ 1" : `a number of ms from 0 to ${MAX_TIMER_MS}`}, got ${got}`,
       );
     }
   }
