@@ -3,6 +3,7 @@
  * defects, the session / unreachable / forbidden breakers, the wire headers, and the new options.
  */
 import { generateKeyPairSync } from "node:crypto";
+import { getEventListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import { inspect } from "node:util";
 import { HttpResponse, http } from "msw";
@@ -1313,6 +1314,20 @@ describe("AdaptiveRateLimiter (fake clock): a refused call's retry", () => {
     const retries = retryAll(limiter, 1000, 1);
     await flush();
     expect(retries.done).toHaveLength(1);
+  });
+
+  it("a call woken at the hold's end stops listening to its signal: a run's one signal gathers no listeners", async () => {
+    const { now, limiter } = await refusedCalls(3, 2);
+    const start = now();
+    const signal = new AbortController().signal;
+    const waits = [limiter.waitToRetry(1000, signal), limiter.waitToRetry(1000, signal)];
+    expect(getEventListeners(signal, "abort")).toHaveLength(2);
+    const fresh = take(limiter, 1);
+    await vi.advanceTimersByTimeAsync(10);
+    limiter.answered(ticketOf(fresh, 0), 200);
+    await Promise.all(waits);
+    expect(getEventListeners(signal, "abort")).toHaveLength(0);
+    expect(now() - start).toBeLessThan(1000); // woken by the admitted probe, not their Retry-After
   });
 
   it("an abort while waiting rejects with the signal's reason and leaves no waiter behind", async () => {

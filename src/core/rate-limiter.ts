@@ -486,11 +486,9 @@ export class AdaptiveRateLimiter {
     return this.#retries.length;
   }
 
-  #dropRetry(waiter: RetryWaiter): boolean {
+  #dropRetry(waiter: RetryWaiter): void {
     const index = this.#retries.indexOf(waiter);
-    if (index < 0) return false;
-    this.#retries.splice(index, 1);
-    return true;
+    if (index >= 0) this.#retries.splice(index, 1);
   }
 
   #wakeRetry(waiter: RetryWaiter): void {
@@ -503,7 +501,6 @@ export class AdaptiveRateLimiter {
   /** At a hold's end, every refused call waiting goes (paced, through {@link acquire}). */
   #wakeAllRetries(): void {
     const waiting = this.#retries;
-    if (waiting.length === 0) return;
     this.#retries = [];
     for (const waiter of waiting) this.#wakeRetry(waiter);
   }
