@@ -445,8 +445,8 @@ export class AdaptiveRateLimiter {
    * again, and the retry is then paced like any call. A refusal that came after its hold ended (a call sent before
    * the hold) goes at once, for the same reason. Rejects with the signal's reason if it aborts while waiting.
    *
-   * While every call waiting is a refused one (nothing queued to carry the next probe), the oldest of them is woken
-   * to carry it, unless it waits alone: in a 5,000/s opening, 300 calls refused at once held a bulk run's 300
+   * While every call waiting is a refused one (nothing queued to carry the next probe) and two or more wait, the
+   * oldest of them is woken to carry it: in a 5,000/s opening, 300 calls refused at once held a bulk run's 300
    * concurrency slots for a whole second, with nothing to probe whether the pod admitted again. A call alone gains
    * nothing worth sending before its `Retry-After`; nor is a call the pod asked to wait longer than
    * {@link CARRIER_MAX_RETRY_AFTER_MS} woken to carry one: a pod that asks that much means it (an overload, a
