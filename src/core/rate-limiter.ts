@@ -188,7 +188,6 @@ interface RetryWaiter {
   /** Whether it may be woken to carry a probe: its `Retry-After` is short enough to be a window's rounding. */
   mayCarry: boolean;
   resolve: () => void;
-  reject: (reason: unknown) => void;
   timer: ReturnType<typeof setTimeout>;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
@@ -459,7 +458,6 @@ export class AdaptiveRateLimiter {
       const waiter: RetryWaiter = {
         mayCarry: askedMs <= CARRIER_MAX_RETRY_AFTER_MS,
         resolve,
-        reject,
         signal,
         onAbort: undefined,
         timer: setTimeout(() => {
